@@ -1,1 +1,34 @@
-int main(){}
+// The `strata` command: CLI11 subcommands, one file each. Any error becomes one line on stderr
+// and a non-zero exit: 2 for a bad command line, 1 for a failure while running.
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+
+#include "info_command.hpp"
+#include "strata/runtime/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"strata: NUMA-aware analysis and checkpoint/restart runtime", "strata"};
+  app.set_version_flag("--version", STRATA_VERSION);
+  app.require_subcommand(1);
+  strata::cli::add_info_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "strata: " << e.what() << " (see strata --help)\n";
+    return 2;
+  } catch (const strata::Error& e) {
+    std::cerr << "strata: error: " << e.what() << '\n';
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "strata: error: " << e.what() << '\n';
+    return 1;
+  }
+  return 0;
+}

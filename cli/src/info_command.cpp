@@ -1,0 +1,217 @@
+// `strata info`: each rank describes itself as JSON; rank 0 gathers the descriptions and prints
+// them as JSON or renders the same data as text, so both forms always say the same thing.
+#include "info_command.hpp"
+
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "strata/strata.hpp"
+
+namespace strata::cli {
+namespace {
+
+using nlohmann::json;
+
+struct InfoOptions {
+  bool json = false;
+  std::string synthetic;
+};
+
+std::string human_bytes(std::uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024.0 && unit < 4) {
+    value /= 1024.0;
+    ++unit;
+  }
+  std::ostringstream out;
+  out.precision(value < 10 && unit > 0 ? 2 : 0);
+  out << std::fixed << value << ' ' << units[unit];
+  return out.str();
+}
+
+json describe_topology(const Topology& topo) {
+  json t;
+  t["source"] = to_string(topo.source());
+  t["this_system"] = topo.is_this_system();
+  if (!topo.origin().empty()) t["origin"] = topo.origin();
+  t["cores"] = topo.core_count();
+  t["pus"] = topo.pu_count();
+  t["cpus"] = topo.all_cpus().to_string();
+  t["allowed_cpus"] = topo.allowed_cpus().to_string();
+  t["packages"] = json::array();
+  for (const auto& p : topo.packages()) {
+    t["packages"].push_back(
+        {{"index", p.index}, {"cpus", p.cpus.to_string()}, {"cores", p.cores}, {"numa_nodes", p.numa_nodes}});
+  }
+  t["numa_nodes"] = json::array();
+  for (const auto& n : topo.numa_nodes()) {
+    t["numa_nodes"].push_back({{"index", n.index},
+                               {"os_index", n.os_index},
+                               {"memory_bytes", n.memory_bytes},
+                               {"cpus", n.cpus.to_string()},
+                               {"allowed_cpus", n.cpus.intersect(topo.allowed_cpus()).to_string()},
+                               {"cores", n.cores},
+                               {"pus", n.pus},
+                               {"package", n.package}});
+  }
+  t["caches"] = json::array();
+  for (const auto& c : topo.caches()) {
+    t["caches"].push_back({{"level", c.level},
+                           {"kind", c.kind},
+                           {"size_bytes", c.size_bytes},
+                           {"line_bytes", c.line_bytes},
+                           {"count", c.count}});
+  }
+  return t;
+}
+
+json describe_memory() {
+  json m;
+  m["base_page_bytes"] = base_page_bytes();
+  m["transparent_huge_pages"] = to_string(transparent_huge_page_mode());
+  m["huge_pages"] = json::array();
+  for (const auto& hp : huge_page_sizes()) {
+    m["huge_pages"].push_back({{"page_bytes", hp.page_bytes},
+                               {"total", hp.total_pages},
+                               {"free", hp.free_pages},
+                               {"reserved", hp.reserved_pages},
+                               {"surplus", hp.surplus_pages},
+                               {"overcommit", hp.overcommit_pages}});
+  }
+  return m;
+}
+
+json describe_simd() {
+  auto t = kernels::simd_targets();
+  return {{"compiled", t.compiled}, {"supported", t.supported}, {"dispatched", t.dispatched}};
+}
+
+json describe_mpi(const MpiContext& mpi) {
+  static constexpr const char* levels[] = {"single", "funneled", "serialized", "multiple"};
+  return {{"rank", mpi.rank()},
+          {"size", mpi.size()},
+          {"local_rank", mpi.local_rank()},
+          {"local_size", mpi.local_size()},
+          {"node_count", mpi.node_count()},
+          {"node_index", mpi.node_index()},
+          {"host", mpi.processor_name()},
+          {"thread_level", levels[static_cast<int>(mpi.thread_level())]},
+          {"library", mpi.library_version()}};
+}
+
+json describe_slurm(const SlurmEnv& s) {
+  if (!s.in_job) return {{"in_job", false}};
+  json j = {{"in_job", true},           {"job_id", s.job_id},     {"job_name", s.job_name},
+            {"proc_id", s.proc_id},     {"local_id", s.local_id}, {"ntasks", s.ntasks},
+            {"node_id", s.node_id},     {"nnodes", s.nnodes},     {"node_list", s.node_list},
+            {"nodes", s.nodes},         {"restart_count", s.restart_count}};
+  if (s.step_id) j["step_id"] = *s.step_id;
+  if (s.cpus_per_task) j["cpus_per_task"] = *s.cpus_per_task;
+  if (!s.cpu_bind.empty()) j["cpu_bind"] = s.cpu_bind;
+  return j;
+}
+
+json describe_rank(const Runtime& rt) {
+  return {{"mpi", describe_mpi(rt.mpi())},
+          {"slurm", describe_slurm(rt.slurm())},
+          {"topology", describe_topology(rt.topology())},
+          {"memory", describe_memory()},
+          {"simd", describe_simd()}};
+}
+
+std::string join(const json& array) {
+  std::string out;
+  for (const auto& v : array) {
+    if (!out.empty()) out += ' ';
+    out += v.get<std::string>();
+  }
+  return out;
+}
+
+void print_text(const json& rank, std::ostream& out) {
+  const json& mpi = rank["mpi"];
+  const json& topo = rank["topology"];
+  out << "rank " << mpi["rank"] << " of " << mpi["size"] << " on " << mpi["host"].get<std::string>()
+      << " (local rank " << mpi["local_rank"] << " of " << mpi["local_size"] << ", node "
+      << mpi["node_index"] << " of " << mpi["node_count"] << ")\n";
+  out << "  MPI        " << mpi["library"].get<std::string>().substr(0, 60) << ", thread level "
+      << mpi["thread_level"].get<std::string>() << '\n';
+  out << "  topology   " << topo["source"].get<std::string>();
+  if (topo.contains("origin")) out << " \"" << topo["origin"].get<std::string>() << '"';
+  if (!topo["this_system"].get<bool>()) out << " (binding is not real)";
+  out << ": " << topo["packages"].size() << " package(s), " << topo["numa_nodes"].size()
+      << " NUMA node(s), " << topo["cores"] << " cores, " << topo["pus"] << " PUs\n";
+  out << "  CPUs       " << topo["cpus"].get<std::string>() << ", allowed to this process "
+      << topo["allowed_cpus"].get<std::string>() << '\n';
+  for (const auto& n : topo["numa_nodes"]) {
+    out << "  NUMA node " << n["index"] << " (os " << n["os_index"] << ", package " << n["package"]
+        << "): " << human_bytes(n["memory_bytes"]) << ", " << n["cores"] << " cores, " << n["pus"]
+        << " PUs, CPUs " << n["cpus"].get<std::string>() << '\n';
+  }
+  out << "  caches    ";
+  for (const auto& c : topo["caches"]) {
+    out << " L" << c["level"] << (c["kind"] == "instruction" ? "i" : (c["kind"] == "data" ? "d" : ""))
+        << ' ' << human_bytes(c["size_bytes"]) << " x" << c["count"];
+  }
+  out << '\n';
+  const json& mem = rank["memory"];
+  out << "  pages      base " << human_bytes(mem["base_page_bytes"]) << ", THP "
+      << mem["transparent_huge_pages"].get<std::string>();
+  for (const auto& hp : mem["huge_pages"]) {
+    out << ", " << human_bytes(hp["page_bytes"]) << " hugetlb " << hp["free"] << " free of "
+        << hp["total"];
+  }
+  out << '\n';
+  const json& simd = rank["simd"];
+  out << "  SIMD       dispatches to " << simd["dispatched"].get<std::string>() << " (CPU supports "
+      << join(simd["supported"]) << "; compiled " << join(simd["compiled"]) << ")\n";
+  const json& slurm = rank["slurm"];
+  if (slurm["in_job"].get<bool>()) {
+    out << "  Slurm      job " << slurm["job_id"] << " task " << slurm["proc_id"] << " of "
+        << slurm["ntasks"] << " on " << slurm["node_list"].get<std::string>() << ", restart "
+        << slurm["restart_count"];
+    if (slurm.contains("cpus_per_task")) out << ", " << slurm["cpus_per_task"] << " CPUs per task";
+    out << '\n';
+  } else {
+    out << "  Slurm      not in a Slurm job\n";
+  }
+}
+
+void run_info(const InfoOptions& options) {
+  RuntimeOptions runtime_options;
+  runtime_options.install_stop_signals = false;
+  if (!options.synthetic.empty()) runtime_options.synthetic_topology = options.synthetic;
+  Runtime rt(runtime_options);
+  std::vector<std::string> ranks = rt.mpi().gather(describe_rank(rt).dump(), 0);
+  if (rt.rank() != 0) return;
+  json report = {{"strata_version", STRATA_VERSION}, {"ranks", json::array()}};
+  for (const auto& r : ranks) report["ranks"].push_back(json::parse(r));
+  if (options.json) {
+    std::cout << report.dump(2) << '\n';
+    return;
+  }
+  std::cout << "strata " << STRATA_VERSION << '\n';
+  for (const auto& r : report["ranks"]) print_text(r, std::cout);
+}
+
+}  // namespace
+
+void add_info_command(CLI::App& app) {
+  auto options = std::make_shared<InfoOptions>();
+  CLI::App* cmd = app.add_subcommand("info", "Show the machine and job as strata sees them");
+  cmd->add_flag("--json", options->json, "Print JSON for scripts instead of text");
+  cmd->add_option("--synthetic", options->synthetic,
+                  "Describe a synthetic hwloc topology instead of this machine, e.g. "
+                  "\"pack:2 numa:1 core:2 pu:1\"");
+  cmd->callback([options] { run_info(*options); });
+}
+
+}  // namespace strata::cli

@@ -1,0 +1,16 @@
+// strata's umbrella header: everything public of every layer. Link strata::strata.
+//
+//   #include <strata/strata.hpp>
+//   int main(int argc, char** argv) { strata::Runtime rt(argc, argv); ... }
+#pragma once
+
+#include "strata/kernels/simd_targets.hpp"
+#include "strata/runtime/cpu_set.hpp"
+#include "strata/runtime/error.hpp"
+#include "strata/runtime/huge_pages.hpp"
+#include "strata/runtime/log.hpp"
+#include "strata/runtime/mpi_context.hpp"
+#include "strata/runtime/runtime.hpp"
+#include "strata/runtime/slurm_env.hpp"
+#include "strata/runtime/stop_signals.hpp"
+#include "strata/runtime/topology.hpp"
