@@ -2,7 +2,8 @@
 # include layout (public include/strata/<layer>/, private src/), warnings, export name and install.
 
 set(STRATA_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wconversion
-                    -Wno-sign-conversion)
+                    -Wno-sign-conversion
+                    -Wno-missing-field-initializers)  # designated initializers leave fields defaulted
 
 # strata_add_layer(<layer> [INTERFACE] SOURCES ... PUBLIC ... PRIVATE ...)
 function(strata_add_layer layer)
