@@ -182,7 +182,7 @@ void apply_placement(const Topology& topo, void* addr, std::size_t len, const Pl
   }
 }
 
-void populate(std::byte* data, std::size_t len, std::size_t page) {
+void fault_in_pages(std::byte* data, std::size_t len, std::size_t page) {
   if (::madvise(data, len, MADV_POPULATE_WRITE) == 0) return;
   int err = errno;
   if (err != EINVAL) {
@@ -325,19 +325,8 @@ PlacedRegion PlacedRegion::allocate(const Topology& topology, std::size_t bytes,
                        std::string(to_string(topology.source())) + ", not this machine");
   }
 
-  if (options.populate) {
-    if (r.page_size_ != PageSize::huge_1g && r.page_size_ != PageSize::huge_2m && r.fd_ < 0 &&
-        under_pressure(r.mapped_)) {
-      log::warn("populate skipped: memory is under pressure (" + mib(r.mapped_) + " requested)");
-    } else {
-      populate(r.data_, r.mapped_, page_bytes(r.page_size_));
-      r.populated_ = true;
-    }
-  }
-  if (options.lock) {
-    lock_region(r.data_, r.mapped_);
-    r.locked_ = true;
-  }
+  if (options.populate) r.populate();
+  if (options.lock) r.lock();
   return r;
 }
 
@@ -358,6 +347,7 @@ PlacedRegion& PlacedRegion::operator=(PlacedRegion&& other) noexcept {
     locked_ = other.locked_;
     file_ = std::move(other.file_);
     fd_ = std::exchange(other.fd_, -1);
+    charge_ = std::move(other.charge_);
   }
   return *this;
 }
@@ -367,6 +357,7 @@ PlacedRegion::~PlacedRegion() { release(); }
 void PlacedRegion::release() noexcept {
   if (data_ != nullptr) ::munmap(data_, mapped_);
   if (fd_ >= 0) ::close(fd_);
+  charge_ = MemoryCharge();
   data_ = nullptr;
   fd_ = -1;
 }
@@ -400,6 +391,35 @@ Residency PlacedRegion::residency(std::size_t samples) const {
     if (!matched) ++out.not_present;
   }
   return out;
+}
+
+bool PlacedRegion::populate() {
+  if (data_ == nullptr) return false;
+  bool hugetlb = page_size_ == PageSize::huge_1g || page_size_ == PageSize::huge_2m;
+  if (!hugetlb && fd_ < 0 && under_pressure(mapped_)) {
+    log::warn("populate skipped: memory is under pressure (" + mib(mapped_) + " requested)");
+    return false;
+  }
+  fault_in_pages(data_, mapped_, page_bytes(page_size_));
+  populated_ = true;
+  return true;
+}
+
+void PlacedRegion::lock() {
+  if (data_ == nullptr || locked_) return;
+  lock_region(data_, mapped_);
+  locked_ = true;
+}
+
+void PlacedRegion::place(std::size_t offset, std::size_t bytes, const Placement& placement) {
+  if (data_ == nullptr || bytes == 0) return;
+  validate_nodes(*topology_, placement);
+  if (!topology_->is_this_system()) return;
+  std::size_t page = page_bytes(page_size_ == PageSize::transparent ? PageSize::huge_2m : page_size_);
+  std::size_t first = std::min(round_up(offset, page), mapped_);
+  std::size_t last = std::min(round_up(offset + bytes, page), mapped_);
+  if (last > first) apply_placement(*topology_, data_ + first, last - first, placement, 0);
+  placement_applied_ = true;
 }
 
 void PlacedRegion::migrate(unsigned node) {

@@ -28,7 +28,8 @@ char**& no_argv() {
 Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options)
     : slurm_(SlurmEnv::from_environment()),
       mpi_(argc, argv),
-      topology_((log::set_rank(mpi_.size() > 1 ? mpi_.rank() : -1), load_topology(options))) {
+      topology_((log::set_rank(mpi_.size() > 1 ? mpi_.rank() : -1), load_topology(options))),
+      memory_(topology_) {
   if (options.install_stop_signals) stop_signals_.emplace();
 }
 

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "strata/runtime/memory_statistics.hpp"
 #include "strata/runtime/placement.hpp"
 #include "strata/runtime/topology.hpp"
 
@@ -98,7 +99,18 @@ class PlacedRegion {
   // Moves the region's pages to `node` and binds it there. Error(invalid_argument) for an unknown
   // node, Error(system) when the kernel cannot move them. No-op placement on synthetic topologies.
   void migrate(unsigned node);
+  // Places part of the region before it is touched (an array's per-node blocks). The range is
+  // widened to whole pages of the region's page size; a page straddling two parts goes to the
+  // earlier one. No-op on synthetic topologies.
+  void place(std::size_t offset, std::size_t bytes, const Placement& placement);
+  // Faults every page in now, honouring the placement (skipped, with a warning, under memory
+  // pressure for pages that are not hugetlb). Returns whether it populated.
+  bool populate();
+  // mlocks the region (see RegionOptions::lock).
+  void lock();
   PageReport page_report() const;
+  // Attaches the statistics charge that is returned when the region is freed.
+  void set_charge(MemoryCharge charge) noexcept { charge_ = std::move(charge); }
 
  private:
   void release() noexcept;
@@ -115,6 +127,7 @@ class PlacedRegion {
   bool locked_ = false;
   std::string file_;
   int fd_ = -1;
+  MemoryCharge charge_;
 };
 
 }  // namespace strata

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "strata/runtime/memory_manager.hpp"
 #include "strata/runtime/mpi_context.hpp"
 #include "strata/runtime/slurm_env.hpp"
 #include "strata/runtime/stop_signals.hpp"
@@ -42,6 +43,9 @@ class Runtime {
   const MpiContext& mpi() const noexcept { return mpi_; }
   const Topology& topology() const noexcept { return topology_; }
   const SlurmEnv& slurm() const noexcept { return slurm_; }
+  // Where arrays and large buffers come from: placed per NUMA node, huge pages, statistics.
+  MemoryManager& memory() noexcept { return memory_; }
+  const MemoryManager& memory() const noexcept { return memory_; }
 
   // Merges a partial result across all ranks (see MpiContext::allreduce).
   template <Mergeable T>
@@ -57,6 +61,7 @@ class Runtime {
   SlurmEnv slurm_;
   MpiContext mpi_;
   Topology topology_;
+  MemoryManager memory_;
   std::optional<StopSignals> stop_signals_;
 };
 

@@ -1,0 +1,102 @@
+// MemoryManager: the one place strata's memory comes from. Arrays become placed regions split
+// per NUMA node; raw requests are routed by size — small ones to the system allocator (until the
+// per-node pools land), large ones to placed regions — and everything is counted per node.
+//
+//   strata::MemoryManager mm(topology);
+//   auto u = mm.array<double>("u", {4096, 4096});           // huge pages, one block per node
+//   void* p = mm.allocate(1 << 20);  mm.deallocate(p, 1 << 20);
+//   for (const auto& node : mm.statistics()) ...
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "strata/runtime/array.hpp"
+#include "strata/runtime/memory_statistics.hpp"
+#include "strata/runtime/placed_region.hpp"
+#include "strata/runtime/topology.hpp"
+
+namespace strata {
+
+struct ArrayOptions {
+  // Largest page size for the fallback chain (see RegionOptions).
+  PageSize largest_pages = PageSize::huge_1g;
+  // Fault the pages in now, each block on its node, so compute does not pay first-touch faults.
+  bool populate = true;
+  bool lock = false;
+  // One policy for the whole array instead of one block per node (e.g. interleave for data all
+  // threads read). Unset: split by rows with PlacementPlan::by_rows.
+  std::optional<Placement> placement;
+  // Nodes to split over (default: nodes with allowed CPUs).
+  std::optional<std::vector<unsigned>> nodes;
+};
+
+class MemoryManager {
+ public:
+  // Requests below this go to the system allocator: a placed region costs at least a page and a
+  // system call, which small objects cannot amortise.
+  static constexpr std::size_t kSmallRequestBytes = 256 * 1024;
+
+  explicit MemoryManager(const Topology& topology);
+  MemoryManager(const MemoryManager&) = delete;
+  MemoryManager& operator=(const MemoryManager&) = delete;
+  ~MemoryManager();
+
+  // An array of `shape` in placed memory. Throws Error(invalid_argument) for bad shapes,
+  // Error(resource) when memory is refused.
+  template <class T>
+  Array<T> array(std::string name, Shape shape, ArrayOptions options = {}) {
+    return Array<T>(allocate_array(std::move(name), dtype_of<T>(), shape, options));
+  }
+  ArrayStorage allocate_array(std::string name, DType dtype, Shape shape, ArrayOptions options = {});
+
+  // A placed region counted in the statistics.
+  PlacedRegion region(std::size_t bytes, RegionOptions options = {});
+
+  // Raw memory, routed by size. `alignment` is a power of two up to 4096.
+  void* allocate(std::size_t bytes, std::size_t alignment = alignof(std::max_align_t));
+  void deallocate(void* pointer, std::size_t bytes) noexcept;
+
+  std::vector<NodeMemoryStats> statistics() const;
+  const Topology& topology() const noexcept { return topology_; }
+
+ private:
+  unsigned current_node() const noexcept;
+
+  const Topology& topology_;
+  std::shared_ptr<MemoryStatistics> stats_;
+  mutable std::mutex large_mutex_;
+  std::unordered_map<void*, PlacedRegion> large_;
+};
+
+// An STL allocator drawing from a MemoryManager: std::vector<double, ManagedAllocator<double>>.
+template <class T>
+class ManagedAllocator {
+ public:
+  using value_type = T;
+  explicit ManagedAllocator(MemoryManager& manager) noexcept : manager_(&manager) {}
+  template <class U>
+  ManagedAllocator(const ManagedAllocator<U>& other) noexcept : manager_(other.manager()) {}
+
+  T* allocate(std::size_t n) {
+    if (n > SIZE_MAX / sizeof(T)) throw std::bad_array_new_length();
+    return static_cast<T*>(manager_->allocate(n * sizeof(T), alignof(T)));
+  }
+  void deallocate(T* p, std::size_t n) noexcept { manager_->deallocate(p, n * sizeof(T)); }
+  MemoryManager* manager() const noexcept { return manager_; }
+
+  template <class U>
+  bool operator==(const ManagedAllocator<U>& other) const noexcept {
+    return manager_ == other.manager();
+  }
+
+ private:
+  MemoryManager* manager_;
+};
+
+}  // namespace strata
