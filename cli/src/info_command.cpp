@@ -2,6 +2,8 @@
 // them as JSON or renders the same data as text, so both forms always say the same thing.
 #include "info_command.hpp"
 
+#include "byte_size.hpp"
+
 #include <unistd.h>
 
 #include <iostream>
@@ -20,22 +22,10 @@ using nlohmann::json;
 
 struct InfoOptions {
   bool json = false;
+  bool memory = false;
+  std::string probe;  // a size: allocate an array of it and report what the machine gave
   std::string synthetic;
 };
-
-std::string human_bytes(std::uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024.0 && unit < 4) {
-    value /= 1024.0;
-    ++unit;
-  }
-  std::ostringstream out;
-  out.precision(value < 10 && unit > 0 ? 2 : 0);
-  out << std::fixed << value << ' ' << units[unit];
-  return out.str();
-}
 
 json describe_topology(const Topology& topo) {
   json t;
@@ -89,6 +79,61 @@ json describe_memory() {
   return m;
 }
 
+json describe_manager(const MemoryManager& mm) {
+  json nodes = json::array();
+  for (const auto& n : mm.statistics()) {
+    json by_policy;
+    for (auto p : {PlacementPolicy::local, PlacementPolicy::bind, PlacementPolicy::interleave,
+                   PlacementPolicy::preferred}) {
+      by_policy[std::string(to_string(p))] = n.regions_by_policy[static_cast<std::size_t>(p)];
+    }
+    nodes.push_back({{"bytes_in_use", n.bytes_in_use},
+                     {"peak_bytes", n.peak_bytes},
+                     {"hugetlb_bytes", n.hugetlb_bytes},
+                     {"transparent_bytes", n.transparent_bytes},
+                     {"small_bytes", n.small_bytes},
+                     {"regions_by_policy", by_policy}});
+  }
+  auto avail = read_memory_availability();
+  json a = {{"mem_total_bytes", avail.mem_total_bytes},
+            {"mem_available_bytes", avail.mem_available_bytes},
+            {"available_bytes", avail.available_bytes()}};
+  if (avail.cgroup_limit_bytes) {
+    a["cgroup"] = avail.cgroup_path;
+    a["cgroup_limit_bytes"] = *avail.cgroup_limit_bytes;
+    a["cgroup_usage_bytes"] = avail.cgroup_usage_bytes.value_or(0);
+  }
+  return {{"availability", a}, {"nodes", nodes}};
+}
+
+// Allocates an array of `bytes` the way a simulation would and reports what it really got.
+json describe_probe(MemoryManager& mm, std::uint64_t bytes) {
+  auto array = mm.array<std::uint8_t>("probe", {bytes});
+  const PlacedRegion& r = array.region();
+  auto where = r.residency(64);
+  auto pages = r.page_report();
+  json blocks = json::array();
+  for (const auto& b : array.plan().blocks()) {
+    blocks.push_back({{"node", b.node}, {"first_row", b.first_row}, {"bytes", b.bytes}});
+  }
+  json probe = {{"bytes", bytes},
+                {"page_size", to_string(r.page_size())},
+                {"fallbacks", r.fallbacks()},
+                {"placement_applied", r.placement_applied()},
+                {"populated", r.populated()},
+                {"kernel_page_bytes", pages.kernel_page_bytes},
+                {"resident_bytes", pages.resident_bytes},
+                {"transparent_huge_bytes", pages.transparent_huge_bytes},
+                {"blocks", blocks},
+                {"manager", describe_manager(mm)}};
+  if (where.known) {
+    probe["residency"] = {{"sampled", where.sampled},
+                          {"not_present", where.not_present},
+                          {"pages_per_node", where.pages_per_node}};
+  }
+  return probe;
+}
+
 json describe_simd() {
   auto t = kernels::simd_targets();
   return {{"compiled", t.compiled}, {"supported", t.supported}, {"dispatched", t.dispatched}};
@@ -119,12 +164,17 @@ json describe_slurm(const SlurmEnv& s) {
   return j;
 }
 
-json describe_rank(const Runtime& rt) {
-  return {{"mpi", describe_mpi(rt.mpi())},
-          {"slurm", describe_slurm(rt.slurm())},
-          {"topology", describe_topology(rt.topology())},
-          {"memory", describe_memory()},
-          {"simd", describe_simd()}};
+json describe_rank(Runtime& rt, const InfoOptions& options) {
+  json rank = {{"mpi", describe_mpi(rt.mpi())},
+               {"slurm", describe_slurm(rt.slurm())},
+               {"topology", describe_topology(rt.topology())},
+               {"memory", describe_memory()},
+               {"simd", describe_simd()}};
+  if (options.memory || !options.probe.empty()) rank["memory"]["manager"] = describe_manager(rt.memory());
+  if (!options.probe.empty()) {
+    rank["memory"]["probe"] = describe_probe(rt.memory(), parse_byte_size(options.probe));
+  }
+  return rank;
 }
 
 std::string join(const json& array) {
@@ -134,6 +184,24 @@ std::string join(const json& array) {
     out += v.get<std::string>();
   }
   return out;
+}
+
+void print_manager(const json& manager, std::ostream& out) {
+  const json& a = manager["availability"];
+  out << "  available  " << format_bytes(a["available_bytes"]) << " (MemAvailable "
+      << format_bytes(a["mem_available_bytes"]) << " of " << format_bytes(a["mem_total_bytes"]);
+  if (a.contains("cgroup")) {
+    out << "; cgroup " << a["cgroup"].get<std::string>() << " limit "
+        << format_bytes(a["cgroup_limit_bytes"]);
+  }
+  out << ")\n";
+  for (std::size_t i = 0; i < manager["nodes"].size(); ++i) {
+    const json& n = manager["nodes"][i];
+    out << "  strata on node " << i << ": " << format_bytes(n["bytes_in_use"]) << " in use (peak "
+        << format_bytes(n["peak_bytes"]) << "), hugetlb " << format_bytes(n["hugetlb_bytes"])
+        << ", THP " << format_bytes(n["transparent_bytes"]) << ", small "
+        << format_bytes(n["small_bytes"]) << '\n';
+  }
 }
 
 void print_text(const json& rank, std::ostream& out) {
@@ -153,23 +221,39 @@ void print_text(const json& rank, std::ostream& out) {
       << topo["allowed_cpus"].get<std::string>() << '\n';
   for (const auto& n : topo["numa_nodes"]) {
     out << "  NUMA node " << n["index"] << " (os " << n["os_index"] << ", package " << n["package"]
-        << "): " << human_bytes(n["memory_bytes"]) << ", " << n["cores"] << " cores, " << n["pus"]
+        << "): " << format_bytes(n["memory_bytes"]) << ", " << n["cores"] << " cores, " << n["pus"]
         << " PUs, CPUs " << n["cpus"].get<std::string>() << '\n';
   }
   out << "  caches    ";
   for (const auto& c : topo["caches"]) {
     out << " L" << c["level"] << (c["kind"] == "instruction" ? "i" : (c["kind"] == "data" ? "d" : ""))
-        << ' ' << human_bytes(c["size_bytes"]) << " x" << c["count"];
+        << ' ' << format_bytes(c["size_bytes"]) << " x" << c["count"];
   }
   out << '\n';
   const json& mem = rank["memory"];
-  out << "  pages      base " << human_bytes(mem["base_page_bytes"]) << ", THP "
+  out << "  pages      base " << format_bytes(mem["base_page_bytes"]) << ", THP "
       << mem["transparent_huge_pages"].get<std::string>();
   for (const auto& hp : mem["huge_pages"]) {
-    out << ", " << human_bytes(hp["page_bytes"]) << " hugetlb " << hp["free"] << " free of "
+    out << ", " << format_bytes(hp["page_bytes"]) << " hugetlb " << hp["free"] << " free of "
         << hp["total"];
   }
   out << '\n';
+  if (mem.contains("manager")) print_manager(mem["manager"], out);
+  if (mem.contains("probe")) {
+    const json& p = mem["probe"];
+    out << "  probe      " << format_bytes(p["bytes"]) << " array: "
+        << p["page_size"].get<std::string>() << " pages (kernel page " << format_bytes(p["kernel_page_bytes"])
+        << "), " << format_bytes(p["resident_bytes"]) << " resident, "
+        << format_bytes(p["transparent_huge_bytes"]) << " in THP, placement "
+        << (p["placement_applied"].get<bool>() ? "applied" : "not applied (synthetic)") << '\n';
+    for (const auto& f : p["fallbacks"]) out << "             fell back: " << f.get<std::string>() << '\n';
+    if (p.contains("residency")) {
+      out << "             sampled pages per node:";
+      for (const auto& n : p["residency"]["pages_per_node"]) out << ' ' << n;
+      out << " (" << p["residency"]["not_present"] << " not present)\n";
+    }
+    print_manager(p["manager"], out);
+  }
   const json& simd = rank["simd"];
   out << "  SIMD       dispatches to " << simd["dispatched"].get<std::string>() << " (CPU supports "
       << join(simd["supported"]) << "; compiled " << join(simd["compiled"]) << ")\n";
@@ -190,7 +274,7 @@ void run_info(const InfoOptions& options) {
   runtime_options.install_stop_signals = false;
   if (!options.synthetic.empty()) runtime_options.synthetic_topology = options.synthetic;
   Runtime rt(runtime_options);
-  std::vector<std::string> ranks = rt.mpi().gather(describe_rank(rt).dump(), 0);
+  std::vector<std::string> ranks = rt.mpi().gather(describe_rank(rt, options).dump(), 0);
   if (rt.rank() != 0) return;
   json report = {{"strata_version", STRATA_VERSION}, {"ranks", json::array()}};
   for (const auto& r : ranks) report["ranks"].push_back(json::parse(r));
@@ -208,6 +292,11 @@ void add_info_command(CLI::App& app) {
   auto options = std::make_shared<InfoOptions>();
   CLI::App* cmd = app.add_subcommand("info", "Show the machine and job as strata sees them");
   cmd->add_flag("--json", options->json, "Print JSON for scripts instead of text");
+  cmd->add_flag("--memory", options->memory,
+                "Also show available memory (MemAvailable, cgroup limit) and strata's per-node use");
+  cmd->add_option("--probe", options->probe,
+                  "Allocate an array of this size (e.g. 1G) as a simulation would and report the "
+                  "pages, placement and fallbacks it really got");
   cmd->add_option("--synthetic", options->synthetic,
                   "Describe a synthetic hwloc topology instead of this machine, e.g. "
                   "\"pack:2 numa:1 core:2 pu:1\"");

@@ -83,6 +83,24 @@ TEST(InfoCommand, UnknownSubcommandIsOneLine) {
   }
 }
 
+// Proves `--probe` allocates an array as a simulation would and reports what the kernel gave:
+// every sampled page resident, the manager charging the bytes, a reason for each refused size.
+TEST(InfoCommand, MemoryProbeReportsRealPages) {
+  auto r = run_command(strata_cli + " info --json --probe 64M");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json probe = json::parse(r.out)["ranks"][0]["memory"]["probe"];
+  EXPECT_EQ(probe["bytes"], 64u << 20);
+  EXPECT_EQ(probe["resident_bytes"].get<std::uint64_t>(), 64u << 20);
+  EXPECT_EQ(probe["residency"]["not_present"], 0);
+  EXPECT_GE(probe["manager"]["nodes"][0]["bytes_in_use"].get<std::uint64_t>(), 64u << 20);
+  std::string page = probe["page_size"];
+  EXPECT_TRUE(page == "huge_2m" || page == "transparent" || page == "base") << page;
+  EXPECT_EQ(probe["fallbacks"].size(), page == "huge_2m" ? 1u : page == "transparent" ? 2u : 3u);
+  auto bad = run_command(strata_cli + " info --probe 12X");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_EQ(count_lines(bad.err), 1) << bad.err;
+}
+
 // Proves under `mpirun -np 2` rank 0 reports both ranks, each knowing its own rank.
 TEST(InfoCommand, ReportsEveryRankUnderMpirun) {
   // Open MPI refuses root without these; the test sets them so the user need not.

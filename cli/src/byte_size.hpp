@@ -1,0 +1,16 @@
+// Sizes on the command line: "4096", "64K", "512M", "8G", "1T" (powers of 1024; an optional
+// trailing "B" or "iB" is accepted). Shared by every subcommand that takes a size.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace strata::cli {
+
+// Throws strata::Error(invalid_argument) naming the text on malformed or overflowing sizes.
+std::uint64_t parse_byte_size(std::string_view text);
+// "1.50 GiB"
+std::string format_bytes(std::uint64_t bytes);
+
+}  // namespace strata::cli
