@@ -37,9 +37,13 @@ class MpiContext {
   MpiContext(int& argc, char**& argv);
   // Same, for programs that have no argc/argv at hand (tests, libraries).
   MpiContext();
-  // Finalizes MPI if this object initialised it. When destroyed while an exception unwinds and
-  // the job has more than one rank, it aborts the job instead (MPI_Abort): the other ranks would
-  // otherwise wait forever in their next collective.
+  // Finalizes MPI if this object initialised it. If it did, and it is destroyed while an
+  // exception unwinds and the job has more than one rank, it aborts the job instead (MPI_Abort):
+  // the other ranks would otherwise wait forever in their next collective. MPI can be initialised
+  // once per process: constructing a context after the owning one was destroyed throws
+  // Error(distributed). Collectives throw Error(distributed) when MPI reports an error,
+  // Error(invalid_argument) for a root outside [0, size()), and Error(unsupported) for messages
+  // over 2 GiB; every rank sees the same sizes, so every rank throws alike.
   ~MpiContext();
   MpiContext(const MpiContext&) = delete;
   MpiContext& operator=(const MpiContext&) = delete;
@@ -49,7 +53,8 @@ class MpiContext {
   // Rank among the ranks sharing this node (MPI_COMM_TYPE_SHARED), and how many share it.
   int local_rank() const noexcept { return local_rank_; }
   int local_size() const noexcept { return local_size_; }
-  // Number of distinct nodes in the job, and this node's index among them (0-based, by lowest rank).
+  // Number of distinct nodes in the job, and this node's index among them (0-based, numbered by
+  // each node's lowest rank).
   int node_count() const noexcept { return node_count_; }
   int node_index() const noexcept { return node_index_; }
   MpiThreadLevel thread_level() const noexcept { return thread_level_; }

@@ -30,8 +30,9 @@ struct SlurmEnv {
   int restart_count = 0;             // SLURM_RESTART_COUNT (0 on the first run)
   std::string cpu_bind;              // SLURM_CPU_BIND (e.g. "quiet,cores"), informational
 
-  // Parses from the process environment. Throws Error(config) naming the variable when a value
-  // that must be a number is not.
+  // Parses from the process environment. Without SLURM_JOB_ID every field keeps its default.
+  // Throws Error(config) with context {"variable", NAME} when a value that must be a number is
+  // not one or is out of range (negative ids, zero tasks or nodes), or the node list is malformed.
   static SlurmEnv from_environment();
   // Parses from a map of variable name to value; the testable core of from_environment().
   static SlurmEnv parse(const std::map<std::string, std::string>& environment);

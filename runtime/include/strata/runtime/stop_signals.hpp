@@ -2,7 +2,7 @@
 // scancel sends) into a flag that the job polls with stop_requested() at a safe point, e.g.
 // between time steps, to checkpoint and exit instead of being killed mid-write.
 //
-//   strata::StopSignals stop;            // installs the handlers; the destructor restores the old ones
+//   strata::StopSignals stop;   // installs the handlers; the destructor restores the old ones
 //   while (!stop.stop_requested()) step();
 //
 // The handler only stores the signal number into a lock-free atomic (async-signal-safe).
@@ -25,7 +25,8 @@ class StopSignals {
   bool stop_requested() const noexcept;
   // The first stop signal that arrived (SIGUSR1 or SIGTERM), or 0.
   int stop_signal() const noexcept;
-  // Sets the flag from code (tests, or a job that decides to stop itself) as a signal would.
+  // Sets the flag from code (tests, or a job that decides to stop itself) as a signal would:
+  // the first request wins, and 0 (meaning "no stop") is ignored.
   void request_stop(int signal_number = SIGTERM) noexcept;
   // Clears the flag (after the job has acted on it and wants to continue).
   void reset() noexcept;
