@@ -5,17 +5,16 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <numeric>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/read_loop.hpp"
 #include "limits_settings.hpp"
 
 namespace strata::bench::limits {
@@ -94,23 +93,6 @@ std::span<T> thread_slice(std::span<T> whole, const benchmark::State& state) {
   return whole.subspan(begin, end - begin);
 }
 
-// Sum with 16 independent accumulators: floating-point addition is not associative, so without
-// them the compiler must keep one serial chain of adds and cannot vectorise. With them, -O3
-// turns the inner loop into vector adds into several vector registers, and the loop is bound by
-// memory, not by add latency. The default x86-64 target (SSE2) is enough: built with
-// -march=native (AVX-512) it measured no faster here, since DRAM, not the adds, sets the pace.
-// noinline keeps it one visible function in a profile.
-[[gnu::noinline]] double sum_doubles(std::span<const double> x) noexcept {
-  constexpr std::size_t lanes = 16;
-  std::array<double, lanes> acc{};
-  std::size_t i = 0;
-  for (; i + lanes <= x.size(); i += lanes) {
-    for (std::size_t j = 0; j < lanes; ++j) acc[j] += x[i + j];
-  }
-  for (; i < x.size(); ++i) acc[0] += x[i];
-  return std::accumulate(acc.begin(), acc.end(), 0.0);
-}
-
 [[gnu::noinline]] void triad_loop(std::span<double> a, std::span<const double> b,
                                   std::span<const double> c, double scalar) noexcept {
   for (std::size_t i = 0; i < a.size(); ++i) a[i] = b[i] + scalar * c[i];
@@ -119,7 +101,7 @@ std::span<T> thread_slice(std::span<T> whole, const benchmark::State& state) {
 void read_sum(benchmark::State& state) {
   const auto x = thread_slice(arrays().read_span(), state);
   for (auto _ : state) {
-    benchmark::DoNotOptimize(sum_doubles(x));
+    benchmark::DoNotOptimize(sum_doubles(x));  // bench/common/read_loop.hpp
   }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(x.size_bytes()));
   set_ratio_label(state, state.threads() == 1);
