@@ -11,6 +11,7 @@
 #include "strata/runtime/error.hpp"
 #include "strata/runtime/huge_pages.hpp"
 #include "strata/runtime/log.hpp"
+#include "strata/runtime/mapped_file.hpp"
 #include "strata/runtime/memory_availability.hpp"
 #include "strata/runtime/memory_manager.hpp"
 #include "strata/runtime/memory_statistics.hpp"

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <utility>
 
+#include "hwloc_placement.hpp"
 #include "smaps.hpp"
 #include "strata/runtime/error.hpp"
 #include "strata/runtime/huge_pages.hpp"
@@ -137,51 +138,9 @@ bool under_pressure(std::size_t bytes) {
   return room < bytes || room - bytes < limit / 10;
 }
 
-struct Nodeset {
-  hwloc_bitmap_t map = hwloc_bitmap_alloc();
-  ~Nodeset() { hwloc_bitmap_free(map); }
-};
-
-void fill_nodeset(const Topology& topo, const std::vector<unsigned>& nodes, Nodeset& set) {
-  for (unsigned n : nodes) {
-    if (n >= topo.numa_nodes().size()) {
-      throw Error(ErrorCategory::invalid_argument, "no such NUMA node",
-                  {{"node", std::to_string(n)},
-                   {"nodes", std::to_string(topo.numa_nodes().size())}});
-    }
-    hwloc_bitmap_set(set.map, topo.numa_nodes()[n].os_index);
-  }
-}
-
-void validate_nodes(const Topology& topo, const Placement& placement) {
-  Nodeset set;
-  fill_nodeset(topo, placement.nodes(), set);
-}
-
-// Applies the placement to [addr, addr+len) before any page is touched.
-void apply_placement(const Topology& topo, void* addr, std::size_t len, const Placement& placement,
-                     int extra_flags) {
-  if (placement.policy() == PlacementPolicy::local) return;  // the kernel default: first touch
-  Nodeset set;
-  std::vector<unsigned> nodes = placement.nodes();
-  if (nodes.empty()) {
-    for (const auto& n : topo.numa_nodes()) nodes.push_back(n.index);
-  }
-  fill_nodeset(topo, nodes, set);
-  hwloc_membind_policy_t policy = HWLOC_MEMBIND_BIND;
-  int flags = HWLOC_MEMBIND_BYNODESET | extra_flags;
-  switch (placement.policy()) {
-    case PlacementPolicy::bind: flags |= HWLOC_MEMBIND_STRICT; break;
-    case PlacementPolicy::interleave: policy = HWLOC_MEMBIND_INTERLEAVE; break;
-    case PlacementPolicy::preferred: break;  // BIND without STRICT: the kernel's preferred policy
-    case PlacementPolicy::local: break;
-  }
-  auto* handle = static_cast<hwloc_topology_t>(topo.native_handle());
-  if (hwloc_set_area_membind(handle, addr, len, set.map, policy, flags) != 0) {
-    throw_system_error("cannot apply placement " + placement.to_string(), errno,
-                       {{"bytes", std::to_string(len)}});
-  }
-}
+using detail::apply_placement;
+using detail::Nodeset;
+using detail::validate_nodes;
 
 void fault_in_pages(std::byte* data, std::size_t len, std::size_t page) {
   if (::madvise(data, len, MADV_POPULATE_WRITE) == 0) return;
@@ -319,14 +278,8 @@ PlacedRegion PlacedRegion::allocate(const Topology& topology, std::size_t bytes,
     r.page_size_ = PageSize::base;
   }
 
-  if (topology.is_this_system()) {
-    apply_placement(topology, r.data_, r.mapped_, r.placement_, 0);
-    r.placement_applied_ = true;
-  } else if (r.placement_.policy() != PlacementPolicy::local) {
-    log::warn_once("placement-synthetic",
-                   "memory placement skipped: the topology is " +
-                       std::string(to_string(topology.source())) + ", not this machine");
-  }
+  r.placement_applied_ =
+      detail::apply_placement_if_real(topology, r.data_, r.mapped_, r.placement_);
 
   if (options.populate) r.populate();
   if (options.lock) r.lock();

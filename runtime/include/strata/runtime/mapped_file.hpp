@@ -102,8 +102,8 @@ class MappedFile {
   // madvise of the range (widened to pages). Error(invalid_argument) outside the mapping. Note that
   // dontneed on a copy_on_write mapping discards this process's private changes in the range.
   void advise(std::uint64_t offset, std::uint64_t bytes, MapAdvice advice) const;
-  // Faults the range's pages in now (MADV_POPULATE_READ, so no page is dirtied or privately copied),
-  // under the mapping's placement. Error(corrupt_data) when the file is shorter than the range.
+  // Faults the range's pages in now under the mapping's placement (MADV_POPULATE_READ: no page is
+  // dirtied or privately copied). Error(corrupt_data) when the file is shorter than the range.
   void populate(std::uint64_t offset, std::uint64_t bytes) const;
   // msync of the range (widened to pages); async schedules the write-back and returns. Only
   // read_write mappings have anything to write back; for the others it checks the range and
