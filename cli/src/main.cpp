@@ -4,6 +4,7 @@
 #include <exception>
 #include <iostream>
 
+#include "dataset_commands.hpp"
 #include "info_command.hpp"
 #include "strata/runtime/error.hpp"
 
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", STRATA_VERSION);
   app.require_subcommand(1);
   strata::cli::add_info_command(app);
+  strata::cli::add_dataset_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

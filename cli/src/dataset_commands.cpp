@@ -1,0 +1,239 @@
+// gen, inspect, verify, import, export: thin wrappers over strata::io; all checks live there.
+#include "dataset_commands.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "byte_size.hpp"
+#include "strata/io/hdf5.hpp"
+#include "strata/io/strata_file.hpp"
+#include "strata/io/synthetic.hpp"
+#include "strata/runtime/error.hpp"
+
+namespace strata::cli {
+namespace {
+
+using nlohmann::json;
+
+// A one-line progress bar on stderr, redrawn at most ten times a second; only on a terminal.
+class ProgressBar {
+ public:
+  explicit ProgressBar(std::string label) : label_(std::move(label)), enabled_(::isatty(2) != 0) {}
+  void update(std::uint64_t done, std::uint64_t total) {
+    if (!enabled_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (done < total && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    double seconds = std::chrono::duration<double>(now - start_).count();
+    int width = 40;
+    int filled = total ? static_cast<int>(width * static_cast<double>(done) / static_cast<double>(total)) : width;
+    std::cerr << '\r' << label_ << " [" << std::string(filled, '#') << std::string(width - filled, ' ')
+              << "] " << format_bytes(done) << " / " << format_bytes(total);
+    if (seconds > 0) std::cerr << ", " << format_bytes(static_cast<std::uint64_t>(static_cast<double>(done) / seconds)) << "/s";
+    if (done >= total) std::cerr << '\n';
+    std::cerr << std::flush;
+  }
+
+ private:
+  std::string label_;
+  bool enabled_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_{};
+};
+
+struct GenOptions {
+  std::string out;
+  std::string size = "64M";
+  std::string kind = "uniform";
+  std::string dtype = "f64";
+  double low = 0.0;
+  double high = 100.0;
+  std::uint64_t seed = 1;
+  std::string chunk = "4M";
+  unsigned threads = 0;
+};
+
+void run_gen(const GenOptions& g) {
+  io::SyntheticOptions o;
+  o.kind = io::parse_synthetic_kind(g.kind);
+  o.bytes = parse_byte_size(g.size);
+  o.dtype = parse_dtype(g.dtype);
+  o.low = g.low;
+  o.high = g.high;
+  o.seed = g.seed;
+  o.chunk_bytes = parse_byte_size(g.chunk);
+  o.threads = g.threads;
+  ProgressBar bar("gen " + g.out);
+  o.progress = [&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
+  auto start = std::chrono::steady_clock::now();
+  io::SyntheticResult r = io::generate_dataset(g.out, o);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "wrote " << g.out << ": " << g.kind << ", " << r.elements
+            << (o.kind == io::SyntheticKind::particles ? " particles, " : " values, ") << format_bytes(r.bytes)
+            << " in " << std::fixed << std::setprecision(2) << seconds << " s\n";
+}
+
+std::string format_time(std::int64_t unix_ns) {
+  std::time_t t = static_cast<std::time_t>(unix_ns / 1000000000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+json describe_file(const io::StrataFile& f, const io::VerifyResult* verified) {
+  const io::FileHeader& h = f.header();
+  json j = {{"file", f.path()},
+            {"format", std::to_string(h.version_major) + "." + std::to_string(h.version_minor)},
+            {"uuid", h.uuid_string()},
+            {"created", format_time(h.created_unix_ns)},
+            {"creator", h.creator},
+            {"file_bytes", h.file_bytes},
+            {"arrays", json::array()},
+            {"metadata", json::object()}};
+  for (const auto& a : f.arrays()) {
+    std::vector<std::uint64_t> shape(a.shape.begin(), a.shape.end());
+    j["arrays"].push_back({{"name", a.name},
+                           {"dtype", to_string(a.dtype)},
+                           {"shape", shape},
+                           {"data_offset", a.data_offset},
+                           {"data_bytes", a.data_bytes},
+                           {"chunk_bytes", a.chunk_bytes},
+                           {"chunk_count", a.chunk_count}});
+  }
+  for (const auto& [k, v] : f.metadata()) j["metadata"][k] = v;
+  if (verified) {
+    j["checksums"] = verified->ok() ? "verified" : "bad";
+    if (!verified->ok()) j["first_bad"] = verified->message();
+  } else {
+    j["checksums"] = "not checked (use --verify or strata verify)";
+  }
+  return j;
+}
+
+void print_file(const json& j) {
+  std::cout << j["file"].get<std::string>() << ": strata format " << j["format"].get<std::string>()
+            << ", " << format_bytes(j["file_bytes"]) << "\n  uuid     " << j["uuid"].get<std::string>()
+            << "\n  created  " << j["created"].get<std::string>() << " by " << j["creator"].get<std::string>()
+            << '\n';
+  for (const auto& a : j["arrays"]) {
+    std::string shape;
+    for (const auto& e : a["shape"]) shape += (shape.empty() ? "" : " x ") + std::to_string(e.get<std::uint64_t>());
+    std::cout << "  array    " << a["name"].get<std::string>() << ": " << a["dtype"].get<std::string>() << " ["
+              << shape << "], " << format_bytes(a["data_bytes"]) << " at offset " << a["data_offset"]
+              << ", " << a["chunk_count"] << " chunks of " << format_bytes(a["chunk_bytes"]) << '\n';
+  }
+  for (const auto& [k, v] : j["metadata"].items()) {
+    std::cout << "  meta     " << k << " = " << v.get<std::string>() << '\n';
+  }
+  std::cout << "  checksums " << j["checksums"].get<std::string>();
+  if (j.contains("first_bad")) std::cout << ": " << j["first_bad"].get<std::string>();
+  std::cout << '\n';
+}
+
+unsigned default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+}  // namespace
+
+void add_dataset_commands(CLI::App& app) {
+  auto gen = std::make_shared<GenOptions>();
+  CLI::App* g = app.add_subcommand("gen", "Generate a synthetic .strata dataset");
+  g->add_option("out", gen->out, "Output .strata file")->required();
+  g->add_option("--size", gen->size, "Bytes of data, e.g. 512M, 8G")->capture_default_str();
+  g->add_option("--kind", gen->kind, "uniform, normal or particles")->capture_default_str();
+  g->add_option("--dtype", gen->dtype, "Element type of uniform/normal values: f32 f64 i8..i64 u8..u64")
+      ->capture_default_str();
+  g->add_option("--low", gen->low, "Lower end of the value range")->capture_default_str();
+  g->add_option("--high", gen->high, "Upper end of the value range")->capture_default_str();
+  g->add_option("--seed", gen->seed, "Random seed; the same seed gives the same bytes")->capture_default_str();
+  g->add_option("--chunk", gen->chunk, "Checksum chunk size")->capture_default_str();
+  g->add_option("--threads", gen->threads, "Worker threads (0: all allowed CPUs)")->capture_default_str();
+  g->callback([gen] { run_gen(*gen); });
+
+  struct InspectOptions {
+    std::string file;
+    bool json = false;
+    bool verify = false;
+  };
+  auto inspect = std::make_shared<InspectOptions>();
+  CLI::App* i = app.add_subcommand("inspect", "Show a .strata file's header, arrays, metadata and checksum state");
+  i->add_option("file", inspect->file, "A .strata file")->required();
+  i->add_flag("--json", inspect->json, "Print JSON");
+  i->add_flag("--verify", inspect->verify, "Also verify every chunk");
+  i->callback([inspect] {
+    io::StrataFile f = io::StrataFile::open(inspect->file);
+    std::optional<io::VerifyResult> v;
+    if (inspect->verify) v = f.verify(default_threads());
+    json j = describe_file(f, v ? &*v : nullptr);
+    if (inspect->json) std::cout << j.dump(2) << '\n';
+    else print_file(j);
+    if (v && !v->ok()) throw Error(ErrorCategory::corrupt_data, v->message(), {{"file", inspect->file}});
+  });
+
+  struct VerifyOptions {
+    std::string file;
+    unsigned threads = 0;
+  };
+  auto verify = std::make_shared<VerifyOptions>();
+  CLI::App* v = app.add_subcommand("verify", "Check every chunk checksum of a .strata file; non-zero exit names the first bad chunk");
+  v->add_option("file", verify->file, "A .strata file")->required();
+  v->add_option("--threads", verify->threads, "Threads (0: all)");
+  v->callback([verify] {
+    io::StrataFile f = io::StrataFile::open(verify->file);
+    io::VerifyResult r = f.verify(verify->threads ? verify->threads : default_threads());
+    if (!r.ok()) {
+      throw Error(ErrorCategory::corrupt_data, r.message(),
+                  {{"file", verify->file}, {"array", *r.bad_array}, {"chunk", std::to_string(r.bad_chunk)}});
+    }
+    std::cout << verify->file << ": " << r.message() << '\n';
+  });
+
+  struct ImportOptions {
+    std::string source;
+    std::string out;
+    std::string name;
+  };
+  auto import = std::make_shared<ImportOptions>();
+  CLI::App* im = app.add_subcommand("import", "Import an HDF5 dataset (FILE.h5:/path) into a .strata file");
+  im->add_option("source", import->source, "FILE.h5:/group/dataset")->required();
+  im->add_option("out", import->out, "Output .strata file")->required();
+  im->add_option("--name", import->name, "Array name in the .strata file (default: the dataset's name)");
+  im->callback([import] {
+    io::Hdf5ImportOptions o;
+    o.array_name = import->name;
+    auto r = io::import_hdf5(io::Hdf5Path::parse(import->source), import->out, o);
+    std::cout << "imported " << import->source << " into " << import->out << " as '" << r.array_name
+              << "': " << to_string(r.dtype) << ' ' << r.shape.to_string() << ", "
+              << format_bytes(r.data_bytes) << '\n';
+  });
+
+  struct ExportOptions {
+    std::string file;
+    std::string out;
+    int gzip = 0;
+    bool overwrite = false;
+  };
+  auto exp = std::make_shared<ExportOptions>();
+  CLI::App* ex = app.add_subcommand("export", "Export every array of a .strata file to an HDF5 file");
+  ex->add_option("file", exp->file, "A .strata file")->required();
+  ex->add_option("out", exp->out, "Output HDF5 file")->required();
+  ex->add_option("--gzip", exp->gzip, "Gzip level 1-9 (0: none)")->check(CLI::Range(0, 9));
+  ex->add_flag("--overwrite", exp->overwrite, "Replace an existing output file");
+  ex->callback([exp] {
+    io::Hdf5ExportOptions o;
+    o.gzip_level = exp->gzip;
+    o.overwrite = exp->overwrite;
+    io::export_strata(exp->file, exp->out, o);
+    std::cout << "exported " << exp->file << " to " << exp->out << '\n';
+  });
+}
+
+}  // namespace strata::cli
