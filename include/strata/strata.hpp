@@ -12,6 +12,7 @@
 #include "strata/runtime/huge_pages.hpp"
 #include "strata/runtime/log.hpp"
 #include "strata/runtime/mapped_file.hpp"
+#include "strata/runtime/mapped_view_cache.hpp"
 #include "strata/runtime/memory_availability.hpp"
 #include "strata/runtime/memory_manager.hpp"
 #include "strata/runtime/memory_statistics.hpp"
