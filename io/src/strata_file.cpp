@@ -133,14 +133,23 @@ StrataFile StrataFile::open(const std::string& path, Access access) {
 }
 
 void StrataFile::validate_image(std::span<const std::byte> image, const std::string& name) {
+  validate_image(image, image.size(), name);
+}
+
+void StrataFile::validate_image(std::span<const std::byte> prefix, std::uint64_t file_bytes,
+                                const std::string& name) {
   detail::Parsed p = detail::parse(
       [&](std::uint64_t offset, std::span<std::byte> out) {
-        if (offset > image.size() || out.size() > image.size() - offset) {
+        if (offset > file_bytes || out.size() > file_bytes - offset) {
           detail::corrupt(name, "file_bytes", "read past the end of the image");
         }
-        std::memcpy(out.data(), image.data() + offset, out.size());
+        std::fill(out.begin(), out.end(), std::byte{0});
+        if (offset < prefix.size()) {
+          std::size_t n = std::min<std::size_t>(out.size(), prefix.size() - offset);
+          std::memcpy(out.data(), prefix.data() + offset, n);
+        }
       },
-      image.size(), name);
+      file_bytes, name);
   (void)p;
 }
 
