@@ -21,6 +21,7 @@
 #include "strata/runtime/placement.hpp"
 #include "strata/runtime/placement_plan.hpp"
 #include "strata/runtime/runtime.hpp"
+#include "strata/runtime/shared_segment.hpp"
 #include "strata/runtime/slurm_env.hpp"
 #include "strata/runtime/stop_signals.hpp"
 #include "strata/runtime/topology.hpp"
