@@ -68,8 +68,12 @@ Hdf5Storage describe_storage(hid_t dataset, hid_t type) {
   Hdf5Handle dcpl(H5Dget_create_plist(dataset), H5Pclose);
   if (!dcpl) return storage;
   switch (H5Pget_layout(dcpl.get())) {
-    case H5D_COMPACT: storage.layout = "compact"; break;
-    case H5D_CONTIGUOUS: storage.layout = "contiguous"; break;
+    case H5D_COMPACT:
+      storage.layout = "compact";
+      break;
+    case H5D_CONTIGUOUS:
+      storage.layout = "contiguous";
+      break;
     case H5D_CHUNKED: {
       storage.layout = "chunked";
       hsize_t chunk[H5S_MAX_RANK];
@@ -77,8 +81,12 @@ Hdf5Storage describe_storage(hid_t dataset, hid_t type) {
       for (int d = 0; d < rank; ++d) storage.chunk.push_back(chunk[d]);
       break;
     }
-    case H5D_VIRTUAL: storage.layout = "virtual"; break;
-    default: storage.layout = "unknown"; break;
+    case H5D_VIRTUAL:
+      storage.layout = "virtual";
+      break;
+    default:
+      storage.layout = "unknown";
+      break;
   }
   const int filters = H5Pget_nfilters(dcpl.get());
   for (int i = 0; i < filters; ++i) {
@@ -88,8 +96,7 @@ Hdf5Storage describe_storage(hid_t dataset, hid_t type) {
     char name[64] = {};
     const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &values,
                                            nullptr, sizeof name, name, &config);
-    storage.filters.push_back(name[0] != '\0' ? std::string(name)
-                                              : "filter " + std::to_string(id));
+    storage.filters.push_back(name[0] != '\0' ? std::string(name) : "filter " + std::to_string(id));
   }
   return storage;
 }
@@ -189,8 +196,8 @@ std::unique_ptr<Hdf5Dataset::Impl> open_impl(const Hdf5Path& path, bool want_col
                   context);
     }
   }
-  impl->dataset = Hdf5Handle(H5Dopen2(impl->file.get(), path.dataset.c_str(), H5P_DEFAULT),
-                             H5Dclose);
+  impl->dataset =
+      Hdf5Handle(H5Dopen2(impl->file.get(), path.dataset.c_str(), H5P_DEFAULT), H5Dclose);
   if (!impl->dataset) throw_hdf5_error(ErrorCategory::io, "cannot open the dataset", context);
 
   Hdf5Handle type(H5Dget_type(impl->dataset.get()), H5Tclose);
@@ -244,11 +251,11 @@ std::unique_ptr<Hdf5Dataset::Impl> open_impl(const Hdf5Path& path, bool want_col
 Hdf5Handle select_block(const Hdf5Dataset::Impl& impl, std::span<const hsize_t> start,
                         std::span<const hsize_t> count, bool empty) {
   Hdf5Handle space(H5Dget_space(impl.dataset.get()), H5Sclose);
-  if (!space) throw_hdf5_error(ErrorCategory::io, "cannot read the dataset's shape", impl.context());
-  const herr_t status =
-      empty ? H5Sselect_none(space.get())
-            : H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
-                                  nullptr);
+  if (!space)
+    throw_hdf5_error(ErrorCategory::io, "cannot read the dataset's shape", impl.context());
+  const herr_t status = empty ? H5Sselect_none(space.get())
+                              : H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start.data(),
+                                                    nullptr, count.data(), nullptr);
   if (status < 0) throw_hdf5_error(ErrorCategory::io, "cannot select a hyperslab", impl.context());
   return space;
 }

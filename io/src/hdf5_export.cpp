@@ -98,8 +98,8 @@ void write_attribute(hid_t object, const std::string& key, const std::string& va
   const bool text = is_utf8_text(value);
   if (text) {
     type = Hdf5Handle(H5Tcopy(H5T_C_S1), H5Tclose);
-    if (type && (H5Tset_size(type.get(), H5T_VARIABLE) < 0 ||
-                 H5Tset_cset(type.get(), H5T_CSET_UTF8) < 0)) {
+    if (type &&
+        (H5Tset_size(type.get(), H5T_VARIABLE) < 0 || H5Tset_cset(type.get(), H5T_CSET_UTF8) < 0)) {
       type.reset();
     }
   } else {
@@ -108,9 +108,8 @@ void write_attribute(hid_t object, const std::string& key, const std::string& va
   std::vector<ErrorContext> c = context;
   c.push_back({"attribute", key});
   if (!space || !type) throw_hdf5_error(ErrorCategory::system, "cannot make attribute type", c);
-  Hdf5Handle attribute(H5Acreate2(object, key.c_str(), type.get(), space.get(), H5P_DEFAULT,
-                                  H5P_DEFAULT),
-                       H5Aclose);
+  Hdf5Handle attribute(
+      H5Acreate2(object, key.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   if (!attribute) throw_hdf5_error(ErrorCategory::io, "cannot create the attribute", c);
   herr_t status = 0;
   if (text) {
@@ -148,10 +147,10 @@ void write_dataset(hid_t file, const std::string& path, DType dtype, const Shape
 
   const std::vector<hsize_t> extents(shape.begin(), shape.end());
   const std::size_t element_bytes = dtype_bytes(dtype);
-  Hdf5Handle space(extents.empty() ? H5Screate(H5S_SCALAR)
-                                   : H5Screate_simple(static_cast<int>(extents.size()),
-                                                      extents.data(), nullptr),
-                   H5Sclose);
+  Hdf5Handle space(
+      extents.empty() ? H5Screate(H5S_SCALAR)
+                      : H5Screate_simple(static_cast<int>(extents.size()), extents.data(), nullptr),
+      H5Sclose);
   Hdf5Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   Hdf5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   if (!space || !lcpl || !dcpl || H5Pset_create_intermediate_group(lcpl.get(), 1) < 0) {
@@ -180,26 +179,26 @@ void write_dataset(hid_t file, const std::string& path, DType dtype, const Shape
   const hid_t memory_type = detail::native_hdf5_type(dtype);
   const detail::SlabPlan plan(extents, element_bytes, options.slab_bytes);
   std::uint64_t offset = 0;
-  plan.for_each([&](std::span<const hsize_t> start, std::span<const hsize_t> count,
-                    std::size_t bytes) {
-    const std::span<const std::byte> data = source(offset, bytes);
-    offset += bytes;
-    herr_t status = 0;
-    if (extents.empty()) {
-      status = H5Dwrite(dataset.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data());
-    } else {
-      Hdf5Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
-      Hdf5Handle memory_space(
-          H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
-      status = !file_space || !memory_space ||
-                       H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(),
-                                           nullptr, count.data(), nullptr) < 0
-                   ? -1
-                   : H5Dwrite(dataset.get(), memory_type, memory_space.get(), file_space.get(),
-                              H5P_DEFAULT, data.data());
-    }
-    if (status < 0) throw_hdf5_error(ErrorCategory::io, "cannot write the dataset", c);
-  });
+  plan.for_each(
+      [&](std::span<const hsize_t> start, std::span<const hsize_t> count, std::size_t bytes) {
+        const std::span<const std::byte> data = source(offset, bytes);
+        offset += bytes;
+        herr_t status = 0;
+        if (extents.empty()) {
+          status = H5Dwrite(dataset.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data());
+        } else {
+          Hdf5Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
+          Hdf5Handle memory_space(
+              H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
+          status = !file_space || !memory_space ||
+                           H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(),
+                                               nullptr, count.data(), nullptr) < 0
+                       ? -1
+                       : H5Dwrite(dataset.get(), memory_type, memory_space.get(), file_space.get(),
+                                  H5P_DEFAULT, data.data());
+        }
+        if (status < 0) throw_hdf5_error(ErrorCategory::io, "cannot write the dataset", c);
+      });
   if (dataset.reset() < 0) throw_hdf5_error(ErrorCategory::io, "cannot close the dataset", c);
 }
 
@@ -273,8 +272,7 @@ void export_array(const std::string& h5_file, std::string_view dataset_path, DTy
     file = Hdf5Handle(H5Fopen(h5_file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
     if (!file) throw_hdf5_error(ErrorCategory::io, "cannot open the HDF5 file to write", context);
   } else {
-    file = Hdf5Handle(H5Fcreate(h5_file.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT),
-                      H5Fclose);
+    file = Hdf5Handle(H5Fcreate(h5_file.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
     if (!file) throw_hdf5_error(ErrorCategory::io, "cannot create the HDF5 file", context);
   }
   write_dataset(file.get(), std::string(dataset_path), dtype, shape, options, context,
@@ -299,16 +297,14 @@ void export_strata(const std::string& strata_path, const std::string& h5_file,
   temp_name += target.filename().string();
   temp_name += ".tmp-" + std::to_string(::getpid());
   TempFile temp{(target.parent_path() / temp_name).string()};
-  Hdf5Handle file(H5Fcreate(temp.path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
-                  H5Fclose);
+  Hdf5Handle file(H5Fcreate(temp.path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
   if (!file) throw_hdf5_error(ErrorCategory::io, "cannot create the HDF5 file", context);
 
   for (const ArrayInfo& array : source.arrays()) {
     // bytes() verifies the chunks it covers, so a corrupt source stops the export here.
-    write_dataset(file.get(), "/" + array.name, array.dtype, array.shape, options, context,
-                  [&](std::uint64_t offset, std::size_t n) {
-                    return source.bytes(array, offset, n);
-                  });
+    write_dataset(
+        file.get(), "/" + array.name, array.dtype, array.shape, options, context,
+        [&](std::uint64_t offset, std::size_t n) { return source.bytes(array, offset, n); });
   }
   Hdf5Handle root(H5Gopen2(file.get(), "/", H5P_DEFAULT), H5Gclose);
   if (!root) throw_hdf5_error(ErrorCategory::io, "cannot open the root group", context);

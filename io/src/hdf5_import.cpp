@@ -70,24 +70,23 @@ Hdf5ImportResult import_hdf5(const Hdf5Path& source, const std::string& strata_p
                       std::move(metadata), "strata hdf5 import");
 
   const std::vector<hsize_t> extents(result.shape.begin(), result.shape.end());
-  const std::vector<hsize_t> chunk(dataset.storage().chunk.begin(),
-                                   dataset.storage().chunk.end());
+  const std::vector<hsize_t> chunk(dataset.storage().chunk.begin(), dataset.storage().chunk.end());
   const detail::SlabPlan plan(extents, dtype_bytes(result.dtype), options.slab_bytes, chunk);
   // Not value-initialised: every byte is overwritten by the read before it is appended.
   const auto buffer = std::make_unique_for_overwrite<std::byte[]>(plan.largest_slab_bytes());
-  plan.for_each([&](std::span<const hsize_t> start, std::span<const hsize_t> count,
-                    std::size_t bytes) {
-    std::array<std::uint64_t, Shape::kMaxRank> first{};
-    std::array<std::uint64_t, Shape::kMaxRank> extent{};
-    std::copy(start.begin(), start.end(), first.begin());
-    std::copy(count.begin(), count.end(), extent.begin());
-    const std::span<std::byte> slab(buffer.get(), bytes);
-    dataset.read_block(std::span(first.data(), start.size()),
-                       std::span(extent.data(), count.size()), slab);
-    writer.append(0, slab);
-    ++result.slabs;
-    result.largest_slab_bytes = std::max<std::uint64_t>(result.largest_slab_bytes, bytes);
-  });
+  plan.for_each(
+      [&](std::span<const hsize_t> start, std::span<const hsize_t> count, std::size_t bytes) {
+        std::array<std::uint64_t, Shape::kMaxRank> first{};
+        std::array<std::uint64_t, Shape::kMaxRank> extent{};
+        std::copy(start.begin(), start.end(), first.begin());
+        std::copy(count.begin(), count.end(), extent.begin());
+        const std::span<std::byte> slab(buffer.get(), bytes);
+        dataset.read_block(std::span(first.data(), start.size()),
+                           std::span(extent.data(), count.size()), slab);
+        writer.append(0, slab);
+        ++result.slabs;
+        result.largest_slab_bytes = std::max<std::uint64_t>(result.largest_slab_bytes, bytes);
+      });
   writer.finish();
   return result;
 }

@@ -58,10 +58,10 @@ class SlabPlan {
 
  private:
   std::vector<hsize_t> extents_;
-  std::size_t split_dim_ = 0;     // the dimension blocks split
-  hsize_t step_ = 1;              // block extent along split_dim_
-  std::size_t inner_bytes_ = 0;   // bytes of one index step along split_dim_
-  std::uint64_t outer_count_ = 1; // index tuples of the dimensions before split_dim_
+  std::size_t split_dim_ = 0;      // the dimension blocks split
+  hsize_t step_ = 1;               // block extent along split_dim_
+  std::size_t inner_bytes_ = 0;    // bytes of one index step along split_dim_
+  std::uint64_t outer_count_ = 1;  // index tuples of the dimensions before split_dim_
   std::uint64_t slab_count_ = 0;
   std::size_t largest_bytes_ = 0;
 };

@@ -139,8 +139,8 @@ class Hdf5Test : public ::testing::Test {
 
   // Reads a whole dataset back through the C API, converted to `memory_type`.
   template <class T>
-  static std::vector<T> read_h5(const std::string& file, const std::string& name,
-                                hid_t memory_type, std::size_t n) {
+  static std::vector<T> read_h5(const std::string& file, const std::string& name, hid_t memory_type,
+                                std::size_t n) {
     std::vector<T> out(n);
     hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     EXPECT_GE(f, 0);
@@ -211,8 +211,8 @@ TEST(Hdf5PathTest, ParsesAndRejectsMalformedSpecs) {
   EXPECT_EQ(p.leaf(), "energy");
   EXPECT_EQ(p.to_string(), "run-12:30.h5:/fields/energy");
   EXPECT_EQ(Hdf5Path::parse("dir:/a.h5:/x").file, "dir:/a.h5");
-  for (const char* bad : {"data.h5", "data.h5:x", ":/x", "data.h5:/", "data.h5:/a//b",
-                          "data.h5:/a/"}) {
+  for (const char* bad :
+       {"data.h5", "data.h5:x", ":/x", "data.h5:/", "data.h5:/a//b", "data.h5:/a/"}) {
     try {
       Hdf5Path::parse(bad);
       ADD_FAILURE() << bad << " parsed";
@@ -247,9 +247,9 @@ TEST_F(Hdf5Test, ImportsContiguousDatasetWithProvenance) {
   const auto data = values<double>(1001 * 3);
   write_h5(path("in.h5"), "/fields/energy", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {1001, 3},
            data.data());
-  const auto result = strata::io::import_hdf5(
-      Hdf5Path::parse(path("in.h5") + ":/fields/energy"), path("out.strata"),
-      {.metadata = {{"note", "from the test"}}});
+  const auto result =
+      strata::io::import_hdf5(Hdf5Path::parse(path("in.h5") + ":/fields/energy"),
+                              path("out.strata"), {.metadata = {{"note", "from the test"}}});
   EXPECT_EQ(result.array_name, "energy");
   EXPECT_EQ(result.data_bytes, 1001u * 3 * 8);
   EXPECT_EQ(result.slabs, 1u);  // 24 KiB fits one 64 MiB slab
@@ -277,9 +277,9 @@ TEST_F(Hdf5Test, ImportsChunkedGzipDatasetInBoundedSlabs) {
   const auto data = values<std::int32_t>(777 * 5);
   write_h5(path("in.h5"), "/ids", H5T_STD_I32LE, H5T_NATIVE_INT32, {777, 5}, data.data(), {64, 5},
            6);
-  const auto result = strata::io::import_hdf5(Hdf5Path::parse(path("in.h5") + ":/ids"),
-                                              path("out.strata"),
-                                              {.array_name = "particle_ids", .slab_bytes = 4096});
+  const auto result =
+      strata::io::import_hdf5(Hdf5Path::parse(path("in.h5") + ":/ids"), path("out.strata"),
+                              {.array_name = "particle_ids", .slab_bytes = 4096});
   EXPECT_EQ(result.slabs, 5u);
   EXPECT_EQ(result.largest_slab_bytes, 3840u);
   EXPECT_EQ(strata_values<std::int32_t>(path("out.strata"), "particle_ids"), data);
@@ -375,12 +375,12 @@ TEST_F(Hdf5Test, ImportErrorsNameFileDatasetAndCause) {
     H5Tenum_insert(enumeration, "off", &zero);
     H5Dclose(H5Dcreate2(f, "/state", enumeration, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
     hid_t scalar = H5Screate(H5S_SCALAR);
-    H5Dclose(H5Dcreate2(f, "/scalar", H5T_IEEE_F64LE, scalar, H5P_DEFAULT, H5P_DEFAULT,
-                        H5P_DEFAULT));
+    H5Dclose(
+        H5Dcreate2(f, "/scalar", H5T_IEEE_F64LE, scalar, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
     const hsize_t nine[9] = {2, 1, 1, 1, 1, 1, 1, 1, 2};
     hid_t space9 = H5Screate_simple(9, nine, nullptr);
-    H5Dclose(H5Dcreate2(f, "/rank9", H5T_IEEE_F64LE, space9, H5P_DEFAULT, H5P_DEFAULT,
-                        H5P_DEFAULT));
+    H5Dclose(
+        H5Dcreate2(f, "/rank9", H5T_IEEE_F64LE, space9, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
     for (hid_t id : {fixed, variable, compound, enumeration}) H5Tclose(id);
     for (hid_t id : {space, scalar, space9}) H5Sclose(id);
     ASSERT_GE(H5Fclose(f), 0);
@@ -403,8 +403,11 @@ TEST_F(Hdf5Test, ImportErrorsNameFileDatasetAndCause) {
   EXPECT_EQ(e.context_value("dataset"), "/rank9");
 
   std::ofstream(path("text.h5")) << "not hdf5 at all\n";
-  e = expect_error([&] { strata::io::import_hdf5(Hdf5Path{path("text.h5"), "/x"}, out); },
-                   ErrorCategory::invalid_argument);
+  e = expect_error(
+      [&] {
+        strata::io::import_hdf5(Hdf5Path{path("text.h5"), "/x"}, out);
+      },
+      ErrorCategory::invalid_argument);
   EXPECT_EQ(e.context_value("file"), path("text.h5"));
   EXPECT_FALSE(fs::exists(out));
 }
@@ -414,8 +417,7 @@ TEST_F(Hdf5Test, ImportErrorsNameFileDatasetAndCause) {
 // refused before anything is read.
 TEST_F(Hdf5Test, DirectReadsRowsBlocksAndPartition) {
   const auto data = values<float>(11 * 4);
-  write_h5(path("in.h5"), "/f", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {11, 4}, data.data(), {3, 4},
-           1);
+  write_h5(path("in.h5"), "/f", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {11, 4}, data.data(), {3, 4}, 1);
   const auto ds = Hdf5Dataset::open(path("in.h5") + ":/f");
   EXPECT_EQ(ds.dtype(), DType::f32);
   EXPECT_EQ(ds.shape(), (Shape{11, 4}));
@@ -485,8 +487,7 @@ TEST_F(Hdf5Test, ExportArrayReadByH5dumpH5lsAndTheCApi) {
   EXPECT_TRUE(std::regex_search(listing, std::regex(R"(/results/hist\s+Group)"))) << listing;
   EXPECT_TRUE(std::regex_search(listing, std::regex(R"(/results/hist/x\s+Dataset \{3, 4\})")))
       << listing;
-  EXPECT_TRUE(std::regex_search(listing, std::regex(R"(/results/ids\s+Dataset \{5\})")))
-      << listing;
+  EXPECT_TRUE(std::regex_search(listing, std::regex(R"(/results/ids\s+Dataset \{5\})"))) << listing;
 
   const std::string id_dump = run("h5dump -d /results/ids -y -w0 " + h5);
   EXPECT_NE(id_dump.find("H5T_STD_I64LE"), std::string::npos) << id_dump;
@@ -533,7 +534,8 @@ TEST_F(Hdf5Test, ExportsEveryDtypeAsItsStandardType) {
   check(std::uint64_t{}, DType::u64, "H5T_STD_U64LE");
 
   const double answer = 42.5;
-  strata::io::export_array(h5, "/answer", DType::f64, Shape{}, std::as_bytes(std::span(&answer, 1)));
+  strata::io::export_array(h5, "/answer", DType::f64, Shape{},
+                           std::as_bytes(std::span(&answer, 1)));
   const std::string dump = run("h5dump -d /answer " + h5);
   EXPECT_NE(dump.find("DATASPACE  SCALAR"), std::string::npos) << dump;
   EXPECT_NE(dump.find("42.5"), std::string::npos) << dump;
@@ -554,8 +556,9 @@ TEST_F(Hdf5Test, ExportArrayRefusesBadRequests) {
   e = expect_error([&] { strata::io::export_array(h5, "/b", DType::i32, {7}, bytes); },
                    ErrorCategory::invalid_argument);
   EXPECT_EQ(e.context_value("expected_bytes"), "28");
-  expect_error([&] { strata::io::export_array(h5, "/b", DType::i32, {6}, bytes, {.gzip_level = 10}); },
-               ErrorCategory::invalid_argument);
+  expect_error(
+      [&] { strata::io::export_array(h5, "/b", DType::i32, {6}, bytes, {.gzip_level = 10}); },
+      ErrorCategory::invalid_argument);
   for (const char* bad : {"b", "/", "/b/", "/b//c"}) {
     e = expect_error([&] { strata::io::export_array(h5, bad, DType::i32, {6}, bytes); },
                      ErrorCategory::invalid_argument);
@@ -567,9 +570,9 @@ TEST_F(Hdf5Test, ExportArrayRefusesBadRequests) {
   std::ofstream(path("text.h5")) << "text";
   expect_error([&] { strata::io::export_array(path("text.h5"), "/a", DType::i32, {6}, bytes); },
                ErrorCategory::invalid_argument);
-  expect_error([&] { strata::io::export_array(path("no/such/dir/x.h5"), "/a", DType::i32, {6},
-                                              bytes); },
-               ErrorCategory::io);
+  expect_error(
+      [&] { strata::io::export_array(path("no/such/dir/x.h5"), "/a", DType::i32, {6}, bytes); },
+      ErrorCategory::io);
   EXPECT_EQ(read_h5<std::int32_t>(h5, "/a", H5T_NATIVE_INT32, 6), data);
 }
 
@@ -581,9 +584,9 @@ TEST_F(Hdf5Test, ExportStrataFileWithMetadataAsAttributes) {
   const auto ids = values<std::uint32_t>(7);
   const std::string binary("\xff\x00\x01", 3);
   {
-    strata::io::StrataWriter w(path("in.strata"),
-                               {{"pos", DType::f64, {1000, 3}, 4096}, {"ids", DType::u32, {7}, 4096}},
-                               {{"generator", "test"}, {"unit", "µm"}, {"blob", binary}});
+    strata::io::StrataWriter w(
+        path("in.strata"), {{"pos", DType::f64, {1000, 3}, 4096}, {"ids", DType::u32, {7}, 4096}},
+        {{"generator", "test"}, {"unit", "µm"}, {"blob", binary}});
     w.append(0, std::as_bytes(std::span(pos)));
     w.append(1, std::as_bytes(std::span(ids)));
     w.finish();

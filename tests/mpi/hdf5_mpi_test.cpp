@@ -88,8 +88,8 @@ void expect_partitioned_read(const std::string& file, const char* name, std::uin
 
   std::vector<T> mine(count * columns);
   bool collective_transfer = false;
-  const auto range = ds.read_partition(std::as_writable_bytes(std::span(mine)),
-                                       &collective_transfer);
+  const auto range =
+      ds.read_partition(std::as_writable_bytes(std::span(mine)), &collective_transfer);
   EXPECT_EQ(range.first, first);
   EXPECT_EQ(range.count, count);
   for (std::size_t i = 0; i < mine.size(); ++i) {
@@ -189,8 +189,7 @@ int main(int argc, char** argv) {
 
   std::string dir;
   if (context.rank() == 0) {
-    dir = (fs::temp_directory_path() / ("strata-hdf5-mpi-" + std::to_string(::getpid())))
-              .string();
+    dir = (fs::temp_directory_path() / ("strata-hdf5-mpi-" + std::to_string(::getpid()))).string();
     fs::create_directories(dir);
   }
   const auto shared = context.broadcast_bytes(std::as_bytes(std::span(dir)), 0);

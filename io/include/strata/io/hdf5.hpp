@@ -44,10 +44,10 @@ struct Hdf5Path {
 
 // How an HDF5 dataset is stored, for provenance and for `strata inspect`.
 struct Hdf5Storage {
-  std::string hdf5_type;              // h5dump's name for the file type: "H5T_IEEE_F64LE", ...
-  std::string layout;                 // "contiguous", "chunked", "compact" or "virtual"
-  std::vector<std::uint64_t> chunk;   // chunk extents when chunked, else empty
-  std::vector<std::string> filters;   // pipeline in order: "deflate", "shuffle", ...
+  std::string hdf5_type;             // h5dump's name for the file type: "H5T_IEEE_F64LE", ...
+  std::string layout;                // "contiguous", "chunked", "compact" or "virtual"
+  std::vector<std::uint64_t> chunk;  // chunk extents when chunked, else empty
+  std::vector<std::string> filters;  // pipeline in order: "deflate", "shuffle", ...
 };
 
 // Rows [first, first + count) of the first dimension.
@@ -138,7 +138,7 @@ struct Hdf5ImportResult {
   DType dtype = DType::u8;
   Shape shape;
   std::uint64_t data_bytes = 0;
-  std::uint64_t slabs = 0;             // hyperslab reads done
+  std::uint64_t slabs = 0;  // hyperslab reads done
   std::uint64_t largest_slab_bytes = 0;
 };
 
