@@ -317,18 +317,6 @@ std::pair<std::vector<hsize_t>, std::vector<hsize_t>> checked_block(
 
 }  // namespace
 
-RowRange partition_rows(std::uint64_t rows, int rank, int size) {
-  if (size < 1 || rank < 0 || rank >= size) {
-    throw Error(ErrorCategory::invalid_argument, "partition needs 0 <= rank < size",
-                {{"rank", std::to_string(rank)}, {"size", std::to_string(size)}});
-  }
-  const auto r = static_cast<std::uint64_t>(rank);
-  const auto n = static_cast<std::uint64_t>(size);
-  const std::uint64_t q = rows / n;
-  const std::uint64_t m = rows % n;
-  return {r * q + (r < m ? r : m), q + (r < m ? 1 : 0)};
-}
-
 Hdf5Dataset::Hdf5Dataset(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Hdf5Dataset::Hdf5Dataset(Hdf5Dataset&&) noexcept = default;
 Hdf5Dataset& Hdf5Dataset::operator=(Hdf5Dataset&&) noexcept = default;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "hdf5_call.hpp"
+#include "publish_file.hpp"
 #include "hdf5_handle.hpp"
 #include "hdf5_links.hpp"
 #include "hdf5_slabs.hpp"
@@ -209,31 +210,6 @@ void close_written(Hdf5Handle& file, const std::vector<ErrorContext>& context) {
   }
 }
 
-// Makes the finished temporary file durable, then gives it its final name, then makes the rename
-// durable: a file under the final name is always a complete export.
-void commit(const std::string& temp, const std::string& path,
-            const std::vector<ErrorContext>& context) {
-  const int fd = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || ::fsync(fd) != 0) {
-    const int err = errno;
-    if (fd >= 0) ::close(fd);
-    throw Error(ErrorCategory::io, std::string("cannot sync the HDF5 file: ") + std::strerror(err),
-                context);
-  }
-  ::close(fd);
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    throw Error(ErrorCategory::io,
-                std::string("cannot rename the HDF5 file into place: ") + std::strerror(errno),
-                context);
-  }
-  std::filesystem::path folder = std::filesystem::path(path).parent_path();
-  const int dfd = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);  // best effort: the data is complete either way
-    ::close(dfd);
-  }
-}
-
 // Removes the temporary file unless the export committed.
 struct TempFile {
   std::string path;
@@ -313,7 +289,7 @@ void export_strata(const std::string& strata_path, const std::string& h5_file,
   }
   root.reset();
   close_written(file, context);
-  commit(temp.path, h5_file, context);
+  detail::publish_file(temp.path, h5_file, context);
   temp.committed = true;
 }
 

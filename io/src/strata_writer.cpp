@@ -13,6 +13,7 @@
 #include <random>
 
 #include "strata/runtime/error.hpp"
+#include "publish_file.hpp"
 #include "strata_format.hpp"
 
 namespace strata::io {
@@ -225,19 +226,10 @@ void StrataWriter::finish() {
   write_all(w.fd, w.path, 0, header);
   sync_or_throw(w.fd, w.path);
 
-  if (::rename(w.temp_path.c_str(), w.path.c_str()) != 0) {
-    throw Error(ErrorCategory::io, std::string("cannot rename into place: ") + std::strerror(errno),
-                {{"file", w.path}, {"temporary", w.temp_path}});
-  }
-  w.finished = true;
-  std::filesystem::path dir = std::filesystem::path(w.path).parent_path();
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);  // the rename itself is durable
-    ::close(dfd);
-  }
   ::close(w.fd);
   w.fd = -1;
+  detail::publish_file(w.temp_path, w.path, {{"file", w.path}});
+  w.finished = true;
 }
 
 }  // namespace strata::io

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "strata/io/partition.hpp"
 #include "strata/io/strata_file.hpp"
 #include "strata/runtime/dtype.hpp"
 
@@ -49,17 +50,6 @@ struct Hdf5Storage {
   std::vector<std::uint64_t> chunk;  // chunk extents when chunked, else empty
   std::vector<std::string> filters;  // pipeline in order: "deflate", "shuffle", ...
 };
-
-// Rows [first, first + count) of the first dimension.
-struct RowRange {
-  std::uint64_t first = 0;
-  std::uint64_t count = 0;
-};
-
-// The partition rule of docs/formats.md ("Partitions"): rank r of size gets q + 1 rows if r < m
-// else q, starting at r * q + min(r, m), where q = rows / size and m = rows % size.
-// Throws Error(invalid_argument) when size < 1 or rank is outside [0, size).
-RowRange partition_rows(std::uint64_t rows, int rank, int size);
 
 // An open numeric HDF5 dataset, read by hyperslab. Move-only; closing is collective for a dataset
 // opened with open_collective (every rank must destroy its object, as every rank opened it).
