@@ -4,6 +4,12 @@
 //   int main(int argc, char** argv) { strata::Runtime rt(argc, argv); ... }
 #pragma once
 
+#include "strata/io/dataset.hpp"
+#include "strata/io/hdf5.hpp"
+#include "strata/io/partition.hpp"
+#include "strata/io/strata_file.hpp"
+#include "strata/io/strata_writer.hpp"
+#include "strata/io/synthetic.hpp"
 #include "strata/kernels/simd_targets.hpp"
 #include "strata/runtime/array.hpp"
 #include "strata/runtime/cpu_set.hpp"
