@@ -1,0 +1,32 @@
+// Count and filter by a comparison with a threshold, with SIMD compress-store (Highway, run-time
+// dispatch). Comparisons follow IEEE: a NaN compares false to everything, so only not_equal keeps
+// it.
+//
+//   auto n = strata::kernels::count_if(values, strata::kernels::Compare::greater, 90.0);
+//   std::vector<double> out(values.size());
+//   out.resize(strata::kernels::filter(values, strata::kernels::Compare::greater, 90.0, out));
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace strata::kernels {
+
+enum class Compare { less, less_equal, greater, greater_equal, equal, not_equal };
+
+std::size_t count_if(std::span<const float> values, Compare op, float threshold) noexcept;
+std::size_t count_if(std::span<const double> values, Compare op, double threshold) noexcept;
+std::size_t count_if(std::span<const std::int32_t> values, Compare op, std::int32_t threshold) noexcept;
+std::size_t count_if(std::span<const std::int64_t> values, Compare op, std::int64_t threshold) noexcept;
+
+// Writes the values that pass, in order, to the front of `out` and returns how many. `out` must
+// hold at least values.size() elements (checked; std::invalid_argument otherwise).
+std::size_t filter(std::span<const float> values, Compare op, float threshold, std::span<float> out);
+std::size_t filter(std::span<const double> values, Compare op, double threshold, std::span<double> out);
+std::size_t filter(std::span<const std::int32_t> values, Compare op, std::int32_t threshold,
+                   std::span<std::int32_t> out);
+std::size_t filter(std::span<const std::int64_t> values, Compare op, std::int64_t threshold,
+                   std::span<std::int64_t> out);
+
+}  // namespace strata::kernels

@@ -1,0 +1,59 @@
+// Histograms with uniform bins over [low, high), filled with SIMD (Highway, run-time dispatch).
+// Values below low count as underflow, at or above high as overflow, NaNs apart; -inf is
+// underflow, +inf overflow. bin(x) = floor((x - low) * bins / (high - low)), clamped to the last
+// bin against rounding just below high.
+//
+//   strata::kernels::Histogram h(0.0, 100.0, 64);
+//   h.add(std::span<const double>(values));
+//   h.merge(other);                    // partial histograms from threads or ranks
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace strata::kernels {
+
+class Histogram {
+ public:
+  Histogram() = default;
+  // Throws std::invalid_argument unless low < high (both finite) and 1 <= bins <= 2^24.
+  Histogram(double low, double high, std::size_t bins);
+
+  void add(std::span<const float> values) noexcept;
+  void add(std::span<const double> values) noexcept;
+  void add(std::span<const std::int32_t> values) noexcept;
+  void add(std::span<const std::int64_t> values) noexcept;
+  void add(std::span<const std::uint8_t> values) noexcept;
+  // Adds another histogram's counts. Throws std::invalid_argument when the bins differ.
+  void merge(const Histogram& other);
+
+  double low() const noexcept { return low_; }
+  double high() const noexcept { return high_; }
+  std::size_t bins() const noexcept { return counts_.size(); }
+  const std::vector<std::uint64_t>& counts() const noexcept { return counts_; }
+  std::uint64_t underflow() const noexcept { return underflow_; }
+  std::uint64_t overflow() const noexcept { return overflow_; }
+  std::uint64_t nan_count() const noexcept { return nan_count_; }
+  // Every value seen: bins + underflow + overflow + NaNs.
+  std::uint64_t total() const noexcept;
+  // Lower edge of bin i.
+  double edge(std::size_t i) const noexcept;
+
+  // For moving between ranks: a self-describing byte image, and back (std::invalid_argument if malformed).
+  std::vector<std::byte> serialize() const;
+  static Histogram deserialize(std::span<const std::byte> bytes);
+
+  friend bool operator==(const Histogram&, const Histogram&) = default;
+
+ private:
+  double low_ = 0.0;
+  double high_ = 1.0;
+  std::vector<std::uint64_t> counts_;
+  std::uint64_t underflow_ = 0;
+  std::uint64_t overflow_ = 0;
+  std::uint64_t nan_count_ = 0;
+};
+
+}  // namespace strata::kernels
