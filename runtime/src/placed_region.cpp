@@ -205,6 +205,7 @@ PlacedRegion PlacedRegion::allocate(const Topology& topology, std::size_t bytes,
   r.size_ = bytes;
   r.placement_ = options.placement;
   Mapping m;
+  bool thp_requested = false;
 
   if (!options.file.empty()) {
     r.file_ = options.file;
@@ -246,6 +247,7 @@ PlacedRegion PlacedRegion::allocate(const Topology& topology, std::size_t bytes,
       } else if (size == PageSize::transparent) {
         check_available(bytes);
         m = map_transparent(bytes, why_not);
+        thp_requested = m.addr != MAP_FAILED;
       } else {
         m = map_hugetlb(bytes, page_bytes(size), why_not);
       }
@@ -266,13 +268,15 @@ PlacedRegion PlacedRegion::allocate(const Topology& topology, std::size_t bytes,
   r.data_ = static_cast<std::byte*>(m.addr);
   r.mapped_ = m.bytes;
 
-  // Read back what the kernel gave.
-  detail::SmapsRange facts = detail::read_smaps(r.data_, r.mapped_);
+  // Read back what the kernel gave. THP advice is visible only in smaps; where the fast query is
+  // used, a successful madvise(MADV_HUGEPAGE) is the kernel's word for it.
+  detail::MappingFacts facts = detail::query_mapping(r.data_, r.mapped_);
+  const bool advised = facts.thp_known ? facts.thp_advised : thp_requested;
   if (facts.kernel_page_bytes == kOneGiB) {
     r.page_size_ = PageSize::huge_1g;
   } else if (facts.kernel_page_bytes == kTwoMiB) {
     r.page_size_ = PageSize::huge_2m;
-  } else if (facts.thp_advised) {
+  } else if (advised) {
     r.page_size_ = PageSize::transparent;
   } else {
     r.page_size_ = PageSize::base;

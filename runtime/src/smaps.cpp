@@ -2,6 +2,10 @@
 // describe it, "VmFlags:" closes it.
 #include "smaps.hpp"
 
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -67,6 +71,45 @@ SmapsRange read_smaps(const void* addr, std::size_t bytes) {
     }
   }
   return out;
+}
+
+namespace {
+
+// struct procmap_query of <linux/fs.h> (Linux 6.11); Debian 12's kernel headers predate it.
+struct ProcmapQuery {
+  std::uint64_t size;
+  std::uint64_t query_flags;
+  std::uint64_t query_addr;
+  std::uint64_t vma_start;
+  std::uint64_t vma_end;
+  std::uint64_t vma_flags;
+  std::uint64_t vma_page_size;
+  std::uint64_t vma_offset;
+  std::uint64_t inode;
+  std::uint32_t dev_major;
+  std::uint32_t dev_minor;
+  std::uint32_t vma_name_size;
+  std::uint32_t build_id_size;
+  std::uint64_t vma_name_addr;
+  std::uint64_t build_id_addr;
+};
+static_assert(sizeof(ProcmapQuery) == 104);
+constexpr unsigned long kProcmapQuery = 0xC0686611;  // _IOWR('f', 17, struct procmap_query)
+
+}  // namespace
+
+MappingFacts query_mapping(const void* addr, std::size_t bytes) {
+  static const int maps_fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (maps_fd >= 0) {
+    ProcmapQuery q{};
+    q.size = sizeof q;
+    q.query_addr = reinterpret_cast<std::uintptr_t>(addr);
+    if (::ioctl(maps_fd, kProcmapQuery, &q) == 0) {
+      return MappingFacts{q.vma_page_size, false, false};
+    }
+  }
+  SmapsRange r = read_smaps(addr, bytes);
+  return MappingFacts{r.kernel_page_bytes, r.thp_advised, true};
 }
 
 }  // namespace strata::detail

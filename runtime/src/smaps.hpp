@@ -20,4 +20,15 @@ struct SmapsRange {
 // several kernel mappings).
 SmapsRange read_smaps(const void* addr, std::size_t bytes);
 
+// What the kernel says about the one mapping holding `addr`: its page size, and whether it is
+// advised for transparent huge pages. Uses the PROCMAP_QUERY ioctl (Linux 6.11+), which asks about
+// one mapping in microseconds, and falls back to read_smaps() — which formats every mapping of
+// the process — on older kernels.
+struct MappingFacts {
+  std::uint64_t kernel_page_bytes = 0;
+  bool thp_advised = false;
+  bool thp_known = false;  // false when the fast path cannot see VmFlags (THP advice taken on trust)
+};
+MappingFacts query_mapping(const void* addr, std::size_t bytes);
+
 }  // namespace strata::detail
