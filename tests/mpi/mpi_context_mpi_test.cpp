@@ -2,6 +2,10 @@
 // answers, and rank-order merging. One MpiContext lives for the whole binary (MPI initialises
 // once per process); it is created in main() before the tests and finalized after them.
 #include <gtest/gtest.h>
+
+#include <cstring>
+#include <span>
+#include <vector>
 #include <mpi.h>
 #include <unistd.h>
 
@@ -55,6 +59,22 @@ struct merge_trace {
   int count = 0;
   void merge(const merge_trace& other) {
     for (int i = 0; i < other.count && count < capacity; ++i) ids[count++] = other.ids[i];
+  }
+};
+
+// A variable-size mergeable result: each rank contributes (rank + 1) copies of its rank.
+struct rank_list {
+  std::vector<int> ids;
+  void merge(const rank_list& other) { ids.insert(ids.end(), other.ids.begin(), other.ids.end()); }
+  std::vector<std::byte> serialize() const {
+    auto b = std::as_bytes(std::span(ids));
+    return {b.begin(), b.end()};
+  }
+  static rank_list deserialize(std::span<const std::byte> bytes) {
+    rank_list r;
+    r.ids.resize(bytes.size() / sizeof(int));
+    std::memcpy(r.ids.data(), bytes.data(), bytes.size());
+    return r;
   }
 };
 
@@ -177,6 +197,16 @@ TEST(MpiContextMpi, MergeOrderIsRankOrder) {
   const merge_trace all = mpi().allreduce(mine);
   ASSERT_EQ(all.count, n);
   for (int i = 0; i < n; ++i) EXPECT_EQ(all.ids[i], i) << "position " << i;
+}
+
+// Variable-size results (histograms) merge in rank order too, whatever each rank's size.
+TEST(MpiContextMpi, AllreduceSerializableInRankOrder) {
+  rank_list mine;
+  mine.ids.assign(static_cast<std::size_t>(mpi().rank() + 1), mpi().rank());
+  const rank_list all = mpi().allreduce(mine);
+  std::vector<int> expected;
+  for (int r = 0; r < mpi().size(); ++r) expected.insert(expected.end(), static_cast<std::size_t>(r + 1), r);
+  EXPECT_EQ(all.ids, expected);
 }
 
 // allgather returns every rank's value in rank order on every rank.

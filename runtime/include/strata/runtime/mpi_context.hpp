@@ -27,6 +27,15 @@ namespace strata {
 template <class T>
 concept Mergeable = std::is_trivially_copyable_v<T> && requires(T& a, const T& b) { a.merge(b); };
 
+// A mergeable result of variable size (a histogram's bins): it travels as the bytes of
+// serialize() and comes back through T::deserialize.
+template <class T>
+concept SerializableMergeable = !Mergeable<T> && requires(T& a, const T& b, std::span<const std::byte> bytes) {
+  a.merge(b);
+  { b.serialize() } -> std::convertible_to<std::vector<std::byte>>;
+  { T::deserialize(bytes) } -> std::convertible_to<T>;
+};
+
 enum class MpiThreadLevel { single, funneled, serialized, multiple };
 
 class MpiContext {
@@ -106,6 +115,15 @@ class MpiContext {
     std::vector<T> all = allgather(mine);
     T result = all.front();
     for (std::size_t i = 1; i < all.size(); ++i) result.merge(all[i]);
+    return result;
+  }
+  // The same for variable-size results, in rank order.
+  template <SerializableMergeable T>
+  T allreduce(const T& mine) const {
+    std::vector<std::byte> bytes = mine.serialize();
+    std::vector<std::vector<std::byte>> all = allgather_bytes(bytes);
+    T result = T::deserialize(all.front());
+    for (std::size_t i = 1; i < all.size(); ++i) result.merge(T::deserialize(all[i]));
     return result;
   }
 

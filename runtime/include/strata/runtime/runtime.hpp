@@ -48,7 +48,8 @@ class Runtime {
   const MemoryManager& memory() const noexcept { return memory_; }
 
   // Merges a partial result across all ranks (see MpiContext::allreduce).
-  template <Mergeable T>
+  template <class T>
+    requires Mergeable<T> || SerializableMergeable<T>
   T allreduce(const T& mine) const {
     return mpi_.allreduce(mine);
   }
