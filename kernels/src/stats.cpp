@@ -1,0 +1,341 @@
+// Streaming statistics: each block of a span gets two SIMD passes (sum, min, max; then deviations
+// from the block mean), compiled once per Highway target and dispatched at run time. Blocks then
+// merge pairwise by Chan et al.'s update, and partial results keep their sum as a double-double.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <type_traits>
+
+#include "strata/kernels/stats.hpp"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "stats.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace strata::kernels {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Every input type is widened to f64 lanes: f32 sums lose nothing, and one code path serves all.
+template <class D>
+HWY_INLINE hn::Vec<D> load_f64(D d, const double* HWY_RESTRICT p) {
+  return hn::LoadU(d, p);
+}
+template <class D>
+HWY_INLINE hn::Vec<D> load_f64(D d, const float* HWY_RESTRICT p) {
+  return hn::PromoteTo(d, hn::LoadU(hn::Rebind<float, D>(), p));
+}
+template <class D>
+HWY_INLINE hn::Vec<D> load_f64(D d, const std::int32_t* HWY_RESTRICT p) {
+  return hn::PromoteTo(d, hn::LoadU(hn::Rebind<std::int32_t, D>(), p));
+}
+template <class D>
+HWY_INLINE hn::Vec<D> load_f64(D d, const std::int64_t* HWY_RESTRICT p) {
+  return hn::ConvertTo(d, hn::LoadU(hn::Rebind<std::int64_t, D>(), p));
+}
+
+// Sum (and, with kSkipNaN, the NaN count) of p[0, n); n is a multiple of Lanes(d). The fast
+// variant lets a NaN poison the sum, which is how the caller learns to rerun with kSkipNaN: a
+// NaN sum means a NaN was present or +inf met -inf, and the slow variant is right in both cases.
+template <bool kSkipNaN, class D, typename T>
+HWY_INLINE void first_pass(D d, const T* HWY_RESTRICT p, std::size_t n, double& sum,
+                           std::uint64_t& nan_count) {
+  const std::size_t lanes = hn::Lanes(d);
+  auto sum0 = hn::Zero(d), sum1 = hn::Zero(d);
+  std::size_t nans = 0;
+  auto step = [&](const T* q, auto& acc) HWY_ATTR {
+    const auto v = load_f64(d, q);
+    if constexpr (kSkipNaN) {
+      const auto is_nan = hn::IsNaN(v);
+      nans += hn::CountTrue(d, is_nan);
+      acc = hn::Add(acc, hn::IfThenZeroElse(is_nan, v));
+    } else {
+      acc = hn::Add(acc, v);
+    }
+  };
+  std::size_t i = 0;
+  for (; i + 2 * lanes <= n; i += 2 * lanes) {
+    step(p + i, sum0);
+    step(p + i + lanes, sum1);
+  }
+  for (; i < n; i += lanes) step(p + i, sum0);
+  sum += hn::GetLane(hn::SumOfLanes(d, hn::Add(sum0, sum1)));
+  nan_count += nans;
+}
+
+struct SecondPass {
+  double sum_dev = 0.0;   // of x - mean
+  double sum_dev2 = 0.0;  // of (x - mean)^2
+  double min = std::numeric_limits<double>::infinity();
+  double max = -std::numeric_limits<double>::infinity();
+};
+
+// Deviations from `mean`, their squares, min and max over p[0, n), NaNs left out with kSkipNaN.
+// Min and max live here, not in the first pass, because here the value is in a register
+// already: one load per vector per pass.
+template <bool kSkipNaN, class D, typename T>
+HWY_INLINE void second_pass(D d, const T* HWY_RESTRICT p, std::size_t n, double mean,
+                            SecondPass& r) {
+  const std::size_t lanes = hn::Lanes(d);
+  const auto m = hn::Set(d, mean);
+  const auto pos_inf = hn::Set(d, std::numeric_limits<double>::infinity());
+  const auto neg_inf = hn::Set(d, -std::numeric_limits<double>::infinity());
+  auto dev0 = hn::Zero(d), dev1 = hn::Zero(d);
+  auto sq0 = hn::Zero(d), sq1 = hn::Zero(d);
+  auto min0 = pos_inf, min1 = pos_inf;
+  auto max0 = neg_inf, max1 = neg_inf;
+  auto step = [&](const T* q, auto& dev, auto& sq, auto& mn, auto& mx) HWY_ATTR {
+    const auto v = load_f64(d, q);
+    auto x = hn::Sub(v, m);
+    if constexpr (kSkipNaN) {
+      const auto is_nan = hn::IsNaN(v);
+      x = hn::IfThenZeroElse(is_nan, x);
+      mn = hn::Min(mn, hn::IfThenElse(is_nan, pos_inf, v));
+      mx = hn::Max(mx, hn::IfThenElse(is_nan, neg_inf, v));
+    } else {
+      mn = hn::Min(mn, v);
+      mx = hn::Max(mx, v);
+    }
+    dev = hn::Add(dev, x);
+    sq = hn::MulAdd(x, x, sq);
+  };
+  std::size_t i = 0;
+  for (; i + 2 * lanes <= n; i += 2 * lanes) {
+    step(p + i, dev0, sq0, min0, max0);
+    step(p + i + lanes, dev1, sq1, min1, max1);
+  }
+  for (; i < n; i += lanes) step(p + i, dev0, sq0, min0, max0);
+  r.sum_dev += hn::GetLane(hn::SumOfLanes(d, hn::Add(dev0, dev1)));
+  r.sum_dev2 += hn::GetLane(hn::SumOfLanes(d, hn::Add(sq0, sq1)));
+  r.min = std::min(r.min, hn::GetLane(hn::MinOfLanes(d, hn::Min(min0, min1))));
+  r.max = std::max(r.max, hn::GetLane(hn::MaxOfLanes(d, hn::Max(max0, max1))));
+}
+
+// Statistics of one block p[0, n), small enough (the caller's kBlock) to stay in L1 between the
+// passes. Two passes make m2 immune to a large common offset: the squares are of deviations
+// from the block mean, and the corrected form sum(d^2) - sum(d)^2 / n removes the rounding of
+// that mean. For floating input the block sum is recovered as n*m + sum(d), kept as hi + lo,
+// so its error is relative to the spread of the values, not to their offset.
+template <typename T>
+void block_stats(const T* HWY_RESTRICT p, std::size_t n, Stats* HWY_RESTRICT out) {
+  const hn::ScalableTag<double> d;
+  const hn::CappedTag<double, 1> d1;  // the same operations, one lane: head and tail
+  // A head of single lanes up to a vector-aligned address: a load that splits two cache lines
+  // costs two, and the passes load every vector twice.
+  const std::size_t vector_bytes = hn::Lanes(d) * sizeof(T);
+  const std::size_t misalignment = reinterpret_cast<std::uintptr_t>(p) % vector_bytes;
+  const std::size_t head =
+      misalignment % sizeof(T) != 0
+          ? 0
+          : std::min(n, (vector_bytes - misalignment) % vector_bytes / sizeof(T));
+  const std::size_t body = (n - head) - (n - head) % hn::Lanes(d);
+  const T* const body_p = p + head;
+  const T* const tail_p = body_p + body;
+  const std::size_t tail = n - head - body;
+
+  double sum = 0.0;
+  std::uint64_t nan_count = 0;
+  first_pass<false>(d1, p, head, sum, nan_count);
+  first_pass<false>(d, body_p, body, sum, nan_count);
+  first_pass<false>(d1, tail_p, tail, sum, nan_count);
+  const bool skip_nan = std::isnan(sum);
+  if (skip_nan) {
+    sum = 0.0;
+    first_pass<true>(d1, p, head, sum, nan_count);
+    first_pass<true>(d, body_p, body, sum, nan_count);
+    first_pass<true>(d1, tail_p, tail, sum, nan_count);
+  }
+
+  Stats s;
+  s.nan_count = nan_count;
+  s.count = n - nan_count;
+  if (s.count == 0) {
+    *out = s;
+    return;
+  }
+  const double count = static_cast<double>(s.count);
+  // With an infinity the mean is +-inf or NaN; the second pass still finds min and max, and
+  // m2 comes out NaN, as IEEE arithmetic on the definition says.
+  const double m = sum / count;
+  SecondPass r;
+  if (skip_nan) {
+    second_pass<true>(d1, p, head, m, r);
+    second_pass<true>(d, body_p, body, m, r);
+    second_pass<true>(d1, tail_p, tail, m, r);
+  } else {
+    second_pass<false>(d1, p, head, m, r);
+    second_pass<false>(d, body_p, body, m, r);
+    second_pass<false>(d1, tail_p, tail, m, r);
+  }
+  s.sum = sum;
+  s.min = r.min;
+  s.max = r.max;
+  if (!std::isfinite(m)) {
+    s.mean = m;
+    s.m2 = std::numeric_limits<double>::quiet_NaN();
+    *out = s;
+    return;
+  }
+  s.m2 = std::max(0.0, r.sum_dev2 - r.sum_dev * r.sum_dev / count);
+  if constexpr (std::is_integral_v<T>) {
+    s.mean = sum / count;  // the sum is exact, so this is the correctly rounded mean
+  } else {
+    s.mean = m + r.sum_dev / count;
+    // n*m exactly as product + error (fma), then the low part: (product - sum) is exact by
+    // Sterbenz's lemma as both are within a few ulps of each other. Integer block sums below
+    // 2^53 are exact already, and a correction would only add noise.
+    const double product = count * m;
+    const double product_error = std::fma(count, m, -product);
+    const double lo = (product - sum) + (product_error + r.sum_dev);
+    s.sum = sum + lo;
+    s.sum_low = lo - (s.sum - sum);
+  }
+  *out = s;
+}
+
+void block_stats_f32(const float* p, std::size_t n, Stats* out) { block_stats(p, n, out); }
+void block_stats_f64(const double* p, std::size_t n, Stats* out) { block_stats(p, n, out); }
+void block_stats_i32(const std::int32_t* p, std::size_t n, Stats* out) { block_stats(p, n, out); }
+void block_stats_i64(const std::int64_t* p, std::size_t n, Stats* out) { block_stats(p, n, out); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace strata::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace strata::kernels {
+namespace {
+
+HWY_EXPORT(block_stats_f32);
+HWY_EXPORT(block_stats_f64);
+HWY_EXPORT(block_stats_i32);
+HWY_EXPORT(block_stats_i64);
+
+// Elements per block: 2048 f64 are 16 KiB, so the second pass rereads the block from L1 (32 KiB
+// or more on every x86 core since 2011) and a span costs one trip to memory, not two.
+constexpr std::size_t kBlock = 2048;
+
+// Pairwise (binary-counter) merging of block results: each block merges O(log n) times, with
+// partners of similar size, so rounding grows with log(blocks) instead of with their number.
+class PairwiseMerge {
+ public:
+  void push(Stats s) noexcept {
+    std::size_t level = 0;
+    for (; (occupied_ >> level) & 1; ++level) {
+      level_[level].merge(s);  // the older partial first keeps the data in order
+      s = level_[level];
+      occupied_ &= ~(std::uint64_t{1} << level);
+    }
+    level_[level] = s;
+    occupied_ |= std::uint64_t{1} << level;
+  }
+
+  Stats total() const noexcept {
+    Stats t;
+    for (std::size_t level = level_.size(); level-- > 0;) {
+      if ((occupied_ >> level) & 1) t.merge(level_[level]);
+    }
+    return t;
+  }
+
+ private:
+  std::array<Stats, 64> level_{};  // 2^64 blocks: more than any span can hold
+  std::uint64_t occupied_ = 0;
+};
+
+// (sum + sum_low - mean * n) / n: the part of the true mean that `mean` rounds away.
+double mean_residual(const Stats& s, double n) noexcept {
+  const double r = (std::fma(-s.mean, n, s.sum) + s.sum_low) / n;
+  return std::isfinite(r) ? r : 0.0;  // a sum overflowed: the mean alone is all we have
+}
+
+template <typename T>
+void add_span(Stats& stats, std::span<const T> values,
+              void (*block)(const T*, std::size_t, Stats*)) noexcept {
+  if (values.size() <= kBlock) {  // no tree to build (it costs ~100 ns to set up)
+    Stats b;
+    block(values.data(), values.size(), &b);
+    stats.merge(b);
+    return;
+  }
+  PairwiseMerge tree;
+  for (std::size_t i = 0; i < values.size(); i += kBlock) {
+    Stats b;
+    block(values.data() + i, std::min(kBlock, values.size() - i), &b);
+    tree.push(b);
+  }
+  stats.merge(tree.total());
+}
+
+}  // namespace
+
+void Stats::add(std::span<const float> values) noexcept {
+  add_span(*this, values, HWY_DYNAMIC_DISPATCH(block_stats_f32));
+}
+void Stats::add(std::span<const double> values) noexcept {
+  add_span(*this, values, HWY_DYNAMIC_DISPATCH(block_stats_f64));
+}
+void Stats::add(std::span<const std::int32_t> values) noexcept {
+  add_span(*this, values, HWY_DYNAMIC_DISPATCH(block_stats_i32));
+}
+void Stats::add(std::span<const std::int64_t> values) noexcept {
+  add_span(*this, values, HWY_DYNAMIC_DISPATCH(block_stats_i64));
+}
+
+void Stats::merge(const Stats& other) noexcept {
+  nan_count += other.nan_count;
+  if (other.count == 0) return;
+  if (count == 0) {
+    const std::uint64_t nans = nan_count;
+    *this = other;
+    nan_count = nans;
+    return;
+  }
+  const double na = static_cast<double>(count);
+  const double nb = static_cast<double>(other.count);
+  const double n = na + nb;
+  const double residual_a = mean_residual(*this, na);  // before the sums change
+  count += other.count;
+  min = std::min(min, other.min);
+  max = std::max(max, other.max);
+
+  // The sum as a double-double: TwoSum of the high parts, low parts added, renormalised so
+  // `sum` alone is the best double and merging many partials loses nothing.
+  const double hi = sum + other.sum;
+  if (!std::isfinite(hi)) {
+    sum = hi;
+    sum_low = 0.0;
+  } else {
+    const double other_part = hi - sum;
+    const double error = (sum - (hi - other_part)) + (other.sum - other_part);
+    const double lo = sum_low + other.sum_low + error;
+    sum = hi + lo;
+    sum_low = lo - (sum - hi);
+  }
+
+  if (!std::isfinite(mean) || !std::isfinite(other.mean)) {
+    // An infinity on either side: Chan's delta would be inf - inf. IEEE's answer is the sum's.
+    mean = sum / n;
+    m2 = std::numeric_limits<double>::quiet_NaN();
+    return;
+  }
+  // Chan, Golub and LeVeque (1979). The difference of the means is taken with what each mean
+  // rounded away (recovered from its double-double sum): with values at 1e6 +- 1, a mean's
+  // rounding (1e-10) is 1e-8 of a typical delta between blocks, and that error would otherwise
+  // grow with offset / spread in m2. The high parts subtract exactly (Sterbenz).
+  const double delta = (other.mean - mean) + (mean_residual(other, nb) - residual_a);
+  mean += residual_a + delta * (nb / n);
+  m2 += other.m2 + delta * delta * (na * (nb / n));
+}
+
+
+double Stats::stddev() const noexcept { return std::sqrt(variance()); }
+
+}  // namespace strata::kernels
+#endif  // HWY_ONCE
