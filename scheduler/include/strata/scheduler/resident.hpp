@@ -1,0 +1,34 @@
+// Resident loading: a dataset copied once into placed memory, each block by the threads of the
+// NUMA node it is planned on, so first touch puts its pages there and later passes read local
+// memory at full bandwidth — the "resident" way of DESIGN.md, next to mapped and streaming.
+//
+//   auto energy = strata::load_resident<double>(ex, rt.memory(), "energy", part.shape(),
+//                                               strata::io::byte_source(part));
+//   auto s = strata::reduce(ex, energy, strata::kernels::Stats{});
+#pragma once
+
+#include <string>
+
+#include "strata/runtime/array.hpp"
+#include "strata/runtime/memory_manager.hpp"
+#include "strata/scheduler/byte_source.hpp"
+#include "strata/scheduler/executor.hpp"
+
+namespace strata {
+
+// Allocates an array of `shape` (MemoryManager::allocate_array with `options`, populate forced
+// off) and fills it from `source`, chunk by chunk in the arena of each block's node. Source pages
+// are released behind the copy when the source takes advice, so a mapped file does not stay in
+// the resident set twice. Error(invalid_argument) when the source's size differs from the
+// array's; errors of the allocation and of the source's views (a corrupt chunk) propagate.
+ArrayStorage load_resident(Executor& ex, MemoryManager& memory, std::string name, DType dtype,
+                           Shape shape, const ByteSource& source, ArrayOptions options = {});
+
+template <class T>
+Array<T> load_resident(Executor& ex, MemoryManager& memory, std::string name, Shape shape,
+                       const ByteSource& source, ArrayOptions options = {}) {
+  return Array<T>(
+      load_resident(ex, memory, std::move(name), dtype_of<T>(), shape, source, std::move(options)));
+}
+
+}  // namespace strata
