@@ -1,7 +1,9 @@
 // Histograms with uniform bins over [low, high), filled with SIMD (Highway, run-time dispatch).
 // Values below low count as underflow, at or above high as overflow, NaNs apart; -inf is
-// underflow, +inf overflow. bin(x) = floor((x - low) * bins / (high - low)), clamped to the last
-// bin against rounding just below high.
+// underflow, +inf overflow. bin(x) = floor((x - low) * bins / (high - low)), evaluated in double
+// exactly in that order (a true division: a value whose quotient is an integer k lands in bin k),
+// clamped to the last bin against rounding just below high. Every type is converted to double
+// first (exact for f32, i32 and u8; i64 rounds beyond 2^53).
 //
 //   strata::kernels::Histogram h(0.0, 100.0, 64);
 //   h.add(std::span<const double>(values));
@@ -17,8 +19,11 @@ namespace strata::kernels {
 
 class Histogram {
  public:
+  // No bins, range [0, 1): the identity of merge (it adopts the first histogram merged in).
+  // add() on it counts NaNs, values below 0 as underflow, and all others as overflow.
   Histogram() = default;
-  // Throws std::invalid_argument unless low < high (both finite) and 1 <= bins <= 2^24.
+  // Throws std::invalid_argument unless low < high (both finite), 1 <= bins <= 2^24, and
+  // (high - low) * bins is finite.
   Histogram(double low, double high, std::size_t bins);
 
   void add(std::span<const float> values) noexcept;
@@ -26,7 +31,8 @@ class Histogram {
   void add(std::span<const std::int32_t> values) noexcept;
   void add(std::span<const std::int64_t> values) noexcept;
   void add(std::span<const std::uint8_t> values) noexcept;
-  // Adds another histogram's counts. Throws std::invalid_argument when the bins differ.
+  // Adds another histogram's counts. Throws std::invalid_argument when low, high or the number
+  // of bins differ (unless one side is an empty default-constructed histogram).
   void merge(const Histogram& other);
 
   double low() const noexcept { return low_; }
@@ -38,10 +44,12 @@ class Histogram {
   std::uint64_t nan_count() const noexcept { return nan_count_; }
   // Every value seen: bins + underflow + overflow + NaNs.
   std::uint64_t total() const noexcept;
-  // Lower edge of bin i.
+  // Lower edge of bin i, low + (high - low) * i / bins, for labels; edge(bins) is high.
   double edge(std::size_t i) const noexcept;
 
-  // For moving between ranks: a self-describing byte image, and back (std::invalid_argument if malformed).
+  // For moving between ranks: a self-describing byte image, and back (std::invalid_argument if
+  // malformed). Little-endian: u32 magic "HIST", u32 version 1, f64 low, f64 high, u64 bins,
+  // u64 underflow, u64 overflow, u64 NaNs, then the bins' u64 counts.
   std::vector<std::byte> serialize() const;
   static Histogram deserialize(std::span<const std::byte> bytes);
 
