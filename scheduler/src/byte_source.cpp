@@ -60,17 +60,18 @@ int to_madvise(SourceAdvice advice) noexcept {
 
 void advise_pages(const std::byte* data, std::uint64_t bytes, SourceAdvice advice) {
   if (bytes == 0) return;
-  const auto begin = reinterpret_cast<std::uintptr_t>(data) / page_bytes() * page_bytes();
-  const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes + page_bytes() - 1) /
-                   page_bytes() * page_bytes();
-  void* start = reinterpret_cast<void*>(begin);
-  if (::madvise(start, end - begin, to_madvise(advice)) == 0) return;
+  // Widened outward to whole pages, by pointer arithmetic so the compiler keeps provenance.
+  const std::uintptr_t address = reinterpret_cast<std::uintptr_t>(data);
+  const std::size_t head = address % page_bytes();
+  const std::size_t length = (head + bytes + page_bytes() - 1) / page_bytes() * page_bytes();
+  void* start = const_cast<std::byte*>(data - head);
+  if (::madvise(start, length, to_madvise(advice)) == 0) return;
   int err = errno;
   if (err == EINVAL && (advice == SourceAdvice::cold || advice == SourceAdvice::pageout)) {
     log::warn_once(
         "byte-source-no-cold-pageout",
         "MADV_COLD/MADV_PAGEOUT unsupported by this kernel; releasing with MADV_DONTNEED");
-    if (::madvise(start, end - begin, MADV_DONTNEED) == 0) return;
+    if (::madvise(start, length, MADV_DONTNEED) == 0) return;
     err = errno;
   }
   // Read-ahead is a hint the kernel may decline under pressure; only a failed release matters.

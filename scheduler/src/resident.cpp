@@ -10,7 +10,7 @@
 namespace strata {
 
 ArrayStorage load_resident(Executor& ex, MemoryManager& memory, std::string name, DType dtype,
-                           Shape shape, const ByteSource& source, ArrayOptions options) {
+                           const Shape& shape, const ByteSource& source, ArrayOptions options) {
   const std::size_t bytes = shape.byte_count(dtype);
   if (source.size_bytes != bytes) {
     throw Error(ErrorCategory::invalid_argument, "source size differs from the array's",

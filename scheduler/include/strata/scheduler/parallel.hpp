@@ -87,6 +87,7 @@ A reduce_chunks(Executor& ex, const ChunkPlan& plan, const A& init, const Fetch&
   std::vector<std::vector<MergeSpan>> spans(parts.size());
   std::vector<std::vector<std::optional<A>>> partial(parts.size());
   std::vector<unsigned> nodes;
+  nodes.reserve(parts.size());
   for (std::size_t p = 0; p < parts.size(); ++p) {
     spans[p] = plan.subtrees(parts[p]);
     partial[p].resize(spans[p].size());
@@ -123,6 +124,7 @@ void for_each_chunk_range(Executor& ex, const ChunkPlan& plan, std::size_t eleme
                           const F& f) {
   const auto& parts = plan.parts();
   std::vector<unsigned> nodes;
+  nodes.reserve(parts.size());
   for (const auto& part : parts) nodes.push_back(part.node);
   ex.run_on_nodes(nodes, [&](std::size_t p) {
     const ChunkPart& part = parts[p];

@@ -22,10 +22,10 @@ namespace strata {
 // the resident set twice. Error(invalid_argument) when the source's size differs from the
 // array's; errors of the allocation and of the source's views (a corrupt chunk) propagate.
 ArrayStorage load_resident(Executor& ex, MemoryManager& memory, std::string name, DType dtype,
-                           Shape shape, const ByteSource& source, ArrayOptions options = {});
+                           const Shape& shape, const ByteSource& source, ArrayOptions options = {});
 
 template <class T>
-Array<T> load_resident(Executor& ex, MemoryManager& memory, std::string name, Shape shape,
+Array<T> load_resident(Executor& ex, MemoryManager& memory, std::string name, const Shape& shape,
                        const ByteSource& source, ArrayOptions options = {}) {
   return Array<T>(
       load_resident(ex, memory, std::move(name), dtype_of<T>(), shape, source, std::move(options)));
