@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <filesystem>
 #include <mutex>
 #include <set>
 #include <vector>
@@ -29,6 +30,14 @@ CpuSet kernel_affinity() {
   return CpuSet(std::move(cpus));
 }
 
+// Threads of this process (entries of /proc/self/task).
+std::size_t thread_count() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task"))
+    ++n;
+  return n;
+}
+
 void set_kernel_affinity(const CpuSet& cpus) {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -43,6 +52,10 @@ class SchedulerPinning : public ::testing::Test {
   void SetUp() override {
     if (!topo_.is_this_system()) GTEST_SKIP() << "not this machine's topology";
     if (topo_.allowed_cpus().size() < 2) GTEST_SKIP() << "fewer than two CPUs allowed";
+    if (thread_count() > 1) {
+      GTEST_SKIP() << "oneTBB's workers already exist, born with another binding (ctest runs each "
+                      "test in its own process)";
+    }
     original_ = kernel_affinity();
     narrow_ = CpuSet({topo_.allowed_cpus().cpus().back()});
     set_kernel_affinity(narrow_);
