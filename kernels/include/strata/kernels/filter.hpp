@@ -1,6 +1,6 @@
 // Count and filter by a comparison with a threshold, with SIMD compress-store (Highway, run-time
 // dispatch). Comparisons follow IEEE: a NaN compares false to everything, so only not_equal keeps
-// it.
+// it (a NaN value, or every value when the threshold is NaN); infinities compare as numbers.
 //
 //   auto n = strata::kernels::count_if(values, strata::kernels::Compare::greater, 90.0);
 //   std::vector<double> out(values.size());
@@ -13,15 +13,19 @@
 
 namespace strata::kernels {
 
+// value OP threshold, e.g. Compare::greater keeps values > threshold.
 enum class Compare { less, less_equal, greater, greater_equal, equal, not_equal };
 
+// How many values pass. A value outside the enumerators of Compare counts nothing.
 std::size_t count_if(std::span<const float> values, Compare op, float threshold) noexcept;
 std::size_t count_if(std::span<const double> values, Compare op, double threshold) noexcept;
 std::size_t count_if(std::span<const std::int32_t> values, Compare op, std::int32_t threshold) noexcept;
 std::size_t count_if(std::span<const std::int64_t> values, Compare op, std::int64_t threshold) noexcept;
 
-// Writes the values that pass, in order, to the front of `out` and returns how many. `out` must
-// hold at least values.size() elements (checked; std::invalid_argument otherwise).
+// Writes the values that pass, in order, to the front of `out` and returns how many; elements of
+// `out` past that count may be overwritten. `out` must hold at least values.size() elements and
+// may be `values` itself (in-place compaction) but must not otherwise overlap it; an unknown
+// Compare is refused too (std::invalid_argument in each case).
 std::size_t filter(std::span<const float> values, Compare op, float threshold, std::span<float> out);
 std::size_t filter(std::span<const double> values, Compare op, double threshold, std::span<double> out);
 std::size_t filter(std::span<const std::int32_t> values, Compare op, std::int32_t threshold,
