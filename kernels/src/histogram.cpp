@@ -24,29 +24,12 @@
 #include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
+#include "widen_to_f64-inl.h"
+
 HWY_BEFORE_NAMESPACE();
 namespace strata::kernels {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-// Values are widened to f64, where the bin rule is evaluated (f32 and i32 exactly; i64 rounds
-// beyond 2^53 as any conversion to double does).
-template <class D>
-HWY_INLINE hn::Vec<D> load_f64(D d, const double* HWY_RESTRICT p) {
-  return hn::LoadU(d, p);
-}
-template <class D>
-HWY_INLINE hn::Vec<D> load_f64(D d, const float* HWY_RESTRICT p) {
-  return hn::PromoteTo(d, hn::LoadU(hn::Rebind<float, D>(), p));
-}
-template <class D>
-HWY_INLINE hn::Vec<D> load_f64(D d, const std::int32_t* HWY_RESTRICT p) {
-  return hn::PromoteTo(d, hn::LoadU(hn::Rebind<std::int32_t, D>(), p));
-}
-template <class D>
-HWY_INLINE hn::Vec<D> load_f64(D d, const std::int64_t* HWY_RESTRICT p) {
-  return hn::ConvertTo(d, hn::LoadU(hn::Rebind<std::int64_t, D>(), p));
-}
 
 // Extended indices of p[0, n) into out: 0 underflow, 1 + bin(x), bins + 1 overflow, bins + 2
 // NaN. bin(x) = floor((x - low) * bins / (high - low)) exactly as written (a true division, so

@@ -18,28 +18,12 @@
 #include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
+#include "widen_to_f64-inl.h"
+
 HWY_BEFORE_NAMESPACE();
 namespace strata::kernels {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-// Every input type is widened to f64 lanes: f32 sums lose nothing, and one code path serves all.
-template <class D>
-HWY_INLINE hn::Vec<D> load_f64(D d, const double* HWY_RESTRICT p) {
-  return hn::LoadU(d, p);
-}
-template <class D>
-HWY_INLINE hn::Vec<D> load_f64(D d, const float* HWY_RESTRICT p) {
-  return hn::PromoteTo(d, hn::LoadU(hn::Rebind<float, D>(), p));
-}
-template <class D>
-HWY_INLINE hn::Vec<D> load_f64(D d, const std::int32_t* HWY_RESTRICT p) {
-  return hn::PromoteTo(d, hn::LoadU(hn::Rebind<std::int32_t, D>(), p));
-}
-template <class D>
-HWY_INLINE hn::Vec<D> load_f64(D d, const std::int64_t* HWY_RESTRICT p) {
-  return hn::ConvertTo(d, hn::LoadU(hn::Rebind<std::int64_t, D>(), p));
-}
 
 // Sum (and, with kSkipNaN, the NaN count) of p[0, n); n is a multiple of Lanes(d). The fast
 // variant lets a NaN poison the sum, which is how the caller learns to rerun with kSkipNaN: a
