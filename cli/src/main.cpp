@@ -4,6 +4,7 @@
 #include <exception>
 #include <iostream>
 
+#include "analysis_commands.hpp"
 #include "dataset_commands.hpp"
 #include "info_command.hpp"
 #include "strata/runtime/error.hpp"
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   strata::cli::add_info_command(app);
   strata::cli::add_dataset_commands(app);
+  strata::cli::add_analysis_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -39,6 +39,7 @@
 #include "strata/runtime/topology.hpp"
 #include "strata/scheduler/byte_source.hpp"
 #include "strata/scheduler/chunk_plan.hpp"
+#include "strata/scheduler/dtype_dispatch.hpp"
 #include "strata/scheduler/executor.hpp"
 #include "strata/scheduler/parallel.hpp"
 #include "strata/scheduler/resident.hpp"

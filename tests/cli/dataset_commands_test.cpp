@@ -105,3 +105,47 @@ TEST(DatasetCommands, ExportImportRoundTrip) {
 }
 
 }  // namespace
+
+namespace {
+
+// Proves `strata stats` and `strata hist` report what a scalar pass over the same file computes,
+// and that two MPI ranks report exactly the same counts and bins as one.
+TEST(AnalysisCommands, StatsAndHistMatchScalarAndRanks) {
+  ASSERT_EQ(run_command(strata_cli + " gen " + temp("s.strata") + " --size 2M --kind uniform --seed 3 --chunk 64K")
+                .exit_code,
+            0);
+  auto f = strata::io::StrataFile::open(temp("s.strata"));
+  std::vector<double> v(f.array("values").data_bytes / 8);
+  f.read(f.array("values"), 0, std::as_writable_bytes(std::span(v)));
+  long double sum = 0;
+  double lo = 1e300, hi = -1e300;
+  std::vector<std::uint64_t> bins(10, 0);
+  for (double x : v) {
+    sum += x;
+    lo = std::min(lo, x);
+    hi = std::max(hi, x);
+    ++bins[std::min<std::size_t>(9, static_cast<std::size_t>(x / 10.0))];
+  }
+  auto s = run_command(strata_cli + " stats --json " + temp("s.strata"));
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  json js = json::parse(s.out);
+  EXPECT_EQ(js["count"], v.size());
+  EXPECT_EQ(js["min"], lo);
+  EXPECT_EQ(js["max"], hi);
+  EXPECT_NEAR(js["sum"].get<double>(), static_cast<double>(sum), 1e-12 * static_cast<double>(sum));
+  const std::string mpirun = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " +
+                             std::string(STRATA_MPIEXEC) + " -np 2 --oversubscribe ";
+  for (const std::string& prefix : {std::string(), mpirun}) {
+    auto h = run_command(prefix + strata_cli + " hist --json --bins 10 --range 0 100 " + temp("s.strata"));
+    ASSERT_EQ(h.exit_code, 0) << prefix << h.err;
+    json jh = json::parse(h.out);
+    EXPECT_EQ(jh["counts"].get<std::vector<std::uint64_t>>(), bins) << prefix;
+    EXPECT_EQ(jh["underflow"], 0);
+  }
+  auto bad = run_command(strata_cli + " hist " + temp("s.strata") + " --range 5 1");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_EQ(count_lines(bad.err), 1) << bad.err;
+  fs::remove(temp("s.strata"));
+}
+
+}  // namespace
