@@ -1,0 +1,123 @@
+// strata's kernels run by strata's scheduler on its Executor (1 and 2 threads): statistics,
+// histogram and count_if through strata::reduce over the resident Array (and statistics over the
+// mapped file), stencil5 rows in the Executor's arena. Each names its baseline (kernels_settings.hpp).
+#include <benchmark/benchmark.h>
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "kernels_settings.hpp"
+#include "strata/kernels/filter.hpp"
+#include "strata/kernels/histogram.hpp"
+#include "strata/kernels/stats.hpp"
+#include "strata/kernels/stencil.hpp"
+#include "strata/scheduler/parallel.hpp"
+#include "suite_data.hpp"
+
+namespace strata::bench::kernels {
+namespace {
+
+namespace k = strata::kernels;
+
+unsigned workers(const benchmark::State& state) { return static_cast<unsigned>(state.range(0)); }
+
+std::int64_t value_bytes_per_pass() { return static_cast<std::int64_t>(value_bytes); }
+
+// Registers `fn` as "<name>/workers:<n>" for each n in `counts`, with the suite's settings.
+template <class F>
+void register_workers(const char* name, F fn, std::initializer_list<int> counts) {
+  auto* b = benchmark::RegisterBenchmark(name, fn)->ArgName("workers");
+  for (const int n : counts) b->Arg(n);
+  apply_run_settings(b);
+}
+
+void stats_strata(benchmark::State& state) {
+  Executor& ex = data().executor(workers(state));
+  for (auto _ : state) benchmark::DoNotOptimize(strata::reduce(ex, data().resident(), k::Stats{}));
+  state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
+  label_vs(state, read_sum_name(static_cast<int>(workers(state))));
+}
+
+// The same over the mapped `.strata` file (page cache, zero-copy), against the resident read loop.
+void stats_strata_mapped(benchmark::State& state) {
+  Executor& ex = data().executor(workers(state));
+  for (auto _ : state) benchmark::DoNotOptimize(strata::reduce(ex, data().mapped(), k::Stats{}));
+  state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
+  label_vs(state, read_sum_name(static_cast<int>(workers(state))));
+}
+
+k::Histogram histogram_pass(Executor& ex) {
+  return strata::reduce(ex, data().resident(), k::Histogram(hist_low, hist_high, hist_bins));
+}
+
+void histogram_strata(benchmark::State& state) {
+  Executor& ex = data().executor(workers(state));
+  for (auto _ : state) benchmark::DoNotOptimize(histogram_pass(ex));
+  state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
+  label_vs(state, read_sum_name(static_cast<int>(workers(state))));
+}
+
+// The very same pass as histogram_strata/workers:2, labelled against workers:1: the scaling ratio.
+void histogram_scaling(benchmark::State& state) {
+  Executor& ex = data().executor(workers(state));
+  for (auto _ : state) benchmark::DoNotOptimize(histogram_pass(ex));
+  state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
+  label_vs(state, full_name("histogram_strata/workers:1"));
+}
+
+// count_if as an Accumulator, so strata::reduce runs it chunk by chunk on the Array's plan.
+struct count_above {
+  std::uint64_t count = 0;
+  void add(std::span<const double> values) noexcept {
+    count += k::count_if(values, k::Compare::greater, count_threshold);
+  }
+  void merge(const count_above& other) noexcept { count += other.count; }
+};
+
+void count_if_strata(benchmark::State& state) {
+  Executor& ex = data().executor(workers(state));
+  for (auto _ : state) benchmark::DoNotOptimize(strata::reduce(ex, data().resident(), count_above{}));
+  state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
+  label_vs(state, read_sum_name(static_cast<int>(workers(state))));
+}
+
+// Interior rows in blocks of rows_per_task, run by the Executor's arena (one node here; the grid
+// is one block). Bytes as STREAM's copy: the grid read once and written once.
+constexpr std::size_t rows_per_task = 16;
+
+void stencil5_strata(benchmark::State& state) {
+  Executor& ex = data().executor(workers(state));
+  const auto in = data().grid_in();
+  const auto out = data().grid_out();
+  const std::array<unsigned, 1> nodes{0};
+  for (auto _ : state) {
+    ex.run_on_nodes(nodes, [&](std::size_t) {
+      oneapi::tbb::parallel_for(
+          oneapi::tbb::blocked_range<std::size_t>(1, grid_rows - 1, rows_per_task),
+          [&](const oneapi::tbb::blocked_range<std::size_t>& r) {
+            k::stencil5(in, out, grid_cols, r.begin(), r.end(), stencil_alpha);
+          });
+    });
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * 2 * value_bytes_per_pass());
+  label_vs(state, memcpy_name(static_cast<int>(workers(state))));
+}
+
+[[maybe_unused]] const bool registered = [] {
+  register_workers("stats_strata", stats_strata, {1, 2});
+  register_workers("stats_strata_mapped", stats_strata_mapped, {2});
+  register_workers("histogram_strata", histogram_strata, {1, 2});
+  register_workers("histogram_scaling", histogram_scaling, {2});
+  register_workers("count_if_strata", count_if_strata, {1, 2});
+  register_workers("stencil5_strata", stencil5_strata, {1, 2});
+  return true;
+}();
+
+}  // namespace
+}  // namespace strata::bench::kernels
