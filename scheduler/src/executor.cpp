@@ -3,7 +3,6 @@
 // arena a thread is in, so chunk statistics say where work really ran.
 #include "strata/scheduler/executor.hpp"
 
-#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
@@ -19,6 +18,7 @@
 #include "strata/runtime/error.hpp"
 #include "strata/runtime/log.hpp"
 #include "thread_budget.hpp"
+#include "worker_budget.hpp"
 
 namespace strata {
 namespace {
@@ -142,7 +142,7 @@ struct Executor::Impl {
   std::vector<unsigned> threads;    // per node
   std::vector<unsigned> execution;  // per node: whose arena runs its work
   std::vector<int> tbb_ids;         // per node
-  std::optional<oneapi::tbb::global_control> parallelism;
+  std::optional<detail::WorkerReservation> workers;
   std::vector<std::unique_ptr<oneapi::tbb::task_arena>> arenas;  // per node; null without threads
   std::vector<std::unique_ptr<NodeObserver>> observers;  // declared after arenas: destroyed first
   std::unique_ptr<NodeCounters[]> counters;
@@ -225,13 +225,9 @@ Executor::Executor(const Topology& topology, ExecutorOptions options)
   for (unsigned n = 0; n < nodes; ++n) im.execution[n] = im.threads[n] > 0 ? n : first_with_threads;
   im.tbb_ids = match_tbb_numa_ids(topology);
 
-  // oneTBB caps its workers process-wide at the machine's concurrency minus one; every arena
-  // thread here is a worker (no slot is reserved for the caller), so lift the cap to cover them.
-  using oneapi::tbb::global_control;
-  const std::size_t wanted = std::size_t{im.total_threads} + 1;
-  if (global_control::active_value(global_control::max_allowed_parallelism) < wanted) {
-    im.parallelism.emplace(global_control::max_allowed_parallelism, wanted);
-  }
+  // oneTBB caps its workers process-wide at the machine's concurrency minus one; every thread of
+  // the split is a worker (the caller only has its reserved slots), so the cap must cover them.
+  im.workers.emplace(im.total_threads);
 
   im.counters = std::make_unique<NodeCounters[]>(nodes);
   im.arenas.resize(nodes);
@@ -239,10 +235,12 @@ Executor::Executor(const Topology& topology, ExecutorOptions options)
   for (unsigned n = 0; n < nodes; ++n) {
     if (im.threads[n] == 0) continue;
     oneapi::tbb::task_arena::constraints c;
-    c.set_numa_id(im.tbb_ids[n]).set_max_concurrency(static_cast<int>(im.threads[n]));
-    // No reserved slot: the caller joins an arena only to hand work over and to wait for it
-    // (run_on_nodes), so every slot goes to a worker and a node's share of threads works on it.
-    im.arenas[n] = std::make_unique<oneapi::tbb::task_arena>(c, 0);
+    c.set_numa_id(im.tbb_ids[n]).set_max_concurrency(static_cast<int>(im.threads[n]) + 1);
+    // The node's share of threads as workers, plus one slot reserved for the caller, which joins
+    // to wait (run_on_nodes) and helps while it does. Without that slot a full arena makes the
+    // caller delegate its wait, and oneTBB 2021.8 was seen to leave an enqueued task of another
+    // arena unclaimed meanwhile (Executor.RunOnNodesRethrowsAfterOthersFinish hung under load).
+    im.arenas[n] = std::make_unique<oneapi::tbb::task_arena>(c, 1);
     im.arenas[n]->initialize();
     im.observers[n] =
         std::make_unique<NodeObserver>(*im.arenas[n], topology, im.id, n,
@@ -283,7 +281,9 @@ void Executor::run_on_nodes(std::span<const unsigned> nodes,
   try {
     for (; started < n; ++started) {
       const std::size_t k = started;
-      arena(nodes[k]).execute([&] { groups[k].run([&work, k] { work(k); }); });
+      // Enqueued, not spawned from execute(): only enqueue guarantees the arena a thread (oneTBB
+      // says a spawn into a slot the caller then leaves may miss every worker's wake-up).
+      arena(nodes[k]).enqueue(groups[k].defer([&work, k] { work(k); }));
     }
   } catch (...) {
     first_error = std::current_exception();

@@ -4,9 +4,11 @@
 #include "strata/scheduler/executor.hpp"
 
 #include <gtest/gtest.h>
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -69,7 +71,7 @@ TEST(Executor, CreatesOneArenaPerSyntheticNode) {
     for (unsigned a = 0; a < n; ++a) {
       EXPECT_EQ(ex.threads_on(a), 2u);
       EXPECT_EQ(ex.execution_node(a), a);
-      EXPECT_EQ(ex.arena(a).max_concurrency(), 2);
+      EXPECT_EQ(ex.arena(a).max_concurrency(), 3);  // two workers and the caller's slot
       for (unsigned b = 0; b < a; ++b) EXPECT_NE(&ex.arena(a), &ex.arena(b));
     }
     std::vector<unsigned> order;
@@ -113,7 +115,7 @@ TEST(Executor, SplitsThreadsOverNodes) {
   EXPECT_EQ(three.threads(), 3u);
   EXPECT_EQ(three.threads_on(0), 2u);
   EXPECT_EQ(three.threads_on(1), 1u);
-  EXPECT_EQ(three.arena(1).max_concurrency(), 1);
+  EXPECT_EQ(three.arena(1).max_concurrency(), 2);  // one worker and the caller's slot
 
   Topology four = nodes(4);
   Executor one(four, {.threads = 1});
@@ -261,6 +263,26 @@ TEST(Executor, RunOnNodesRethrowsAfterOthersFinish) {
   std::atomic<int> ran{0};
   ex.run_on_nodes(both, [&](std::size_t) { ran.fetch_add(1); });
   EXPECT_EQ(ran.load(), 2);
+}
+
+// Proves oneTBB's worker cap covers the largest of several live executors, whatever the order
+// they were made in (oneTBB keeps the smallest of several caps, so executors must share one), and
+// falls back to oneTBB's default when they are gone.
+TEST(Executor, WorkerCapCoversTheLargestLiveExecutor) {
+  using oneapi::tbb::global_control;
+  const std::size_t before = global_control::active_value(global_control::max_allowed_parallelism);
+  const std::size_t machine = static_cast<std::size_t>(oneapi::tbb::info::default_concurrency());
+  {
+    Topology small_topo = nodes(1, 3);
+    Executor small(small_topo);
+    EXPECT_GE(global_control::active_value(global_control::max_allowed_parallelism), 4u);
+    Topology topo = nodes(4, 4);
+    Executor large(topo);
+    ASSERT_EQ(large.threads(), 16u);
+    EXPECT_EQ(global_control::active_value(global_control::max_allowed_parallelism),
+              std::max<std::size_t>(17, machine));
+  }
+  EXPECT_EQ(global_control::active_value(global_control::max_allowed_parallelism), before);
 }
 
 // Proves an executor on this machine runs one thread per allowed CPU by default, at least one on

@@ -86,7 +86,8 @@ class Executor {
   // [64 KiB, 4 MiB]; 256 KiB when the topology reports no L2 (synthetic ones).
   static std::size_t default_chunk_bytes(const Topology& topology) noexcept;
 
-  // The arena that runs `node`'s work (that of execution_node(node)).
+  // The arena that runs `node`'s work (that of execution_node(node)): threads_on() worker slots
+  // and one slot reserved for the application thread.
   oneapi::tbb::task_arena& arena(std::size_t node);
 
   // Runs work(k) for every k in [0, nodes.size()), each inside the arena of
