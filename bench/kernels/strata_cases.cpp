@@ -109,6 +109,20 @@ void stencil5_strata(benchmark::State& state) {
   label_vs(state, memcpy_name(static_cast<int>(workers(state))));
 }
 
+// The kernel alone: one stencil5 call over every interior row on the calling thread, no Executor,
+// to tell the kernel's speed from what running it in blocks on the scheduler adds or costs.
+void stencil5_single_call(benchmark::State& state) {
+  const auto in = data().grid_in();
+  const auto out = data().grid_out();
+  for (auto _ : state) {
+    k::stencil5(in, out, grid_cols, 1, grid_rows - 1, stencil_alpha);
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * 2 * value_bytes_per_pass());
+  label_vs(state, memcpy_name(1));
+}
+BENCHMARK(stencil5_single_call)->Apply(apply_run_settings);
+
 [[maybe_unused]] const bool registered = [] {
   register_workers("stats_strata", stats_strata, {1, 2});
   register_workers("stats_strata_mapped", stats_strata_mapped, {2});
