@@ -11,9 +11,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "strata/runtime/error.hpp"
 #include "strata/runtime/log.hpp"
@@ -62,6 +64,18 @@ class NodeObserver final : public oneapi::tbb::task_scheduler_observer {
   NodeObserver(const NodeObserver&) = delete;
   NodeObserver& operator=(const NodeObserver&) = delete;
 
+  // Waits (up to `limit`) until no thread is in the arena. oneTBB keeps an observer's proxy alive
+  // for each thread inside, and a proxy whose observer detaches before the thread leaves can be
+  // lost when the arena goes (LeakSanitizer sees it): workers linger briefly after the last task,
+  // so the executor lets them leave before it detaches.
+  void wait_until_empty(std::chrono::milliseconds limit) const noexcept {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (inside_.load(std::memory_order_acquire) > 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+  }
+
   // TBB calls these on its own threads and cannot take an exception: failures are logged once and
   // the thread runs unpinned, which costs locality, never correctness.
   void on_scheduler_entry(bool /*is_worker*/) override {
@@ -76,9 +90,11 @@ class NodeObserver final : public oneapi::tbb::task_scheduler_observer {
       }
     }
     arena_frames.push_back(std::move(frame));
+    inside_.fetch_add(1, std::memory_order_acq_rel);
   }
 
   void on_scheduler_exit(bool /*is_worker*/) override {
+    inside_.fetch_sub(1, std::memory_order_acq_rel);
     for (auto it = arena_frames.rbegin(); it != arena_frames.rend(); ++it) {
       if (it->executor != executor_ || it->node != node_) continue;
       if (it->restore) {
@@ -100,6 +116,7 @@ class NodeObserver final : public oneapi::tbb::task_scheduler_observer {
   unsigned node_;
   CpuSet cpus_;
   bool pin_;
+  std::atomic<int> inside_{0};
 };
 
 struct alignas(64) NodeCounters {  // one cache line per node: counted from every thread
@@ -107,12 +124,28 @@ struct alignas(64) NodeCounters {  // one cache line per node: counted from ever
   std::atomic<std::uint64_t> bytes{0};
 };
 
+// oneTBB loads its hwloc glue (tbbbind) with RTLD_DEEPBIND, which AddressSanitizer refuses
+// (aborting the process), and 2021.8 has no switch to avoid it: sanitizer builds never ask oneTBB
+// about NUMA nodes, so their arenas are unconstrained and pinned by the observer alone.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kOneTbbNumaUsable = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kOneTbbNumaUsable = false;
+#else
+constexpr bool kOneTbbNumaUsable = true;
+#endif
+#else
+constexpr bool kOneTbbNumaUsable = true;
+#endif
+
 // oneTBB's NUMA ids are hwloc logical indexes in its own topology, which holds only the nodes this
 // process has CPUs on (tbbbind restricts to the process's binding) — the same nodes, in the same
 // order, as ours with allowed CPUs. Matched by position and checked by CPU count; a topology that
 // oneTBB does not see (synthetic without HWLOC_SYNTHETIC) gets no constraint.
 std::vector<int> match_tbb_numa_ids(const Topology& topology) {
   std::vector<int> ids(topology.numa_nodes().size(), -1);
+  if (!kOneTbbNumaUsable) return ids;
   std::vector<int> tbb_ids = oneapi::tbb::info::numa_nodes();
   std::sort(tbb_ids.begin(), tbb_ids.end());
   std::vector<const NumaNode*> ours;
@@ -248,7 +281,12 @@ Executor::Executor(const Topology& topology, ExecutorOptions options)
   }
 }
 
-Executor::~Executor() = default;
+Executor::~Executor() {
+  // An executor destroyed from inside one of its own tasks would wait for itself: bounded.
+  for (const auto& o : impl_->observers) {
+    if (o) o->wait_until_empty(std::chrono::seconds(1));
+  }
+}
 
 const Topology& Executor::topology() const noexcept { return impl_->topology; }
 std::size_t Executor::node_count() const noexcept { return impl_->threads.size(); }
