@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "common/run_settings.hpp"
+
 namespace strata::bench::io {
 
 // As in bench/limits: ten short repetitions and their median, interleaved by scripts/bench with
@@ -38,17 +40,13 @@ inline constexpr std::uint64_t random_seed = 20261122;
 
 // Labels a case for the report: "baseline", or "vs:<baseline name>" (bench/README.md).
 inline void set_ratio_label(benchmark::State& state, const char* baseline_name, bool is_baseline) {
-  state.SetLabel(is_baseline ? std::string("baseline") : std::string("vs:") + baseline_name);
+  strata::bench::label_ratio(state, baseline_name, is_baseline);
 }
 
 // Wall-clock time: the baselines spend theirs in the kernel, and the kernel's time is what a job
 // waits for. One thread everywhere, so a ratio compares access paths, not parallelism.
 inline void apply_run_settings(benchmark::internal::Benchmark* b) {
-  b->MinTime(min_time_seconds)
-      ->Repetitions(repetitions)
-      ->ReportAggregatesOnly(true)
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
+  strata::bench::apply_run_settings(b, min_time_seconds, repetitions);
 }
 
 }  // namespace strata::bench::io

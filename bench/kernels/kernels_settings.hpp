@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "common/run_settings.hpp"
+
 namespace strata::bench::kernels {
 
 // Eight short repetitions, interleaved at random by scripts/bench, and their median: about a
@@ -33,11 +35,7 @@ inline void label_vs(benchmark::State& state, const std::string& baseline) {
 
 // Wall-clock time: with several threads it is what a job sees.
 inline void apply_run_settings(benchmark::internal::Benchmark* b) {
-  b->MinTime(min_time_seconds)
-      ->Repetitions(repetitions)
-      ->ReportAggregatesOnly(true)
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
+  strata::bench::apply_run_settings(b, min_time_seconds, repetitions);
 }
 
 }  // namespace strata::bench::kernels

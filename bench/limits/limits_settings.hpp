@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "common/run_settings.hpp"
+
 namespace strata::bench::limits {
 
 // Ten short repetitions and their median: scripts/bench interleaves the repetitions of all cases
@@ -21,17 +23,13 @@ inline constexpr const char* baseline_name =
 
 // Labels a case for the report: "baseline", or "vs:<baseline name>" (bench/README.md).
 inline void set_ratio_label(benchmark::State& state, bool is_baseline) {
-  state.SetLabel(is_baseline ? std::string("baseline") : std::string("vs:") + baseline_name);
+  strata::bench::label_ratio(state, baseline_name, is_baseline);
 }
 
 // Wall-clock time, not CPU time: with several threads, and for I/O that waits on the device,
 // wall-clock time is what a job sees.
 inline void apply_run_settings(benchmark::internal::Benchmark* b) {
-  b->MinTime(min_time_seconds)
-      ->Repetitions(repetitions)
-      ->ReportAggregatesOnly(true)
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
+  strata::bench::apply_run_settings(b, min_time_seconds, repetitions);
 }
 
 }  // namespace strata::bench::limits

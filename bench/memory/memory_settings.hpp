@@ -11,6 +11,8 @@
 
 #include "strata/runtime/topology.hpp"
 
+#include "common/run_settings.hpp"
+
 namespace strata::bench::memory {
 
 // As in bench/limits: ten short repetitions and their median, interleaved by scripts/bench with
@@ -49,17 +51,13 @@ inline constexpr std::uint64_t huge_2m_pages_wanted = 600;
 
 // Labels a case for the report: "baseline", or "vs:<baseline name>" (bench/README.md).
 inline void set_ratio_label(benchmark::State& state, const char* baseline_name, bool is_baseline) {
-  state.SetLabel(is_baseline ? std::string("baseline") : std::string("vs:") + baseline_name);
+  strata::bench::label_ratio(state, baseline_name, is_baseline);
 }
 
 // Wall-clock time: page faults and system calls spend most of theirs in the kernel, and the
 // kernel's time is what a job waits for.
 inline void apply_run_settings(benchmark::internal::Benchmark* b) {
-  b->MinTime(min_time_seconds)
-      ->Repetitions(repetitions)
-      ->ReportAggregatesOnly(true)
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
+  strata::bench::apply_run_settings(b, min_time_seconds, repetitions);
 }
 
 // The machine's topology, loaded on first use; main() calls this before the cases run, so the
