@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -76,10 +77,10 @@ struct message_layout {
 
 // Every rank learns every rank's message size, so all of them agree on whether the messages fit
 // MPI's int counts and throw together; a lone thrower would leave the others in the collective.
-message_layout exchange_sizes(std::size_t mine, int size) {
+message_layout exchange_sizes(std::size_t mine, int size, MPI_Comm comm) {
   const auto my_size = static_cast<std::uint64_t>(mine);
   std::vector<std::uint64_t> sizes(static_cast<std::size_t>(size));
-  check(MPI_Allgather(&my_size, 1, MPI_UINT64_T, sizes.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD),
+  check(MPI_Allgather(&my_size, 1, MPI_UINT64_T, sizes.data(), 1, MPI_UINT64_T, comm),
         "MPI_Allgather");
   message_layout layout;
   layout.counts.resize(sizes.size());
@@ -95,6 +96,11 @@ message_layout exchange_sizes(std::size_t mine, int size) {
   return layout;
 }
 
+// A context's communicator from its Fortran handle (an int, so the header needs no mpi.h).
+MPI_Comm comm_of(int handle) noexcept {
+  return handle < 0 ? MPI_COMM_WORLD : MPI_Comm_f2c(handle);
+}
+
 // Frees a communicator on every exit path of init().
 struct comm_guard {
   MPI_Comm comm = MPI_COMM_NULL;
@@ -104,20 +110,20 @@ struct comm_guard {
 };
 
 template <class T>
-T allreduce_one(T v, MPI_Datatype type, MPI_Op op, const char* call) {
+T allreduce_one(MPI_Comm comm, T v, MPI_Datatype type, MPI_Op op, const char* call) {
   T out{};
-  check(MPI_Allreduce(&v, &out, 1, type, op, MPI_COMM_WORLD), call);
+  check(MPI_Allreduce(&v, &out, 1, type, op, comm), call);
   return out;
 }
 
 template <class T>
-void allreduce_span_in_place(std::span<T> values, MPI_Datatype type) {
+void allreduce_span_in_place(MPI_Comm comm, std::span<T> values, MPI_Datatype type) {
   // Split so each call's count fits MPI's int.
   constexpr std::size_t max_per_call = static_cast<std::size_t>(INT_MAX);
   for (std::size_t offset = 0; offset < values.size(); offset += max_per_call) {
     const std::size_t n = std::min(max_per_call, values.size() - offset);
     check(MPI_Allreduce(MPI_IN_PLACE, values.data() + offset, static_cast<int>(n), type, MPI_SUM,
-                        MPI_COMM_WORLD),
+                        comm),
           "MPI_Allreduce");
   }
 }
@@ -177,6 +183,12 @@ void MpiContext::init(int* argc, char*** argv) {
 }
 
 MpiContext::~MpiContext() {
+  if (comm_handle_ >= 0) {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    MPI_Comm dup = MPI_Comm_f2c(comm_handle_);
+    if (!finalized) MPI_Comm_free(&dup);
+  }
   if (!owns_mpi_) return;
   int finalized = 0;
   MPI_Finalized(&finalized);
@@ -205,7 +217,39 @@ std::string MpiContext::processor_name() const {
   return std::string(text, static_cast<std::size_t>(length));
 }
 
-void MpiContext::barrier() const { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+void MpiContext::barrier() const { check(MPI_Barrier(comm_of(comm_handle_)), "MPI_Barrier"); }
+
+std::unique_ptr<MpiContext> MpiContext::duplicate() const {
+  MPI_Comm dup = MPI_COMM_NULL;
+  check(MPI_Comm_dup(comm_of(comm_handle_), &dup), "MPI_Comm_dup");
+  check(MPI_Comm_set_errhandler(dup, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  std::unique_ptr<MpiContext> copy(new MpiContext(duplicate_tag{}));
+  copy->comm_handle_ = MPI_Comm_c2f(dup);
+  copy->rank_ = rank_;
+  copy->size_ = size_;
+  copy->local_rank_ = local_rank_;
+  copy->local_size_ = local_size_;
+  copy->node_count_ = node_count_;
+  copy->node_index_ = node_index_;
+  copy->thread_level_ = thread_level_;
+  return copy;
+}
+
+void MpiContext::sendrecv_bytes(std::span<const std::byte> send, int destination,
+                                std::span<std::byte> receive, int source, int tag) const {
+  const int to = destination < 0 ? MPI_PROC_NULL : destination;
+  const int from = source < 0 ? MPI_PROC_NULL : source;
+  if (to >= size_ || from >= size_) {
+    throw Error(ErrorCategory::invalid_argument, "sendrecv peer out of range",
+                {{"destination", std::to_string(destination)}, {"source", std::to_string(source)},
+                 {"size", std::to_string(size_)}});
+  }
+  check(MPI_Sendrecv(send.data(), to_count(send.size(), "sent message"), MPI_BYTE, to, tag,
+                     receive.data(), to_count(receive.size(), "received message"), MPI_BYTE, from,
+                     tag, comm_of(comm_handle_), MPI_STATUS_IGNORE),
+        "MPI_Sendrecv", {{"destination", std::to_string(destination)},
+                         {"source", std::to_string(source)}});
+}
 
 void MpiContext::abort(int exit_code) const noexcept {
   MPI_Abort(MPI_COMM_WORLD, exit_code);
@@ -214,46 +258,46 @@ void MpiContext::abort(int exit_code) const noexcept {
 }
 
 double MpiContext::allreduce_sum(double v) const {
-  return allreduce_one(v, MPI_DOUBLE, MPI_SUM, "MPI_Allreduce");
+  return allreduce_one(comm_of(comm_handle_), v, MPI_DOUBLE, MPI_SUM, "MPI_Allreduce");
 }
 double MpiContext::allreduce_min(double v) const {
-  return allreduce_one(v, MPI_DOUBLE, MPI_MIN, "MPI_Allreduce");
+  return allreduce_one(comm_of(comm_handle_), v, MPI_DOUBLE, MPI_MIN, "MPI_Allreduce");
 }
 double MpiContext::allreduce_max(double v) const {
-  return allreduce_one(v, MPI_DOUBLE, MPI_MAX, "MPI_Allreduce");
+  return allreduce_one(comm_of(comm_handle_), v, MPI_DOUBLE, MPI_MAX, "MPI_Allreduce");
 }
 std::int64_t MpiContext::allreduce_sum(std::int64_t v) const {
-  return allreduce_one(v, MPI_INT64_T, MPI_SUM, "MPI_Allreduce");
+  return allreduce_one(comm_of(comm_handle_), v, MPI_INT64_T, MPI_SUM, "MPI_Allreduce");
 }
 std::int64_t MpiContext::allreduce_min(std::int64_t v) const {
-  return allreduce_one(v, MPI_INT64_T, MPI_MIN, "MPI_Allreduce");
+  return allreduce_one(comm_of(comm_handle_), v, MPI_INT64_T, MPI_MIN, "MPI_Allreduce");
 }
 std::int64_t MpiContext::allreduce_max(std::int64_t v) const {
-  return allreduce_one(v, MPI_INT64_T, MPI_MAX, "MPI_Allreduce");
+  return allreduce_one(comm_of(comm_handle_), v, MPI_INT64_T, MPI_MAX, "MPI_Allreduce");
 }
 std::uint64_t MpiContext::allreduce_sum(std::uint64_t v) const {
-  return allreduce_one(v, MPI_UINT64_T, MPI_SUM, "MPI_Allreduce");
+  return allreduce_one(comm_of(comm_handle_), v, MPI_UINT64_T, MPI_SUM, "MPI_Allreduce");
 }
 // Reduced as int: MPI_C_BOOL is C's _Bool, which C++ does not promise to match bool.
 bool MpiContext::allreduce_and(bool v) const {
-  return allreduce_one(v ? 1 : 0, MPI_INT, MPI_LAND, "MPI_Allreduce") != 0;
+  return allreduce_one(comm_of(comm_handle_), v ? 1 : 0, MPI_INT, MPI_LAND, "MPI_Allreduce") != 0;
 }
 bool MpiContext::allreduce_or(bool v) const {
-  return allreduce_one(v ? 1 : 0, MPI_INT, MPI_LOR, "MPI_Allreduce") != 0;
+  return allreduce_one(comm_of(comm_handle_), v ? 1 : 0, MPI_INT, MPI_LOR, "MPI_Allreduce") != 0;
 }
 void MpiContext::allreduce_sum(std::span<double> values) const {
-  allreduce_span_in_place(values, MPI_DOUBLE);
+  allreduce_span_in_place(comm_of(comm_handle_), values, MPI_DOUBLE);
 }
 void MpiContext::allreduce_sum(std::span<std::uint64_t> values) const {
-  allreduce_span_in_place(values, MPI_UINT64_T);
+  allreduce_span_in_place(comm_of(comm_handle_), values, MPI_UINT64_T);
 }
 
 std::vector<std::vector<std::byte>> MpiContext::allgather_bytes(
     std::span<const std::byte> mine) const {
-  const message_layout layout = exchange_sizes(mine.size(), size_);
+  const message_layout layout = exchange_sizes(mine.size(), size_, comm_of(comm_handle_));
   std::vector<std::byte> all(layout.total);
   check(MPI_Allgatherv(mine.data(), static_cast<int>(mine.size()), MPI_BYTE, all.data(),
-                       layout.counts.data(), layout.displacements.data(), MPI_BYTE, MPI_COMM_WORLD),
+                       layout.counts.data(), layout.displacements.data(), MPI_BYTE, comm_of(comm_handle_)),
         "MPI_Allgatherv");
   return layout.split(all);
 }
@@ -261,12 +305,12 @@ std::vector<std::vector<std::byte>> MpiContext::allgather_bytes(
 std::vector<std::vector<std::byte>> MpiContext::gather_bytes(std::span<const std::byte> mine,
                                                              int root) const {
   check_root(root, size_);
-  const message_layout layout = exchange_sizes(mine.size(), size_);
+  const message_layout layout = exchange_sizes(mine.size(), size_, comm_of(comm_handle_));
   const bool at_root = rank_ == root;
   std::vector<std::byte> all(at_root ? layout.total : 0);
   check(MPI_Gatherv(mine.data(), static_cast<int>(mine.size()), MPI_BYTE, all.data(),
                     layout.counts.data(), layout.displacements.data(), MPI_BYTE, root,
-                    MPI_COMM_WORLD),
+                    comm_of(comm_handle_)),
         "MPI_Gatherv", {{"root", std::to_string(root)}});
   if (!at_root) return {};
   return layout.split(all);
@@ -276,13 +320,13 @@ std::vector<std::byte> MpiContext::broadcast_bytes(std::span<const std::byte> mi
                                                    int root) const {
   check_root(root, size_);
   std::int64_t count = rank_ == root ? static_cast<std::int64_t>(mine.size()) : 0;
-  check(MPI_Bcast(&count, 1, MPI_INT64_T, root, MPI_COMM_WORLD), "MPI_Bcast",
+  check(MPI_Bcast(&count, 1, MPI_INT64_T, root, comm_of(comm_handle_)), "MPI_Bcast",
         {{"root", std::to_string(root)}});
   // Every rank now knows the size, so every rank refuses an oversized message alike.
   const int n = to_count(static_cast<std::uint64_t>(count), "broadcast message");
   std::vector<std::byte> out(static_cast<std::size_t>(n));
   if (rank_ == root) std::copy(mine.begin(), mine.end(), out.begin());
-  check(MPI_Bcast(out.data(), n, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast",
+  check(MPI_Bcast(out.data(), n, MPI_BYTE, root, comm_of(comm_handle_)), "MPI_Bcast",
         {{"root", std::to_string(root)}});
   return out;
 }

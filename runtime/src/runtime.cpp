@@ -3,6 +3,12 @@
 // topology is loaded before threads exist so the process affinity read is the launcher's.
 #include "strata/runtime/runtime.hpp"
 
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+#include "strata/runtime/error.hpp"
 #include "strata/runtime/log.hpp"
 
 namespace strata {
@@ -23,13 +29,28 @@ char**& no_argv() {
   return argv;
 }
 
+// STRATA_SIGNAL_LEAD_SECONDS: the --signal lead time the batch script asked Slurm for.
+std::optional<double> signal_lead_from_environment() {
+  const char* text = std::getenv("STRATA_SIGNAL_LEAD_SECONDS");
+  if (text == nullptr || *text == '\0') return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  double seconds = std::strtod(text, &end);
+  if (errno != 0 || *end != '\0' || !std::isfinite(seconds) || seconds < 0) {
+    throw Error(ErrorCategory::config, "not a lead time in seconds",
+                {{"variable", "STRATA_SIGNAL_LEAD_SECONDS"}, {"value", text}});
+  }
+  return seconds;
+}
+
 }  // namespace
 
 Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options)
     : slurm_(SlurmEnv::from_environment()),
       mpi_(argc, argv),
       topology_((log::set_rank(mpi_.size() > 1 ? mpi_.rank() : -1), load_topology(options))),
-      memory_(topology_) {
+      memory_(topology_),
+      signal_lead_seconds_(signal_lead_from_environment()) {
   if (options.install_stop_signals) stop_signals_.emplace();
 }
 
@@ -40,5 +61,38 @@ bool Runtime::stop_requested() const noexcept {
 }
 
 int Runtime::stop_signal() const noexcept { return stop_signals_ ? stop_signals_->stop_signal() : 0; }
+
+int Runtime::exit_for_requeue() const {
+  std::string message = "stopping for requeue (exit code ";
+  message += std::to_string(kExitRequeue);
+  message += ")";
+  if (slurm_.in_job) {
+    message += ", Slurm job ";
+    message += std::to_string(slurm_.job_id);
+    message += " restart count ";
+    message += std::to_string(slurm_.restart_count);
+  }
+  if (mpi_.rank() == 0) log::write(log::Level::warn, message);
+  return kExitRequeue;
+}
+
+double Runtime::lead_seconds_needed() const noexcept {
+  return 2 * last_checkpoint_seconds_ + kLeadMarginSeconds;
+}
+
+void Runtime::note_checkpoint_seconds(double seconds) {
+  last_checkpoint_seconds_ = seconds;
+  if (!signal_lead_seconds_ || lead_warning_given_ || mpi_.rank() != 0) return;
+  if (*signal_lead_seconds_ >= lead_seconds_needed()) return;
+  lead_warning_given_ = true;
+  std::string message = "the stop-signal lead time (STRATA_SIGNAL_LEAD_SECONDS=";
+  message += std::to_string(static_cast<long>(*signal_lead_seconds_));
+  message += " s) is shorter than the last checkpoint (";
+  message += std::to_string(seconds);
+  message += " s) allows: ask for --signal=B:USR1@";
+  message += std::to_string(static_cast<long>(std::ceil(lead_seconds_needed())));
+  message += " or more";
+  log::write(log::Level::warn, message);
+}
 
 }  // namespace strata

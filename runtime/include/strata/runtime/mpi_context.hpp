@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -71,6 +72,18 @@ class MpiContext {
   std::string library_version() const;
   // Name of this host as MPI sees it.
   std::string processor_name() const;
+
+  // A context on a duplicate of this one's communicator (MPI_Comm_dup; collective): the same
+  // ranks, but its collectives never match this one's. For a background thread running its own
+  // protocol (the checkpointer's commit) while the application keeps using this context; needs
+  // thread_level() == multiple when both run at once. Freed on destruction (before MPI ends).
+  std::unique_ptr<MpiContext> duplicate() const;
+
+  // Sends `send` to `destination` and receives into `receive` from `source` at once
+  // (MPI_Sendrecv); -1 for either side means "nobody" (a domain edge). `receive` must be exactly
+  // the size of the incoming message. For halo exchanges.
+  void sendrecv_bytes(std::span<const std::byte> send, int destination,
+                      std::span<std::byte> receive, int source, int tag = 0) const;
 
   void barrier() const;
   // Ends every rank of the job with this exit code (MPI_Abort). For unrecoverable errors.
@@ -138,9 +151,12 @@ class MpiContext {
     for (std::size_t i = 0; i < parts.size(); ++i) std::memcpy(&out[i], parts[i].data(), sizeof(T));
     return out;
   }
+  struct duplicate_tag {};
+  explicit MpiContext(duplicate_tag) noexcept {}
   void init(int* argc, char*** argv);
 
   bool owns_mpi_ = false;
+  int comm_handle_ = -1;  // Fortran handle of a duplicated communicator; -1: MPI_COMM_WORLD
   int uncaught_at_construction_ = 0;
   int rank_ = 0;
   int size_ = 1;

@@ -20,6 +20,11 @@
 
 namespace strata {
 
+// Exit code of a job that checkpointed because a stop was requested and wants to run again
+// (EX_TEMPFAIL of sysexits.h, "temporary failure, retry"). slurm/simulation.sbatch requeues the
+// job when its step ends with it; any other code ends the job.
+inline constexpr int kExitRequeue = 75;
+
 struct RuntimeOptions {
   // Install SIGUSR1/SIGTERM handlers feeding stop_requested(). Off for programs that own signals.
   bool install_stop_signals = true;
@@ -58,12 +63,30 @@ class Runtime {
   bool stop_requested() const noexcept;
   int stop_signal() const noexcept;
 
+  // For `return rt.exit_for_requeue();` once the stop checkpoint is committed: logs that the job
+  // wants to be requeued and returns kExitRequeue.
+  int exit_for_requeue() const;
+
+  // Records how long the last checkpoint took, from save() to commit (the Checkpointer calls
+  // this). When STRATA_SIGNAL_LEAD_SECONDS is set (slurm/simulation.sbatch passes its --signal
+  // lead time) and is shorter than lead_seconds_needed(), warns once in the job log.
+  void note_checkpoint_seconds(double seconds);
+  // The last recorded checkpoint time, or 0.
+  double last_checkpoint_seconds() const noexcept { return last_checkpoint_seconds_; }
+  // The lead time a stop signal needs: time to finish the step in flight and checkpoint —
+  // twice the last checkpoint time plus kLeadMarginSeconds.
+  double lead_seconds_needed() const noexcept;
+  static constexpr double kLeadMarginSeconds = 30;
+
  private:
   SlurmEnv slurm_;
   MpiContext mpi_;
   Topology topology_;
   MemoryManager memory_;
   std::optional<StopSignals> stop_signals_;
+  std::optional<double> signal_lead_seconds_;
+  double last_checkpoint_seconds_ = 0;
+  bool lead_warning_given_ = false;
 };
 
 }  // namespace strata
