@@ -62,6 +62,11 @@ bool Runtime::stop_requested() const noexcept {
 
 int Runtime::stop_signal() const noexcept { return stop_signals_ ? stop_signals_->stop_signal() : 0; }
 
+bool Runtime::stop_requested_anywhere() const {
+  if (mpi_.size() == 1) return stop_requested();
+  return mpi_.allreduce_or(stop_requested());
+}
+
 int Runtime::exit_for_requeue() const {
   std::string message = "stopping for requeue (exit code ";
   message += std::to_string(kExitRequeue);

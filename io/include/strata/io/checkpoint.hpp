@@ -7,7 +7,9 @@
 //   long step = ck.restore_latest().value_or(0);   // verifies; falls back past a bad checkpoint
 //   for (; step < steps; ++step) {
 //     advance();
-//     if (ck.due(step + 1) || rt.stop_requested()) ck.save(step + 1);   // returns after the copy
+//     bool stop = rt.stop_requested_anywhere();
+//     if (ck.due(step + 1) || stop) ck.save(step + 1);   // returns after the copy
+//     if (stop) { ck.wait(); return rt.exit_for_requeue(); }
 //   }
 //   ck.wait();                                      // the last save is committed (or throws)
 //
@@ -127,10 +129,10 @@ class Checkpointer {
   void protect_bytes(std::string name, DType dtype, std::span<std::byte> rows, GlobalBlock block);
   void protect_stacked(std::string name, DType dtype, std::span<std::byte> data, Shape local_shape);
 
-  // True when `step` is due by every_steps or every_seconds have passed since the last save.
-  // Local and cheap; the same on every rank when called with the same step (time is decided on
-  // rank 0 at the previous save and shared).
-  bool due(long step) const noexcept;
+  // True when `step` is a multiple of every_steps, or every_seconds have passed since the last
+  // save started. With every_seconds set it is collective (rank 0's clock decides, one small
+  // broadcast), so every rank gets the same answer; otherwise local.
+  bool due(long step);
 
   // Collective. Waits for a save still in flight (its failure is reported through status(), not
   // thrown here), copies every protected region into a staging buffer, and returns; checksums,

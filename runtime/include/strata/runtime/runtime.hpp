@@ -62,6 +62,10 @@ class Runtime {
   // True once SIGUSR1 or SIGTERM arrived (always false when stop signals are not installed).
   bool stop_requested() const noexcept;
   int stop_signal() const noexcept;
+  // Collective: true on every rank when a stop was requested on any rank. Signals reach ranks at
+  // slightly different moments; a job that checkpoints on a stop must decide on this, not on
+  // stop_requested(), or ranks would enter the checkpoint at different steps.
+  bool stop_requested_anywhere() const;
 
   // For `return rt.exit_for_requeue();` once the stop checkpoint is committed: logs that the job
   // wants to be requeued and returns kExitRequeue.
