@@ -1,5 +1,6 @@
 // MemoryManager: arrays as placed regions with one preferred-node block per plan entry, raw
-// requests routed by size, and per-node accounting through MemoryCharge receipts.
+// requests routed by size (pool, system allocator, placed region), and per-node accounting
+// through MemoryCharge receipts plus the pool's own counters.
 #include "strata/runtime/memory_manager.hpp"
 
 #include <sched.h>
@@ -33,7 +34,9 @@ static_assert(sizeof(SmallHeader) == 16);
 }  // namespace
 
 MemoryManager::MemoryManager(const Topology& topology)
-    : topology_(topology), stats_(std::make_shared<MemoryStatistics>(topology.numa_nodes().size())) {}
+    : topology_(topology),
+      stats_(std::make_shared<MemoryStatistics>(topology.numa_nodes().size())),
+      pool_(topology) {}
 
 MemoryManager::~MemoryManager() = default;
 
@@ -103,6 +106,7 @@ void* MemoryManager::allocate(std::size_t bytes, std::size_t alignment) {
     throw Error(ErrorCategory::invalid_argument, "alignment must be a power of two up to 4096",
                 {{"alignment", std::to_string(alignment)}});
   }
+  if (bytes <= NumaPool::kLargestClassBytes) return pool_.allocate(bytes, alignment);
   if (bytes >= kSmallRequestBytes) {
     PlacedRegion r = region(bytes, {.largest_pages = PageSize::huge_2m});
     void* p = r.data();
@@ -123,6 +127,10 @@ void* MemoryManager::allocate(std::size_t bytes, std::size_t alignment) {
 
 void MemoryManager::deallocate(void* pointer, std::size_t bytes) noexcept {
   if (pointer == nullptr) return;
+  if (bytes <= NumaPool::kLargestClassBytes) {
+    pool_.deallocate(pointer);
+    return;
+  }
   if (bytes >= kSmallRequestBytes) {
     PlacedRegion doomed;
     std::lock_guard lock(large_mutex_);
@@ -139,6 +147,23 @@ void MemoryManager::deallocate(void* pointer, std::size_t bytes) noexcept {
   std::free(user - header.offset);
 }
 
-std::vector<NodeMemoryStats> MemoryManager::statistics() const { return stats_->snapshot(); }
+std::vector<NodeMemoryStats> MemoryManager::statistics() const {
+  std::vector<NodeMemoryStats> out = stats_->snapshot();
+  std::vector<PoolNodeStats> pool = pool_.statistics();
+  for (std::size_t n = 0; n < out.size() && n < pool.size(); ++n) {
+    out[n].bytes_in_use += pool[n].bytes_in_use;
+    out[n].small_bytes += pool[n].bytes_in_use;
+    out[n].peak_bytes += pool[n].peak_bytes;
+  }
+  return out;
+}
+
+void* MemoryManagerResource::do_allocate(std::size_t bytes, std::size_t alignment) {
+  return manager_->allocate(bytes, alignment);
+}
+
+void MemoryManagerResource::do_deallocate(void* p, std::size_t bytes, std::size_t) {
+  manager_->deallocate(p, bytes);
+}
 
 }  // namespace strata

@@ -1,15 +1,18 @@
 // MemoryManager: the one place strata's memory comes from. Arrays become placed regions split
-// per NUMA node; raw requests are routed by size — small ones to the system allocator (until the
-// per-node pools land), large ones to placed regions — and everything is counted per node.
+// per NUMA node; raw requests are routed by size — up to 32 KiB to the NumaPool heap of the
+// calling thread's node, up to 256 KiB to the system allocator, larger ones to placed regions —
+// and everything is counted per node.
 //
 //   strata::MemoryManager mm(topology);
 //   auto u = mm.array<double>("u", {4096, 4096});           // huge pages, one block per node
 //   void* p = mm.allocate(1 << 20);  mm.deallocate(p, 1 << 20);
+//   std::pmr::vector<int> v(&mm.resource());                // the same routing for pmr containers
 //   for (const auto& node : mm.statistics()) ...
 #pragma once
 
 #include <cstddef>
 #include <memory>
+#include <memory_resource>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -18,6 +21,7 @@
 
 #include "strata/runtime/array.hpp"
 #include "strata/runtime/memory_statistics.hpp"
+#include "strata/runtime/numa_pool.hpp"
 #include "strata/runtime/placed_region.hpp"
 #include "strata/runtime/topology.hpp"
 
@@ -36,10 +40,27 @@ struct ArrayOptions {
   std::optional<std::vector<unsigned>> nodes;
 };
 
+class MemoryManager;
+
+// A MemoryManager as a std::pmr::memory_resource (the same routing by size). Equal only to itself.
+class MemoryManagerResource : public std::pmr::memory_resource {
+ public:
+  explicit MemoryManagerResource(MemoryManager& manager) noexcept : manager_(&manager) {}
+
+ private:
+  void* do_allocate(std::size_t bytes, std::size_t alignment) override;
+  void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override;
+  bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+  MemoryManager* manager_;
+};
+
 class MemoryManager {
  public:
-  // Requests below this go to the system allocator: a placed region costs at least a page and a
-  // system call, which small objects cannot amortise.
+  // Requests below this go to the pool (up to NumaPool::kLargestClassBytes) or the system
+  // allocator: a placed region costs at least a page and a system call, which small objects
+  // cannot amortise.
   static constexpr std::size_t kSmallRequestBytes = 256 * 1024;
 
   explicit MemoryManager(const Topology& topology);
@@ -58,12 +79,20 @@ class MemoryManager {
   // A placed region counted in the statistics.
   PlacedRegion region(std::size_t bytes, RegionOptions options = {});
 
-  // Raw memory, routed by size. `alignment` is a power of two up to 4096.
+  // Raw memory, routed by size. `alignment` is a power of two up to 4096. Throws
+  // Error(invalid_argument) for another alignment, std::bad_alloc or Error(resource) when memory
+  // is refused. deallocate needs the `bytes` given to allocate, from any thread.
   void* allocate(std::size_t bytes, std::size_t alignment = alignof(std::max_align_t));
   void deallocate(void* pointer, std::size_t bytes) noexcept;
 
+  // Per node; small_bytes and bytes_in_use include the pool's blocks (at their size class) and
+  // peak_bytes adds the pool's peak to the rest's (an upper bound of the joint peak).
   std::vector<NodeMemoryStats> statistics() const;
   const Topology& topology() const noexcept { return topology_; }
+  // The pool small requests come from (its own statistics: remote frees, heaps, spans).
+  NumaPool& pool() noexcept { return pool_; }
+  // This manager as a pmr resource, e.g. for std::pmr containers or a MemoryScope.
+  std::pmr::memory_resource& resource() noexcept { return resource_; }
 
  private:
   unsigned current_node() const noexcept;
@@ -72,6 +101,8 @@ class MemoryManager {
   std::shared_ptr<MemoryStatistics> stats_;
   mutable std::mutex large_mutex_;
   std::unordered_map<void*, PlacedRegion> large_;
+  NumaPool pool_;
+  MemoryManagerResource resource_{*this};
 };
 
 // An STL allocator drawing from a MemoryManager: std::vector<double, ManagedAllocator<double>>.

@@ -1,0 +1,630 @@
+// NumaPool: per-thread heaps with one free list per span, spans carved from per-node placed
+// segments, remote frees pushed onto the owning heap's lock-free list, and exited threads' heaps
+// abandoned to their node until another thread adopts them or their last block comes back.
+#include "strata/runtime/numa_pool.hpp"
+
+#include <sched.h>
+
+#include <array>
+#include <atomic>
+#include <bit>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+#include <utility>
+
+#include "strata/runtime/error.hpp"
+#include "strata/runtime/placed_region.hpp"
+#include "thread_exit_registry.hpp"
+
+namespace strata {
+namespace {
+
+// Multiples of 16 below 64, of 64 from there on (so classes of 64 B and more are 64-byte
+// aligned), with at most ~25 % rounding loss above 512 B.
+constexpr std::array<std::uint32_t, 35> kClassBytes = {
+    16,   32,   48,   64,   128,  192,  256,  320,   384,   448,   512,   640,
+    768,  896,  1024, 1280, 1536, 1792, 2048, 2560,  3072,  3584,  4096,  5120,
+    6144, 7168, 8192, 10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768};
+constexpr std::size_t kClassCount = kClassBytes.size();
+static_assert(kClassBytes.back() == NumaPool::kLargestClassBytes);
+
+// Class index by (bytes + 15) / 16, for 0..kLargestClassBytes.
+constexpr auto kClassOfSixteenths = [] {
+  std::array<std::uint8_t, NumaPool::kLargestClassBytes / 16 + 1> table{};
+  std::size_t c = 0;
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    while (kClassBytes[c] < i * 16) ++c;
+    table[i] = static_cast<std::uint8_t>(c);
+  }
+  return table;
+}();
+
+constexpr std::size_t kSpansPerSegment = NumaPool::kSegmentBytes / NumaPool::kSpanBytes;
+// Blocks linked into a span's free list at a time: keeps a new span's first use cheap.
+constexpr std::size_t kCarveBytes = 16 * 1024;
+// Fully free spans a heap keeps for reuse before handing them back to its node.
+constexpr std::uint32_t kRetainedEmptySpans = 64;
+
+struct Block {
+  Block* next;
+};
+
+struct Heap;
+struct NodePool;
+
+// Metadata of one span, kept in its segment's header. Written by the owning heap (or, while the
+// span is free, under its node's lock); other threads read only `heap` and `block_bytes`, which
+// do not change while the span has live blocks. One cache line each: neighbours belong to
+// different threads.
+struct alignas(64) Span {
+  Block* free = nullptr;      // blocks ready to hand out
+  std::byte* bump = nullptr;  // next block not yet linked into `free`
+  std::byte* end = nullptr;   // end of the span's last whole block
+  Span* prev = nullptr;       // on the bin's list of spans with free blocks, or the node's list
+  Span* next = nullptr;
+  Heap* heap = nullptr;
+  std::uint32_t used = 0;  // live blocks
+  std::uint32_t block_bytes = 0;
+  std::uint16_t class_index = 0;
+  bool listed = false;  // the bin's current span or on its available list
+};
+
+// The start of every segment; spans[0] is the header's own room and never handed out.
+struct Segment {
+  NodePool* node = nullptr;
+  std::array<Span, kSpansPerSegment> spans;
+};
+static_assert(sizeof(Segment) <= NumaPool::kSpanBytes);
+
+// The span every bin starts with: no blocks, so the first allocation takes the slow path.
+Span empty_span;
+
+inline Span* span_of(const void* p) noexcept {
+  auto addr = reinterpret_cast<std::uintptr_t>(p);
+  auto* segment = reinterpret_cast<Segment*>(addr & ~(NumaPool::kSegmentBytes - 1));
+  return &segment->spans[(addr & (NumaPool::kSegmentBytes - 1)) / NumaPool::kSpanBytes];
+}
+
+// A counter with one writer: a plain load and store (no read-modify-write), atomic only so
+// that statistics() may read it from another thread.
+inline void bump_counter(std::atomic<std::uint64_t>& c, std::uint64_t by) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+
+// Per-thread cache of heaps by pool id. Initial-exec TLS: one fs-relative load, no call.
+struct ThreadHeapEntry {
+  std::uint64_t pool_id;
+  Heap* heap;
+};
+constexpr std::size_t kCachedPools = 8;
+__attribute__((tls_model("initial-exec"))) thread_local ThreadHeapEntry thread_heaps[kCachedPools];
+
+// The calling thread's identity for ownership checks: the address of its own cache.
+inline std::uintptr_t this_thread_tag() noexcept {
+  return reinterpret_cast<std::uintptr_t>(&thread_heaps[0]);
+}
+
+struct Bin {
+  Span* current = &empty_span;
+  Span* available = nullptr;  // spans with free blocks (or unlinked room), not current
+};
+
+struct Heap {
+  std::array<Bin, kClassCount> bins;
+  NodePool* node = nullptr;
+  std::uint32_t empty_spans = 0;  // fully free spans on available lists
+  std::uint64_t live_spans = 0;
+  bool abandoned = false;
+  std::atomic<std::uintptr_t> owner{0};  // this_thread_tag() of the owner; 0 when abandoned
+
+  // Written only by the owner (or by whoever holds an abandoned heap under its node's lock).
+  alignas(64) std::atomic<std::uint64_t> allocations{0};
+  std::atomic<std::uint64_t> allocated_bytes{0};
+  std::atomic<std::uint64_t> frees{0};
+  std::atomic<std::uint64_t> freed_bytes{0};
+  std::atomic<std::uint64_t> remote_frees{0};
+
+  // Other threads push here; a line of its own.
+  alignas(64) std::atomic<Block*> remote{nullptr};
+
+  void* allocate_slow(std::size_t c, bool node_locked);
+  void release_block(Span* s, Block* b, bool node_locked) noexcept;
+  void span_emptied(Span* s, bool node_locked) noexcept;
+  // Takes the pending remote frees. Returns how many.
+  std::uint64_t collect_remote(bool node_locked) noexcept;
+  void list_available(Bin& bin, Span* s) noexcept {
+    s->prev = nullptr;
+    s->next = bin.available;
+    if (bin.available != nullptr) bin.available->prev = s;
+    bin.available = s;
+    s->listed = true;
+  }
+  void unlist_available(Bin& bin, Span* s) noexcept {
+    if (s->prev != nullptr) s->prev->next = s->next; else bin.available = s->next;
+    if (s->next != nullptr) s->next->prev = s->prev;
+    s->prev = s->next = nullptr;
+    s->listed = false;
+  }
+  std::uint64_t bytes_in_use() const noexcept {
+    return allocated_bytes.load(std::memory_order_relaxed) -
+           freed_bytes.load(std::memory_order_relaxed);
+  }
+};
+
+// Links up to kCarveBytes of the span's untouched room into its free list.
+void carve(Span* s) noexcept {
+  std::size_t n = std::max<std::size_t>(1, kCarveBytes / s->block_bytes);
+  std::size_t room = static_cast<std::size_t>(s->end - s->bump) / s->block_bytes;
+  n = std::min(n, room);
+  std::byte* p = s->bump;
+  Block* head = s->free;
+  // Linked back to front so the list runs in address order.
+  for (std::size_t i = n; i-- > 0;) {
+    auto* b = reinterpret_cast<Block*>(p + i * s->block_bytes);
+    b->next = head;
+    head = b;
+  }
+  s->free = head;
+  s->bump = p + n * s->block_bytes;
+}
+
+inline void* pop(Span* s) noexcept {
+  Block* b = s->free;
+  s->free = b->next;
+  ++s->used;
+  return b;
+}
+
+// ------------------------------------------------------------------------------------------
+// Per node: placed segments, fully free spans, and the node's heaps.
+
+struct NodePool {
+  NumaPool::Core* core = nullptr;
+  unsigned index = 0;
+  std::mutex mutex;
+  std::vector<PlacedRegion> regions;
+  Segment* segment = nullptr;  // the segment spans are being cut from
+  std::size_t next_span = kSpansPerSegment;
+  std::byte* next_segment = nullptr;  // uncut segments of the last region
+  std::byte* segments_end = nullptr;
+  Span* free_spans = nullptr;
+  std::vector<Heap*> heaps;      // live
+  std::vector<Heap*> abandoned;  // exited threads' heaps with live blocks
+  // Counters of heaps that are gone.
+  std::uint64_t retired_allocations = 0, retired_frees = 0, retired_remote = 0;
+  std::uint64_t span_count = 0;
+  std::uint64_t peak_bytes = 0;
+
+  Span* take_span(Heap* heap, std::size_t c);
+  void give_span_locked(Span* s) noexcept {
+    s->heap = nullptr;
+    s->next = free_spans;
+    free_spans = s;
+    --span_count;
+  }
+  void reserve_locked();
+  void sweep_abandoned_locked() noexcept;
+  void retire_locked(Heap* h) noexcept;
+  std::uint64_t bytes_in_use_locked() const noexcept {
+    std::uint64_t sum = 0;
+    for (const Heap* h : heaps) sum += h->bytes_in_use();
+    for (const Heap* h : abandoned) sum += h->bytes_in_use();
+    return sum;
+  }
+};
+
+}  // namespace
+
+struct NumaPool::Core final : detail::ThreadSlotOwner {
+  const Topology& topology;
+  NumaPoolOptions options;
+  std::uint64_t id = 0;
+  std::vector<std::unique_ptr<NodePool>> nodes;
+  std::mutex heaps_mutex;
+  std::unordered_map<std::uintptr_t, Heap*> heap_of_thread;
+
+  Core(const Topology& t, NumaPoolOptions o) : topology(t), options(o) {}
+
+  unsigned node_of_this_cpu() const noexcept {
+    int cpu = sched_getcpu();
+    int node = cpu >= 0 ? topology.numa_node_of_cpu(static_cast<unsigned>(cpu)) : -1;
+    return node >= 0 && static_cast<std::size_t>(node) < nodes.size() ? static_cast<unsigned>(node)
+                                                                        : 0;
+  }
+
+  Heap* thread_heap() {
+    if (thread_heaps[0].pool_id == id) [[likely]] return thread_heaps[0].heap;
+    return thread_heap_slow();
+  }
+  Heap* thread_heap_slow();
+  // The calling thread's heap if it has one.
+  Heap* find_thread_heap() noexcept;
+
+  void release_thread_slot(void* slot) noexcept override;
+};
+
+Span* NodePool::take_span(Heap* heap, std::size_t c) {
+  std::lock_guard lock(mutex);
+  if (free_spans == nullptr) sweep_abandoned_locked();
+  Span* s = free_spans;
+  if (s != nullptr) {
+    free_spans = s->next;
+  } else {
+    if (next_span == kSpansPerSegment) {
+      if (next_segment == segments_end) reserve_locked();
+      segment = new (next_segment) Segment();
+      segment->node = this;
+      next_segment += NumaPool::kSegmentBytes;
+      next_span = 1;
+    }
+    s = &segment->spans[next_span++];
+  }
+  auto* seg = reinterpret_cast<Segment*>(reinterpret_cast<std::uintptr_t>(s) &
+                                         ~(NumaPool::kSegmentBytes - 1));
+  std::byte* base = reinterpret_cast<std::byte*>(seg) +
+                    static_cast<std::size_t>(s - seg->spans.data()) * NumaPool::kSpanBytes;
+  const std::uint32_t bytes = kClassBytes[c];
+  s->block_bytes = bytes;
+  s->class_index = static_cast<std::uint16_t>(c);
+  s->heap = heap;
+  s->used = 0;
+  s->free = nullptr;
+  s->bump = base;
+  s->end = base + NumaPool::kSpanBytes / bytes * bytes;
+  s->prev = s->next = nullptr;
+  s->listed = false;
+  ++span_count;
+  ++heap->live_spans;
+  peak_bytes = std::max(peak_bytes, bytes_in_use_locked());
+  return s;
+}
+
+void NodePool::reserve_locked() {
+  const Topology& topology = core->topology;
+  Placement placement =
+      topology.numa_nodes().size() > 1 ? Placement::bind(index) : Placement::local();
+  PlacedRegion r;
+  try {
+    r = PlacedRegion::allocate(topology, core->options.reserve_bytes + NumaPool::kSegmentBytes,
+                               {.placement = placement, .largest_pages = PageSize::transparent});
+  } catch (const Error&) {
+    throw std::bad_alloc();
+  }
+  auto first = (reinterpret_cast<std::uintptr_t>(r.data()) + NumaPool::kSegmentBytes - 1) &
+               ~(NumaPool::kSegmentBytes - 1);
+  auto last = reinterpret_cast<std::uintptr_t>(r.data()) + r.mapped_bytes();
+  next_segment = reinterpret_cast<std::byte*>(first);
+  segments_end = next_segment + (last - first) / NumaPool::kSegmentBytes * NumaPool::kSegmentBytes;
+  regions.push_back(std::move(r));
+}
+
+void NodePool::retire_locked(Heap* h) noexcept {
+  retired_allocations += h->allocations.load(std::memory_order_relaxed);
+  retired_frees += h->frees.load(std::memory_order_relaxed);
+  retired_remote += h->remote_frees.load(std::memory_order_relaxed);
+  delete h;
+}
+
+void NodePool::sweep_abandoned_locked() noexcept {
+  for (std::size_t i = 0; i < abandoned.size();) {
+    Heap* h = abandoned[i];
+    h->collect_remote(/*node_locked=*/true);
+    if (h->live_spans == 0) {
+      abandoned[i] = abandoned.back();
+      abandoned.pop_back();
+      retire_locked(h);
+    } else {
+      ++i;
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Heap slow paths.
+
+void* Heap::allocate_slow(std::size_t c, bool node_locked) {
+  Bin& bin = bins[c];
+  Span* s = bin.current;
+  if (s != &empty_span && s->bump < s->end) {
+    carve(s);
+    return pop(s);
+  }
+  collect_remote(node_locked);
+  if (s->free != nullptr) return pop(s);
+  if (s != &empty_span) s->listed = false;  // full; a free relists it
+  if (Span* a = bin.available; a != nullptr) {
+    unlist_available(bin, a);
+    a->listed = true;
+    if (a->used == 0) --empty_spans;
+    bin.current = a;
+    if (a->free == nullptr) carve(a);
+    return pop(a);
+  }
+  bin.current = &empty_span;
+  Span* n = node->take_span(this, c);
+  n->listed = true;
+  bin.current = n;
+  carve(n);
+  return pop(n);
+}
+
+void Heap::release_block(Span* s, Block* b, bool node_locked) noexcept {
+  b->next = s->free;
+  s->free = b;
+  bump_counter(frees, 1);
+  bump_counter(freed_bytes, s->block_bytes);
+  if (--s->used == 0) [[unlikely]] {
+    span_emptied(s, node_locked);
+  } else if (!s->listed) [[unlikely]] {
+    list_available(bins[s->class_index], s);
+  }
+}
+
+void Heap::span_emptied(Span* s, bool node_locked) noexcept {
+  Bin& bin = bins[s->class_index];
+  if (!abandoned) {
+    if (s == bin.current) return;
+    if (!s->listed) list_available(bin, s);
+    if (++empty_spans <= kRetainedEmptySpans) return;
+    --empty_spans;
+  }
+  if (s == bin.current) {
+    bin.current = &empty_span;
+    s->listed = false;
+  } else if (s->listed) {
+    unlist_available(bin, s);
+  }
+  --live_spans;
+  if (node_locked) {
+    node->give_span_locked(s);
+  } else {
+    std::lock_guard lock(node->mutex);
+    node->give_span_locked(s);
+  }
+}
+
+std::uint64_t Heap::collect_remote(bool node_locked) noexcept {
+  if (remote.load(std::memory_order_relaxed) == nullptr) return 0;
+  Block* b = remote.exchange(nullptr, std::memory_order_acquire);
+  std::uint64_t n = 0;
+  while (b != nullptr) {
+    Block* next = b->next;
+    release_block(span_of(b), b, node_locked);
+    b = next;
+    ++n;
+  }
+  bump_counter(remote_frees, n);
+  return n;
+}
+
+// ------------------------------------------------------------------------------------------
+// Thread heaps: created on a thread's first allocation, abandoned at its exit.
+
+Heap* NumaPool::Core::find_thread_heap() noexcept {
+  for (auto& e : thread_heaps) {
+    if (e.pool_id == id) return e.heap;
+  }
+  std::lock_guard lock(heaps_mutex);
+  auto it = heap_of_thread.find(this_thread_tag());
+  return it == heap_of_thread.end() ? nullptr : it->second;
+}
+
+Heap* NumaPool::Core::thread_heap_slow() {
+  Heap* h = find_thread_heap();
+  if (h == nullptr) {
+    NodePool& node = *nodes[node_of_this_cpu()];
+    {
+      std::lock_guard lock(node.mutex);
+      if (!node.abandoned.empty()) {  // adopt an exited thread's heap with its live blocks
+        h = node.abandoned.back();
+        node.abandoned.pop_back();
+        h->abandoned = false;
+      } else {
+        h = new Heap();
+        h->node = &node;
+      }
+      h->owner.store(this_thread_tag(), std::memory_order_relaxed);
+      node.heaps.push_back(h);
+    }
+    {
+      std::lock_guard lock(heaps_mutex);
+      heap_of_thread[this_thread_tag()] = h;
+    }
+    detail::remember_thread_slot(id, h);
+  }
+  // Most recent first.
+  for (std::size_t i = kCachedPools - 1; i > 0; --i) thread_heaps[i] = thread_heaps[i - 1];
+  thread_heaps[0] = {id, h};
+  return h;
+}
+
+// On the exiting thread, under the registry's lock (the pool cannot go meanwhile).
+void NumaPool::Core::release_thread_slot(void* slot) noexcept {
+  auto* h = static_cast<Heap*>(slot);
+  for (auto& e : thread_heaps) {
+    if (e.pool_id == id) e = {0, nullptr};
+  }
+  {
+    std::lock_guard lock(heaps_mutex);
+    heap_of_thread.erase(this_thread_tag());
+  }
+  h->collect_remote(/*node_locked=*/false);
+  NodePool& node = *h->node;
+  std::lock_guard lock(node.mutex);
+  // From here on every free to this heap is remote, and whoever holds the node lock may collect.
+  h->owner.store(0, std::memory_order_relaxed);
+  h->abandoned = true;
+  // Fully free spans kept for reuse go back to the node now.
+  for (Bin& bin : h->bins) {
+    for (Span* s = bin.available; s != nullptr;) {
+      Span* next = s->next;
+      if (s->used == 0) {
+        h->unlist_available(bin, s);
+        --h->live_spans;
+        node.give_span_locked(s);
+      }
+      s = next;
+    }
+    if (bin.current != &empty_span && bin.current->used == 0) {
+      Span* s = bin.current;
+      bin.current = &empty_span;
+      s->listed = false;
+      --h->live_spans;
+      node.give_span_locked(s);
+    }
+  }
+  h->empty_spans = 0;
+  std::erase(node.heaps, h);
+  if (h->live_spans == 0) {
+    node.retire_locked(h);
+  } else {
+    node.abandoned.push_back(h);
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// NumaPool.
+
+NumaPool::NumaPool(const Topology& topology, NumaPoolOptions options)
+    : topology_(topology), core_(std::make_unique<Core>(topology, options)) {
+  if (options.reserve_bytes < 2 * kSegmentBytes) {
+    throw Error(ErrorCategory::invalid_argument, "pool reserve must hold at least two segments",
+                {{"reserve_bytes", std::to_string(options.reserve_bytes)}});
+  }
+  std::size_t count = std::max<std::size_t>(1, topology.numa_nodes().size());
+  for (std::size_t i = 0; i < count; ++i) {
+    auto node = std::make_unique<NodePool>();
+    node->core = core_.get();
+    node->index = static_cast<unsigned>(i);
+    core_->nodes.push_back(std::move(node));
+  }
+  core_->id = detail::register_thread_slot_owner(core_.get());
+}
+
+NumaPool::~NumaPool() {
+  detail::unregister_thread_slot_owner(core_->id);
+  for (auto& node : core_->nodes) {
+    for (Heap* h : node->heaps) delete h;
+    for (Heap* h : node->abandoned) delete h;
+  }
+  // Threads still running keep stale cache entries under this pool's id, which no pool reuses.
+}
+
+bool NumaPool::fits(std::size_t bytes, std::size_t alignment) noexcept {
+  return bytes <= kLargestClassBytes && alignment <= kLargestAlignment;
+}
+
+namespace {
+inline std::size_t class_of(std::size_t bytes, std::size_t alignment) noexcept {
+  std::size_t c = kClassOfSixteenths[(bytes + 15) >> 4];
+  if (bytes == 0) c = 0;
+  if (alignment > 16) [[unlikely]] {
+    while (kClassBytes[c] % alignment != 0) ++c;  // ends: 32 KiB is a multiple of 4 KiB
+  }
+  return c;
+}
+}  // namespace
+
+void* NumaPool::allocate(std::size_t bytes, std::size_t alignment) {
+  const std::size_t c = class_of(bytes, alignment);
+  Heap* h = core_->thread_heap();
+  Span* s = h->bins[c].current;
+  void* p;
+  if (s->free != nullptr) [[likely]] {
+    p = pop(s);
+  } else {
+    p = h->allocate_slow(c, false);
+  }
+  bump_counter(h->allocations, 1);
+  bump_counter(h->allocated_bytes, kClassBytes[c]);
+  return p;
+}
+
+void NumaPool::deallocate(void* block) noexcept {
+  if (block == nullptr) return;
+  auto* b = static_cast<Block*>(block);
+  Span* s = span_of(b);
+  Heap* h = s->heap;
+  if (h->owner.load(std::memory_order_relaxed) == this_thread_tag()) [[likely]] {
+    h->release_block(s, b, false);
+    return;
+  }
+  Block* head = h->remote.load(std::memory_order_relaxed);
+  do {
+    b->next = head;
+  } while (!h->remote.compare_exchange_weak(head, b, std::memory_order_release,
+                                            std::memory_order_relaxed));
+}
+
+bool NumaPool::owns(const void* block) const noexcept {
+  auto p = reinterpret_cast<std::uintptr_t>(block);
+  for (const auto& node : core_->nodes) {
+    std::lock_guard lock(node->mutex);
+    for (const PlacedRegion& r : node->regions) {
+      auto begin = reinterpret_cast<std::uintptr_t>(r.data());
+      if (p >= begin && p < begin + r.mapped_bytes()) return true;
+    }
+  }
+  return false;
+}
+
+std::size_t NumaPool::block_bytes(const void* block) noexcept { return span_of(block)->block_bytes; }
+
+unsigned NumaPool::current_node() { return static_cast<unsigned>(core_->thread_heap()->node->index); }
+
+void NumaPool::reclaim() {
+  if (Heap* h = core_->find_thread_heap(); h != nullptr) h->collect_remote(false);
+  for (auto& node : core_->nodes) {
+    std::lock_guard lock(node->mutex);
+    node->sweep_abandoned_locked();
+  }
+}
+
+std::vector<PoolNodeStats> NumaPool::statistics() const {
+  std::vector<PoolNodeStats> out;
+  for (const auto& node : core_->nodes) {
+    std::lock_guard lock(node->mutex);
+    node->sweep_abandoned_locked();
+    PoolNodeStats s;
+    s.allocations = node->retired_allocations;
+    s.frees = node->retired_frees;
+    s.remote_frees = node->retired_remote;
+    auto add = [&](const Heap* h) {
+      s.allocations += h->allocations.load(std::memory_order_relaxed);
+      s.frees += h->frees.load(std::memory_order_relaxed);
+      s.remote_frees += h->remote_frees.load(std::memory_order_relaxed);
+      s.bytes_in_use += h->bytes_in_use();
+    };
+    for (const Heap* h : node->heaps) add(h);
+    for (const Heap* h : node->abandoned) add(h);
+    node->peak_bytes = std::max(node->peak_bytes, s.bytes_in_use);
+    s.peak_bytes = node->peak_bytes;
+    s.span_bytes = 0;
+    for (Span* f = node->free_spans; f != nullptr; f = f->next) s.span_bytes += kSpanBytes;
+    s.span_bytes += node->span_count * kSpanBytes;
+    for (const PlacedRegion& r : node->regions) s.reserved_bytes += r.mapped_bytes();
+    s.heaps = node->heaps.size();
+    s.abandoned_heaps = node->abandoned.size();
+    out.push_back(s);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------
+// NumaPoolResource.
+
+void* NumaPoolResource::do_allocate(std::size_t bytes, std::size_t alignment) {
+  if (NumaPool::fits(bytes, alignment)) return pool_->allocate(bytes, alignment);
+  return upstream_->allocate(bytes, alignment);
+}
+
+void NumaPoolResource::do_deallocate(void* p, std::size_t bytes, std::size_t alignment) {
+  if (NumaPool::fits(bytes, alignment)) {
+    pool_->deallocate(p);
+  } else {
+    upstream_->deallocate(p, bytes, alignment);
+  }
+}
+
+}  // namespace strata
