@@ -13,26 +13,12 @@
 #include <random>
 
 #include "strata/runtime/error.hpp"
+#include "file_io.hpp"
 #include "publish_file.hpp"
 #include "strata_format.hpp"
 
 namespace strata::io {
 namespace {
-
-void write_all(int fd, const std::string& path, std::uint64_t offset, std::span<const std::byte> data) {
-  while (!data.empty()) {
-    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      throw Error(err == ENOSPC || err == EDQUOT ? ErrorCategory::resource : ErrorCategory::io,
-                  std::string("write failed: ") + std::strerror(err),
-                  {{"file", path}, {"offset", std::to_string(offset)}});
-    }
-    data = data.subspan(static_cast<std::size_t>(n));
-    offset += static_cast<std::uint64_t>(n);
-  }
-}
 
 std::array<std::uint8_t, 16> random_uuid() {
   std::random_device device;
@@ -44,14 +30,6 @@ std::array<std::uint8_t, 16> random_uuid() {
   id[6] = static_cast<std::uint8_t>((id[6] & 0x0f) | 0x40);  // version 4
   id[8] = static_cast<std::uint8_t>((id[8] & 0x3f) | 0x80);  // RFC 4122 variant
   return id;
-}
-
-void sync_or_throw(int fd, const std::string& path) {
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    throw Error(err == ENOSPC ? ErrorCategory::resource : ErrorCategory::io,
-                std::string("fsync failed: ") + std::strerror(err), {{"file", path}});
-  }
 }
 
 }  // namespace
@@ -143,7 +121,7 @@ void StrataWriter::write_chunk(std::size_t array, std::uint64_t chunk, std::span
                 {{"file", w.path}, {"array", a.name}, {"chunk", std::to_string(chunk)}});
   }
   try {
-    write_all(w.fd, w.path, a.data_offset + chunk * a.chunk_bytes, data);
+    detail::write_all(w.fd, w.path, a.data_offset + chunk * a.chunk_bytes, data);
   } catch (...) {
     w.written[array][chunk].store(false);
     throw;
@@ -193,18 +171,18 @@ void StrataWriter::finish() {
                     {{"file", w.path}, {"array", a.name}, {"chunk", std::to_string(c)}});
       }
     }
-    write_all(w.fd, w.path, a.checksum_offset, std::as_bytes(std::span(w.checksums[i])));
+    detail::write_all(w.fd, w.path, a.checksum_offset, std::as_bytes(std::span(w.checksums[i])));
   }
   std::vector<std::byte> meta = detail::encode_metadata(w.metadata);
-  write_all(w.fd, w.path, w.layout.metadata_offset, meta);
+  detail::write_all(w.fd, w.path, w.layout.metadata_offset, meta);
   std::vector<std::byte> table(w.layout.arrays.size() * detail::kEntryBytes);
   for (std::size_t i = 0; i < w.layout.arrays.size(); ++i) {
     detail::encode_entry(w.layout.arrays[i], std::span(table).subspan(i * detail::kEntryBytes, detail::kEntryBytes));
   }
-  write_all(w.fd, w.path, detail::kHeaderBytes, table);
+  detail::write_all(w.fd, w.path, detail::kHeaderBytes, table);
 
   // Data and tables are durable before the header that vouches for them is written.
-  sync_or_throw(w.fd, w.path);
+  detail::sync_file(w.fd, w.path);
   detail::Header h;
   h.info.version_major = kFormatMajor;
   h.info.version_minor = kFormatMinor;
@@ -223,8 +201,8 @@ void StrataWriter::finish() {
   h.metadata_checksum = detail::checksum(meta);
   std::array<std::byte, detail::kHeaderBytes> header;
   detail::encode_header(h, header);
-  write_all(w.fd, w.path, 0, header);
-  sync_or_throw(w.fd, w.path);
+  detail::write_all(w.fd, w.path, 0, header);
+  detail::sync_file(w.fd, w.path);
 
   ::close(w.fd);
   w.fd = -1;

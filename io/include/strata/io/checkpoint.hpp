@@ -194,7 +194,8 @@ std::vector<CheckpointInfo> list_checkpoints(const std::string& dir,
 std::vector<std::string> verify_checkpoint(const std::string& dir, long step);
 
 // Deletes all but the newest `keep` complete checkpoints, keeping any folder a kept one still
-// references, and unfinished `.tmp` folders. Returns the steps removed.
+// references. Unfinished `.tmp` folders are left alone (a running job may be writing one; the
+// next Checkpointer on the folder removes them). Returns the steps removed.
 std::vector<long> prune_checkpoints(const std::string& dir, int keep);
 
 // Reads one region of a verified checkpoint as the whole global array (row-major bytes).

@@ -1,0 +1,56 @@
+// SHA-256 on OpenSSL EVP (see sha256.hpp).
+#include "sha256.hpp"
+
+#include <openssl/evp.h>
+
+#include "strata/runtime/error.hpp"
+
+namespace strata::io::detail {
+
+struct Sha256::Context {
+  EVP_MD_CTX* ctx = nullptr;
+};
+
+Sha256::Sha256() : context_(std::make_unique<Context>()) {
+  context_->ctx = EVP_MD_CTX_new();
+  if (context_->ctx == nullptr || EVP_DigestInit_ex(context_->ctx, EVP_sha256(), nullptr) != 1) {
+    if (context_->ctx != nullptr) EVP_MD_CTX_free(context_->ctx);
+    context_->ctx = nullptr;
+    throw Error(ErrorCategory::system, "OpenSSL cannot start a SHA-256 digest");
+  }
+}
+
+Sha256::~Sha256() {
+  if (context_ && context_->ctx != nullptr) EVP_MD_CTX_free(context_->ctx);
+}
+
+void Sha256::update(std::span<const std::byte> bytes) {
+  if (bytes.empty()) return;
+  if (EVP_DigestUpdate(context_->ctx, bytes.data(), bytes.size()) != 1) {
+    throw Error(ErrorCategory::system, "OpenSSL SHA-256 update failed");
+  }
+}
+
+std::string Sha256::hex_digest() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(context_->ctx, digest, &length) != 1) {
+    throw Error(ErrorCategory::system, "OpenSSL SHA-256 final failed");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * length);
+  for (unsigned int i = 0; i < length; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 0xf]);
+  }
+  return out;
+}
+
+std::string sha256_hex(std::span<const std::byte> bytes) {
+  Sha256 sha;
+  sha.update(bytes);
+  return sha.hex_digest();
+}
+
+}  // namespace strata::io::detail
