@@ -1,0 +1,42 @@
+// Run settings and case names of the pools suite. A case's full name is built here from the same
+// settings Google Benchmark appends, so a "vs:" label always names a case of the same run.
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include "common/run_settings.hpp"
+
+namespace strata::bench::pools {
+
+// Many short repetitions, interleaved by scripts/bench with every other case's, so a busy spell
+// of the shared machine hits a case and its peer alike.
+inline constexpr double min_time_seconds = 0.05;
+inline constexpr int repetitions = 8;
+inline constexpr const char* settings_suffix = "/min_time:0.050/repeats:8/real_time";
+
+inline std::string full_name(const std::string& name) { return name + settings_suffix; }
+
+// Registers `name` with the suite's settings; labels it the baseline, or vs:<baseline>.
+template <class Fn>
+benchmark::internal::Benchmark* add_case(const std::string& name, const std::string& baseline,
+                                         Fn&& fn) {
+  const bool is_baseline = name == baseline;
+  const std::string base_full = full_name(baseline);
+  auto* b = benchmark::RegisterBenchmark(
+      name.c_str(), [fn, is_baseline, base_full](benchmark::State& state) {
+        fn(state);
+        label_ratio(state, base_full.c_str(), is_baseline);
+      });
+  apply_run_settings(b, min_time_seconds, repetitions);
+  b->Unit(benchmark::kMicrosecond);
+  return b;
+}
+
+// Cases registered by each file of the suite (main.cpp calls them).
+void register_single_thread_cases(bool jemalloc_loaded);
+void register_cross_thread_cases(bool jemalloc_loaded);
+void register_rcu_cases();
+
+}  // namespace strata::bench::pools
