@@ -20,9 +20,6 @@
 #include <strata/io/checkpoint.hpp>
 #include <strata/strata.hpp>
 
-// Until the Checkpointer's implementation lands, the simulation runs without checkpoints.
-#define STRATA_HEAT_FAKE_CKPT 1
-
 namespace {
 
 struct Options {
@@ -183,23 +180,6 @@ class HeatSolver {
   strata::Array<double>* next_ = &b_;
 };
 
-#ifdef STRATA_HEAT_FAKE_CKPT
-struct FakeCk {
-  FakeCk(strata::Runtime&, strata::Executor&, strata::io::CheckpointOptions) {}
-  template <class T> void protect(std::string, std::span<T>, strata::io::GlobalBlock) {}
-  std::optional<long> restore_latest() { return std::nullopt; }
-  const strata::io::RestoreReport& last_restore() { return r_; }
-  bool due(long) { return false; }
-  void save(long) {}
-  strata::io::SaveStatus wait() { return {}; }
-  strata::io::SaveStatus status() { return {}; }
-  strata::io::RestoreReport r_;
-};
-#define Checkpointer_T FakeCk
-#else
-#define Checkpointer_T strata::io::Checkpointer
-#endif
-
 int run(strata::Runtime& rt, const Options& o) {
   strata::Executor ex(rt);
   HeatSolver heat(rt, ex, o);
@@ -210,7 +190,7 @@ int run(strata::Runtime& rt, const Options& o) {
   ck_options.every_seconds = o.every_seconds;
   ck_options.keep = o.keep;
   ck_options.codec = o.level > 0 ? strata::io::zstd(o.level) : strata::io::no_compression();
-  Checkpointer_T ck(rt, ex, ck_options);
+  strata::io::Checkpointer ck(rt, ex, ck_options);
   ck.protect("u", heat.state_rows(),
              strata::io::GlobalBlock{.global_shape = {o.ny, o.nx}, .first_row = heat.first_row()});
 
