@@ -4,6 +4,7 @@
 //   int main(int argc, char** argv) { strata::Runtime rt(argc, argv); ... }
 #pragma once
 
+#include "strata/io/checkpoint.hpp"
 #include "strata/io/dataset.hpp"
 #include "strata/io/hdf5.hpp"
 #include "strata/io/partition.hpp"

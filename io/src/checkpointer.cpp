@@ -408,8 +408,8 @@ void Checkpointer::Impl::commit(long step, const std::string& local_error,
         decision += "rank 0 (commit): ";
         decision += e.what();
       }
-      if (!decision.empty()) remove_folder(detail::temp_step_folder(options.dir, step));
     }
+    if (!decision.empty()) remove_folder(detail::temp_step_folder(options.dir, step));
   }
   auto shared = mpi.broadcast_bytes(std::as_bytes(std::span(decision.data(), decision.size())), 0);
   decision.assign(reinterpret_cast<const char*>(shared.data()), shared.size());

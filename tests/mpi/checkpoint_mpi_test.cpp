@@ -1,0 +1,442 @@
+// The Checkpointer's guarantees under mpiexec with 1, 2 and 4 ranks: a restore gives back exactly
+// what was saved (also into another block layout), saves are snapshots taken at save() time,
+// incremental saves rewrite only changed chunks, a failure on one rank aborts the checkpoint on
+// all and keeps the previous one, damaged checkpoints are skipped with a reason, and retention
+// never removes what a kept checkpoint references.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <strata/strata.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+using strata::io::Checkpointer;
+using strata::io::CheckpointOptions;
+using strata::io::GlobalBlock;
+
+strata::Runtime* the_runtime = nullptr;
+strata::Runtime& rt() { return *the_runtime; }
+strata::Executor* the_executor = nullptr;
+strata::Executor& ex() { return *the_executor; }
+
+constexpr std::size_t kCols = 1000;         // 8000-byte rows: chunks straddle rows
+constexpr std::size_t kRowsPerRank = 37;    // odd, so chunks end mid-row
+constexpr std::size_t kChunkBytes = 64 * 1024;
+
+// A folder shared by all ranks, unique per test, removed at the end.
+std::string shared_folder(const std::string& name) {
+  std::string path;
+  if (rt().rank() == 0) {
+    std::string pattern = (fs::temp_directory_path() / ("strata-ckpt-" + name + "-XXXXXX")).string();
+    if (mkdtemp(pattern.data()) == nullptr) std::abort();
+    path = pattern;
+  }
+  auto bytes = rt().mpi().broadcast_bytes(std::as_bytes(std::span(path.data(), path.size())), 0);
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+void remove_shared(const std::string& path) {
+  rt().mpi().barrier();
+  if (rt().rank() == 0) fs::remove_all(path);
+}
+
+// Deterministic content for global row r, column c, version v.
+double value(std::size_t r, std::size_t c, int v) { return static_cast<double>(r * 1000003 + c * 7 + v); }
+
+struct Field {
+  std::vector<double> data;
+  std::size_t first_row = 0;
+  std::size_t rows = 0;
+  Field(std::size_t first, std::size_t n) : data(n * kCols), first_row(first), rows(n) {}
+  void fill(int v) {
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t c = 0; c < kCols; ++c) data[r * kCols + c] = value(first_row + r, c, v);
+  }
+  bool holds(int v) const {
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t c = 0; c < kCols; ++c)
+        if (data[r * kCols + c] != value(first_row + r, c, v)) return false;
+    return true;
+  }
+  GlobalBlock block() const {
+    return {strata::Shape{kRowsPerRank * static_cast<std::size_t>(rt().size()), kCols}, first_row};
+  }
+};
+
+Field even_field() {
+  return Field(kRowsPerRank * static_cast<std::size_t>(rt().rank()), kRowsPerRank);
+}
+
+CheckpointOptions options(const std::string& dir) {
+  CheckpointOptions o;
+  o.dir = dir;
+  o.keep = 2;
+  o.chunk_bytes = kChunkBytes;
+  return o;
+}
+
+bool all_ranks(bool ok) { return rt().mpi().allreduce_and(ok); }
+
+// A saved state comes back exactly, and files and folders carry modes 0640 and 0750.
+TEST(Checkpoint, RoundTripRestoresExactBytesWithPrivateModes) {
+  const std::string dir = shared_folder("roundtrip");
+  Field f = even_field();
+  {
+    Checkpointer ck(rt(), ex(), options(dir));
+    ck.protect("u", std::span(f.data), f.block());
+    f.fill(1);
+    ck.save(10);
+    auto st = ck.wait();
+    EXPECT_EQ(st.state, strata::io::SaveState::committed);
+    EXPECT_EQ(st.raw_bytes, f.data.size() * sizeof(double));
+  }
+  f.fill(2);
+  {
+    Checkpointer ck(rt(), ex(), options(dir));
+    ck.protect("u", std::span(f.data), f.block());
+    EXPECT_EQ(ck.restore_latest(), std::optional<long>(10));
+  }
+  EXPECT_TRUE(all_ranks(f.holds(1)));
+  if (rt().rank() == 0) {
+    struct stat st {};
+    ASSERT_EQ(::stat((dir + "/step-00000010").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0750u);
+    ASSERT_EQ(::stat((dir + "/step-00000010/shard-00000.sck").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0640u);
+    ASSERT_EQ(::stat((dir + "/step-00000010/manifest.json").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0640u);
+  }
+  remove_shared(dir);
+}
+
+// save() snapshots the state at the call: writes after it returns do not reach the checkpoint,
+// and a second save while the first is in flight leaves both committed and intact.
+TEST(Checkpoint, SaveIsASnapshotAndBackToBackSavesBothCommit) {
+  const std::string dir = shared_folder("snapshot");
+  Field f = even_field();
+  Checkpointer ck(rt(), ex(), options(dir));
+  ck.protect("u", std::span(f.data), f.block());
+  f.fill(1);
+  ck.save(1);
+  f.fill(2);  // the background write of step 1 is likely still running
+  ck.save(2);
+  f.fill(3);
+  ck.wait();
+  auto steps = strata::io::list_checkpoints(dir);
+  ASSERT_EQ(steps.size(), 2u);
+  EXPECT_EQ(steps[0].step, 1);
+  EXPECT_EQ(steps[1].step, 2);
+  EXPECT_EQ(ck.restore_latest(), std::optional<long>(2));
+  EXPECT_TRUE(all_ranks(f.holds(2)));
+  if (rt().rank() == 0) {
+    auto raw = strata::io::read_checkpoint_region(dir, 1, "u");
+    std::vector<double> global(raw.size() / sizeof(double));
+    std::memcpy(global.data(), raw.data(), raw.size());
+    bool ok = true;
+    for (std::size_t i = 0; i < global.size(); ++i) ok &= global[i] == value(i / kCols, i % kCols, 1);
+    EXPECT_TRUE(ok) << "step 1 was changed by the writes that followed save(1)";
+  }
+  remove_shared(dir);
+}
+
+// A restore onto another block layout (rows moved between ranks) assembles each rank's new rows
+// from whichever shards hold them — the path a restart on another rank count takes.
+TEST(Checkpoint, RestoresIntoADifferentRowSplit) {
+  const std::string dir = shared_folder("redistribute");
+  const std::size_t total = kRowsPerRank * static_cast<std::size_t>(rt().size());
+  {
+    Field f = even_field();
+    Checkpointer ck(rt(), ex(), options(dir));
+    ck.protect("u", std::span(f.data), f.block());
+    f.fill(5);
+    ck.save(3);
+    ck.wait();
+  }
+  // Uneven split in reverse order: rank r gets a slice of another size and place.
+  const auto size = static_cast<std::size_t>(rt().size());
+  const auto me = static_cast<std::size_t>(rt().rank());
+  std::vector<std::size_t> rows(size, total / size);
+  if (size > 1) { rows[0] += 5; rows[size - 1] -= 5; }
+  std::size_t first = 0;
+  for (std::size_t r = size - 1; r > me; --r) first += rows[r];
+  Field g(first, rows[me]);
+  Checkpointer ck(rt(), ex(), options(dir));
+  ck.protect("u", std::span(g.data), GlobalBlock{strata::Shape{total, kCols}, first});
+  EXPECT_EQ(ck.restore_latest(), std::optional<long>(3));
+  EXPECT_TRUE(all_ranks(g.holds(5)));
+  remove_shared(dir);
+}
+
+// Changing one chunk rewrites one chunk per rank; the rest are references to the older step,
+// which retention then keeps although it is past `keep`.
+TEST(Checkpoint, IncrementalSaveRewritesOnlyChangedChunksAndRetentionKeepsItsBase) {
+  const std::string dir = shared_folder("incremental");
+  Field f = even_field();
+  CheckpointOptions o = options(dir);
+  o.keep = 1;
+  Checkpointer ck(rt(), ex(), o);
+  ck.protect("u", std::span(f.data), f.block());
+  f.fill(1);
+  ck.save(1);
+  auto first = ck.wait();
+  EXPECT_EQ(first.chunks_reused, 0u);
+  const std::uint64_t chunks = first.chunks_written;
+  ASSERT_GT(chunks, 3u);
+  f.data[kCols + 3] = -1.0;  // one value in the first chunk
+  ck.save(2);
+  auto second = ck.wait();
+  EXPECT_EQ(second.chunks_written, 1u);
+  EXPECT_EQ(second.chunks_reused, chunks - 1);
+  EXPECT_LT(second.written_bytes * 3, first.written_bytes);
+  auto listed = strata::io::list_checkpoints(dir);
+  ASSERT_EQ(listed.size(), 2u) << "step 1 holds step 2's unchanged chunks and must stay";
+  EXPECT_EQ(listed[1].depends_on, std::vector<long>{1});
+  Field g = even_field();
+  Checkpointer again(rt(), ex(), o);
+  again.protect("u", std::span(g.data), g.block());
+  EXPECT_EQ(again.restore_latest(), std::optional<long>(2));
+  EXPECT_TRUE(all_ranks(g.data == f.data));
+  if (rt().rank() == 0) EXPECT_TRUE(strata::io::verify_checkpoint(dir, 2).empty());
+  remove_shared(dir);
+}
+
+// A shard that cannot be written on the last rank fails the checkpoint on every rank, leaves
+// no trace of it, and the previous checkpoint stays the one restored.
+TEST(Checkpoint, FailureOnOneRankAbortsTheCheckpointEverywhere) {
+  const std::string dir = shared_folder("failure");
+  Field f = even_field();
+  Checkpointer ck(rt(), ex(), options(dir));
+  ck.protect("u", std::span(f.data), f.block());
+  f.fill(1);
+  ck.save(1);
+  ck.wait();
+  const int victim = rt().size() - 1;
+  if (rt().rank() == 0) {
+    fs::create_directories(dir + "/step-00000002.tmp/shard-" +
+                           std::string(5 - std::to_string(victim).size(), '0') +
+                           std::to_string(victim) + ".sck");  // a folder where the shard goes
+  }
+  rt().mpi().barrier();
+  f.fill(2);
+  ck.save(2);
+  bool threw = false;
+  try {
+    ck.wait();
+  } catch (const strata::Error& e) {
+    threw = std::string(e.what()).find("rank " + std::to_string(victim)) != std::string::npos;
+  }
+  EXPECT_TRUE(all_ranks(threw)) << "every rank must learn that rank " << victim << " failed";
+  EXPECT_EQ(ck.status().state, strata::io::SaveState::failed);
+  rt().mpi().barrier();
+  EXPECT_FALSE(fs::exists(dir + "/step-00000002"));
+  EXPECT_FALSE(fs::exists(dir + "/step-00000002.tmp"));
+  EXPECT_EQ(ck.restore_latest(), std::optional<long>(1));
+  EXPECT_TRUE(all_ranks(f.holds(1)));
+  remove_shared(dir);
+}
+
+enum class Damage { flip_shard_byte, delete_shard, truncate_manifest, truncate_shard };
+
+// Each kind of damage to the newest checkpoint makes restore fall back to the previous one,
+// with a reason naming the step and what is wrong.
+void expect_fallback(Damage damage, const std::string& expected_reason) {
+  const std::string dir = shared_folder("damage");
+  Field f = even_field();
+  Checkpointer ck(rt(), ex(), options(dir));
+  ck.protect("u", std::span(f.data), f.block());
+  f.fill(1);
+  ck.save(1);
+  ck.wait();
+  f.fill(2);
+  ck.save(2);
+  ck.wait();
+  if (rt().rank() == 0) {
+    const std::string shard = dir + "/step-00000002/shard-00000.sck";
+    const std::string manifest = dir + "/step-00000002/manifest.json";
+    switch (damage) {
+      case Damage::flip_shard_byte: {
+        std::fstream io(shard, std::ios::in | std::ios::out | std::ios::binary);
+        io.seekg(100);
+        char c = 0;
+        io.read(&c, 1);
+        c = static_cast<char>(c ^ 0x5a);
+        io.seekp(100);
+        io.write(&c, 1);
+        break;
+      }
+      case Damage::delete_shard: fs::remove(shard); break;
+      case Damage::truncate_manifest: fs::resize_file(manifest, fs::file_size(manifest) / 2); break;
+      case Damage::truncate_shard: fs::resize_file(shard, fs::file_size(shard) - 10); break;
+    }
+  }
+  rt().mpi().barrier();
+  f.fill(3);
+  EXPECT_EQ(ck.restore_latest(), std::optional<long>(1));
+  EXPECT_TRUE(all_ranks(f.holds(1)));
+  const auto& report = ck.last_restore();
+  ASSERT_EQ(report.skipped.size(), 1u);
+  EXPECT_EQ(report.skipped[0].step, 2);
+  EXPECT_NE(report.skipped[0].reason.find(expected_reason), std::string::npos)
+      << report.skipped[0].reason;
+  remove_shared(dir);
+}
+
+// A flipped byte in a frame fails that chunk's XXH3 (or its zstd frame check).
+TEST(Checkpoint, FlippedShardByteFallsBack) { expect_fallback(Damage::flip_shard_byte, "shard-00000"); }
+// A deleted shard is named as missing.
+TEST(Checkpoint, DeletedShardFallsBack) { expect_fallback(Damage::delete_shard, "shard missing"); }
+// A truncated manifest no longer parses (or fails its SHA-256).
+TEST(Checkpoint, TruncatedManifestFallsBack) { expect_fallback(Damage::truncate_manifest, "manifest"); }
+// A truncated shard is caught by its size before any frame is read.
+TEST(Checkpoint, TruncatedShardFallsBack) { expect_fallback(Damage::truncate_shard, "truncated"); }
+
+// verify_checkpoint (strata ckpt verify) checks every shard's SHA-256 and names the bad one.
+TEST(Checkpoint, VerifyNamesTheDamagedShard) {
+  const std::string dir = shared_folder("verify");
+  Field f = even_field();
+  {
+    Checkpointer ck(rt(), ex(), options(dir));
+    ck.protect("u", std::span(f.data), f.block());
+    f.fill(1);
+    ck.save(4);
+    ck.wait();
+  }
+  if (rt().rank() == 0) {
+    EXPECT_TRUE(strata::io::verify_checkpoint(dir, 4).empty());
+    const std::string shard = dir + "/step-00000004/shard-00000.sck";
+    std::fstream io(shard, std::ios::in | std::ios::out | std::ios::binary);
+    io.seekp(70);
+    io.put('\x7f');
+    io.close();
+    auto problems = strata::io::verify_checkpoint(dir, 4);
+    ASSERT_FALSE(problems.empty());
+    EXPECT_NE(problems[0].find("SHA-256"), std::string::npos) << problems[0];
+  }
+  remove_shared(dir);
+}
+
+// Whole arrays stack by rank; a rank-local mapped file comes back byte for byte; region names
+// never become paths (a name full of ../ writes nothing outside the folder).
+TEST(Checkpoint, StackedArraysMappedFilesAndHostileNames) {
+  const std::string dir = shared_folder("kinds");
+  auto a = rt().memory().array<std::int32_t>("a", {static_cast<std::size_t>(3 + rt().rank()), 5});
+  for (std::size_t i = 0; i < a.size(); ++i) a.data()[i] = static_cast<std::int32_t>(i * 31 + rt().rank());
+  const std::string file = dir + "/mapped-" + std::to_string(rt().rank()) + ".bin";
+  rt().mpi().barrier();
+  auto mapped = strata::MappedFile::open(file, strata::MappedFileOptions().read_write().create(4096 + 17));
+  auto bytes = mapped.writable_bytes(0, mapped.size());
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::byte>(i * 13 + 1);
+  std::vector<double> odd(kCols, 1.5);
+  const std::string ckdir = dir + "/ck";
+  {
+    Checkpointer ck(rt(), ex(), options(ckdir));
+    ck.protect(a);
+    ck.protect("state.bin", mapped);
+    ck.protect("../../../escape", std::span(odd), GlobalBlock{strata::Shape{static_cast<std::size_t>(rt().size()), kCols},
+                                                              static_cast<std::size_t>(rt().rank())});
+    ck.save(7);
+    ck.wait();
+  }
+  std::vector<std::int32_t> saved(a.data(), a.data() + a.size());
+  std::fill(a.data(), a.data() + a.size(), 0);
+  std::fill(bytes.begin(), bytes.end(), std::byte{0});
+  std::fill(odd.begin(), odd.end(), 0.0);
+  {
+    Checkpointer ck(rt(), ex(), options(ckdir));
+    ck.protect(a);
+    ck.protect("state.bin", mapped);
+    ck.protect("../../../escape", std::span(odd), GlobalBlock{strata::Shape{static_cast<std::size_t>(rt().size()), kCols},
+                                                              static_cast<std::size_t>(rt().rank())});
+    EXPECT_EQ(ck.restore_latest(), std::optional<long>(7));
+  }
+  bool ok = std::equal(saved.begin(), saved.end(), a.data());
+  for (std::size_t i = 0; i < bytes.size(); ++i) ok &= bytes[i] == static_cast<std::byte>(i * 13 + 1);
+  ok &= std::all_of(odd.begin(), odd.end(), [](double v) { return v == 1.5; });
+  EXPECT_TRUE(all_ranks(ok));
+  if (rt().rank() == 0) {
+    auto info = strata::io::list_checkpoints(ckdir);
+    ASSERT_EQ(info.size(), 1u);
+    ASSERT_EQ(info[0].regions.size(), 3u);
+    EXPECT_EQ(info[0].regions[0].global_shape[0], static_cast<std::size_t>(3 * rt().size() + rt().size() * (rt().size() - 1) / 2));
+    for (const auto& entry : fs::recursive_directory_iterator(fs::path(dir).parent_path())) {
+      EXPECT_EQ(entry.path().filename().string().find("escape"), std::string::npos) << entry.path();
+    }
+  }
+  remove_shared(dir);
+}
+
+// A restore that finds the protected region with another shape refuses with invalid_argument
+// instead of writing a wrong answer.
+TEST(Checkpoint, MismatchedShapeIsAClearError) {
+  const std::string dir = shared_folder("mismatch");
+  Field f = even_field();
+  {
+    Checkpointer ck(rt(), ex(), options(dir));
+    ck.protect("u", std::span(f.data), f.block());
+    ck.save(1);
+    ck.wait();
+  }
+  std::vector<double> other(kCols / 2 * kRowsPerRank * 2);
+  Checkpointer ck(rt(), ex(), options(dir));
+  ck.protect("u", std::span(other),
+             GlobalBlock{strata::Shape{2 * kRowsPerRank * static_cast<std::size_t>(rt().size()), kCols / 2},
+                         2 * kRowsPerRank * static_cast<std::size_t>(rt().rank())});
+  bool threw = false;
+  try {
+    ck.restore_latest();
+  } catch (const strata::Error& e) {
+    threw = e.category() == strata::ErrorCategory::invalid_argument &&
+            std::string(e.what()).find("global shape") != std::string::npos;
+  }
+  EXPECT_TRUE(all_ranks(threw));
+  remove_shared(dir);
+}
+
+// every_steps makes due() true on multiples only; keep = 2 leaves the two newest complete steps.
+TEST(Checkpoint, DueAndRetention) {
+  const std::string dir = shared_folder("due");
+  Field f = even_field();
+  CheckpointOptions o = options(dir);
+  o.every_steps = 5;
+  o.incremental = false;
+  Checkpointer ck(rt(), ex(), o);
+  ck.protect("u", std::span(f.data), f.block());
+  int saves = 0;
+  for (long step = 1; step <= 20; ++step) {
+    f.fill(static_cast<int>(step));
+    if (ck.due(step)) {
+      ck.save(step);
+      ++saves;
+    }
+  }
+  ck.wait();
+  EXPECT_EQ(saves, 4);
+  auto listed = strata::io::list_checkpoints(dir);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].step, 15);
+  EXPECT_EQ(listed[1].step, 20);
+  remove_shared(dir);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  strata::Runtime runtime(argc, argv, {.install_stop_signals = false});
+  strata::Executor executor(runtime, {.threads = 2});
+  the_runtime = &runtime;
+  the_executor = &executor;
+  ::testing::InitGoogleTest(&argc, argv);
+  if (runtime.rank() != 0) {
+    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+    delete listeners.Release(listeners.default_result_printer());
+  }
+  int failed = RUN_ALL_TESTS();
+  return runtime.mpi().allreduce_or(failed != 0) ? 1 : 0;
+}
