@@ -43,10 +43,18 @@ std::optional<double> signal_lead_from_environment() {
   return seconds;
 }
 
+// The job's environment, checked before MPI starts so that a malformed one fails fast: the Slurm
+// variables, and STRATA_SIGNAL_LEAD_SECONDS (read again, unchanged, after MPI is up).
+SlurmEnv validated_job_environment() {
+  SlurmEnv slurm = SlurmEnv::from_environment();
+  signal_lead_from_environment();
+  return slurm;
+}
+
 }  // namespace
 
 Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options)
-    : slurm_(SlurmEnv::from_environment()),
+    : slurm_(validated_job_environment()),
       mpi_(argc, argv),
       topology_((log::set_rank(mpi_.size() > 1 ? mpi_.rank() : -1), load_topology(options))),
       memory_(topology_),
