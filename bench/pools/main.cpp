@@ -18,8 +18,6 @@ std::unique_ptr<Topology> topology;
 std::unique_ptr<NumaPool> pool;
 }  // namespace
 
-NumaPool& suite_pool() { return *pool; }
-
 }  // namespace strata::bench::pools
 
 int main(int argc, char** argv) {
@@ -32,6 +30,7 @@ int main(int argc, char** argv) {
   try {
     pools::topology = std::make_unique<strata::Topology>(strata::Topology::load());
     pools::pool = std::make_unique<strata::NumaPool>(*pools::topology);
+    pools::suite_pool = pools::pool.get();
     benchmark::AddCustomContext("pools_system_malloc", jemalloc_loaded ? "jemalloc (LD_PRELOAD)"
                                                                          : "glibc");
     benchmark::AddCustomContext("pools_numa_nodes",

@@ -67,7 +67,8 @@ struct alignas(64) Span {
   std::uint32_t used = 0;  // live blocks
   std::uint32_t block_bytes = 0;
   std::uint16_t class_index = 0;
-  bool listed = false;  // the bin's current span or on its available list
+  bool listed = false;   // the bin's current span or on its available list
+  bool current = false;  // the bin's current span (checked by frees without finding the bin)
 };
 
 // The start of every segment; spans[0] is the header's own room and never handed out.
@@ -128,7 +129,9 @@ struct Heap {
   // Other threads push here; a line of its own.
   alignas(64) std::atomic<Block*> remote{nullptr};
 
-  void* allocate_slow(std::size_t c, bool node_locked);
+  // Counts the allocation too; out of line so the fast path needs no saved registers.
+  [[gnu::noinline]] void* allocate_slow(std::size_t c);
+  void* refill(std::size_t c);
   void release_block(Span* s, Block* b, bool node_locked) noexcept;
   void span_emptied(Span* s, bool node_locked) noexcept;
   // Takes the pending remote frees. Returns how many.
@@ -237,7 +240,7 @@ struct NumaPool::Core final : detail::ThreadSlotOwner {
     if (thread_heaps[0].pool_id == id) [[likely]] return thread_heaps[0].heap;
     return thread_heap_slow();
   }
-  Heap* thread_heap_slow();
+  [[gnu::noinline]] Heap* thread_heap_slow();
   // The calling thread's heap if it has one.
   Heap* find_thread_heap() noexcept;
 
@@ -273,7 +276,7 @@ Span* NodePool::take_span(Heap* heap, std::size_t c) {
   s->bump = base;
   s->end = base + NumaPool::kSpanBytes / bytes * bytes;
   s->prev = s->next = nullptr;
-  s->listed = false;
+  s->listed = s->current = false;
   ++span_count;
   ++heap->live_spans;
   peak_bytes = std::max(peak_bytes, bytes_in_use_locked());
@@ -323,19 +326,26 @@ void NodePool::sweep_abandoned_locked() noexcept {
 // ------------------------------------------------------------------------------------------
 // Heap slow paths.
 
-void* Heap::allocate_slow(std::size_t c, bool node_locked) {
+void* Heap::allocate_slow(std::size_t c) {
+  void* p = refill(c);
+  bump_counter(allocations, 1);
+  bump_counter(allocated_bytes, kClassBytes[c]);
+  return p;
+}
+
+void* Heap::refill(std::size_t c) {
   Bin& bin = bins[c];
   Span* s = bin.current;
   if (s != &empty_span && s->bump < s->end) {
     carve(s);
     return pop(s);
   }
-  collect_remote(node_locked);
+  collect_remote(false);
   if (s->free != nullptr) return pop(s);
-  if (s != &empty_span) s->listed = false;  // full; a free relists it
+  if (s != &empty_span) s->listed = s->current = false;  // full; a free relists it
   if (Span* a = bin.available; a != nullptr) {
     unlist_available(bin, a);
-    a->listed = true;
+    a->listed = a->current = true;
     if (a->used == 0) --empty_spans;
     bin.current = a;
     if (a->free == nullptr) carve(a);
@@ -343,7 +353,7 @@ void* Heap::allocate_slow(std::size_t c, bool node_locked) {
   }
   bin.current = &empty_span;
   Span* n = node->take_span(this, c);
-  n->listed = true;
+  n->listed = n->current = true;
   bin.current = n;
   carve(n);
   return pop(n);
@@ -355,7 +365,7 @@ void Heap::release_block(Span* s, Block* b, bool node_locked) noexcept {
   bump_counter(frees, 1);
   bump_counter(freed_bytes, s->block_bytes);
   if (--s->used == 0) [[unlikely]] {
-    span_emptied(s, node_locked);
+    if (!s->current || abandoned) span_emptied(s, node_locked);
   } else if (!s->listed) [[unlikely]] {
     list_available(bins[s->class_index], s);
   }
@@ -371,7 +381,7 @@ void Heap::span_emptied(Span* s, bool node_locked) noexcept {
   }
   if (s == bin.current) {
     bin.current = &empty_span;
-    s->listed = false;
+    s->listed = s->current = false;
   } else if (s->listed) {
     unlist_available(bin, s);
   }
@@ -469,7 +479,7 @@ void NumaPool::Core::release_thread_slot(void* slot) noexcept {
     if (bin.current != &empty_span && bin.current->used == 0) {
       Span* s = bin.current;
       bin.current = &empty_span;
-      s->listed = false;
+      s->listed = s->current = false;
       --h->live_spans;
       node.give_span_locked(s);
     }
@@ -500,6 +510,7 @@ NumaPool::NumaPool(const Topology& topology, NumaPoolOptions options)
     core_->nodes.push_back(std::move(node));
   }
   core_->id = detail::register_thread_slot_owner(core_.get());
+  id_ = core_->id;
 }
 
 NumaPool::~NumaPool() {
@@ -516,29 +527,32 @@ bool NumaPool::fits(std::size_t bytes, std::size_t alignment) noexcept {
 }
 
 namespace {
-inline std::size_t class_of(std::size_t bytes, std::size_t alignment) noexcept {
+// The class for a request the fast path does not take: aligned beyond 16 bytes, or too large
+// (a broken precondition, refused with bad_alloc rather than memory corruption).
+[[gnu::noinline]] std::size_t unusual_class(std::size_t bytes, std::size_t alignment) {
+  if (!NumaPool::fits(bytes, alignment)) throw std::bad_alloc();
   std::size_t c = kClassOfSixteenths[(bytes + 15) >> 4];
-  if (bytes == 0) c = 0;
-  if (alignment > 16) [[unlikely]] {
-    while (kClassBytes[c] % alignment != 0) ++c;  // ends: 32 KiB is a multiple of 4 KiB
-  }
+  while (kClassBytes[c] % alignment != 0) ++c;  // ends: 32 KiB is a multiple of 4 KiB
   return c;
 }
 }  // namespace
 
 void* NumaPool::allocate(std::size_t bytes, std::size_t alignment) {
-  const std::size_t c = class_of(bytes, alignment);
-  Heap* h = core_->thread_heap();
-  Span* s = h->bins[c].current;
-  void* p;
-  if (s->free != nullptr) [[likely]] {
-    p = pop(s);
+  std::size_t c;
+  if (bytes <= kLargestClassBytes && alignment <= 16) [[likely]] {
+    c = kClassOfSixteenths[(bytes + 15) >> 4];
   } else {
-    p = h->allocate_slow(c, false);
+    c = unusual_class(bytes, alignment);
   }
+  Heap* h = thread_heaps[0].pool_id == id_ ? thread_heaps[0].heap : core_->thread_heap_slow();
+  Span* s = h->bins[c].current;
+  Block* b = s->free;
+  if (b == nullptr) [[unlikely]] return h->allocate_slow(c);
+  s->free = b->next;
+  ++s->used;
   bump_counter(h->allocations, 1);
   bump_counter(h->allocated_bytes, kClassBytes[c]);
-  return p;
+  return b;
 }
 
 void NumaPool::deallocate(void* block) noexcept {

@@ -89,6 +89,7 @@ class NumaPool {
  private:
   const Topology& topology_;
   std::unique_ptr<Core> core_;
+  std::uint64_t id_ = 0;  // the core's id, read by every allocation
 };
 
 // NumaPool as a std::pmr::memory_resource. Requests the pool cannot serve (over 32 KiB, or
