@@ -120,10 +120,12 @@ struct Heap {
   std::atomic<std::uintptr_t> owner{0};  // this_thread_tag() of the owner; 0 when abandoned
 
   // Written only by the owner (or by whoever holds an abandoned heap under its node's lock).
-  alignas(64) std::atomic<std::uint64_t> allocations{0};
-  std::atomic<std::uint64_t> allocated_bytes{0};
-  std::atomic<std::uint64_t> frees{0};
-  std::atomic<std::uint64_t> freed_bytes{0};
+  // Per class, so an allocation or a free bumps one counter (bytes follow from the class).
+  struct ClassCounts {
+    std::atomic<std::uint64_t> allocations{0};
+    std::atomic<std::uint64_t> frees{0};
+  };
+  alignas(64) std::array<ClassCounts, kClassCount> counts{};
   std::atomic<std::uint64_t> remote_frees{0};
 
   // Other threads push here; a line of its own.
@@ -150,8 +152,23 @@ struct Heap {
     s->listed = false;
   }
   std::uint64_t bytes_in_use() const noexcept {
-    return allocated_bytes.load(std::memory_order_relaxed) -
-           freed_bytes.load(std::memory_order_relaxed);
+    std::uint64_t bytes = 0;
+    for (std::size_t c = 0; c < kClassCount; ++c) {
+      bytes += (counts[c].allocations.load(std::memory_order_relaxed) -
+                counts[c].frees.load(std::memory_order_relaxed)) *
+               kClassBytes[c];
+    }
+    return bytes;
+  }
+  std::uint64_t allocations() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& c : counts) n += c.allocations.load(std::memory_order_relaxed);
+    return n;
+  }
+  std::uint64_t frees() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& c : counts) n += c.frees.load(std::memory_order_relaxed);
+    return n;
   }
 };
 
@@ -303,8 +320,8 @@ void NodePool::reserve_locked() {
 }
 
 void NodePool::retire_locked(Heap* h) noexcept {
-  retired_allocations += h->allocations.load(std::memory_order_relaxed);
-  retired_frees += h->frees.load(std::memory_order_relaxed);
+  retired_allocations += h->allocations();
+  retired_frees += h->frees();
   retired_remote += h->remote_frees.load(std::memory_order_relaxed);
   delete h;
 }
@@ -328,8 +345,7 @@ void NodePool::sweep_abandoned_locked() noexcept {
 
 void* Heap::allocate_slow(std::size_t c) {
   void* p = refill(c);
-  bump_counter(allocations, 1);
-  bump_counter(allocated_bytes, kClassBytes[c]);
+  bump_counter(counts[c].allocations, 1);
   return p;
 }
 
@@ -362,8 +378,7 @@ void* Heap::refill(std::size_t c) {
 void Heap::release_block(Span* s, Block* b, bool node_locked) noexcept {
   b->next = s->free;
   s->free = b;
-  bump_counter(frees, 1);
-  bump_counter(freed_bytes, s->block_bytes);
+  bump_counter(counts[s->class_index].frees, 1);
   if (--s->used == 0) [[unlikely]] {
     if (!s->current || abandoned) span_emptied(s, node_locked);
   } else if (!s->listed) [[unlikely]] {
@@ -550,8 +565,7 @@ void* NumaPool::allocate(std::size_t bytes, std::size_t alignment) {
   if (b == nullptr) [[unlikely]] return h->allocate_slow(c);
   s->free = b->next;
   ++s->used;
-  bump_counter(h->allocations, 1);
-  bump_counter(h->allocated_bytes, kClassBytes[c]);
+  bump_counter(h->counts[c].allocations, 1);
   return b;
 }
 
@@ -605,8 +619,8 @@ std::vector<PoolNodeStats> NumaPool::statistics() const {
     s.frees = node->retired_frees;
     s.remote_frees = node->retired_remote;
     auto add = [&](const Heap* h) {
-      s.allocations += h->allocations.load(std::memory_order_relaxed);
-      s.frees += h->frees.load(std::memory_order_relaxed);
+      s.allocations += h->allocations();
+      s.frees += h->frees();
       s.remote_frees += h->remote_frees.load(std::memory_order_relaxed);
       s.bytes_in_use += h->bytes_in_use();
     };
