@@ -1,0 +1,57 @@
+// MemoryScope: memory for one phase of work (a time step, a request, a chunk's temporaries),
+// freed all at once when the scope ends. Allocation is a pointer bump in chunks drawn from a
+// MemoryManager (small chunks from the calling thread's NUMA pool, large ones placed), and
+// deallocate is a no-op, so building many short-lived objects costs almost nothing.
+//
+//   strata::MemoryScope scope(rt.memory());
+//   std::pmr::vector<Particle> hits(&scope);  std::pmr::unordered_map<int, int> counts(&scope);
+//   ...                                     // everything goes when `scope` does
+//
+// Not thread-safe: one scope per thread (or guard it), like std::pmr::monotonic_buffer_resource.
+#pragma once
+
+#include <cstddef>
+#include <memory_resource>
+
+#include "strata/runtime/memory_manager.hpp"
+
+namespace strata {
+
+class MemoryScope : public std::pmr::memory_resource {
+ public:
+  // Draws chunks from `manager`, the first of `first_chunk_bytes`, growing geometrically.
+  explicit MemoryScope(MemoryManager& manager, std::size_t first_chunk_bytes = 4096)
+      : MemoryScope(manager.resource(), first_chunk_bytes) {}
+  // Draws chunks from any upstream resource (e.g. a NumaPoolResource).
+  explicit MemoryScope(std::pmr::memory_resource& upstream, std::size_t first_chunk_bytes = 4096)
+      : chunks_(first_chunk_bytes, &upstream) {}
+  MemoryScope(const MemoryScope&) = delete;
+  MemoryScope& operator=(const MemoryScope&) = delete;
+  // Frees everything allocated in the scope.
+  ~MemoryScope() override = default;
+
+  // Frees everything allocated so far; the scope can be used again. Objects still referring
+  // to the memory must be gone (their destructors are not run).
+  void release() {
+    chunks_.release();
+    bytes_ = 0;
+  }
+  // Bytes handed out since construction or the last release().
+  std::size_t bytes_allocated() const noexcept { return bytes_; }
+
+ private:
+  void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+    void* p = chunks_.allocate(bytes, alignment);
+    bytes_ += bytes;
+    return p;
+  }
+  void do_deallocate(void*, std::size_t, std::size_t) override {}  // freed with the scope
+  bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+
+  std::pmr::monotonic_buffer_resource chunks_;
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace strata
