@@ -264,6 +264,8 @@ int main(int argc, char** argv) {
   strata::Runtime rt(argc, argv);
   Options o;
   CLI::App app{"strata_heat: 2-D heat diffusion with checkpoint/restart"};
+  // A later option overrides an earlier one, so scripts can append to a base command line.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--nx", o.nx, "grid columns")->check(CLI::Range(3, 1 << 20));
   app.add_option("--ny", o.ny, "grid rows (global)")->check(CLI::Range(3, 1 << 20));
   app.add_option("--steps", o.steps, "steps to reach")->check(CLI::NonNegativeNumber);
