@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "analysis_commands.hpp"
+#include "checkpoint_commands.hpp"
 #include "dataset_commands.hpp"
 #include "info_command.hpp"
 #include "strata/runtime/error.hpp"
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   strata::cli::add_info_command(app);
   strata::cli::add_dataset_commands(app);
   strata::cli::add_analysis_commands(app);
+  strata::cli::add_checkpoint_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -24,6 +26,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();  // a command that already reported what it found (ckpt verify)
   } catch (const CLI::ParseError& e) {
     std::cerr << "strata: " << e.what() << " (see strata --help)\n";
     return 2;

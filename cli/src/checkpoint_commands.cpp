@@ -1,0 +1,183 @@
+// `strata ckpt`: thin wrappers over the checkpoint tools of strata::io (checkpoint.hpp); every
+// check lives there. Exit codes: 0 good, 1 a problem found or an error, 2 a bad command line.
+#include "checkpoint_commands.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "byte_size.hpp"
+#include "strata/io/checkpoint.hpp"
+#include "strata/io/hdf5.hpp"
+#include "strata/runtime/error.hpp"
+
+namespace strata::cli {
+namespace {
+
+using nlohmann::json;
+
+struct CkptOptions {
+  std::string dir;
+  long step = -1;  // -1: the newest complete checkpoint
+  bool json = false;
+  int keep = 2;
+  std::string hdf5;
+  std::vector<std::string> regions;
+  bool overwrite = false;
+};
+
+long newest_step(const std::string& dir) {
+  auto all = io::list_checkpoints(dir);
+  if (all.empty()) {
+    throw Error(ErrorCategory::invalid_argument, "no complete checkpoint in the folder", {{"folder", dir}});
+  }
+  return all.back().step;
+}
+
+json describe(const io::CheckpointInfo& c) {
+  json regions = json::array();
+  for (const auto& r : c.regions) {
+    std::vector<std::size_t> shape(r.global_shape.begin(), r.global_shape.end());
+    regions.push_back({{"name", r.name}, {"dtype", to_string(r.dtype)}, {"global_shape", shape},
+                       {"rank_local", r.rank_local}});
+  }
+  return {{"step", c.step},           {"path", c.path},         {"ranks", c.ranks},
+          {"raw_bytes", c.raw_bytes}, {"shard_bytes", c.shard_bytes},
+          {"incremental", c.incremental}, {"depends_on", c.depends_on},
+          {"created", c.created},     {"regions", regions}};
+}
+
+void run_list(const CkptOptions& o) {
+  std::vector<io::SkippedCheckpoint> problems;
+  auto all = io::list_checkpoints(o.dir, &problems);
+  for (const auto& p : problems) {
+    std::cerr << "strata: warning: step " << p.step << " unreadable: " << p.reason << '\n';
+  }
+  if (o.json) {
+    json out = json::array();
+    for (const auto& c : all) out.push_back(describe(c));
+    std::cout << out.dump(2) << '\n';
+    return;
+  }
+  std::cout << std::left << std::setw(12) << "step" << std::setw(7) << "ranks" << std::setw(12)
+            << "state" << std::setw(12) << "stored" << std::setw(22) << "created" << "regions\n";
+  for (const auto& c : all) {
+    std::string regions;
+    for (const auto& r : c.regions) {
+      if (!regions.empty()) regions += ", ";
+      regions += r.name;
+      regions += ' ';
+      regions += to_string(r.dtype);
+      regions += r.global_shape.to_string();
+    }
+    std::string deps;
+    for (long d : c.depends_on) deps += (deps.empty() ? " (reuses " : ", ") + std::to_string(d);
+    if (!deps.empty()) deps += ")";
+    std::cout << std::setw(12) << c.step << std::setw(7) << c.ranks << std::setw(12)
+              << format_bytes(c.raw_bytes) << std::setw(12) << format_bytes(c.shard_bytes)
+              << std::setw(22) << c.created << regions << deps << '\n';
+  }
+}
+
+int run_verify(const CkptOptions& o) {
+  const long step = o.step >= 0 ? o.step : newest_step(o.dir);
+  auto problems = io::verify_checkpoint(o.dir, step);
+  if (o.json) {
+    std::cout << json{{"step", step}, {"ok", problems.empty()}, {"problems", problems}}.dump(2) << '\n';
+  } else if (problems.empty()) {
+    std::cout << "step " << step << ": ok (every shard's SHA-256 and every chunk's XXH3 verified)\n";
+  }
+  for (const auto& p : problems) std::cerr << "strata: step " << step << ": " << p << '\n';
+  return problems.empty() ? 0 : 1;
+}
+
+// HDF5 dataset names from region names: '/' would create groups, so it becomes '_'.
+std::string dataset_name(const std::string& region) {
+  std::string name = "/";
+  for (char c : region) name += c == '/' ? '_' : c;
+  return name;
+}
+
+void run_export(const CkptOptions& o) {
+  namespace fs = std::filesystem;
+  const long step = o.step >= 0 ? o.step : newest_step(o.dir);
+  auto all = io::list_checkpoints(o.dir);
+  const io::CheckpointInfo* info = nullptr;
+  for (const auto& c : all) {
+    if (c.step == step) info = &c;
+  }
+  if (info == nullptr) {
+    throw Error(ErrorCategory::invalid_argument, "no complete checkpoint for this step",
+                {{"folder", o.dir}, {"step", std::to_string(step)}});
+  }
+  if (fs::exists(o.hdf5) && !o.overwrite) {
+    throw Error(ErrorCategory::invalid_argument, "output exists (use --overwrite)", {{"file", o.hdf5}});
+  }
+  // Written under a temporary name and renamed once complete: no half-exported file.
+  const std::string temp = o.hdf5 + ".part";
+  fs::remove(temp);
+  std::size_t exported = 0;
+  for (const auto& r : info->regions) {
+    if (!o.regions.empty() && std::find(o.regions.begin(), o.regions.end(), r.name) == o.regions.end()) {
+      continue;
+    }
+    if (r.rank_local) {
+      std::cerr << "strata: note: region '" << r.name << "' is rank-local state, not exported\n";
+      continue;
+    }
+    auto bytes = io::read_checkpoint_region(o.dir, step, r.name);
+    io::export_array(temp, dataset_name(r.name), r.dtype, r.global_shape, bytes);
+    std::cout << "exported " << r.name << " " << to_string(r.dtype) << r.global_shape.to_string()
+              << " -> " << o.hdf5 << ":" << dataset_name(r.name) << '\n';
+    ++exported;
+  }
+  if (exported == 0) {
+    fs::remove(temp);
+    throw Error(ErrorCategory::invalid_argument, "nothing to export (no such region)", {{"folder", o.dir}});
+  }
+  fs::rename(temp, o.hdf5);
+}
+
+void run_prune(const CkptOptions& o) {
+  auto removed = io::prune_checkpoints(o.dir, o.keep);
+  if (removed.empty()) std::cout << "nothing to remove\n";
+  for (long step : removed) std::cout << "removed step " << step << '\n';
+}
+
+}  // namespace
+
+void add_checkpoint_commands(CLI::App& app) {
+  auto o = std::make_shared<CkptOptions>();
+  CLI::App* ckpt = app.add_subcommand("ckpt", "List, verify, export or prune a checkpoint folder");
+  ckpt->require_subcommand(1);
+
+  CLI::App* list = ckpt->add_subcommand("list", "Complete checkpoints, oldest first");
+  list->add_option("dir", o->dir, "Checkpoint folder")->required();
+  list->add_flag("--json", o->json, "Print JSON");
+  list->callback([o] { run_list(*o); });
+
+  CLI::App* verify = ckpt->add_subcommand("verify", "Check every shard's SHA-256 and every chunk");
+  verify->add_option("dir", o->dir, "Checkpoint folder")->required();
+  verify->add_option("--step", o->step, "Step to verify (default: the newest)")->check(CLI::NonNegativeNumber);
+  verify->add_flag("--json", o->json, "Print JSON");
+  verify->callback([o] {
+    if (int rc = run_verify(*o); rc != 0) throw CLI::RuntimeError(rc);
+  });
+
+  CLI::App* exp = ckpt->add_subcommand("export", "Write a checkpoint's global arrays to HDF5");
+  exp->add_option("dir", o->dir, "Checkpoint folder")->required();
+  exp->add_option("--hdf5", o->hdf5, "Output HDF5 file")->required();
+  exp->add_option("--step", o->step, "Step to export (default: the newest)")->check(CLI::NonNegativeNumber);
+  exp->add_option("--region", o->regions, "Only these regions (repeatable)");
+  exp->add_flag("--overwrite", o->overwrite, "Replace an existing output file");
+  exp->callback([o] { run_export(*o); });
+
+  CLI::App* prune = ckpt->add_subcommand("prune", "Delete all but the newest --keep checkpoints");
+  prune->add_option("dir", o->dir, "Checkpoint folder")->required();
+  prune->add_option("--keep", o->keep, "Complete checkpoints to keep")->required()->check(CLI::PositiveNumber);
+  prune->callback([o] { run_prune(*o); });
+}
+
+}  // namespace strata::cli

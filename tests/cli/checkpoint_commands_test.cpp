@@ -1,0 +1,114 @@
+// Tests of `strata ckpt list | verify | export | prune` as a user runs them on a checkpoint
+// folder written by the library: what they print, their exit codes, and what they leave on disk.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "run_command.hpp"
+#include "strata/io/checkpoint.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using strata::test::run_command;
+
+const std::string strata_cli = STRATA_CLI_PATH;
+
+// One runtime for the binary (MPI starts once per process).
+strata::Runtime& runtime() {
+  static strata::Runtime rt({.install_stop_signals = false});
+  return rt;
+}
+
+// A folder with checkpoints of steps 1, 2 and 3 of a 64 x 100 f64 field (value = step * 1e6 + i).
+std::string make_checkpoints(const std::string& name) {
+  std::string dir = (fs::temp_directory_path() / ("strata-cli-ckpt-" + std::to_string(getpid()) + "-" + name)).string();
+  fs::remove_all(dir);
+  strata::Executor ex(runtime(), {.threads = 1});
+  std::vector<double> field(64 * 100);
+  strata::io::Checkpointer ck(runtime(), ex, {.dir = dir, .keep = 5, .chunk_bytes = 8192});
+  ck.protect("temperature", std::span(field), {strata::Shape{64, 100}, 0});
+  for (long step = 1; step <= 3; ++step) {
+    for (std::size_t i = 0; i < field.size(); ++i) field[i] = static_cast<double>(step) * 1e6 + static_cast<double>(i);
+    ck.save(step);
+    ck.wait();
+  }
+  return dir;
+}
+
+// Proves list --json shows every complete step with its region, shape and dependencies.
+TEST(CheckpointCommands, ListShowsStepsAndRegions) {
+  auto dir = make_checkpoints("list");
+  auto r = run_command(strata_cli + " ckpt list --json " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  ASSERT_EQ(j.size(), 3u);
+  EXPECT_EQ(j[2]["step"], 3);
+  EXPECT_EQ(j[2]["regions"][0]["name"], "temperature");
+  EXPECT_EQ(j[2]["regions"][0]["global_shape"], json::array({64, 100}));
+  EXPECT_EQ(j[2]["raw_bytes"], 64 * 100 * 8);
+  auto text = run_command(strata_cli + " ckpt list " + dir);
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find("temperature f64[64, 100]"), std::string::npos) << text.out;
+  fs::remove_all(dir);
+}
+
+// Proves verify passes a good step and fails, naming the shard, after one byte changes.
+TEST(CheckpointCommands, VerifyFindsAFlippedByte) {
+  auto dir = make_checkpoints("verify");
+  auto good = run_command(strata_cli + " ckpt verify " + dir);
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+  EXPECT_NE(good.out.find("step 3: ok"), std::string::npos);
+  {
+    std::fstream f(dir + "/step-00000002/shard-00000.sck", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(200);
+    f.put('\x01');
+  }
+  auto bad = run_command(strata_cli + " ckpt verify --step 2 " + dir);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("shard-00000.sck"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("SHA-256"), std::string::npos) << bad.err;
+  fs::remove_all(dir);
+}
+
+// Proves export writes the global array to HDF5 with the saved values, read back via the C API.
+TEST(CheckpointCommands, ExportWritesTheGlobalArrayToHdf5) {
+  auto dir = make_checkpoints("export");
+  const std::string h5 = dir + ".h5";
+  fs::remove(h5);
+  auto r = run_command(strata_cli + " ckpt export " + dir + " --step 2 --hdf5 " + h5);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  hid_t file = H5Fopen(h5.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  hid_t ds = H5Dopen2(file, "/temperature", H5P_DEFAULT);
+  ASSERT_GE(ds, 0);
+  std::vector<double> back(64 * 100);
+  ASSERT_GE(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, back.data()), 0);
+  H5Dclose(ds);
+  H5Fclose(file);
+  for (std::size_t i = 0; i < back.size(); ++i) ASSERT_EQ(back[i], 2e6 + static_cast<double>(i)) << i;
+  auto again = run_command(strata_cli + " ckpt export " + dir + " --hdf5 " + h5);
+  EXPECT_EQ(again.exit_code, 1) << "an existing output is not replaced without --overwrite";
+  fs::remove(h5);
+  fs::remove_all(dir);
+}
+
+// Proves prune keeps the newest --keep steps and removes the rest.
+TEST(CheckpointCommands, PruneKeepsTheNewest) {
+  auto dir = make_checkpoints("prune");
+  auto r = run_command(strata_cli + " ckpt prune " + dir + " --keep 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/step-00000001"));
+  EXPECT_FALSE(fs::exists(dir + "/step-00000002"));
+  EXPECT_TRUE(fs::exists(dir + "/step-00000003/manifest.json"));
+  auto bad = run_command(strata_cli + " ckpt prune " + dir + " --keep 0");
+  EXPECT_EQ(bad.exit_code, 2);
+  fs::remove_all(dir);
+}
+
+}  // namespace
