@@ -93,14 +93,18 @@ def run_date(result):
         return datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
 
 
-def load_results(results_dir, snapshot_dir):
+def load_results(results_dir, snapshot_dir, fresh_suites=None):
     """{suite: result}: the snapshot of each suite, replaced by the results folder's when that one
-    is at least as new. A fresh result gets this machine's description before it is kept."""
+    is at least as new. Only the suites in fresh_suites (those scripts/bench just ran) are taken
+    from the results folder when it is given, so a stale local result of another suite never
+    replaces its committed snapshot. A fresh result gets this machine's description."""
     results = {}
     for path in sorted(snapshot_dir.glob("*.json")):
         results[path.stem] = json.loads(path.read_text())
     if results_dir.is_dir():
         for path in sorted(results_dir.glob("*.json")):
+            if fresh_suites is not None and path.stem not in fresh_suites:
+                continue
             try:
                 fresh = json.loads(path.read_text())
             except json.JSONDecodeError as e:
@@ -376,10 +380,14 @@ def main():
                         help="folder of <suite>.json files from the benchmark binaries")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs",
                         help="folder that receives benchmarks.md and bench/")
+    parser.add_argument("--fresh", nargs="*", metavar="SUITE",
+                        help="take only these suites from --results (the ones just run); "
+                             "the others keep their committed snapshot in docs/bench/")
     args = parser.parse_args()
 
     snapshot_dir = args.docs / "bench"
-    results = load_results(args.results, snapshot_dir)
+    results = load_results(args.results, snapshot_dir,
+                           set(args.fresh) if args.fresh is not None else None)
     if not results:
         print(f"bench_report: no results in {args.results} or {snapshot_dir}", file=sys.stderr)
         return 1
