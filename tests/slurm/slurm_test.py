@@ -271,8 +271,11 @@ def test_simulation(args, env, work):
     log(f"uninterrupted run: checksum {expected_checksum}")
 
     out = os.path.join(work, "heat.out")
-    job_env = dict(env, STRATA_CKPT_DIR=os.path.join(work, "ckpt"), STRATA_SIGNAL_LEAD_SECONDS="300")
-    job = run(["sbatch", "--parsable", f"--output={out}",
+    # A lead time of 20 s is shorter than any checkpoint allows (2 x its time + 30 s): the job
+    # log must carry the runtime's advice. The job's time limit is far away, so Slurm never
+    # sends this signal itself; the test does, below.
+    job_env = dict(env, STRATA_CKPT_DIR=os.path.join(work, "ckpt"), STRATA_SIGNAL_LEAD_SECONDS="20")
+    job = run(["sbatch", "--parsable", f"--output={out}", "--signal=B:USR1@20",
                os.path.join(args.source_dir, "slurm", "simulation.sbatch"),
                "--every-steps", "10", "--keep", "2", "--step-delay-ms", "100"] + grid,
               job_env, cwd=work).stdout.strip().split(";")[0]
@@ -317,6 +320,9 @@ def test_simulation(args, env, work):
         (rf"^checksum {expected_checksum}$", f"the uninterrupted run's checksum {expected_checksum}"),
         (r"^steps 60 ranks 2$", "steps 60 ranks 2"),
         (r"simulation finished \(run 2\)", "the second run finishing"),
+        (r"warn: the stop-signal lead time \(STRATA_SIGNAL_LEAD_SECONDS=20 s\) is shorter than the "
+         r"last checkpoint \([0-9.]+ s\) allows: ask for --signal=B:USR1@\d+ or more",
+         "the runtime's lead-time advice"),
     ]
     for pattern, what in expectations:
         if not re.search(pattern, job_log, re.M):
