@@ -5,20 +5,21 @@
 //
 //   strata_heat --nx 1024 --ny 1024 --steps 2000 --ckpt-dir heat-ckpt --every-steps 200
 //   mpirun -np 4 strata_heat --stop-at-step 500      # checkpoints at 500, exits 75 for requeue
-#include <CLI/CLI.hpp>
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <strata/io/checkpoint.hpp>
+#include <strata/strata.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-#include <strata/io/checkpoint.hpp>
-#include <strata/strata.hpp>
 
 namespace {
 
@@ -60,10 +61,12 @@ std::uint64_t fnv1a(std::span<const std::byte> bytes, std::uint64_t h = kFnvOffs
 
 // Rank 0's facts on stdout, one per line, flushed at once: tests and the Slurm template read them
 // from jobs that may be killed a moment later.
-template <class... A>
-void say(const strata::Runtime& rt, const char* format, A... args) {
+__attribute__((format(printf, 2, 3))) void say(const strata::Runtime& rt, const char* format, ...) {
   if (rt.rank() != 0) return;
-  std::printf(format, args...);
+  va_list args;
+  va_start(args, format);
+  std::vprintf(format, args);
+  va_end(args);
   std::putchar('\n');
   std::fflush(stdout);
 }
@@ -75,7 +78,8 @@ class HeatSolver {
     if (o.nx < 3 || o.ny < 3 || o.ny < static_cast<std::size_t>(rt.size())) {
       throw strata::Error(strata::ErrorCategory::invalid_argument,
                           "the grid needs at least 3 x 3 cells and a row per rank",
-                          {{"nx", std::to_string(o.nx)}, {"ny", std::to_string(o.ny)},
+                          {{"nx", std::to_string(o.nx)},
+                           {"ny", std::to_string(o.ny)},
                            {"ranks", std::to_string(rt.size())}});
     }
     const auto mine = strata::io::partition_rows(o.ny, rt.rank(), rt.size());
@@ -139,7 +143,8 @@ class HeatSolver {
   // Puts the current field into array a (the protected one); a copy only after an odd step.
   void make_state_current() {
     if (cur_ == &a_) return;
-    strata::kernels::copy(std::as_bytes(b_.rows(1, rows_)), std::as_writable_bytes(a_.rows(1, rows_)));
+    strata::kernels::copy(std::as_bytes(b_.rows(1, rows_)),
+                          std::as_writable_bytes(a_.rows(1, rows_)));
     cur_ = &a_;
     next_ = &b_;
   }
@@ -232,7 +237,8 @@ int run(strata::Runtime& rt, const Options& o) {
   while (step < o.steps) {
     heat.step();
     ++step;
-    if (o.step_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.step_delay_ms));
+    if (o.step_delay_ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(o.step_delay_ms));
     const bool stop = rt.stop_requested_anywhere() || step == o.stop_at_step;
     if (ck.due(step) || stop) {
       finish_save();
@@ -269,7 +275,8 @@ int main(int argc, char** argv) {
   app.add_option("--nx", o.nx, "grid columns")->check(CLI::Range(3, 1 << 20));
   app.add_option("--ny", o.ny, "grid rows (global)")->check(CLI::Range(3, 1 << 20));
   app.add_option("--steps", o.steps, "steps to reach")->check(CLI::NonNegativeNumber);
-  app.add_option("--alpha", o.alpha, "diffusion number (stable up to 0.25)")->check(CLI::Range(0.0, 0.25));
+  app.add_option("--alpha", o.alpha, "diffusion number (stable up to 0.25)")
+      ->check(CLI::Range(0.0, 0.25));
   app.add_option("--ckpt-dir", o.ckpt_dir, "checkpoint folder");
   app.add_option("--every-steps", o.every_steps, "checkpoint every N steps (0: never)")
       ->check(CLI::NonNegativeNumber);
