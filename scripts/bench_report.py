@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Suites in the order the report shows them: the limits first, as everything is read against
 # them; suites not named here follow alphabetically.
-SUITE_ORDER = ["limits", "memory", "io", "kernels", "checkpoint", "pools"]
+SUITE_ORDER = ["limits", "memory", "io", "kernels", "checkpoint", "pools", "pools_jemalloc"]
 
 TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
@@ -334,6 +334,9 @@ def suite_section(suite, result, cases, plotted):
     if plotted:
         lines += [f"![{suite}: ratios to baseline](bench/{suite}.png)", ""]
     targets = ROOT / "bench" / suite / "targets.md"
+    if not targets.is_file() and "_" in suite:  # a second run of a suite: bench/<suite>/targets_<run>.md
+        base, run = suite.split("_", 1)
+        targets = ROOT / "bench" / base / f"targets_{run}.md"
     lines += ["**Targets.** " + (targets.read_text().strip() if targets.is_file() else
                                  f"None set yet (write them in `bench/{suite}/targets.md`)."), ""]
     return lines
