@@ -97,26 +97,31 @@ def descendants(pid):
     return found
 
 
-def run_and_kill(args, ranks, heat_args, after_seconds, timeout=120):
-    """Starts a run and SIGKILLs mpiexec and every process below it after `after_seconds`
-    (unless it ended first). Returns (Result, killed)."""
+def run_and_kill(args, ranks, heat_args, after_seconds, timeout=120, when=None):
+    """Starts a run and SIGKILLs mpiexec and every process below it after `after_seconds`, or,
+    with `when`, at the first moment after that when when() is true (polled every millisecond,
+    for at most 5 s more) — unless it ended first. Returns (Result, killed)."""
     p = subprocess.Popen(command(args, ranks, heat_args), env=mpi_env(), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, start_new_session=True)
     killed = False
     try:
         p.wait(timeout=after_seconds)
     except subprocess.TimeoutExpired:
-        victims = descendants(p.pid)
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        for v in victims:
+        give_up = time.monotonic() + 5
+        while when is not None and p.poll() is None and not when() and time.monotonic() < give_up:
+            time.sleep(0.001)
+        if p.poll() is None:
+            victims = descendants(p.pid)
             try:
-                os.kill(v, signal.SIGKILL)
+                os.killpg(p.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        killed = True
+            for v in victims:
+                try:
+                    os.kill(v, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            killed = True
     out, err = p.communicate(timeout=timeout)
     return Result(p.returncode, out, err), killed
 

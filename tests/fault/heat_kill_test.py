@@ -1,6 +1,6 @@
 # Proves checkpoints survive kill -9 at any moment, saves included: 2-rank strata_heat runs that
-# checkpoint every 5 steps are SIGKILLed (mpiexec and every rank at once) at random times, then
-# restarted until they finish. Every restart must restore the newest complete checkpoint on disk
+# checkpoint every 5 steps are SIGKILLed (mpiexec and every rank at once) at random times — half
+# of the kills aimed inside a save (a step-N.tmp folder exists) — then restarted until they end. Every restart must restore the newest complete checkpoint on disk
 # (never a skipped or damaged one, never older than the last one reported committed), or start
 # fresh when none committed yet, and each trial must end with the uninterrupted run's checksum.
 import os
@@ -46,14 +46,17 @@ kills = kills_mid_save = restores = 0
 for trial in range(args.trials):
     folder = hd.fresh_dir(os.path.join(args.work, f"trial-{trial}"))
     heat_args = grid + ["--ckpt-dir", folder]
-    # One or two kills per trial, each at a random moment after MPI start-up.
-    kill_times = [rng.uniform(0.3, 1.1) for _ in range(rng.choice([1, 2]))]
+    # One or two kills per trial, each at a random moment after MPI start-up, or at the first
+    # moment after it that a save is being written.
+    kill_times = [(rng.uniform(0.3, 1.1), rng.random() < 0.5) for _ in range(rng.choice([1, 2]))]
     last_committed = 0
     attempts = []
     while True:
         on_disk = complete_steps(folder)
         if kill_times:
-            result, killed = hd.run_and_kill(args, 2, heat_args, kill_times.pop(0))
+            after, mid_save = kill_times.pop(0)
+            result, killed = hd.run_and_kill(args, 2, heat_args, after,
+                                             when=(lambda: has_temp(folder)) if mid_save else None)
         else:
             result, killed = hd.run(args, 2, heat_args), False
         title = f"trial {trial} attempt {len(attempts)}"
