@@ -2,6 +2,7 @@
 # process tree), parses the facts it prints on stdout, and computes the uninterrupted reference
 # checksum each test compares against.
 import argparse
+import ctypes
 import os
 import re
 import signal
@@ -76,6 +77,13 @@ def run(args, ranks, heat_args, timeout=120):
     return Result(p.returncode, p.stdout, p.stderr)
 
 
+# Ranks live in their own process groups, so killing mpiexec's group does not reach them, and a
+# rank orphaned by mpiexec's death would leave our tree. As a child subreaper this process adopts
+# such orphans, so every process a test started stays findable (and killable) below it.
+kPrSetChildSubreaper = 36
+ctypes.CDLL(None, use_errno=True).prctl(kPrSetChildSubreaper, 1, 0, 0, 0)
+
+
 def descendants(pid):
     """Every process below `pid` (mpiexec's daemons and ranks), from /proc."""
     children = {}
@@ -123,7 +131,26 @@ def run_and_kill(args, ranks, heat_args, after_seconds, timeout=120, when=None):
                     pass
             killed = True
     out, err = p.communicate(timeout=timeout)
+    if killed:
+        kill_orphans()
     return Result(p.returncode, out, err), killed
+
+
+def kill_orphans():
+    """SIGKILLs and reaps whatever a killed run left below this process."""
+    for v in descendants(os.getpid()):
+        try:
+            os.kill(v, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    give_up = time.monotonic() + 10
+    while time.monotonic() < give_up:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.01)
 
 
 def reference(args, ranks, heat_args):
