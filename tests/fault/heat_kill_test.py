@@ -27,14 +27,16 @@ print(f"uninterrupted checksum {expected}")
 
 
 def complete_steps(folder):
-    """Steps with a committed folder (step-N with a manifest), newest last."""
+    """Steps with a committed folder (step-N with a manifest), newest last. A step-N.replaced
+    folder counts when step-N is missing: a kill between the two renames of a replacement leaves
+    it, and the next Checkpointer renames it back (docs/formats.md, "Commit protocol")."""
     if not os.path.isdir(folder):
         return []
-    found = []
+    found = set()
     for name in os.listdir(folder):
-        m = re.fullmatch(r"step-(\d+)", name)
+        m = re.fullmatch(r"step-(\d+)(\.replaced)?", name)
         if m and os.path.exists(os.path.join(folder, name, "manifest.json")):
-            found.append(int(m.group(1)))
+            found.add(int(m.group(1)))
     return sorted(found)
 
 
