@@ -70,10 +70,12 @@ class Result:
             print("  err: " + line)
 
 
-def run(args, ranks, heat_args, timeout=120):
+def run(args, ranks, heat_args, timeout=120, extra_env=None):
     """Runs to the end; a hang is a failure, never a stuck CTest."""
-    p = subprocess.run(command(args, ranks, heat_args), env=mpi_env(), capture_output=True,
-                       text=True, timeout=timeout)
+    env = mpi_env()
+    env.update(extra_env or {})
+    p = subprocess.run(command(args, ranks, heat_args), env=env, capture_output=True, text=True,
+                       timeout=timeout)
     return Result(p.returncode, p.stdout, p.stderr)
 
 
