@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <benchmark/benchmark.h>
+#include <hdf5.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -183,6 +184,19 @@ void suite_state::add_context() const {
   std::snprintf(fraction, sizeof fraction, "%.3f", zstd1_written_fraction_);
   benchmark::AddCustomContext("checkpoint_zstd1_shard_fraction", fraction);
   benchmark::AddCustomContext("checkpoint_executor_threads", std::to_string(executor_.threads()));
+  unsigned major = 0;
+  unsigned minor = 0;
+  unsigned release = 0;
+  H5get_libversion(&major, &minor, &release);
+  benchmark::AddCustomContext(
+      "checkpoint_hdf5_baseline",
+      "HDF5 " + std::to_string(major) + "." + std::to_string(minor) + "." +
+          std::to_string(release) +
+          ", MPI-IO driver on MPI_COMM_WORLD (1 rank), contiguous dataset, one collective "
+          "H5Dwrite, H5Fflush, then fdatasync of the file and fsync of its folder");
+  benchmark::AddCustomContext("checkpoint_page_cache",
+                              "nothing dropped: pread_state and the restores read files written "
+                              "moments before, from the page cache");
 }
 
 void set_suite(suite_state* state) noexcept { the_suite = state; }
