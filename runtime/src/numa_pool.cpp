@@ -58,14 +58,18 @@ struct NodePool;
 // do not change while the span has live blocks. One cache line each: neighbours belong to
 // different threads.
 struct alignas(64) Span {
-  Block* free = nullptr;      // blocks ready to hand out
-  std::byte* bump = nullptr;  // next block not yet linked into `free`
-  std::byte* end = nullptr;   // end of the span's last whole block
+  Block* free = nullptr;        // blocks ready to hand out
+  Block* local_free = nullptr;  // the owner's frees, moved to `free` when it runs dry (so an
+                                // allocation does not wait on the store of the last free)
   Span* prev = nullptr;       // on the bin's list of spans with free blocks, or the node's list
   Span* next = nullptr;
   Heap* heap = nullptr;
-  std::uint32_t used = 0;  // live blocks
+  // The owning thread's tag (0 while its heap is abandoned): a free compares it to its own.
+  std::atomic<std::uintptr_t> owner{0};
+  // Live blocks: written by the owner with a plain load and store, read by statistics().
+  std::atomic<std::uint32_t> used{0};
   std::uint32_t block_bytes = 0;
+  std::uint32_t uncarved = 0;  // blocks at the end of the span not yet linked into `free`
   std::uint16_t class_index = 0;
   bool listed = false;   // the bin's current span or on its available list
   bool current = false;  // the bin's current span (checked by frees without finding the bin)
@@ -77,6 +81,7 @@ struct Segment {
   std::array<Span, kSpansPerSegment> spans;
 };
 static_assert(sizeof(Segment) <= NumaPool::kSpanBytes);
+static_assert(sizeof(Span) == 64);
 
 // The span every bin starts with: no blocks, so the first allocation takes the slow path.
 Span empty_span;
@@ -101,14 +106,23 @@ struct ThreadHeapEntry {
 constexpr std::size_t kCachedPools = 8;
 __attribute__((tls_model("initial-exec"))) thread_local ThreadHeapEntry thread_heaps[kCachedPools];
 
-// The calling thread's identity for ownership checks: the address of its own cache.
+// The calling thread's identity for ownership checks: its thread pointer (one register read on
+// x86-64), else the address of its own cache. Unique among live threads.
 inline std::uintptr_t this_thread_tag() noexcept {
+#if defined(__x86_64__) && defined(__has_builtin)
+#if __has_builtin(__builtin_thread_pointer)
+  return reinterpret_cast<std::uintptr_t>(__builtin_thread_pointer());
+#endif
+#endif
   return reinterpret_cast<std::uintptr_t>(&thread_heaps[0]);
 }
 
-struct Bin {
+// One size class of a heap. The allocation counter sits next to `current`, which every
+// allocation reads anyway (written only by the owner, read by statistics()).
+struct alignas(32) Bin {
   Span* current = &empty_span;
   Span* available = nullptr;  // spans with free blocks (or unlinked room), not current
+  std::atomic<std::uint64_t> allocations{0};
 };
 
 struct Heap {
@@ -120,12 +134,8 @@ struct Heap {
   std::atomic<std::uintptr_t> owner{0};  // this_thread_tag() of the owner; 0 when abandoned
 
   // Written only by the owner (or by whoever holds an abandoned heap under its node's lock).
-  // Per class, so an allocation or a free bumps one counter (bytes follow from the class).
-  struct ClassCounts {
-    std::atomic<std::uint64_t> allocations{0};
-    std::atomic<std::uint64_t> frees{0};
-  };
-  alignas(64) std::array<ClassCounts, kClassCount> counts{};
+  // Allocations are counted per bin; frees are allocations minus the spans' live blocks, so a
+  // free counts nothing.
   std::atomic<std::uint64_t> remote_frees{0};
 
   // Other threads push here; a line of its own.
@@ -135,6 +145,8 @@ struct Heap {
   [[gnu::noinline]] void* allocate_slow(std::size_t c);
   void* refill(std::size_t c);
   void release_block(Span* s, Block* b, bool node_locked) noexcept;
+  // The owner's free found the span not current and now empty or no longer full.
+  [[gnu::noinline]] void after_local_free(Span* s) noexcept;
   void span_emptied(Span* s, bool node_locked) noexcept;
   // Takes the pending remote frees. Returns how many.
   std::uint64_t collect_remote(bool node_locked) noexcept;
@@ -151,23 +163,9 @@ struct Heap {
     s->prev = s->next = nullptr;
     s->listed = false;
   }
-  std::uint64_t bytes_in_use() const noexcept {
-    std::uint64_t bytes = 0;
-    for (std::size_t c = 0; c < kClassCount; ++c) {
-      bytes += (counts[c].allocations.load(std::memory_order_relaxed) -
-                counts[c].frees.load(std::memory_order_relaxed)) *
-               kClassBytes[c];
-    }
-    return bytes;
-  }
   std::uint64_t allocations() const noexcept {
     std::uint64_t n = 0;
-    for (const auto& c : counts) n += c.allocations.load(std::memory_order_relaxed);
-    return n;
-  }
-  std::uint64_t frees() const noexcept {
-    std::uint64_t n = 0;
-    for (const auto& c : counts) n += c.frees.load(std::memory_order_relaxed);
+    for (const Bin& b : bins) n += b.allocations.load(std::memory_order_relaxed);
     return n;
   }
 };
@@ -175,9 +173,13 @@ struct Heap {
 // Links up to kCarveBytes of the span's untouched room into its free list.
 void carve(Span* s) noexcept {
   std::size_t n = std::max<std::size_t>(1, kCarveBytes / s->block_bytes);
-  std::size_t room = static_cast<std::size_t>(s->end - s->bump) / s->block_bytes;
-  n = std::min(n, room);
-  std::byte* p = s->bump;
+  n = std::min<std::size_t>(n, s->uncarved);
+  auto* seg = reinterpret_cast<Segment*>(reinterpret_cast<std::uintptr_t>(s) &
+                                         ~(NumaPool::kSegmentBytes - 1));
+  const auto index = static_cast<std::size_t>(s - seg->spans.data());
+  const std::size_t capacity = NumaPool::kSpanBytes / s->block_bytes;
+  std::byte* p = reinterpret_cast<std::byte*>(seg) + index * NumaPool::kSpanBytes +
+                 (capacity - s->uncarved) * s->block_bytes;
   Block* head = s->free;
   // Linked back to front so the list runs in address order.
   for (std::size_t i = n; i-- > 0;) {
@@ -186,13 +188,20 @@ void carve(Span* s) noexcept {
     head = b;
   }
   s->free = head;
-  s->bump = p + n * s->block_bytes;
+  s->uncarved -= static_cast<std::uint32_t>(n);
+}
+
+inline std::uint32_t used_of(const Span* s) noexcept {
+  return s->used.load(std::memory_order_relaxed);
+}
+inline void set_used(Span* s, std::uint32_t n) noexcept {
+  s->used.store(n, std::memory_order_relaxed);
 }
 
 inline void* pop(Span* s) noexcept {
   Block* b = s->free;
   s->free = b->next;
-  ++s->used;
+  set_used(s, used_of(s) + 1);
   return b;
 }
 
@@ -212,13 +221,16 @@ struct NodePool {
   std::vector<Heap*> heaps;      // live
   std::vector<Heap*> abandoned;  // exited threads' heaps with live blocks
   // Counters of heaps that are gone.
-  std::uint64_t retired_allocations = 0, retired_frees = 0, retired_remote = 0;
+  std::uint64_t retired_allocations = 0, retired_remote = 0;
   std::uint64_t span_count = 0;
+  std::uint64_t span_takes = 0;
   std::uint64_t peak_bytes = 0;
+  std::vector<Segment*> segments;
 
   Span* take_span(Heap* heap, std::size_t c);
   void give_span_locked(Span* s) noexcept {
     s->heap = nullptr;
+    s->owner.store(0, std::memory_order_relaxed);
     s->next = free_spans;
     free_spans = s;
     --span_count;
@@ -226,11 +238,27 @@ struct NodePool {
   void reserve_locked();
   void sweep_abandoned_locked() noexcept;
   void retire_locked(Heap* h) noexcept;
-  std::uint64_t bytes_in_use_locked() const noexcept {
-    std::uint64_t sum = 0;
-    for (const Heap* h : heaps) sum += h->bytes_in_use();
-    for (const Heap* h : abandoned) sum += h->bytes_in_use();
-    return sum;
+  // Hands every span of `h` to the thread `tag` (0: abandoned).
+  void set_span_owners_locked(const Heap* h, std::uintptr_t tag) noexcept {
+    for (Segment* seg : segments) {
+      for (std::size_t i = 1; i < kSpansPerSegment; ++i) {
+        if (seg->spans[i].heap == h) seg->spans[i].owner.store(tag, std::memory_order_relaxed);
+      }
+    }
+  }
+  // Live blocks and their bytes over every span of the node.
+  std::pair<std::uint64_t, std::uint64_t> live_locked() const noexcept {
+    std::uint64_t blocks = 0, bytes = 0;
+    for (const Segment* seg : segments) {
+      for (std::size_t i = 1; i < kSpansPerSegment; ++i) {
+        const Span& sp = seg->spans[i];
+        if (sp.heap == nullptr) continue;
+        const std::uint64_t n = used_of(&sp);
+        blocks += n;
+        bytes += n * sp.block_bytes;
+      }
+    }
+    return {blocks, bytes};
   }
 };
 
@@ -275,6 +303,7 @@ Span* NodePool::take_span(Heap* heap, std::size_t c) {
       if (next_segment == segments_end) reserve_locked();
       segment = new (next_segment) Segment();
       segment->node = this;
+      segments.push_back(segment);
       next_segment += NumaPool::kSegmentBytes;
       next_span = 1;
     }
@@ -288,15 +317,17 @@ Span* NodePool::take_span(Heap* heap, std::size_t c) {
   s->block_bytes = bytes;
   s->class_index = static_cast<std::uint16_t>(c);
   s->heap = heap;
-  s->used = 0;
+  s->owner.store(heap->owner.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  set_used(s, 0);
   s->free = nullptr;
-  s->bump = base;
-  s->end = base + NumaPool::kSpanBytes / bytes * bytes;
+  s->local_free = nullptr;
+  (void)base;
+  s->uncarved = static_cast<std::uint32_t>(NumaPool::kSpanBytes / bytes);
   s->prev = s->next = nullptr;
   s->listed = s->current = false;
   ++span_count;
   ++heap->live_spans;
-  peak_bytes = std::max(peak_bytes, bytes_in_use_locked());
+  if (++span_takes % 16 == 0) peak_bytes = std::max(peak_bytes, live_locked().second);
   return s;
 }
 
@@ -321,7 +352,6 @@ void NodePool::reserve_locked() {
 
 void NodePool::retire_locked(Heap* h) noexcept {
   retired_allocations += h->allocations();
-  retired_frees += h->frees();
   retired_remote += h->remote_frees.load(std::memory_order_relaxed);
   delete h;
 }
@@ -345,26 +375,37 @@ void NodePool::sweep_abandoned_locked() noexcept {
 
 void* Heap::allocate_slow(std::size_t c) {
   void* p = refill(c);
-  bump_counter(counts[c].allocations, 1);
+  bump_counter(bins[c].allocations, 1);
   return p;
+}
+
+// Gives a span blocks in `free` from its local frees or its uncarved room; false if it has none.
+inline bool restock(Span* s) noexcept {
+  if (s->free != nullptr) return true;
+  if (s->local_free != nullptr) {
+    s->free = std::exchange(s->local_free, nullptr);
+    return true;
+  }
+  if (s->uncarved != 0) {
+    carve(s);
+    return true;
+  }
+  return false;
 }
 
 void* Heap::refill(std::size_t c) {
   Bin& bin = bins[c];
   Span* s = bin.current;
-  if (s != &empty_span && s->bump < s->end) {
-    carve(s);
-    return pop(s);
-  }
+  if (restock(s)) return pop(s);
   collect_remote(false);
   if (s->free != nullptr) return pop(s);
   if (s != &empty_span) s->listed = s->current = false;  // full; a free relists it
   if (Span* a = bin.available; a != nullptr) {
     unlist_available(bin, a);
     a->listed = a->current = true;
-    if (a->used == 0) --empty_spans;
+    if (used_of(a) == 0) --empty_spans;
     bin.current = a;
-    if (a->free == nullptr) carve(a);
+    restock(a);  // an available span always has blocks in one of its lists or room
     return pop(a);
   }
   bin.current = &empty_span;
@@ -375,11 +416,20 @@ void* Heap::refill(std::size_t c) {
   return pop(n);
 }
 
+void Heap::after_local_free(Span* s) noexcept {
+  if (used_of(s) == 0) {
+    span_emptied(s, false);
+  } else {
+    list_available(bins[s->class_index], s);
+  }
+}
+
 void Heap::release_block(Span* s, Block* b, bool node_locked) noexcept {
   b->next = s->free;
   s->free = b;
-  bump_counter(counts[s->class_index].frees, 1);
-  if (--s->used == 0) [[unlikely]] {
+  const std::uint32_t left = used_of(s) - 1;
+  set_used(s, left);
+  if (left == 0) [[unlikely]] {
     if (!s->current || abandoned) span_emptied(s, node_locked);
   } else if (!s->listed) [[unlikely]] {
     list_available(bins[s->class_index], s);
@@ -450,6 +500,7 @@ Heap* NumaPool::Core::thread_heap_slow() {
         h->node = &node;
       }
       h->owner.store(this_thread_tag(), std::memory_order_relaxed);
+      node.set_span_owners_locked(h, this_thread_tag());
       node.heaps.push_back(h);
     }
     {
@@ -479,19 +530,20 @@ void NumaPool::Core::release_thread_slot(void* slot) noexcept {
   std::lock_guard lock(node.mutex);
   // From here on every free to this heap is remote, and whoever holds the node lock may collect.
   h->owner.store(0, std::memory_order_relaxed);
+  node.set_span_owners_locked(h, 0);
   h->abandoned = true;
   // Fully free spans kept for reuse go back to the node now.
   for (Bin& bin : h->bins) {
     for (Span* s = bin.available; s != nullptr;) {
       Span* next = s->next;
-      if (s->used == 0) {
+      if (used_of(s) == 0) {
         h->unlist_available(bin, s);
         --h->live_spans;
         node.give_span_locked(s);
       }
       s = next;
     }
-    if (bin.current != &empty_span && bin.current->used == 0) {
+    if (bin.current != &empty_span && used_of(bin.current) == 0) {
       Span* s = bin.current;
       bin.current = &empty_span;
       s->listed = s->current = false;
@@ -552,21 +604,41 @@ namespace {
 }
 }  // namespace
 
-void* NumaPool::allocate(std::size_t bytes, std::size_t alignment) {
-  std::size_t c;
-  if (bytes <= kLargestClassBytes && alignment <= 16) [[likely]] {
-    c = kClassOfSixteenths[(bytes + 15) >> 4];
-  } else {
-    c = unusual_class(bytes, alignment);
-  }
-  Heap* h = thread_heaps[0].pool_id == id_ ? thread_heaps[0].heap : core_->thread_heap_slow();
-  Span* s = h->bins[c].current;
+namespace {
+inline void* allocate_from(Heap* h, std::size_t c) {
+  Bin& bin = h->bins[c];
+  Span* s = bin.current;
   Block* b = s->free;
   if (b == nullptr) [[unlikely]] return h->allocate_slow(c);
   s->free = b->next;
-  ++s->used;
-  bump_counter(h->counts[c].allocations, 1);
+  set_used(s, used_of(s) + 1);
+  bump_counter(bin.allocations, 1);
   return b;
+}
+
+// Everything the fast path does not: a first allocation on this thread, an alignment beyond 16
+// bytes, a size beyond the largest class. Out of line, so the fast path saves no registers.
+[[gnu::noinline]] void* allocate_unusual(NumaPool::Core* core, std::size_t bytes,
+                                         std::size_t alignment) {
+  const std::size_t c = alignment <= 16 && bytes <= NumaPool::kLargestClassBytes
+                            ? kClassOfSixteenths[(bytes + 15) >> 4]
+                            : unusual_class(bytes, alignment);
+  return allocate_from(core->thread_heap(), c);
+}
+}  // namespace
+
+void* NumaPool::allocate(std::size_t bytes) {
+  if (bytes > kLargestClassBytes || thread_heaps[0].pool_id != id_) [[unlikely]] {
+    return allocate_unusual(core_.get(), bytes, 16);
+  }
+  return allocate_from(thread_heaps[0].heap, kClassOfSixteenths[(bytes + 15) >> 4]);
+}
+
+void* NumaPool::allocate(std::size_t bytes, std::size_t alignment) {
+  if (bytes > kLargestClassBytes || alignment > 16 || thread_heaps[0].pool_id != id_) [[unlikely]] {
+    return allocate_unusual(core_.get(), bytes, alignment);
+  }
+  return allocate_from(thread_heaps[0].heap, kClassOfSixteenths[(bytes + 15) >> 4]);
 }
 
 void NumaPool::deallocate(void* block) noexcept {
@@ -574,8 +646,13 @@ void NumaPool::deallocate(void* block) noexcept {
   auto* b = static_cast<Block*>(block);
   Span* s = span_of(b);
   Heap* h = s->heap;
-  if (h->owner.load(std::memory_order_relaxed) == this_thread_tag()) [[likely]] {
-    h->release_block(s, b, false);
+  if (s->owner.load(std::memory_order_relaxed) == this_thread_tag()) [[likely]] {
+    // The owner's heap is never abandoned, so only span state decides (see release_block).
+    b->next = s->local_free;
+    s->local_free = b;
+    const std::uint32_t left = used_of(s) - 1;
+    set_used(s, left);
+    if (!s->current && (left == 0 || !s->listed)) [[unlikely]] h->after_local_free(s);
     return;
   }
   Block* head = h->remote.load(std::memory_order_relaxed);
@@ -616,16 +693,17 @@ std::vector<PoolNodeStats> NumaPool::statistics() const {
     node->sweep_abandoned_locked();
     PoolNodeStats s;
     s.allocations = node->retired_allocations;
-    s.frees = node->retired_frees;
     s.remote_frees = node->retired_remote;
     auto add = [&](const Heap* h) {
       s.allocations += h->allocations();
-      s.frees += h->frees();
       s.remote_frees += h->remote_frees.load(std::memory_order_relaxed);
-      s.bytes_in_use += h->bytes_in_use();
     };
     for (const Heap* h : node->heaps) add(h);
     for (const Heap* h : node->abandoned) add(h);
+    auto [live_blocks, live_bytes] = node->live_locked();
+    s.bytes_in_use = live_bytes;
+    // Read while owners run, the two may be a moment apart: never below zero.
+    s.frees = s.allocations > live_blocks ? s.allocations - live_blocks : 0;
     node->peak_bytes = std::max(node->peak_bytes, s.bytes_in_use);
     s.peak_bytes = node->peak_bytes;
     s.span_bytes = 0;

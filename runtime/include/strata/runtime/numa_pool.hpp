@@ -65,9 +65,12 @@ class NumaPool {
   // True when the pool serves a request of `bytes` with `alignment` (a power of two).
   static bool fits(std::size_t bytes, std::size_t alignment = alignof(std::max_align_t)) noexcept;
 
-  // A block of at least `bytes` (0 counts as 1) from the calling thread's heap on its NUMA node.
-  // Requires fits(bytes, alignment). Throws std::bad_alloc when the node's memory is refused.
-  void* allocate(std::size_t bytes, std::size_t alignment = alignof(std::max_align_t));
+  // A block of at least `bytes` (0 counts as 1) from the calling thread's heap on its NUMA node,
+  // 16-byte aligned (64 from the 64-byte class up). Throws std::bad_alloc when the request does
+  // not fit (see fits) or the node's memory is refused.
+  void* allocate(std::size_t bytes);
+  // The same with `alignment` (a power of two up to kLargestAlignment).
+  void* allocate(std::size_t bytes, std::size_t alignment);
   // Gives back a block of this pool, from any thread. The size is not needed.
   void deallocate(void* block) noexcept;
   // True when `block` lies in this pool's memory.
