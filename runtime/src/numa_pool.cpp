@@ -95,7 +95,14 @@ inline Span* span_of(const void* p) noexcept {
 // A counter with one writer: a plain load and store (no read-modify-write), atomic only so
 // that statistics() may read it from another thread.
 inline void bump_counter(std::atomic<std::uint64_t>& c, std::uint64_t by) noexcept {
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+  // One non-locked add on the memory operand (what the load and store amount to, in one
+  // instruction instead of three); single writer, so no lock prefix is needed.
+  static_assert(sizeof(c) == sizeof(std::uint64_t));
+  asm volatile("addq %1, %0" : "+m"(*reinterpret_cast<std::uint64_t*>(&c)) : "er"(by));
+#else
   c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+#endif
 }
 
 // Per-thread cache of heaps by pool id. Initial-exec TLS: one fs-relative load, no call.
@@ -196,6 +203,26 @@ inline std::uint32_t used_of(const Span* s) noexcept {
 }
 inline void set_used(Span* s, std::uint32_t n) noexcept {
   s->used.store(n, std::memory_order_relaxed);
+}
+// Owner only: one more live block.
+inline void raise_used(Span* s) noexcept {
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+  asm volatile("addl $1, %0" : "+m"(*reinterpret_cast<std::uint32_t*>(&s->used)));
+#else
+  set_used(s, used_of(s) + 1);
+#endif
+}
+// Owner only: one fewer live block; true when none is left.
+inline bool drop_used(Span* s) noexcept {
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+  bool zero;  // one non-locked decrement on memory, and its zero flag (single writer)
+  asm volatile("subl $1, %0" : "+m"(*reinterpret_cast<std::uint32_t*>(&s->used)), "=@ccz"(zero));
+  return zero;
+#else
+  const std::uint32_t left = used_of(s) - 1;
+  set_used(s, left);
+  return left == 0;
+#endif
 }
 
 inline void* pop(Span* s) noexcept {
@@ -611,7 +638,7 @@ inline void* allocate_from(Heap* h, std::size_t c) {
   Block* b = s->free;
   if (b == nullptr) [[unlikely]] return h->allocate_slow(c);
   s->free = b->next;
-  set_used(s, used_of(s) + 1);
+  raise_used(s);
   bump_counter(bin.allocations, 1);
   return b;
 }
@@ -650,9 +677,8 @@ void NumaPool::deallocate(void* block) noexcept {
     // The owner's heap is never abandoned, so only span state decides (see release_block).
     b->next = s->local_free;
     s->local_free = b;
-    const std::uint32_t left = used_of(s) - 1;
-    set_used(s, left);
-    if (!s->current && (left == 0 || !s->listed)) [[unlikely]] h->after_local_free(s);
+    const bool empty = drop_used(s);
+    if (!s->current && (empty || !s->listed)) [[unlikely]] h->after_local_free(s);
     return;
   }
   Block* head = h->remote.load(std::memory_order_relaxed);
