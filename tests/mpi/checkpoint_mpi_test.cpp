@@ -203,7 +203,9 @@ TEST(Checkpoint, IncrementalSaveRewritesOnlyChangedChunksAndRetentionKeepsItsBas
   again.protect("u", std::span(g.data), g.block());
   EXPECT_EQ(again.restore_latest(), std::optional<long>(2));
   EXPECT_TRUE(all_ranks(g.data == f.data));
-  if (rt().rank() == 0) EXPECT_TRUE(strata::io::verify_checkpoint(dir, 2).empty());
+  if (rt().rank() == 0) {
+    EXPECT_TRUE(strata::io::verify_checkpoint(dir, 2).empty());
+  }
   remove_shared(dir);
 }
 
