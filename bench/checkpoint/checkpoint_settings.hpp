@@ -41,7 +41,8 @@ inline const std::string full_zstd1_name = full_name("save_zstd1");
 
 // The state: a 2-D f64 heat field of default_state_mib MiB, rows of grid_cols values (32 KiB).
 // STRATA_BENCH_CHECKPOINT_MIB sets another size (whole MiB, at least 1); the default keeps the
-// suite near two minutes on the 2-CPU development VM and is 2.5 times its 105 MiB L3.
+// suite under two minutes on the 2-CPU development VM, each save long enough (a quarter to half a
+// second) that the fsyncs' fixed costs do not dominate it.
 inline constexpr std::size_t default_state_mib = 256;
 inline constexpr const char* state_mib_variable = "STRATA_BENCH_CHECKPOINT_MIB";
 inline constexpr std::size_t grid_cols = 4096;

@@ -21,7 +21,8 @@ void flip_chunks(std::size_t save_index) {
   const std::span<double> field = suite().field();
   const std::size_t chunks = (field.size() + values_per_chunk - 1) / values_per_chunk;
   const auto changed = std::max<std::size_t>(
-      1, static_cast<std::size_t>(std::lround(changed_chunk_fraction * static_cast<double>(chunks))));
+      1,
+      static_cast<std::size_t>(std::lround(changed_chunk_fraction * static_cast<double>(chunks))));
   const std::size_t stride = chunks / changed;
   for (std::size_t k = 0; k < changed; ++k) {
     const std::size_t chunk = (k * stride + save_index) % chunks;

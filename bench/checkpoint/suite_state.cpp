@@ -1,13 +1,13 @@
 // Makes the checkpoint suite's state (suite_state.hpp): the field, the scratch folder, one
 // warmed-up Checkpointer per kind of save, the restore checkpoints and the raw copy, with checks
-// that what the read cases read back is the field. Everything here runs once, before the first case.
+// that what the read cases read back is the field. Everything here runs once, before the first
+// case.
 #include "suite_state.hpp"
-
-#include <sys/statfs.h>
-#include <unistd.h>
 
 #include <benchmark/benchmark.h>
 #include <hdf5.h>
+#include <sys/statfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -62,12 +62,18 @@ std::string file_system_of(const std::string& path) {
   struct statfs fs {};
   if (::statfs(path.c_str(), &fs) != 0) return "unknown";
   switch (static_cast<unsigned long>(fs.f_type)) {
-    case 0xEF53UL: return "ext4";
-    case 0x58465342UL: return "xfs";
-    case 0x9123683EUL: return "btrfs";
-    case 0x01021994UL: return "tmpfs";
-    case 0x794C7630UL: return "overlayfs";
-    case 0x6969UL: return "nfs";
+    case 0xEF53UL:
+      return "ext4";
+    case 0x58465342UL:
+      return "xfs";
+    case 0x9123683EUL:
+      return "btrfs";
+    case 0x01021994UL:
+      return "tmpfs";
+    case 0x794C7630UL:
+      return "overlayfs";
+    case 0x6969UL:
+      return "nfs";
     default: {
       char hex[32];
       std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(fs.f_type));
@@ -131,7 +137,7 @@ suite_state::suite_state(Runtime& runtime, Executor& executor)
 
 suite_state::~suite_state() {
   for (auto& c : checkpointers_) c.reset();  // each waits for its save in flight
-  std::error_code ignored;  // nothing useful to do about a folder we cannot remove
+  std::error_code ignored;                   // nothing useful to do about a folder we cannot remove
   std::filesystem::remove_all(folder_, ignored);
 }
 
@@ -176,9 +182,9 @@ void suite_state::warm_up() {
 void suite_state::add_context() const {
   benchmark::AddCustomContext("checkpoint_dir", folder_);
   benchmark::AddCustomContext("checkpoint_file_system", file_system_of(folder_));
-  benchmark::AddCustomContext("checkpoint_state",
-                              std::to_string(state_bytes() >> 20) + " MiB f64, " +
-                                  std::to_string(rows_) + " x " + std::to_string(cols_));
+  benchmark::AddCustomContext("checkpoint_state", std::to_string(state_bytes() >> 20) +
+                                                      " MiB f64, " + std::to_string(rows_) + " x " +
+                                                      std::to_string(cols_));
   benchmark::AddCustomContext("checkpoint_chunk_bytes", std::to_string(chunk_bytes));
   char fraction[32];
   std::snprintf(fraction, sizeof fraction, "%.3f", zstd1_written_fraction_);
