@@ -3,6 +3,7 @@
 #include "thread_exit_registry.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
@@ -53,7 +54,17 @@ void unregister_thread_slot_owner(std::uint64_t id) noexcept {
   r.owners.erase(id);
 }
 
-void remember_thread_slot(std::uint64_t id, void* slot) { thread_slots.slots.emplace_back(id, slot); }
+void remember_thread_slot(std::uint64_t id, void* slot) {
+  auto& v = thread_slots.slots;
+  // A long-lived thread that meets many short-lived owners (a pool per test, say) would keep
+  // their dead entries forever: drop them now and then.
+  if (v.size() >= 64 && std::has_single_bit(v.size())) {
+    Registry& r = registry();
+    std::lock_guard lock(r.mutex);
+    std::erase_if(v, [&](const auto& e) { return !r.owners.contains(e.first); });
+  }
+  v.emplace_back(id, slot);
+}
 
 void forget_thread_slot(std::uint64_t id, void* slot) noexcept {
   auto& v = thread_slots.slots;
