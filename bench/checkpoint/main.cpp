@@ -16,6 +16,12 @@ int main(int argc, char** argv) {
   int status = 0;
   try {
     strata::Runtime runtime(argc, argv, {.install_stop_signals = false});
+    if (runtime.size() != 1) {
+      // Every rank would write the same scratch files and time the others' I/O as well as its own.
+      std::fprintf(stderr, "strata_bench_checkpoint: runs on one rank (started on %d)\n",
+                   runtime.size());
+      return 2;
+    }
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     strata::Executor executor(runtime);

@@ -181,7 +181,14 @@ void suite_state::warm_up() {
 
 void suite_state::add_context() const {
   benchmark::AddCustomContext("checkpoint_dir", folder_);
-  benchmark::AddCustomContext("checkpoint_file_system", file_system_of(folder_));
+  const std::string file_system = file_system_of(folder_);
+  benchmark::AddCustomContext("checkpoint_file_system", file_system);
+  if (file_system == "tmpfs") {
+    std::fprintf(stderr,
+                 "strata_bench_checkpoint: %s is on tmpfs, where fsync costs nothing: point "
+                 "TMPDIR at the disk checkpoints go to\n",
+                 folder_.c_str());
+  }
   benchmark::AddCustomContext("checkpoint_state", std::to_string(state_bytes() >> 20) +
                                                       " MiB f64, " + std::to_string(rows_) + " x " +
                                                       std::to_string(cols_));
