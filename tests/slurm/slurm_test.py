@@ -11,6 +11,7 @@ Run by CTest (tests/slurm/CMakeLists.txt, label `slurm`); by hand:
 Exits 0 on success, 1 on failure, 77 (CTest: skipped) when Slurm cannot start on this machine.
 """
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -78,6 +79,14 @@ def free_port_pair():
         except OSError:
             continue
     raise Failure("no free pair of ports on loopback")
+
+
+def try_lock(file):
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
 
 
 def job_field(job, field, env):
@@ -362,6 +371,17 @@ def main():
     for variable in list(env):  # never inherit an outer job's identity
         if variable.startswith(("SLURM_", "SBATCH_", "SRUN_", "SALLOC_")) and variable != "SLURM_CONF":
             del env[variable]
+
+    # One run per work folder at a time: a second `ctest` in the same build tree waits here
+    # rather than stopping this run's cluster below.
+    os.makedirs(os.path.dirname(work), exist_ok=True)
+    lock = open(work + ".lock", "w")
+    try:
+        wait_for(f"another slurm test using {work} to finish", lambda: try_lock(lock),
+                 timeout=100, interval=1)
+    except Failure as e:
+        print(f"FAILED: {e}", flush=True)
+        return 1
 
     # A previous run killed before it could stop its cluster.
     subprocess.run([stop, state], env=env, capture_output=True, timeout=60)
