@@ -192,7 +192,8 @@ class ThreadSampler:
                         with open(f"/proc/{pid}/task/{tid}/status") as f:
                             m = re.search(r"^Cpus_allowed_list:\s*(\S+)", f.read(), re.M)
                         if m:
-                            self.samples.append((rank, pid, tid, parse_cpu_list(m.group(1)), len(tids)))
+                            cpus = parse_cpu_list(m.group(1))
+                            self.samples.append((rank, pid, tid, cpus, len(tids)))
                 except (OSError, ValueError):
                     continue  # the process or thread ended while being read
             time.sleep(0.002)
@@ -236,8 +237,10 @@ def test_analysis(args, env, work):
     info = run(["srun", "--mpi=pmix", "-n", "2", "-c", "1", "--cpu-bind=cores", args.strata,
                 "info", "--json"], env, timeout=60)
     ranks = json.loads(info.stdout)["ranks"]
-    rank_cpus = {r["slurm"]["proc_id"]: parse_cpu_list(r["topology"]["allowed_cpus"]) for r in ranks}
-    log(f"strata info under srun -n2 -c1: allowed CPUs per rank {dict((k, sorted(v)) for k, v in rank_cpus.items())}")
+    rank_cpus = {r["slurm"]["proc_id"]: parse_cpu_list(r["topology"]["allowed_cpus"])
+                 for r in ranks}
+    shown = {rank: sorted(cpus) for rank, cpus in rank_cpus.items()}
+    log(f"strata info under srun -n2 -c1: allowed CPUs per rank {shown}")
     if sorted(rank_cpus) != [0, 1]:
         raise Failure(f"strata info under srun reported ranks {sorted(rank_cpus)}")
     if any(len(c) != 1 for c in rank_cpus.values()) or rank_cpus[0] == rank_cpus[1]:
@@ -256,8 +259,13 @@ def test_analysis(args, env, work):
     job_log = read(out.replace("%j", job))
     log(f"analysis job {job} exited {submitted.returncode}:\n{job_log}")
     if submitted.returncode != 0:
-        raise Failure(f"sbatch --wait analysis.sbatch exited {submitted.returncode}: {submitted.stderr}")
-    compare_analysis(analysis_results(direct.stdout), analysis_results(job_log))
+        raise Failure(f"sbatch --wait analysis.sbatch exited {submitted.returncode}: "
+                      f"{submitted.stderr}")
+    job_results = analysis_results(job_log)
+    compare_analysis(analysis_results(direct.stdout), job_results)
+    # "ranks 2, threads per rank 3, ...": STRATA_THREADS reached the ranks through sbatch and srun.
+    if job_results["ranks"][:5] != ["2,", "threads", "per", "rank", f"{threads_per_rank},"]:
+        raise Failure(f"the job's ranks line is {' '.join(job_results['ranks'])}")
     log("analysis job output matches the direct mpiexec run")
     check_pinning(sampler, rank_cpus, threads_per_rank)
 
@@ -326,7 +334,7 @@ def test_simulation(args, env, work):
         (r"SLURM_RESTART_COUNT=1,", "the second run's line with SLURM_RESTART_COUNT=1"),
         (r"^slurm restart count 1$", "the simulation reporting restart count 1"),
         (rf"^restored step {stopped_step}$", f"the second run restoring step {stopped_step}"),
-        (rf"^checksum {expected_checksum}$", f"the uninterrupted run's checksum {expected_checksum}"),
+        (rf"^checksum {expected_checksum}$", f"the uninterrupted checksum {expected_checksum}"),
         (r"^steps 60 ranks 2$", "steps 60 ranks 2"),
         (r"simulation finished \(run 2\)", "the second run finishing"),
         (r"warn: the stop-signal lead time \(STRATA_SIGNAL_LEAD_SECONDS=20 s\) is shorter than the "
@@ -343,13 +351,15 @@ def test_simulation(args, env, work):
     if len(runs) != 3:
         raise Failure(f"expected exactly 2 runs of the job, the log shows {len(runs) - 1}")
     log(f"requeue: checkpointed and stopped at step {stopped_step}, requeued, restarted with "
-        f"SLURM_RESTART_COUNT=1 from step {stopped_step}, checksum {expected_checksum} as uninterrupted")
+        f"SLURM_RESTART_COUNT=1 from step {stopped_step}, checksum {expected_checksum} as "
+        "uninterrupted")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source-dir", required=True)
-    parser.add_argument("--bin-dir", required=True, help="folder of strata_analysis and strata_heat")
+    parser.add_argument("--bin-dir", required=True,
+                        help="folder of strata_analysis and strata_heat")
     parser.add_argument("--strata", required=True, help="the strata command")
     parser.add_argument("--mpiexec", default="mpiexec")
     parser.add_argument("--work-dir", required=True, help="cluster state, datasets, job logs")
@@ -369,7 +379,8 @@ def main():
                STRATA_BIN_DIR=args.bin_dir, STRATA_SLURM_PORT=str(free_port_pair()),
                SLURM_CONF=os.path.join(state, "etc", "slurm.conf"))
     for variable in list(env):  # never inherit an outer job's identity
-        if variable.startswith(("SLURM_", "SBATCH_", "SRUN_", "SALLOC_")) and variable != "SLURM_CONF":
+        if (variable.startswith(("SLURM_", "SBATCH_", "SRUN_", "SALLOC_"))
+                and variable != "SLURM_CONF"):
             del env[variable]
 
     # One run per work folder at a time: a second `ctest` in the same build tree waits here
