@@ -196,6 +196,14 @@ std::vector<long> step_folders(const std::string& dir) { return scan(dir, ""); }
 
 std::vector<long> temp_step_folders(const std::string& dir) { return scan(dir, ".tmp"); }
 
+std::string shard_digest(std::span<const std::byte> header,
+                         std::span<const std::array<std::byte, 32>> frame_digests) {
+  Sha256 sha;
+  sha.update(header);
+  for (const auto& d : frame_digests) sha.update(d);
+  return sha.hex_digest();
+}
+
 std::string encode_manifest(const Manifest& manifest) {
   json body = encode_body(manifest);
   std::string dumped = body.dump();

@@ -4,8 +4,11 @@
 // is what makes a checkpoint complete. Every field read back is bounds-checked (docs/formats.md).
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -83,6 +86,12 @@ inline constexpr const char* kManifestName = "manifest.json";
 std::vector<long> step_folders(const std::string& dir);
 // Unfinished `step-N.tmp` folders, ascending.
 std::vector<long> temp_step_folders(const std::string& dir);
+
+// The digest a manifest records for a shard: SHA-256 over the shard's 64-byte header followed by
+// the SHA-256 of each of its frames in file order. Every byte of the shard is covered, and the
+// frames hash in parallel (a digest of the whole file in one stream is serial).
+std::string shard_digest(std::span<const std::byte> header,
+                         std::span<const std::array<std::byte, 32>> frame_digests);
 
 // JSON text of the manifest, with its SHA-256 over the body.
 std::string encode_manifest(const Manifest& manifest);

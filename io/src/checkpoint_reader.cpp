@@ -8,7 +8,10 @@
 
 #include <oneapi/tbb/parallel_for.h>
 
+#include <xxhash.h>
+
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -21,6 +24,18 @@
 
 namespace strata::io::detail {
 namespace {
+
+// Raw frames are read and hashed in pieces this large, so the hash reads from L2, not memory.
+constexpr std::size_t kVerifyPieceBytes = 256 * 1024;
+
+XXH3_state_t* thread_xxh3_state() {
+  struct state_deleter {
+    void operator()(XXH3_state_t* s) const noexcept { XXH3_freeState(s); }
+  };
+  thread_local std::unique_ptr<XXH3_state_t, state_deleter> state(XXH3_createState());
+  if (!state) throw Error(ErrorCategory::resource, "cannot allocate an XXH3 state");
+  return state.get();
+}
 
 std::string chunk_where(const std::string& shard, std::size_t index, std::uint64_t offset) {
   std::string where = shard;
@@ -80,18 +95,41 @@ void StepReader::verify_shard(int rank) {
     throw Error(ErrorCategory::invalid_argument, "no such shard rank", {{"rank", std::to_string(rank)}});
   }
   const Shard& s = shard(manifest_.step, rank);
-  Sha256 sha;
-  std::vector<std::byte> buffer(std::size_t{8} << 20);
-  for (std::uint64_t offset = 0; offset < s.bytes;) {
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), s.bytes - offset));
-    read_all(s.fd, s.path, offset, std::span(buffer.data(), n));
-    if (offset == 0 && std::memcmp(buffer.data(), kShardMagic, sizeof kShardMagic) != 0) {
-      throw Error(ErrorCategory::corrupt_data, "shard header damaged (bad magic)", {{"shard", s.path}});
+  // The frames this shard holds, in file order; they must tile it after the header.
+  std::vector<const ChunkRef*> frames;
+  for (const RegionRecord& region : manifest_.regions) {
+    for (const BlockRecord& b : region.blocks) {
+      for (const ChunkRef& c : b.chunks) {
+        if (c.step == manifest_.step && c.rank == rank) frames.push_back(&c);
+      }
     }
-    sha.update(std::span(buffer.data(), n));
-    offset += n;
   }
-  if (sha.hex_digest() != manifest_.shards[static_cast<std::size_t>(rank)].sha256) {
+  std::sort(frames.begin(), frames.end(),
+            [](const ChunkRef* a, const ChunkRef* b) { return a->offset < b->offset; });
+  std::uint64_t end = kShardHeaderBytes;
+  for (const ChunkRef* c : frames) {
+    if (c->offset != end) {
+      throw Error(ErrorCategory::corrupt_data, "shard frames do not tile the file",
+                  {{"shard", s.path}, {"offset", std::to_string(c->offset)}});
+    }
+    end += c->stored_bytes;
+  }
+  if (end != s.bytes) {
+    throw Error(ErrorCategory::corrupt_data, "shard holds bytes no frame accounts for",
+                {{"shard", s.path}});
+  }
+  std::array<std::byte, kShardHeaderBytes> header;
+  read_all(s.fd, s.path, 0, header);
+  if (std::memcmp(header.data(), kShardMagic, sizeof kShardMagic) != 0) {
+    throw Error(ErrorCategory::corrupt_data, "shard header damaged (bad magic)", {{"shard", s.path}});
+  }
+  std::vector<Sha256::digest_type> digests(frames.size());
+  oneapi::tbb::parallel_for(std::size_t{0}, frames.size(), [&](std::size_t i) {
+    std::vector<std::byte> frame(static_cast<std::size_t>(frames[i]->stored_bytes));
+    read_all(s.fd, s.path, frames[i]->offset, frame);
+    digests[i] = sha256(frame);
+  });
+  if (shard_digest(header, digests) != manifest_.shards[static_cast<std::size_t>(rank)].sha256) {
     throw Error(ErrorCategory::corrupt_data, "shard SHA-256 does not match the manifest",
                 {{"shard", s.path}});
   }
@@ -136,8 +174,17 @@ void StepReader::read_chunks(const RegionRecord& region, const BlockRecord& bloc
       raw = raw_copy;
     }
     if (ref.codec == Codec::Kind::none && ref.stored_bytes == ref.raw_bytes) {
-      read_all(it.shard->fd, it.shard->path, ref.offset, raw);  // no staging copy for raw frames
-      decode_chunk(raw, Codec::Kind::none, raw, ref.raw_hash, where);
+      // Read straight into place, in pieces hashed while they are still in L2.
+      XXH3_state_t* state = thread_xxh3_state();
+      XXH3_64bits_reset(state);
+      for (std::size_t at = 0; at < raw.size(); at += kVerifyPieceBytes) {
+        auto piece = raw.subspan(at, std::min(kVerifyPieceBytes, raw.size() - at));
+        read_all(it.shard->fd, it.shard->path, ref.offset + at, piece);
+        XXH3_64bits_update(state, piece.data(), piece.size());
+      }
+      if (XXH3_64bits_digest(state) != ref.raw_hash) {
+        throw Error(ErrorCategory::corrupt_data, "chunk XXH3 checksum mismatch", {{"chunk", where}});
+      }
     } else {
       std::vector<std::byte> stored(static_cast<std::size_t>(ref.stored_bytes));
       read_all(it.shard->fd, it.shard->path, ref.offset, stored);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/parallel_pipeline.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
@@ -90,7 +91,9 @@ std::string step_text(long step) {
 // Copies `from` into `to` in parallel pieces with the streaming-store copy kernel.
 void parallel_copy(oneapi::tbb::task_arena& arena, std::span<const std::byte> from,
                    std::span<std::byte> to) {
-  constexpr std::size_t kPiece = std::size_t{4} << 20;
+  // Above kStreamingCopyBytes, so each piece goes out through streaming stores: the staging copy
+  // is not read again until the background stage streams through it.
+  constexpr std::size_t kPiece = 2 * kernels::kStreamingCopyBytes;
   const std::size_t pieces = (from.size() + kPiece - 1) / kPiece;
   arena.execute([&] {
     oneapi::tbb::parallel_for(std::size_t{0}, pieces, [&](std::size_t p) {
@@ -113,6 +116,7 @@ struct Checkpointer::Impl {
 
   std::vector<protected_region> regions;
   PlacedRegion staging;
+  std::vector<detail::FrameBuffer> frame_pool;  // reused by every save
 
   std::thread worker;
   mutable std::mutex status_mutex;
@@ -233,8 +237,6 @@ Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
   std::memcpy(header.data() + 12, &rank32, 4);
   std::memcpy(header.data() + 16, &step64, 8);
   std::memcpy(header.data() + 24, &ranks32, 4);
-  detail::Sha256 sha;
-  sha.update(header);
   detail::write_all(fd, path, 0, header);
   std::uint64_t offset = detail::kShardHeaderBytes;
 
@@ -242,6 +244,12 @@ Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
     std::size_t region;
     std::size_t index;
     std::span<const std::byte> raw;
+    // Filled by the parallel stage, consumed by the writing stage.
+    std::uint64_t hash = 0;
+    const ChunkRef* reused = nullptr;
+    detail::FrameBuffer* frame = nullptr;
+    std::span<const std::byte> stored;
+    detail::Sha256::digest_type digest{};
   };
   std::vector<job> jobs;
   for (std::size_t i = 0; i < regions.size(); ++i) {
@@ -265,59 +273,103 @@ Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
     }
   }
 
-  // Batches small enough to bound the compressed bytes held, large enough to feed every thread.
-  const std::size_t batch = std::max<std::size_t>(8, 4 * static_cast<std::size_t>(arena.max_concurrency()));
-  std::vector<std::vector<std::byte>> frames(batch);
-  std::vector<std::uint64_t> hashes(batch);
-  std::vector<const ChunkRef*> reused(batch);
+  // A pipeline: chunks enter in order; checksum, reuse check, compression and the frame's SHA-256
+  // run in parallel; the frames are written in order by one stage, which also starts writeback
+  // every kWritebackBytes so the final fsync waits only for the tail.
+  constexpr std::uint64_t kWritebackBytes = std::uint64_t{32} << 20;
+  const std::size_t tokens =
+      std::clamp<std::size_t>(2 * static_cast<std::size_t>(arena.max_concurrency()), 4, 64);
+  if (frame_pool.size() < tokens) frame_pool.resize(tokens);
+  std::vector<detail::FrameBuffer*> free_frames;
+  for (std::size_t i = 0; i < tokens; ++i) free_frames.push_back(&frame_pool[i]);
+  std::mutex free_mutex;
+  const bool compress = options.codec.kind != Codec::Kind::none;
+  std::vector<detail::Sha256::digest_type> frame_digests;
   std::vector<long> depends;
-  for (std::size_t first = 0; first < jobs.size(); first += batch) {
-    const std::size_t n = std::min(batch, jobs.size() - first);
-    arena.execute([&] {
-      oneapi::tbb::parallel_for(std::size_t{0}, n, [&](std::size_t k) {
-        const job& j = jobs[first + k];
-        hashes[k] = detail::checksum(j.raw);
-        reused[k] = nullptr;
-        if (reuse_allowed) {
-          const protected_region& p = regions[j.region];
-          auto it = previous.find(p.name);
-          if (it != previous.end() && it->second.first_row == p.first_row &&
-              it->second.rows == p.rows() && it->second.chunk_bytes == options.chunk_bytes &&
-              j.index < it->second.chunks.size()) {
-            const ChunkRef& old = it->second.chunks[j.index];
-            if (old.raw_bytes == j.raw.size() && old.raw_hash == hashes[k]) reused[k] = &old;
-          }
-        }
-        if (reused[k] == nullptr && options.codec.kind != Codec::Kind::none) {
-          detail::encode_chunk(j.raw, options.codec, frames[k]);
-        }
-      });
-    });
-    for (std::size_t k = 0; k < n; ++k) {
-      const job& j = jobs[first + k];
-      ChunkRef ref;
-      if (reused[k] != nullptr) {
-        ref = *reused[k];
-        if (std::find(depends.begin(), depends.end(), ref.step) == depends.end()) {
-          depends.push_back(ref.step);
-        }
-        ++st.chunks_reused;
-      } else {
-        std::span<const std::byte> frame =
-            options.codec.kind == Codec::Kind::none ? j.raw : std::span<const std::byte>(frames[k]);
-        detail::write_all(fd, path, offset, frame);
-        sha.update(frame);
-        ref = {j.raw.size(), hashes[k], step, rank, options.codec.kind, offset, frame.size()};
-        offset += frame.size();
-        ++st.chunks_written;
-      }
-      part.regions[j.region].blocks[0].chunks.push_back(ref);
-    }
-  }
+  std::size_t next = 0;
+  std::uint64_t written_since_writeback = 0;
+  std::uint64_t writeback_from = offset;
+  namespace tbb = oneapi::tbb;
+  arena.execute([&] {
+    tbb::parallel_pipeline(
+        tokens,
+        tbb::make_filter<void, job*>(tbb::filter_mode::serial_in_order,
+                                     [&](tbb::flow_control& fc) -> job* {
+                                       if (next == jobs.size()) {
+                                         fc.stop();
+                                         return nullptr;
+                                       }
+                                       return &jobs[next++];
+                                     }) &
+            tbb::make_filter<job*, job*>(
+                tbb::filter_mode::parallel,
+                [&](job* j) {
+                  j->hash = detail::checksum(j->raw);
+                  if (reuse_allowed) {
+                    const protected_region& p = regions[j->region];
+                    auto it = previous.find(p.name);
+                    if (it != previous.end() && it->second.first_row == p.first_row &&
+                        it->second.rows == p.rows() &&
+                        it->second.chunk_bytes == options.chunk_bytes &&
+                        j->index < it->second.chunks.size()) {
+                      const ChunkRef& old = it->second.chunks[j->index];
+                      if (old.raw_bytes == j->raw.size() && old.raw_hash == j->hash) {
+                        j->reused = &old;
+                        return j;
+                      }
+                    }
+                  }
+                  if (compress) {
+                    {
+                      std::lock_guard lock(free_mutex);
+                      j->frame = free_frames.back();
+                      free_frames.pop_back();
+                    }
+                    detail::encode_chunk(j->raw, options.codec, *j->frame);
+                    j->stored = j->frame->bytes();
+                  } else {
+                    j->stored = j->raw;
+                  }
+                  j->digest = detail::sha256(j->stored);
+                  return j;
+                }) &
+            tbb::make_filter<job*, void>(tbb::filter_mode::serial_in_order, [&](job* j) {
+              ChunkRef ref;
+              if (j->reused != nullptr) {
+                ref = *j->reused;
+                if (std::find(depends.begin(), depends.end(), ref.step) == depends.end()) {
+                  depends.push_back(ref.step);
+                }
+                ++st.chunks_reused;
+              } else {
+                detail::write_all(fd, path, offset, j->stored);
+                frame_digests.push_back(j->digest);
+                ref = {j->raw.size(), j->hash, step, rank, options.codec.kind, offset,
+                       j->stored.size()};
+                offset += j->stored.size();
+                ++st.chunks_written;
+                written_since_writeback += j->stored.size();
+                if (written_since_writeback >= kWritebackBytes) {
+                  ::sync_file_range(fd, static_cast<off_t>(writeback_from),
+                                    static_cast<off_t>(offset - writeback_from),
+                                    SYNC_FILE_RANGE_WRITE);
+                  writeback_from = offset;
+                  written_since_writeback = 0;
+                }
+              }
+              if (j->frame != nullptr) {
+                std::lock_guard lock(free_mutex);
+                free_frames.push_back(j->frame);
+                j->frame = nullptr;
+              }
+              part.regions[j->region].blocks[0].chunks.push_back(ref);
+            }));
+  });
   detail::sync_file(fd, path);
   std::sort(depends.begin(), depends.end());
   part.depends_on = depends;
-  part.shards[static_cast<std::size_t>(rank)] = {rank, offset, sha.hex_digest()};
+  part.shards[static_cast<std::size_t>(rank)] = {rank, offset,
+                                                 detail::shard_digest(header, frame_digests)};
   st.written_bytes = offset;
   return part;
 }

@@ -34,18 +34,18 @@ ZSTD_DCtx* thread_dctx() {
 
 }  // namespace
 
-void encode_chunk(std::span<const std::byte> raw, Codec codec, std::vector<std::byte>& out) {
-  if (codec.kind == Codec::Kind::none) {
-    out.assign(raw.begin(), raw.end());
-    return;
+void encode_chunk(std::span<const std::byte> raw, Codec codec, FrameBuffer& out) {
+  const std::size_t bound = ZSTD_compressBound(raw.size());
+  if (out.capacity < bound) {
+    out.data = std::make_unique_for_overwrite<std::byte[]>(bound);
+    out.capacity = bound;
   }
-  out.resize(ZSTD_compressBound(raw.size()));
   const std::size_t n =
-      ZSTD_compressCCtx(thread_cctx(), out.data(), out.size(), raw.data(), raw.size(), codec.level);
+      ZSTD_compressCCtx(thread_cctx(), out.data.get(), out.capacity, raw.data(), raw.size(), codec.level);
   if (ZSTD_isError(n)) {
     throw Error(ErrorCategory::system, std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
   }
-  out.resize(n);
+  out.size = n;
 }
 
 void decode_chunk(std::span<const std::byte> stored, Codec::Kind codec, std::span<std::byte> raw,
@@ -54,7 +54,7 @@ void decode_chunk(std::span<const std::byte> stored, Codec::Kind codec, std::spa
     if (stored.size() != raw.size()) {
       throw Error(ErrorCategory::corrupt_data, "raw chunk has the wrong size", {{"chunk", where}});
     }
-    std::memcpy(raw.data(), stored.data(), raw.size());
+    if (raw.data() != stored.data()) std::memcpy(raw.data(), stored.data(), raw.size());
   } else {
     const unsigned long long claimed = ZSTD_getFrameContentSize(stored.data(), stored.size());
     if (claimed != raw.size()) {

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -12,8 +13,17 @@
 
 namespace strata::io::detail {
 
-// Compresses `raw` into `out` (resized to the frame). Throws Error(system) when zstd fails.
-void encode_chunk(std::span<const std::byte> raw, Codec codec, std::vector<std::byte>& out);
+// A reusable frame buffer that is never zero-filled: a frame overwrites it at once, and filling
+// megabytes per chunk with zeros first showed up in profiles.
+struct FrameBuffer {
+  std::unique_ptr<std::byte[]> data;
+  std::size_t capacity = 0;
+  std::size_t size = 0;
+  std::span<const std::byte> bytes() const noexcept { return {data.get(), size}; }
+};
+
+// Compresses `raw` with zstd at codec.level into `out`. Throws Error(system) when zstd fails.
+void encode_chunk(std::span<const std::byte> raw, Codec codec, FrameBuffer& out);
 
 // Decodes `stored` into `raw` (exactly raw.size() bytes expected) and checks XXH3 == raw_hash.
 // Throws Error(corrupt_data) with `where` as context when the frame is damaged or the checksum

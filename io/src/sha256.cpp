@@ -3,6 +3,8 @@
 
 #include <openssl/evp.h>
 
+#include <cstring>
+
 #include "strata/runtime/error.hpp"
 
 namespace strata::io::detail {
@@ -31,20 +33,35 @@ void Sha256::update(std::span<const std::byte> bytes) {
   }
 }
 
-std::string Sha256::hex_digest() {
-  unsigned char digest[EVP_MAX_MD_SIZE];
+Sha256::digest_type Sha256::digest() {
+  unsigned char raw[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  if (EVP_DigestFinal_ex(context_->ctx, digest, &length) != 1) {
+  if (EVP_DigestFinal_ex(context_->ctx, raw, &length) != 1 || length != kDigestBytes) {
     throw Error(ErrorCategory::system, "OpenSSL SHA-256 final failed");
   }
+  digest_type out;
+  std::memcpy(out.data(), raw, kDigestBytes);
+  return out;
+}
+
+std::string Sha256::hex_digest() { return to_hex(digest()); }
+
+std::string to_hex(std::span<const std::byte> bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(2 * length);
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0xf]);
+  out.reserve(2 * bytes.size());
+  for (std::byte b : bytes) {
+    const auto v = static_cast<unsigned>(b);
+    out.push_back(kHex[v >> 4]);
+    out.push_back(kHex[v & 0xf]);
   }
   return out;
+}
+
+Sha256::digest_type sha256(std::span<const std::byte> bytes) {
+  Sha256 sha;
+  sha.update(bytes);
+  return sha.digest();
 }
 
 std::string sha256_hex(std::span<const std::byte> bytes) {
