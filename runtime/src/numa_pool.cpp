@@ -18,122 +18,13 @@
 #include "thread_exit_registry.hpp"
 
 namespace strata {
-namespace {
-
-// Multiples of 16 below 64, of 64 from there on (so classes of 64 B and more are 64-byte
-// aligned), with at most ~25 % rounding loss above 512 B.
-constexpr std::array<std::uint32_t, 35> kClassBytes = {
-    16,   32,   48,   64,   128,  192,  256,  320,   384,   448,   512,   640,
-    768,  896,  1024, 1280, 1536, 1792, 2048, 2560,  3072,  3584,  4096,  5120,
-    6144, 7168, 8192, 10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768};
-constexpr std::size_t kClassCount = kClassBytes.size();
-static_assert(kClassBytes.back() == NumaPool::kLargestClassBytes);
-
-// Class index by (bytes + 15) / 16, for 0..kLargestClassBytes.
-constexpr auto kClassOfSixteenths = [] {
-  std::array<std::uint8_t, NumaPool::kLargestClassBytes / 16 + 1> table{};
-  std::size_t c = 0;
-  for (std::size_t i = 0; i < table.size(); ++i) {
-    while (kClassBytes[c] < i * 16) ++c;
-    table[i] = static_cast<std::uint8_t>(c);
-  }
-  return table;
-}();
-
-constexpr std::size_t kSpansPerSegment = NumaPool::kSegmentBytes / NumaPool::kSpanBytes;
-// Blocks linked into a span's free list at a time: keeps a new span's first use cheap.
-constexpr std::size_t kCarveBytes = 16 * 1024;
-// Fully free spans a heap keeps for reuse before handing them back to its node.
-constexpr std::uint32_t kRetainedEmptySpans = 64;
-
-struct Block {
-  Block* next;
-};
-
-struct Heap;
-struct NodePool;
-
-// Metadata of one span, kept in its segment's header. Written by the owning heap (or, while the
-// span is free, under its node's lock); other threads read only `heap` and `block_bytes`, which
-// do not change while the span has live blocks. One cache line each: neighbours belong to
-// different threads.
-struct alignas(64) Span {
-  Block* free = nullptr;        // blocks ready to hand out
-  Block* local_free = nullptr;  // the owner's frees, moved to `free` when it runs dry (so an
-                                // allocation does not wait on the store of the last free)
-  Span* prev = nullptr;       // on the bin's list of spans with free blocks, or the node's list
-  Span* next = nullptr;
-  Heap* heap = nullptr;
-  // The owning thread's tag (0 while its heap is abandoned): a free compares it to its own.
-  std::atomic<std::uintptr_t> owner{0};
-  // Live blocks: written by the owner with a plain load and store, read by statistics().
-  std::atomic<std::uint32_t> used{0};
-  std::uint32_t block_bytes = 0;
-  std::uint32_t uncarved = 0;  // blocks at the end of the span not yet linked into `free`
-  std::uint16_t class_index = 0;
-  bool listed = false;   // the bin's current span or on its available list
-  bool current = false;  // the bin's current span (checked by frees without finding the bin)
-};
-
-// The start of every segment; spans[0] is the header's own room and never handed out.
-struct Segment {
-  NodePool* node = nullptr;
-  std::array<Span, kSpansPerSegment> spans;
-};
-static_assert(sizeof(Segment) <= NumaPool::kSpanBytes);
-static_assert(sizeof(Span) == 64);
+namespace detail::numa_pool {
 
 // The span every bin starts with: no blocks, so the first allocation takes the slow path.
 Span empty_span;
+__thread ThreadHeapEntry thread_heaps[kCachedPools] __attribute__((tls_model("initial-exec")));
 
-inline Span* span_of(const void* p) noexcept {
-  auto addr = reinterpret_cast<std::uintptr_t>(p);
-  auto* segment = reinterpret_cast<Segment*>(addr & ~(NumaPool::kSegmentBytes - 1));
-  return &segment->spans[(addr & (NumaPool::kSegmentBytes - 1)) / NumaPool::kSpanBytes];
-}
-
-// A counter with one writer: a plain load and store (no read-modify-write), atomic only so
-// that statistics() may read it from another thread.
-inline void bump_counter(std::atomic<std::uint64_t>& c, std::uint64_t by) noexcept {
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-  // One non-locked add on the memory operand (what the load and store amount to, in one
-  // instruction instead of three); single writer, so no lock prefix is needed.
-  static_assert(sizeof(c) == sizeof(std::uint64_t));
-  asm volatile("addq %1, %0" : "+m"(*reinterpret_cast<std::uint64_t*>(&c)) : "er"(by));
-#else
-  c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
-#endif
-}
-
-// Per-thread cache of heaps by pool id. Initial-exec TLS: one fs-relative load, no call.
-struct ThreadHeapEntry {
-  std::uint64_t pool_id;
-  Heap* heap;
-};
-constexpr std::size_t kCachedPools = 8;
-__attribute__((tls_model("initial-exec"))) thread_local ThreadHeapEntry thread_heaps[kCachedPools];
-
-// The calling thread's identity for ownership checks: its thread pointer (one register read on
-// x86-64), else the address of its own cache. Unique among live threads.
-inline std::uintptr_t this_thread_tag() noexcept {
-#if defined(__x86_64__) && defined(__has_builtin)
-#if __has_builtin(__builtin_thread_pointer)
-  return reinterpret_cast<std::uintptr_t>(__builtin_thread_pointer());
-#endif
-#endif
-  return reinterpret_cast<std::uintptr_t>(&thread_heaps[0]);
-}
-
-// One size class of a heap. The allocation counter sits next to `current`, which every
-// allocation reads anyway (written only by the owner, read by statistics()).
-struct alignas(32) Bin {
-  Span* current = &empty_span;
-  Span* available = nullptr;  // spans with free blocks (or unlinked room), not current
-  std::atomic<std::uint64_t> allocations{0};
-};
-
-struct Heap {
-  std::array<Bin, kClassCount> bins;
+struct Heap : HeapFront {
   NodePool* node = nullptr;
   std::uint32_t empty_spans = 0;  // fully free spans on available lists
   std::uint64_t live_spans = 0;
@@ -196,33 +87,6 @@ void carve(Span* s) noexcept {
   }
   s->free = head;
   s->uncarved -= static_cast<std::uint32_t>(n);
-}
-
-inline std::uint32_t used_of(const Span* s) noexcept {
-  return s->used.load(std::memory_order_relaxed);
-}
-inline void set_used(Span* s, std::uint32_t n) noexcept {
-  s->used.store(n, std::memory_order_relaxed);
-}
-// Owner only: one more live block.
-inline void raise_used(Span* s) noexcept {
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-  asm volatile("addl $1, %0" : "+m"(*reinterpret_cast<std::uint32_t*>(&s->used)));
-#else
-  set_used(s, used_of(s) + 1);
-#endif
-}
-// Owner only: one fewer live block; true when none is left.
-inline bool drop_used(Span* s) noexcept {
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-  bool zero;  // one non-locked decrement on memory, and its zero flag (single writer)
-  asm volatile("subl $1, %0" : "+m"(*reinterpret_cast<std::uint32_t*>(&s->used)), "=@ccz"(zero));
-  return zero;
-#else
-  const std::uint32_t left = used_of(s) - 1;
-  set_used(s, left);
-  return left == 0;
-#endif
 }
 
 inline void* pop(Span* s) noexcept {
@@ -289,7 +153,9 @@ struct NodePool {
   }
 };
 
-}  // namespace
+}  // namespace detail::numa_pool
+
+using namespace detail::numa_pool;
 
 struct NumaPool::Core final : detail::ThreadSlotOwner {
   const Topology& topology;
@@ -309,7 +175,7 @@ struct NumaPool::Core final : detail::ThreadSlotOwner {
   }
 
   Heap* thread_heap() {
-    if (thread_heaps[0].pool_id == id) [[likely]] return thread_heaps[0].heap;
+    if (thread_heaps[0].pool_id == id) [[likely]] return static_cast<Heap*>(thread_heaps[0].heap);
     return thread_heap_slow();
   }
   [[gnu::noinline]] Heap* thread_heap_slow();
@@ -505,7 +371,7 @@ std::uint64_t Heap::collect_remote(bool node_locked) noexcept {
 
 Heap* NumaPool::Core::find_thread_heap() noexcept {
   for (auto& e : thread_heaps) {
-    if (e.pool_id == id) return e.heap;
+    if (e.pool_id == id) return static_cast<Heap*>(e.heap);
   }
   std::lock_guard lock(heaps_mutex);
   auto it = heap_of_thread.find(this_thread_tag());
@@ -642,50 +508,39 @@ inline void* allocate_from(Heap* h, std::size_t c) {
   bump_counter(bin.allocations, 1);
   return b;
 }
-
-// Everything the fast path does not: a first allocation on this thread, an alignment beyond 16
-// bytes, a size beyond the largest class. Out of line, so the fast path saves no registers.
-[[gnu::noinline]] void* allocate_unusual(NumaPool::Core* core, std::size_t bytes,
-                                         std::size_t alignment) {
-  const std::size_t c = alignment <= 16 && bytes <= NumaPool::kLargestClassBytes
-                            ? kClassOfSixteenths[(bytes + 15) >> 4]
-                            : unusual_class(bytes, alignment);
-  return allocate_from(core->thread_heap(), c);
-}
 }  // namespace
 
-void* NumaPool::allocate(std::size_t bytes) {
-  if (bytes > kLargestClassBytes || thread_heaps[0].pool_id != id_) [[unlikely]] {
-    return allocate_unusual(core_.get(), bytes, 16);
-  }
-  return allocate_from(thread_heaps[0].heap, kClassOfSixteenths[(bytes + 15) >> 4]);
+namespace detail::numa_pool {
+
+void* allocate_slow(HeapFront* heap, std::size_t c) {
+  return static_cast<Heap*>(heap)->allocate_slow(c);
 }
 
-void* NumaPool::allocate(std::size_t bytes, std::size_t alignment) {
-  if (bytes > kLargestClassBytes || alignment > 16 || thread_heaps[0].pool_id != id_) [[unlikely]] {
-    return allocate_unusual(core_.get(), bytes, alignment);
-  }
-  return allocate_from(thread_heaps[0].heap, kClassOfSixteenths[(bytes + 15) >> 4]);
-}
+void after_local_free(Span* s) noexcept { s->heap->after_local_free(s); }
 
-void NumaPool::deallocate(void* block) noexcept {
-  if (block == nullptr) return;
-  auto* b = static_cast<Block*>(block);
-  Span* s = span_of(b);
+void remote_free(Span* s, Block* b) noexcept {
   Heap* h = s->heap;
-  if (s->owner.load(std::memory_order_relaxed) == this_thread_tag()) [[likely]] {
-    // The owner's heap is never abandoned, so only span state decides (see release_block).
-    b->next = s->local_free;
-    s->local_free = b;
-    const bool empty = drop_used(s);
-    if (!s->current && (empty || !s->listed)) [[unlikely]] h->after_local_free(s);
-    return;
-  }
   Block* head = h->remote.load(std::memory_order_relaxed);
   do {
     b->next = head;
   } while (!h->remote.compare_exchange_weak(head, b, std::memory_order_release,
                                             std::memory_order_relaxed));
+}
+
+}  // namespace detail::numa_pool
+
+// Everything the inline fast path does not: a first allocation on this thread, an alignment
+// beyond 16 bytes, a size beyond the largest class.
+void* NumaPool::allocate_unusual(std::size_t bytes, std::size_t alignment) {
+  const std::size_t c = alignment <= 16 && bytes <= kLargestClassBytes
+                            ? kClassOfSixteenths[(bytes + 15) >> 4]
+                            : unusual_class(bytes, alignment);
+  return allocate_from(core_->thread_heap(), c);
+}
+
+void* NumaPool::allocate(std::size_t bytes, std::size_t alignment) {
+  if (alignment <= 16) return allocate(bytes);
+  return allocate_unusual(bytes, alignment);
 }
 
 bool NumaPool::owns(const void* block) const noexcept {

@@ -19,6 +19,7 @@
 #include <memory_resource>
 #include <vector>
 
+#include "strata/runtime/detail/numa_pool_fast_path.hpp"
 #include "strata/runtime/topology.hpp"
 
 namespace strata {
@@ -45,12 +46,12 @@ struct NumaPoolOptions {
 class NumaPool {
  public:
   static constexpr std::size_t kSmallestClassBytes = 16;
-  static constexpr std::size_t kLargestClassBytes = 32 * 1024;
+  static constexpr std::size_t kLargestClassBytes = detail::numa_pool::kLargestClassBytes;
   // Spans are carved into blocks of one class; 64 KiB keeps 16 blocks of 4 KiB in one span
   // and lets a free find its span's metadata by masking the address.
-  static constexpr std::size_t kSpanBytes = 64 * 1024;
+  static constexpr std::size_t kSpanBytes = detail::numa_pool::kSpanBytes;
   // Segments group spans (metadata in the first span); aligned to their size.
-  static constexpr std::size_t kSegmentBytes = 4 * 1024 * 1024;
+  static constexpr std::size_t kSegmentBytes = detail::numa_pool::kSegmentBytes;
   // Largest alignment a pool block can have (a class must be a multiple of it).
   static constexpr std::size_t kLargestAlignment = 4096;
 
@@ -67,12 +68,42 @@ class NumaPool {
 
   // A block of at least `bytes` (0 counts as 1) from the calling thread's heap on its NUMA node,
   // 16-byte aligned (64 from the 64-byte class up). Throws std::bad_alloc when the request does
-  // not fit (see fits) or the node's memory is refused.
-  void* allocate(std::size_t bytes);
+  // not fit (see fits) or the node's memory is refused. Inline: the owner's fast path is a
+  // handful of instructions with no call.
+  void* allocate(std::size_t bytes) {
+    namespace np = detail::numa_pool;
+    np::ThreadHeapEntry& cached = np::thread_heaps[0];
+    if (bytes > kLargestClassBytes || cached.pool_id != id_) [[unlikely]] {
+      return allocate_unusual(bytes, 16);
+    }
+    const std::size_t c = np::kClassOfSixteenths[(bytes + 15) >> 4];
+    np::Bin& bin = cached.heap->bins[c];
+    np::Span* s = bin.current;
+    np::Block* b = s->free;
+    if (b == nullptr) [[unlikely]] return np::allocate_slow(cached.heap, c);
+    s->free = b->next;
+    np::raise_used(s);
+    np::bump_counter(bin.allocations, 1);
+    return b;
+  }
   // The same with `alignment` (a power of two up to kLargestAlignment).
   void* allocate(std::size_t bytes, std::size_t alignment);
-  // Gives back a block of this pool, from any thread. The size is not needed.
-  void deallocate(void* block) noexcept;
+  // Gives back a block of this pool, from any thread. The size is not needed. Inline like
+  // allocate; a free by another thread is one compare-and-swap, out of line.
+  void deallocate(void* block) noexcept {
+    namespace np = detail::numa_pool;
+    if (block == nullptr) return;
+    auto* b = static_cast<np::Block*>(block);
+    np::Span* s = np::span_of(b);
+    if (s->owner.load(std::memory_order_relaxed) == np::this_thread_tag()) [[likely]] {
+      b->next = s->local_free;
+      s->local_free = b;
+      const bool empty = np::drop_used(s);
+      if (!s->current && (empty || !s->listed)) [[unlikely]] np::after_local_free(s);
+      return;
+    }
+    np::remote_free(s, b);
+  }
   // True when `block` lies in this pool's memory.
   bool owns(const void* block) const noexcept;
   // The usable bytes of a live block (its size class).
@@ -90,6 +121,8 @@ class NumaPool {
   struct Core;  // private; defined in runtime/src/numa_pool.cpp
 
  private:
+  void* allocate_unusual(std::size_t bytes, std::size_t alignment);
+
   const Topology& topology_;
   std::unique_ptr<Core> core_;
   std::uint64_t id_ = 0;  // the core's id, read by every allocation
