@@ -23,8 +23,7 @@ inline constexpr std::array<std::uint32_t, 35> kClassBytes = {
 constexpr std::size_t kClassCount = kClassBytes.size();
 static_assert(kClassBytes.back() == kLargestClassBytes);
 
-// Class index by (bytes + 15) / 16, for 0..kLargestClassBytes.
-inline constexpr auto kClassOfSixteenths = [] {
+constexpr std::array<std::uint8_t, kLargestClassBytes / 16 + 1> make_class_of_sixteenths() {
   std::array<std::uint8_t, kLargestClassBytes / 16 + 1> table{};
   std::size_t c = 0;
   for (std::size_t i = 0; i < table.size(); ++i) {
@@ -32,7 +31,9 @@ inline constexpr auto kClassOfSixteenths = [] {
     table[i] = static_cast<std::uint8_t>(c);
   }
   return table;
-}();
+}
+// Class index by (bytes + 15) / 16, for 0..kLargestClassBytes.
+inline constexpr auto kClassOfSixteenths = make_class_of_sixteenths();
 
 constexpr std::size_t kSpansPerSegment = kSegmentBytes / kSpanBytes;
 // Blocks linked into a span's free list at a time: keeps a new span's first use cheap.
