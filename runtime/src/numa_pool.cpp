@@ -4,6 +4,7 @@
 #include "strata/runtime/numa_pool.hpp"
 
 #include <sched.h>
+#include <sys/mman.h>
 
 #include <array>
 #include <atomic>
@@ -565,6 +566,23 @@ void NumaPool::reclaim() {
     std::lock_guard lock(node->mutex);
     node->sweep_abandoned_locked();
   }
+}
+
+std::size_t NumaPool::trim() {
+  reclaim();
+  std::size_t bytes = 0;
+  for (auto& node : core_->nodes) {
+    std::lock_guard lock(node->mutex);
+    for (Span* s = node->free_spans; s != nullptr; s = s->next) {
+      auto* seg = reinterpret_cast<Segment*>(reinterpret_cast<std::uintptr_t>(s) &
+                                             ~(kSegmentBytes - 1));
+      std::byte* base = reinterpret_cast<std::byte*>(seg) +
+                        static_cast<std::size_t>(s - seg->spans.data()) * kSpanBytes;
+      // The metadata lives in the segment header, so the span's own pages can go.
+      if (::madvise(base, kSpanBytes, MADV_DONTNEED) == 0) bytes += kSpanBytes;
+    }
+  }
+  return bytes;
 }
 
 std::vector<PoolNodeStats> NumaPool::statistics() const {

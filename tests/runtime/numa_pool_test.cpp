@@ -254,6 +254,24 @@ TEST(NumaPool, ThreadExitWithLiveBlocksFreedLater) {
   EXPECT_EQ(pool.statistics()[0].span_bytes, pool.statistics()[0].span_bytes);
 }
 
+// Proves trim() gives the pages of free spans back to the OS once an exited thread's blocks are
+// all freed, and the pool keeps working on the same memory afterwards.
+TEST(NumaPool, TrimReleasesFreeSpans) {
+  Topology topo = Topology::load();
+  NumaPool pool(topo);
+  std::vector<void*> blocks;
+  std::thread([&] {
+    for (int i = 0; i < 20'000; ++i) blocks.push_back(pool.allocate(512));
+  }).join();
+  for (void* p : blocks) pool.deallocate(p);
+  EXPECT_GE(pool.trim(), 20'000u * 512);
+  EXPECT_EQ(total(pool).bytes_in_use, 0u);
+  void* p = pool.allocate(512);
+  stamp(p, 512);
+  EXPECT_TRUE(stamp_intact(p, 512));
+  pool.deallocate(p);
+}
+
 // Proves the next thread on the node adopts an exited thread's heap: it frees the orphaned
 // blocks as its own (no remote frees) and keeps allocating from the same spans.
 TEST(NumaPool, NextThreadAdoptsAnExitedThreadsHeap) {

@@ -115,6 +115,9 @@ class NumaPool {
   // Collects pending remote frees of exited threads' heaps and returns fully free spans to the
   // nodes; called from slow paths too, so calling it is never required.
   void reclaim();
+  // reclaim(), then gives the pages of the nodes' fully free spans back to the OS (the address
+  // range stays reserved; pages fault in again on reuse). Returns the bytes released.
+  std::size_t trim();
 
   const Topology& topology() const noexcept { return topology_; }
 
