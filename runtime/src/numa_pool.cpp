@@ -69,16 +69,20 @@ struct Heap : HeapFront {
   }
 };
 
+// The first byte of the memory a span's metadata describes.
+std::byte* span_memory(Span* s) noexcept {
+  auto* seg = reinterpret_cast<Segment*>(reinterpret_cast<std::uintptr_t>(s) &
+                                         ~(NumaPool::kSegmentBytes - 1));
+  return reinterpret_cast<std::byte*>(seg) +
+         static_cast<std::size_t>(s - seg->spans.data()) * NumaPool::kSpanBytes;
+}
+
 // Links up to kCarveBytes of the span's untouched room into its free list.
 void carve(Span* s) noexcept {
   std::size_t n = std::max<std::size_t>(1, kCarveBytes / s->block_bytes);
   n = std::min<std::size_t>(n, s->uncarved);
-  auto* seg = reinterpret_cast<Segment*>(reinterpret_cast<std::uintptr_t>(s) &
-                                         ~(NumaPool::kSegmentBytes - 1));
-  const auto index = static_cast<std::size_t>(s - seg->spans.data());
   const std::size_t capacity = NumaPool::kSpanBytes / s->block_bytes;
-  std::byte* p = reinterpret_cast<std::byte*>(seg) + index * NumaPool::kSpanBytes +
-                 (capacity - s->uncarved) * s->block_bytes;
+  std::byte* p = span_memory(s) + (capacity - s->uncarved) * s->block_bytes;
   Block* head = s->free;
   // Linked back to front so the list runs in address order.
   for (std::size_t i = n; i-- > 0;) {
@@ -203,10 +207,6 @@ Span* NodePool::take_span(Heap* heap, std::size_t c) {
     }
     s = &segment->spans[next_span++];
   }
-  auto* seg = reinterpret_cast<Segment*>(reinterpret_cast<std::uintptr_t>(s) &
-                                         ~(NumaPool::kSegmentBytes - 1));
-  std::byte* base = reinterpret_cast<std::byte*>(seg) +
-                    static_cast<std::size_t>(s - seg->spans.data()) * NumaPool::kSpanBytes;
   const std::uint32_t bytes = kClassBytes[c];
   s->block_bytes = bytes;
   s->class_index = static_cast<std::uint16_t>(c);
@@ -215,7 +215,6 @@ Span* NodePool::take_span(Heap* heap, std::size_t c) {
   set_used(s, 0);
   s->free = nullptr;
   s->local_free = nullptr;
-  (void)base;
   s->uncarved = static_cast<std::uint32_t>(NumaPool::kSpanBytes / bytes);
   s->prev = s->next = nullptr;
   s->listed = s->current = false;
@@ -574,12 +573,8 @@ std::size_t NumaPool::trim() {
   for (auto& node : core_->nodes) {
     std::lock_guard lock(node->mutex);
     for (Span* s = node->free_spans; s != nullptr; s = s->next) {
-      auto* seg = reinterpret_cast<Segment*>(reinterpret_cast<std::uintptr_t>(s) &
-                                             ~(kSegmentBytes - 1));
-      std::byte* base = reinterpret_cast<std::byte*>(seg) +
-                        static_cast<std::size_t>(s - seg->spans.data()) * kSpanBytes;
       // The metadata lives in the segment header, so the span's own pages can go.
-      if (::madvise(base, kSpanBytes, MADV_DONTNEED) == 0) bytes += kSpanBytes;
+      if (::madvise(span_memory(s), kSpanBytes, MADV_DONTNEED) == 0) bytes += kSpanBytes;
     }
   }
   return bytes;
