@@ -31,8 +31,8 @@ int main(int argc, char** argv) {
     pools::topology = std::make_unique<strata::Topology>(strata::Topology::load());
     pools::pool = std::make_unique<strata::NumaPool>(*pools::topology);
     pools::suite_pool = pools::pool.get();
-    benchmark::AddCustomContext("pools_system_malloc", jemalloc_loaded ? "jemalloc (LD_PRELOAD)"
-                                                                         : "glibc");
+    benchmark::AddCustomContext("pools_system_malloc",
+                                jemalloc_loaded ? "jemalloc (LD_PRELOAD)" : "glibc");
     benchmark::AddCustomContext("pools_numa_nodes",
                                 std::to_string(pools::topology->numa_nodes().size()));
     pools::register_single_thread_cases(jemalloc_loaded);

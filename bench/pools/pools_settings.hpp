@@ -24,11 +24,11 @@ benchmark::internal::Benchmark* add_case(const std::string& name, const std::str
                                          Fn&& fn) {
   const bool is_baseline = name == baseline;
   const std::string base_full = full_name(baseline);
-  auto* b = benchmark::RegisterBenchmark(
-      name.c_str(), [fn, is_baseline, base_full](benchmark::State& state) {
-        fn(state);
-        label_ratio(state, base_full.c_str(), is_baseline);
-      });
+  auto* b = benchmark::RegisterBenchmark(name.c_str(),
+                                         [fn, is_baseline, base_full](benchmark::State& state) {
+                                           fn(state);
+                                           label_ratio(state, base_full.c_str(), is_baseline);
+                                         });
   apply_run_settings(b, min_time_seconds, repetitions);
   b->Unit(benchmark::kMicrosecond);
   return b;

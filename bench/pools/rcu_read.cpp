@@ -66,10 +66,11 @@ void register_rcu_cases() {
     auto label_base = full_name(base) + suffix;
     auto add = [&](const std::string& name, void (*fn)(benchmark::State&)) {
       const bool is_baseline = name == base;
-      auto* b = benchmark::RegisterBenchmark(name.c_str(), [fn, is_baseline, label_base](benchmark::State& s) {
-        fn(s);
-        label_ratio(s, label_base.c_str(), is_baseline);
-      });
+      auto* b = benchmark::RegisterBenchmark(name.c_str(),
+                                             [fn, is_baseline, label_base](benchmark::State& s) {
+                                               fn(s);
+                                               label_ratio(s, label_base.c_str(), is_baseline);
+                                             });
       apply_run_settings(b, min_time_seconds, repetitions);
       b->Unit(benchmark::kMicrosecond)->Threads(threads);
     };

@@ -37,7 +37,8 @@ struct ThreadRecordEntry {
   Record* record;
 };
 constexpr std::size_t kCachedDomains = 4;
-__attribute__((tls_model("initial-exec"))) thread_local ThreadRecordEntry thread_records[kCachedDomains];
+__attribute__((
+    tls_model("initial-exec"))) thread_local ThreadRecordEntry thread_records[kCachedDomains];
 
 bool register_membarrier() noexcept {
 #if defined(__SANITIZE_THREAD__)
@@ -60,7 +61,9 @@ struct EpochDomain::Core final : detail::ThreadSlotOwner {
   std::vector<Retired> retired;
 
   Record* thread_record() {
-    if (thread_records[0].domain_id == id) [[likely]] return thread_records[0].record;
+    if (thread_records[0].domain_id == id) [[likely]] {
+      return thread_records[0].record;
+    }
     return thread_record_slow();
   }
 

@@ -29,17 +29,20 @@ static_assert(sizeof(RecordHeader) == HandleArena::kAlignment);
 constexpr std::size_t kMinTierBytes = 64 * 1024;
 
 std::size_t record_bytes(std::size_t bytes) noexcept {
-  return sizeof(RecordHeader) + (bytes + HandleArena::kAlignment - 1) / HandleArena::kAlignment *
-                                    HandleArena::kAlignment;
+  return sizeof(RecordHeader) +
+         (bytes + HandleArena::kAlignment - 1) / HandleArena::kAlignment * HandleArena::kAlignment;
 }
 
 }  // namespace
 
 std::string_view to_string(HandleState state) noexcept {
   switch (state) {
-    case HandleState::invalid: return "invalid";
-    case HandleState::fast: return "fast";
-    case HandleState::slow: return "slow";
+    case HandleState::invalid:
+      return "invalid";
+    case HandleState::fast:
+      return "fast";
+    case HandleState::slow:
+      return "slow";
   }
   return "invalid";
 }

@@ -57,7 +57,11 @@ struct Heap : HeapFront {
     s->listed = true;
   }
   void unlist_available(Bin& bin, Span* s) noexcept {
-    if (s->prev != nullptr) s->prev->next = s->next; else bin.available = s->next;
+    if (s->prev != nullptr) {
+      s->prev->next = s->next;
+    } else {
+      bin.available = s->next;
+    }
     if (s->next != nullptr) s->next->prev = s->prev;
     s->prev = s->next = nullptr;
     s->listed = false;
@@ -176,11 +180,13 @@ struct NumaPool::Core final : detail::ThreadSlotOwner {
     int cpu = sched_getcpu();
     int node = cpu >= 0 ? topology.numa_node_of_cpu(static_cast<unsigned>(cpu)) : -1;
     return node >= 0 && static_cast<std::size_t>(node) < nodes.size() ? static_cast<unsigned>(node)
-                                                                        : 0;
+                                                                      : 0;
   }
 
   Heap* thread_heap() {
-    if (thread_heaps[0].pool_id == id) [[likely]] return static_cast<Heap*>(thread_heaps[0].heap);
+    if (thread_heaps[0].pool_id == id) [[likely]] {
+      return static_cast<Heap*>(thread_heaps[0].heap);
+    }
     return thread_heap_slow();
   }
   [[gnu::noinline]] Heap* thread_heap_slow();
@@ -502,7 +508,9 @@ inline void* allocate_from(Heap* h, std::size_t c) {
   Bin& bin = h->bins[c];
   Span* s = bin.current;
   Block* b = s->free;
-  if (b == nullptr) [[unlikely]] return h->allocate_slow(c);
+  if (b == nullptr) [[unlikely]] {
+    return h->allocate_slow(c);
+  }
   s->free = b->next;
   raise_used(s);
   bump_counter(bin.allocations, 1);
@@ -555,9 +563,13 @@ bool NumaPool::owns(const void* block) const noexcept {
   return false;
 }
 
-std::size_t NumaPool::block_bytes(const void* block) noexcept { return span_of(block)->block_bytes; }
+std::size_t NumaPool::block_bytes(const void* block) noexcept {
+  return span_of(block)->block_bytes;
+}
 
-unsigned NumaPool::current_node() { return static_cast<unsigned>(core_->thread_heap()->node->index); }
+unsigned NumaPool::current_node() {
+  return static_cast<unsigned>(core_->thread_heap()->node->index);
+}
 
 void NumaPool::reclaim() {
   if (Heap* h = core_->find_thread_heap(); h != nullptr) h->collect_remote(false);

@@ -129,7 +129,8 @@ TEST(HandleArena, FileBackedSlowTierSpillsToDisk) {
   auto file = std::filesystem::temp_directory_path() /
               ("strata_handle_arena_" + std::to_string(::getpid()) + ".slow");
   {
-    HandleArena arena(mm, {.fast_bytes = 1 << 20, .slow_bytes = 1 << 20, .slow_file = file.string()});
+    HandleArena arena(mm,
+                      {.fast_bytes = 1 << 20, .slow_bytes = 1 << 20, .slow_file = file.string()});
     std::vector<Handle> handles;
     for (std::uint64_t seed = 1; seed <= 600; ++seed) {
       Handle h = arena.allocate(4096);

@@ -50,10 +50,12 @@ PoolNodeStats total(const NumaPool& pool) {
 // Fills a block with a byte derived from its address and size, so a block another one overwrote
 // is caught when checked.
 void stamp(void* p, std::size_t bytes) {
-  std::memset(p, static_cast<int>((reinterpret_cast<std::uintptr_t>(p) >> 4) ^ bytes) & 0xff, bytes);
+  std::memset(p, static_cast<int>((reinterpret_cast<std::uintptr_t>(p) >> 4) ^ bytes) & 0xff,
+              bytes);
 }
 bool stamp_intact(const void* p, std::size_t bytes) {
-  auto want = static_cast<unsigned char>(((reinterpret_cast<std::uintptr_t>(p) >> 4) ^ bytes) & 0xff);
+  auto want =
+      static_cast<unsigned char>(((reinterpret_cast<std::uintptr_t>(p) >> 4) ^ bytes) & 0xff);
   const auto* b = static_cast<const unsigned char*>(p);
   return std::all_of(b, b + bytes, [&](unsigned char c) { return c == want; });
 }
@@ -66,11 +68,13 @@ TEST(NumaPool, SizeClassesAndAlignment) {
   EXPECT_TRUE(NumaPool::fits(NumaPool::kLargestClassBytes));
   EXPECT_FALSE(NumaPool::fits(NumaPool::kLargestClassBytes + 1));
   EXPECT_FALSE(NumaPool::fits(64, 8192));
-  for (std::size_t bytes = 0; bytes <= NumaPool::kLargestClassBytes; bytes += bytes < 1024 ? 1 : 61) {
+  for (std::size_t bytes = 0; bytes <= NumaPool::kLargestClassBytes;
+       bytes += bytes < 1024 ? 1 : 61) {
     void* p = pool.allocate(bytes);
     std::size_t got = NumaPool::block_bytes(p);
     EXPECT_GE(got, std::max<std::size_t>(bytes, 1)) << bytes;
-    EXPECT_LE(got, std::max<std::size_t>(16, bytes + bytes / 4 + 64)) << bytes;  // rounding loss bound
+    EXPECT_LE(got, std::max<std::size_t>(16, bytes + bytes / 4 + 64))
+        << bytes;  // rounding loss bound
     auto addr = reinterpret_cast<std::uintptr_t>(p);
     EXPECT_EQ(addr % 16, 0u) << bytes;
     if (got >= 64) {
@@ -102,7 +106,8 @@ TEST(NumaPool, LiveBlocksDoNotOverlapAndStatsBalance) {
   std::uint64_t allocated = 0;
   for (int round = 0; round < 40'000; ++round) {
     if (live.empty() || rng() % 3 != 0) {
-      std::size_t bytes = rng() % 8 == 0 ? 1 + rng() % NumaPool::kLargestClassBytes : 1 + rng() % 512;
+      std::size_t bytes =
+          rng() % 8 == 0 ? 1 + rng() % NumaPool::kLargestClassBytes : 1 + rng() % 512;
       void* p = pool.allocate(bytes);
       stamp(p, bytes);
       live.emplace_back(p, bytes);
@@ -350,7 +355,8 @@ TEST(NumaPoolResource, PmrContainers) {
     for (int i = 0; i < 100'000; ++i) v.push_back(i);
     EXPECT_EQ(v[99'999], 99'999);
     std::pmr::unordered_map<int, std::pmr::string> m(&resource);
-    for (int i = 0; i < 5000; ++i) m.emplace(i, std::pmr::string(40, static_cast<char>('a' + i % 26)));
+    for (int i = 0; i < 5000; ++i)
+      m.emplace(i, std::pmr::string(40, static_cast<char>('a' + i % 26)));
     EXPECT_EQ(std::string_view(m.at(4321)), std::string(40, static_cast<char>('a' + 4321 % 26)));
     EXPECT_GT(total(pool).bytes_in_use, 5000u * 40);
   }

@@ -54,7 +54,10 @@ TEST(RcuPtr, ReadStoreUpdateAndDeferredFree) {
       EXPECT_EQ(view->version, 1u);
       EXPECT_EQ(domain.pending(), 2u);
     }
-    p.update([](Versioned& v) { v.version = 3; v.check = 3 ^ Versioned::kAlive; });
+    p.update([](Versioned& v) {
+      v.version = 3;
+      v.check = 3 ^ Versioned::kAlive;
+    });
     EXPECT_EQ(p.read()->version, 3u);
     domain.synchronize();
     EXPECT_EQ(domain.pending(), 0u);
@@ -78,7 +81,8 @@ TEST(EpochDomain, NestedAndMovedGuards) {
     // The writer side cannot free x while this thread is inside: two advances are needed and
     // this reader blocks the second.
     std::thread([&] {
-      for (std::size_t i = 0; i < 2 * EpochDomain::kReclaimThreshold; ++i) domain.retire(new Versioned(0));
+      for (std::size_t i = 0; i < 2 * EpochDomain::kReclaimThreshold; ++i)
+        domain.retire(new Versioned(0));
     }).join();
     EXPECT_TRUE(x->intact());
     EXPECT_LE(domain.epoch(), start + 1);

@@ -27,14 +27,14 @@ namespace strata {
 // Per NUMA node, for every thread heap of the node (live and exited). Counts are exact once
 // the threads are quiet; while they run they may lag by the frees not yet collected.
 struct PoolNodeStats {
-  std::uint64_t bytes_in_use = 0;  // size-class bytes of live blocks
-  std::uint64_t peak_bytes = 0;    // highest bytes_in_use seen (sampled when heaps take spans)
-  std::uint64_t allocations = 0;   // blocks handed out, ever
-  std::uint64_t frees = 0;         // blocks given back, ever (local and remote)
-  std::uint64_t remote_frees = 0;  // of those, freed by a thread other than the owner
-  std::uint64_t span_bytes = 0;    // memory held in spans (in heaps or cached by the node)
-  std::uint64_t reserved_bytes = 0;  // placed memory reserved from the node for spans
-  std::uint64_t heaps = 0;           // live thread heaps
+  std::uint64_t bytes_in_use = 0;     // size-class bytes of live blocks
+  std::uint64_t peak_bytes = 0;       // highest bytes_in_use seen (sampled when heaps take spans)
+  std::uint64_t allocations = 0;      // blocks handed out, ever
+  std::uint64_t frees = 0;            // blocks given back, ever (local and remote)
+  std::uint64_t remote_frees = 0;     // of those, freed by a thread other than the owner
+  std::uint64_t span_bytes = 0;       // memory held in spans (in heaps or cached by the node)
+  std::uint64_t reserved_bytes = 0;   // placed memory reserved from the node for spans
+  std::uint64_t heaps = 0;            // live thread heaps
   std::uint64_t abandoned_heaps = 0;  // heaps of exited threads still holding live blocks
 };
 
@@ -80,7 +80,9 @@ class NumaPool {
     np::Bin& bin = cached.heap->bins[c];
     np::Span* s = bin.current;
     np::Block* b = s->free;
-    if (b == nullptr) [[unlikely]] return np::allocate_slow(cached.heap, c);
+    if (b == nullptr) [[unlikely]] {
+      return np::allocate_slow(cached.heap, c);
+    }
     s->free = b->next;
     np::raise_used(s);
     np::bump_counter(bin.allocations, 1);
@@ -99,7 +101,9 @@ class NumaPool {
       b->next = s->local_free;
       s->local_free = b;
       const bool empty = np::drop_used(s);
-      if (!s->current && (empty || !s->listed)) [[unlikely]] np::after_local_free(s);
+      if (!s->current && (empty || !s->listed)) [[unlikely]] {
+        np::after_local_free(s);
+      }
       return;
     }
     np::remote_free(s, b);

@@ -17,8 +17,8 @@ inline constexpr std::size_t kSegmentBytes = 4 * 1024 * 1024;
 // Multiples of 16 below 64, of 64 from there on (so classes of 64 B and more are 64-byte
 // aligned), with at most ~25 % rounding loss above 512 B.
 inline constexpr std::array<std::uint32_t, 35> kClassBytes = {
-    16,   32,   48,   64,   128,  192,  256,  320,   384,   448,   512,   640,
-    768,  896,  1024, 1280, 1536, 1792, 2048, 2560,  3072,  3584,  4096,  5120,
+    16,   32,   48,   64,    128,   192,   256,   320,   384,   448,   512,  640,
+    768,  896,  1024, 1280,  1536,  1792,  2048,  2560,  3072,  3584,  4096, 5120,
     6144, 7168, 8192, 10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768};
 constexpr std::size_t kClassCount = kClassBytes.size();
 static_assert(kClassBytes.back() == kLargestClassBytes);
@@ -56,7 +56,7 @@ struct alignas(64) Span {
   Block* free = nullptr;        // blocks ready to hand out
   Block* local_free = nullptr;  // the owner's frees, moved to `free` when it runs dry (so an
                                 // allocation does not wait on the store of the last free)
-  Span* prev = nullptr;       // on the bin's list of spans with free blocks, or the node's list
+  Span* prev = nullptr;         // on the bin's list of spans with free blocks, or the node's list
   Span* next = nullptr;
   Heap* heap = nullptr;
   // The owning thread's tag (0 while its heap is abandoned): a free compares it to its own.
@@ -111,7 +111,8 @@ struct ThreadHeapEntry {
   HeapFront* heap;
 };
 constexpr std::size_t kCachedPools = 8;
-extern __thread ThreadHeapEntry thread_heaps[kCachedPools] __attribute__((tls_model("initial-exec")));
+extern __thread ThreadHeapEntry thread_heaps[kCachedPools]
+    __attribute__((tls_model("initial-exec")));
 
 // The calling thread's identity for ownership checks: its thread pointer (one register read on
 // x86-64), else the address of its own cache. Unique among live threads.
@@ -167,6 +168,5 @@ inline bool drop_used(Span* s) noexcept {
   return left == 0;
 #endif
 }
-
 
 }  // namespace strata::detail::numa_pool
