@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "hwloc_placement.hpp"
 #include "smaps.hpp"
@@ -398,7 +399,17 @@ PageReport PlacedRegion::page_report() const {
   if (data_ == nullptr) return out;
   detail::SmapsRange facts = detail::read_smaps(data_, mapped_);
   out.kernel_page_bytes = facts.kernel_page_bytes;
-  out.resident_bytes = facts.rss_bytes;
+  // Resident bytes of exactly this range: smaps counts whole kernel mappings, and the kernel
+  // merges an anonymous mapping with a like neighbour, whose pages would then count as ours.
+  const std::size_t base = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> present((mapped_ + base - 1) / base);
+  if (::mincore(data_, mapped_, present.data()) == 0) {
+    std::uint64_t pages = 0;
+    for (unsigned char p : present) pages += p & 1u;
+    out.resident_bytes = pages * base;
+  } else {
+    out.resident_bytes = facts.rss_bytes;
+  }
   out.transparent_huge_bytes = facts.anon_huge_bytes;
   out.locked_bytes = facts.locked_bytes;
   out.transparent_advised = facts.thp_advised;

@@ -56,7 +56,7 @@ struct Residency {
 // What the kernel reports for the region now (it changes as pages are touched).
 struct PageReport {
   std::uint64_t kernel_page_bytes = 0;  // 4096, 2 MiB or 1 GiB
-  std::uint64_t resident_bytes = 0;
+  std::uint64_t resident_bytes = 0;  // of this region exactly (mincore)
   std::uint64_t transparent_huge_bytes = 0;  // THP-backed bytes (AnonHugePages)
   std::uint64_t locked_bytes = 0;
   bool transparent_advised = false;  // MADV_HUGEPAGE is set on the mapping
