@@ -17,6 +17,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
 #include "file_io.hpp"
 #include "publish_file.hpp"
@@ -75,11 +77,17 @@ std::vector<long> scan(const std::string& dir, const std::string& suffix) {
   return steps;
 }
 
-const char* codec_name(Codec::Kind kind) { return kind == Codec::Kind::zstd ? "zstd" : "none"; }
+const char* codec_name(Codec::Kind kind, bool shuffled) {
+  if (kind == Codec::Kind::none) return "none";
+  return shuffled ? "zstd+shuffle" : "zstd";
+}
 
-Codec::Kind parse_codec(const std::string& text, const std::string& file, const std::string& field) {
-  if (text == "zstd") return Codec::Kind::zstd;
-  if (text == "none") return Codec::Kind::none;
+// "none", "zstd" or "zstd+shuffle" → (kind, shuffled).
+std::pair<Codec::Kind, bool> parse_codec(const std::string& text, const std::string& file,
+                                         const std::string& field) {
+  if (text == "zstd") return {Codec::Kind::zstd, false};
+  if (text == "zstd+shuffle") return {Codec::Kind::zstd, true};
+  if (text == "none") return {Codec::Kind::none, false};
   bad(file, field, "unknown codec '" + text + "'");
 }
 
@@ -90,7 +98,7 @@ json encode_body(const Manifest& m) {
     for (const BlockRecord& b : r.blocks) {
       json chunks = json::array();
       for (const ChunkRef& c : b.chunks) {
-        chunks.push_back({c.raw_bytes, c.raw_hash, c.step, c.rank, codec_name(c.codec), c.offset,
+        chunks.push_back({c.raw_bytes, c.raw_hash, c.step, c.rank, codec_name(c.codec, c.shuffled), c.offset,
                           c.stored_bytes});
       }
       blocks.push_back({{"rank", b.rank}, {"first_row", b.first_row}, {"rows", b.rows},
@@ -115,7 +123,7 @@ json encode_body(const Manifest& m) {
           {"step", m.step},
           {"ranks", m.ranks},
           {"created", m.created},
-          {"codec", codec_name(m.codec.kind)},
+          {"codec", codec_name(m.codec.kind, m.codec.shuffle)},
           {"level", m.codec.level},
           {"depends_on", m.depends_on},
           {"regions", std::move(regions)},
@@ -234,7 +242,8 @@ Manifest decode_manifest(const std::string& text, const std::string& file) {
   m.ranks = static_cast<int>(rd.u64(rd.at(body, "ranks", ""), "ranks", kMaxCheckpointRanks));
   if (m.ranks == 0) bad(file, "ranks", "zero ranks");
   m.created = rd.text(rd.at(body, "created", ""), "created");
-  m.codec.kind = parse_codec(rd.text(rd.at(body, "codec", ""), "codec"), file, "codec");
+  std::tie(m.codec.kind, m.codec.shuffle) =
+      parse_codec(rd.text(rd.at(body, "codec", ""), "codec"), file, "codec");
   m.codec.level = static_cast<int>(rd.u64(rd.at(body, "level", ""), "level", 22));
   const json& deps = rd.at(body, "depends_on", "");
   if (!deps.is_array()) bad(file, "depends_on", "not an array");
@@ -310,7 +319,7 @@ Manifest decode_manifest(const std::string& text, const std::string& file) {
         ref.raw_hash = rd.u64(jc[1], cw, UINT64_MAX);
         ref.step = static_cast<long>(rd.u64(jc[2], cw, static_cast<std::uint64_t>(m.step)));
         ref.rank = static_cast<int>(rd.u64(jc[3], cw, kMaxCheckpointRanks));
-        ref.codec = parse_codec(rd.text(jc[4], cw), file, cw);
+        std::tie(ref.codec, ref.shuffled) = parse_codec(rd.text(jc[4], cw), file, cw);
         ref.offset = rd.u64(jc[5], cw, UINT64_MAX);
         ref.stored_bytes = rd.u64(jc[6], cw, UINT64_MAX - ref.offset);
         if (ref.raw_bytes == 0) bad(file, cw, "empty chunk");

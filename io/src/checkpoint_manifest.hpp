@@ -30,6 +30,7 @@ struct ChunkRef {
   long step = 0;  // the step whose shard holds the frame (this one, or older when reused)
   int rank = 0;   // the rank whose shard holds it
   Codec::Kind codec = Codec::Kind::none;
+  bool shuffled = false;  // bytes regrouped by significance before zstd (see Codec::shuffle)
   std::uint64_t offset = 0;
   std::uint64_t stored_bytes = 0;
 };

@@ -158,7 +158,6 @@ void StepReader::read_chunks(const RegionRecord& region, const BlockRecord& bloc
     }
     start = end;
   }
-  (void)region;
   oneapi::tbb::parallel_for(std::size_t{0}, items.size(), [&](std::size_t i) {
     const item& it = items[i];
     const ChunkRef& ref = *it.ref;
@@ -188,7 +187,8 @@ void StepReader::read_chunks(const RegionRecord& region, const BlockRecord& bloc
     } else {
       std::vector<std::byte> stored(static_cast<std::size_t>(ref.stored_bytes));
       read_all(it.shard->fd, it.shard->path, ref.offset, stored);
-      decode_chunk(stored, ref.codec, raw, ref.raw_hash, where);
+      decode_chunk(stored, ref.codec, ref.shuffled, dtype_bytes(region.dtype), raw, ref.raw_hash,
+                   where);
     }
     if (!whole) std::memcpy(target, raw.data() + (lo - it.chunk_start), hi - lo);
   });

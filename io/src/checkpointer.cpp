@@ -249,6 +249,7 @@ Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
     const ChunkRef* reused = nullptr;
     detail::FrameBuffer* frame = nullptr;
     std::span<const std::byte> stored;
+    bool shuffled = false;
     detail::Sha256::digest_type digest{};
   };
   std::vector<job> jobs;
@@ -325,7 +326,9 @@ Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
                       j->frame = free_frames.back();
                       free_frames.pop_back();
                     }
-                    detail::encode_chunk(j->raw, options.codec, *j->frame);
+                    j->shuffled = detail::encode_chunk(j->raw, options.codec,
+                                                       dtype_bytes(regions[j->region].dtype),
+                                                       *j->frame);
                     j->stored = j->frame->bytes();
                   } else {
                     j->stored = j->raw;
@@ -344,8 +347,8 @@ Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
               } else {
                 detail::write_all(fd, path, offset, j->stored);
                 frame_digests.push_back(j->digest);
-                ref = {j->raw.size(), j->hash, step, rank, options.codec.kind, offset,
-                       j->stored.size()};
+                ref = {j->raw.size(), j->hash,      step,  rank, options.codec.kind,
+                       j->shuffled,  offset,       j->stored.size()};
                 offset += j->stored.size();
                 ++st.chunks_written;
                 written_since_writeback += j->stored.size();

@@ -32,24 +32,89 @@ ZSTD_DCtx* thread_dctx() {
   return ctx.get();
 }
 
+// Per-thread scratch for shuffled bytes, grown on demand and never zero-filled.
+std::span<std::byte> thread_scratch(std::size_t bytes) {
+  thread_local std::unique_ptr<std::byte[]> data;
+  thread_local std::size_t capacity = 0;
+  if (capacity < bytes) {
+    data = std::make_unique_for_overwrite<std::byte[]>(bytes);
+    capacity = bytes;
+  }
+  return {data.get(), bytes};
+}
+
+// Byte k of element i goes to plane k: out[k * count + i] = in[i * K + k]. The tail that is not
+// a whole element is copied as it is.
+template <std::size_t K>
+void shuffle_bytes(const std::byte* in, std::size_t n, std::byte* out) {
+  const std::size_t count = n / K;
+  for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t k = 0; k < K; ++k) out[k * count + i] = in[i * K + k];
+  }
+  std::memcpy(out + count * K, in + count * K, n - count * K);
+}
+
+template <std::size_t K>
+void unshuffle_bytes(const std::byte* in, std::size_t n, std::byte* out) {
+  const std::size_t count = n / K;
+  for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t k = 0; k < K; ++k) out[i * K + k] = in[k * count + i];
+  }
+  std::memcpy(out + count * K, in + count * K, n - count * K);
+}
+
+void shuffle(const std::byte* in, std::size_t n, std::size_t element_bytes, std::byte* out) {
+  switch (element_bytes) {
+    case 2: shuffle_bytes<2>(in, n, out); break;
+    case 4: shuffle_bytes<4>(in, n, out); break;
+    default: shuffle_bytes<8>(in, n, out); break;
+  }
+}
+
+void unshuffle(const std::byte* in, std::size_t n, std::size_t element_bytes, std::byte* out) {
+  switch (element_bytes) {
+    case 2: unshuffle_bytes<2>(in, n, out); break;
+    case 4: unshuffle_bytes<4>(in, n, out); break;
+    default: unshuffle_bytes<8>(in, n, out); break;
+  }
+}
+
+bool shuffles(std::size_t element_bytes) {
+  return element_bytes == 2 || element_bytes == 4 || element_bytes == 8;
+}
+
 }  // namespace
 
-void encode_chunk(std::span<const std::byte> raw, Codec codec, FrameBuffer& out) {
-  const std::size_t bound = ZSTD_compressBound(raw.size());
+bool encode_chunk(std::span<const std::byte> raw, Codec codec, std::size_t element_bytes,
+                  FrameBuffer& out) {
+  const bool shuffled = codec.shuffle && shuffles(element_bytes);
+  std::span<const std::byte> input = raw;
+  if (shuffled) {
+    std::span<std::byte> scratch = thread_scratch(raw.size());
+    shuffle(raw.data(), raw.size(), element_bytes, scratch.data());
+    input = scratch;
+  }
+  const std::size_t bound = ZSTD_compressBound(input.size());
   if (out.capacity < bound) {
     out.data = std::make_unique_for_overwrite<std::byte[]>(bound);
     out.capacity = bound;
   }
-  const std::size_t n =
-      ZSTD_compressCCtx(thread_cctx(), out.data.get(), out.capacity, raw.data(), raw.size(), codec.level);
+  const std::size_t n = ZSTD_compressCCtx(thread_cctx(), out.data.get(), out.capacity,
+                                          input.data(), input.size(), codec.level);
   if (ZSTD_isError(n)) {
     throw Error(ErrorCategory::system, std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
   }
   out.size = n;
+  return shuffled;
 }
 
-void decode_chunk(std::span<const std::byte> stored, Codec::Kind codec, std::span<std::byte> raw,
-                  std::uint64_t raw_hash, const std::string& where) {
+void decode_chunk(std::span<const std::byte> stored, Codec::Kind codec, bool shuffled,
+                  std::size_t element_bytes, std::span<std::byte> raw, std::uint64_t raw_hash,
+                  const std::string& where) {
+  if (shuffled && (codec != Codec::Kind::zstd || !shuffles(element_bytes))) {
+    throw Error(ErrorCategory::corrupt_data, "shuffled chunk of a codec or dtype without shuffle",
+                {{"chunk", where}});
+  }
   if (codec == Codec::Kind::none) {
     if (stored.size() != raw.size()) {
       throw Error(ErrorCategory::corrupt_data, "raw chunk has the wrong size", {{"chunk", where}});
@@ -61,13 +126,15 @@ void decode_chunk(std::span<const std::byte> stored, Codec::Kind codec, std::spa
       throw Error(ErrorCategory::corrupt_data, "zstd frame damaged or of the wrong size",
                   {{"chunk", where}});
     }
-    const std::size_t n =
-        ZSTD_decompressDCtx(thread_dctx(), raw.data(), raw.size(), stored.data(), stored.size());
+    std::span<std::byte> target = shuffled ? thread_scratch(raw.size()) : raw;
+    const std::size_t n = ZSTD_decompressDCtx(thread_dctx(), target.data(), target.size(),
+                                              stored.data(), stored.size());
     if (ZSTD_isError(n) || n != raw.size()) {
       throw Error(ErrorCategory::corrupt_data,
                   std::string("zstd frame damaged: ") + (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short"),
                   {{"chunk", where}});
     }
+    if (shuffled) unshuffle(target.data(), target.size(), element_bytes, raw.data());
   }
   if (checksum(raw) != raw_hash) {
     throw Error(ErrorCategory::corrupt_data, "chunk XXH3 checksum mismatch", {{"chunk", where}});

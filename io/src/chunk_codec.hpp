@@ -22,13 +22,17 @@ struct FrameBuffer {
   std::span<const std::byte> bytes() const noexcept { return {data.get(), size}; }
 };
 
-// Compresses `raw` with zstd at codec.level into `out`. Throws Error(system) when zstd fails.
-void encode_chunk(std::span<const std::byte> raw, Codec codec, FrameBuffer& out);
+// Compresses `raw` with zstd at codec.level into `out`, byte-shuffled by `element_bytes` first
+// when codec.shuffle asks and elements are wider than a byte. Returns whether it shuffled.
+// Throws Error(system) when zstd fails.
+bool encode_chunk(std::span<const std::byte> raw, Codec codec, std::size_t element_bytes,
+                  FrameBuffer& out);
 
-// Decodes `stored` into `raw` (exactly raw.size() bytes expected) and checks XXH3 == raw_hash.
-// Throws Error(corrupt_data) with `where` as context when the frame is damaged or the checksum
-// differs.
-void decode_chunk(std::span<const std::byte> stored, Codec::Kind codec, std::span<std::byte> raw,
-                  std::uint64_t raw_hash, const std::string& where);
+// Decodes `stored` into `raw` (exactly raw.size() bytes expected), undoing the shuffle when
+// `shuffled`, and checks XXH3 == raw_hash. Throws Error(corrupt_data) with `where` as context
+// when the frame is damaged or the checksum differs.
+void decode_chunk(std::span<const std::byte> stored, Codec::Kind codec, bool shuffled,
+                  std::size_t element_bytes, std::span<std::byte> raw, std::uint64_t raw_hash,
+                  const std::string& where);
 
 }  // namespace strata::io::detail

@@ -35,14 +35,18 @@
 
 namespace strata::io {
 
-// How chunks are stored: zstd frames at a level (1 is fast, 19 is small), or raw bytes.
+// How chunks are stored: zstd frames at a level (1 is fast, 19 is small), or raw bytes. With
+// `shuffle`, zstd sees the bytes of multi-byte elements regrouped by significance first (the
+// shuffle filter of HDF5 and Blosc): the slowly varying high bytes of a smooth field line up,
+// which on a diffused f64 field made zstd 1 about twice as fast and a quarter smaller.
 struct Codec {
   enum class Kind : std::uint8_t { none = 0, zstd = 1 };
   Kind kind = Kind::zstd;
   int level = 1;
+  bool shuffle = true;
 };
-inline Codec zstd(int level = 1) { return {Codec::Kind::zstd, level}; }
-inline Codec no_compression() { return {Codec::Kind::none, 0}; }
+inline Codec zstd(int level = 1, bool shuffle = true) { return {Codec::Kind::zstd, level, shuffle}; }
+inline Codec no_compression() { return {Codec::Kind::none, 0, false}; }
 
 struct CheckpointOptions {
   // Folder holding one sub-folder per step (created 0750 if missing).
