@@ -643,6 +643,7 @@ Checkpointer::~Checkpointer() {
 void Checkpointer::protect_bytes(std::string name, DType dtype, std::span<std::byte> rows,
                                  GlobalBlock block) {
   Impl& d = *impl_;
+  d.harvest();  // the background save reads the region list: change it only when none runs
   for (const protected_region& p : d.regions) {
     if (p.name == name) {
       throw Error(ErrorCategory::invalid_argument, "region already protected", {{"region", name}});

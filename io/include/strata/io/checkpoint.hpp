@@ -113,8 +113,9 @@ class Checkpointer {
 
   // Protects rows of a global array held by this rank. The span stays owned by the caller and
   // must stay valid while the checkpointer lives. Names are unique per checkpointer; the global
-  // shape, dtype and name must be the same on every rank. Throws Error(invalid_argument) for a
-  // duplicate name, a span that is not whole rows, or rows outside the global shape.
+  // shape, dtype and name must be the same on every rank. A save in flight is waited for first.
+  // Throws Error(invalid_argument) for a duplicate name, a span that is not whole rows, or rows
+  // outside the global shape.
   template <class T>
   void protect(std::string name, std::span<T> rows, GlobalBlock block) {
     protect_bytes(std::move(name), dtype_of<std::remove_const_t<T>>(),
