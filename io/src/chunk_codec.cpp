@@ -43,39 +43,30 @@ std::span<std::byte> thread_scratch(std::size_t bytes) {
   return {data.get(), bytes};
 }
 
-// Byte k of element i goes to plane k: out[k * count + i] = in[i * K + k]. The tail that is not
-// a whole element is copied as it is.
-template <std::size_t K>
-void shuffle_bytes(const std::byte* in, std::size_t n, std::byte* out) {
+// The shuffle and its inverse: with kShuffle, byte k of element i goes to plane k
+// (out[k * count + i] = in[i * K + k]); without, back. The tail that is not a whole element is
+// copied as it is.
+template <std::size_t K, bool kShuffle>
+void regroup_bytes(const std::byte* in, std::size_t n, std::byte* out) {
   const std::size_t count = n / K;
   for (std::size_t i = 0; i < count; ++i) {
-    for (std::size_t k = 0; k < K; ++k) out[k * count + i] = in[i * K + k];
+    for (std::size_t k = 0; k < K; ++k) {
+      if constexpr (kShuffle) {
+        out[k * count + i] = in[i * K + k];
+      } else {
+        out[i * K + k] = in[k * count + i];
+      }
+    }
   }
   std::memcpy(out + count * K, in + count * K, n - count * K);
 }
 
-template <std::size_t K>
-void unshuffle_bytes(const std::byte* in, std::size_t n, std::byte* out) {
-  const std::size_t count = n / K;
-  for (std::size_t i = 0; i < count; ++i) {
-    for (std::size_t k = 0; k < K; ++k) out[i * K + k] = in[k * count + i];
-  }
-  std::memcpy(out + count * K, in + count * K, n - count * K);
-}
-
-void shuffle(const std::byte* in, std::size_t n, std::size_t element_bytes, std::byte* out) {
+template <bool kShuffle>
+void regroup(const std::byte* in, std::size_t n, std::size_t element_bytes, std::byte* out) {
   switch (element_bytes) {
-    case 2: shuffle_bytes<2>(in, n, out); break;
-    case 4: shuffle_bytes<4>(in, n, out); break;
-    default: shuffle_bytes<8>(in, n, out); break;
-  }
-}
-
-void unshuffle(const std::byte* in, std::size_t n, std::size_t element_bytes, std::byte* out) {
-  switch (element_bytes) {
-    case 2: unshuffle_bytes<2>(in, n, out); break;
-    case 4: unshuffle_bytes<4>(in, n, out); break;
-    default: unshuffle_bytes<8>(in, n, out); break;
+    case 2: regroup_bytes<2, kShuffle>(in, n, out); break;
+    case 4: regroup_bytes<4, kShuffle>(in, n, out); break;
+    default: regroup_bytes<8, kShuffle>(in, n, out); break;
   }
 }
 
@@ -91,7 +82,7 @@ bool encode_chunk(std::span<const std::byte> raw, Codec codec, std::size_t eleme
   std::span<const std::byte> input = raw;
   if (shuffled) {
     std::span<std::byte> scratch = thread_scratch(raw.size());
-    shuffle(raw.data(), raw.size(), element_bytes, scratch.data());
+    regroup<true>(raw.data(), raw.size(), element_bytes, scratch.data());
     input = scratch;
   }
   const std::size_t bound = ZSTD_compressBound(input.size());
@@ -134,7 +125,7 @@ void decode_chunk(std::span<const std::byte> stored, Codec::Kind codec, bool shu
                   std::string("zstd frame damaged: ") + (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short"),
                   {{"chunk", where}});
     }
-    if (shuffled) unshuffle(target.data(), target.size(), element_bytes, raw.data());
+    if (shuffled) regroup<false>(target.data(), target.size(), element_bytes, raw.data());
   }
   if (checksum(raw) != raw_hash) {
     throw Error(ErrorCategory::corrupt_data, "chunk XXH3 checksum mismatch", {{"chunk", where}});

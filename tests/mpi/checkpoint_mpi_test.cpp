@@ -68,7 +68,16 @@ struct Field {
   GlobalBlock block() const {
     return {strata::Shape{kRowsPerRank * static_cast<std::size_t>(rt().size()), kCols}, first_row};
   }
+  // Protects these rows as region "u".
+  void protect_in(Checkpointer& ck) { ck.protect("u", std::span(data), block()); }
 };
+
+// Fills the field with `version` and commits it as `step`.
+void save_version(Checkpointer& ck, Field& f, int version, long step) {
+  f.fill(version);
+  ck.save(step);
+  ck.wait();
+}
 
 Field even_field() {
   return Field(kRowsPerRank * static_cast<std::size_t>(rt().rank()), kRowsPerRank);
@@ -90,7 +99,7 @@ TEST(Checkpoint, RoundTripRestoresExactBytesWithPrivateModes) {
   Field f = even_field();
   {
     Checkpointer ck(rt(), ex(), options(dir));
-    ck.protect("u", std::span(f.data), f.block());
+    f.protect_in(ck);
     f.fill(1);
     ck.save(10);
     auto st = ck.wait();
@@ -100,7 +109,7 @@ TEST(Checkpoint, RoundTripRestoresExactBytesWithPrivateModes) {
   f.fill(2);
   {
     Checkpointer ck(rt(), ex(), options(dir));
-    ck.protect("u", std::span(f.data), f.block());
+    f.protect_in(ck);
     EXPECT_EQ(ck.restore_latest(), std::optional<long>(10));
   }
   EXPECT_TRUE(all_ranks(f.holds(1)));
@@ -122,7 +131,7 @@ TEST(Checkpoint, SaveIsASnapshotAndBackToBackSavesBothCommit) {
   const std::string dir = shared_folder("snapshot");
   Field f = even_field();
   Checkpointer ck(rt(), ex(), options(dir));
-  ck.protect("u", std::span(f.data), f.block());
+  f.protect_in(ck);
   f.fill(1);
   ck.save(1);
   f.fill(2);  // the background write of step 1 is likely still running
@@ -154,10 +163,8 @@ TEST(Checkpoint, RestoresIntoADifferentRowSplit) {
   {
     Field f = even_field();
     Checkpointer ck(rt(), ex(), options(dir));
-    ck.protect("u", std::span(f.data), f.block());
-    f.fill(5);
-    ck.save(3);
-    ck.wait();
+    f.protect_in(ck);
+    save_version(ck, f, 5, 3);
   }
   // Uneven split in reverse order: rank r gets a slice of another size and place.
   const auto size = static_cast<std::size_t>(rt().size());
@@ -182,7 +189,7 @@ TEST(Checkpoint, IncrementalSaveRewritesOnlyChangedChunksAndRetentionKeepsItsBas
   CheckpointOptions o = options(dir);
   o.keep = 1;
   Checkpointer ck(rt(), ex(), o);
-  ck.protect("u", std::span(f.data), f.block());
+  f.protect_in(ck);
   f.fill(1);
   ck.save(1);
   auto first = ck.wait();
@@ -215,10 +222,8 @@ TEST(Checkpoint, FailureOnOneRankAbortsTheCheckpointEverywhere) {
   const std::string dir = shared_folder("failure");
   Field f = even_field();
   Checkpointer ck(rt(), ex(), options(dir));
-  ck.protect("u", std::span(f.data), f.block());
-  f.fill(1);
-  ck.save(1);
-  ck.wait();
+  f.protect_in(ck);
+  save_version(ck, f, 1, 1);
   const int victim = rt().size() - 1;
   if (rt().rank() == 0) {
     fs::create_directories(dir + "/step-00000002.tmp/shard-" +
@@ -252,13 +257,9 @@ void expect_fallback(Damage damage, const std::string& expected_reason) {
   const std::string dir = shared_folder("damage");
   Field f = even_field();
   Checkpointer ck(rt(), ex(), options(dir));
-  ck.protect("u", std::span(f.data), f.block());
-  f.fill(1);
-  ck.save(1);
-  ck.wait();
-  f.fill(2);
-  ck.save(2);
-  ck.wait();
+  f.protect_in(ck);
+  save_version(ck, f, 1, 1);
+  save_version(ck, f, 2, 2);
   if (rt().rank() == 0) {
     const std::string shard = dir + "/step-00000002/shard-00000.sck";
     const std::string manifest = dir + "/step-00000002/manifest.json";
@@ -305,10 +306,8 @@ TEST(Checkpoint, VerifyNamesTheDamagedShard) {
   Field f = even_field();
   {
     Checkpointer ck(rt(), ex(), options(dir));
-    ck.protect("u", std::span(f.data), f.block());
-    f.fill(1);
-    ck.save(4);
-    ck.wait();
+    f.protect_in(ck);
+    save_version(ck, f, 1, 4);
   }
   if (rt().rank() == 0) {
     EXPECT_TRUE(strata::io::verify_checkpoint(dir, 4).empty());
@@ -381,7 +380,7 @@ TEST(Checkpoint, MismatchedShapeIsAClearError) {
   Field f = even_field();
   {
     Checkpointer ck(rt(), ex(), options(dir));
-    ck.protect("u", std::span(f.data), f.block());
+    f.protect_in(ck);
     ck.save(1);
     ck.wait();
   }
@@ -417,7 +416,7 @@ TEST(Checkpoint, ShuffledFramesOfOddSizesRoundTrip) {
     o.codec = strata::io::zstd(3, shuffle);
     {
       Checkpointer ck(rt(), ex(), o);
-      ck.protect("u", std::span(f.data), f.block());
+      f.protect_in(ck);
       ck.protect("small", std::span(small),
                  GlobalBlock{strata::Shape{3 * static_cast<std::size_t>(rt().size()), 1001},
                              3 * static_cast<std::size_t>(rt().rank())});
@@ -428,7 +427,7 @@ TEST(Checkpoint, ShuffledFramesOfOddSizesRoundTrip) {
     std::fill(small.begin(), small.end(), std::int16_t{0});
     {
       Checkpointer ck(rt(), ex(), o);
-      ck.protect("u", std::span(f.data), f.block());
+      f.protect_in(ck);
       ck.protect("small", std::span(small),
                  GlobalBlock{strata::Shape{3 * static_cast<std::size_t>(rt().size()), 1001},
                              3 * static_cast<std::size_t>(rt().rank())});
@@ -445,6 +444,62 @@ TEST(Checkpoint, ShuffledFramesOfOddSizesRoundTrip) {
   }
 }
 
+// Saving a step that is already committed (a restart repeating it) replaces it completely: the
+// restore gives the new contents and no `.replaced` or `.tmp` folder is left behind.
+TEST(Checkpoint, SavingACommittedStepAgainReplacesIt) {
+  const std::string dir = shared_folder("replace");
+  Field f = even_field();
+  Checkpointer ck(rt(), ex(), options(dir));
+  f.protect_in(ck);
+  save_version(ck, f, 1, 5);
+  save_version(ck, f, 2, 5);
+  f.fill(0);
+  EXPECT_EQ(ck.restore_latest(), std::optional<long>(5));
+  EXPECT_TRUE(all_ranks(f.holds(2)));
+  rt().mpi().barrier();
+  if (rt().rank() == 0) {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+    EXPECT_EQ(names, std::vector<std::string>{"step-00000005"});
+  }
+  remove_shared(dir);
+}
+
+// A folder that cannot be created, and options that can never work, are clear errors on every
+// rank at construction, before anything is written.
+TEST(Checkpoint, BadFolderAndOptionsAreRefused) {
+  const std::string dir = shared_folder("bad");
+  if (rt().rank() == 0) std::ofstream(dir + "/a-file") << "x";
+  rt().mpi().barrier();
+  auto category_of = [](const CheckpointOptions& o) {
+    try {
+      Checkpointer ck(rt(), ex(), o);
+    } catch (const strata::Error& e) {
+      return static_cast<int>(e.category());
+    }
+    return -1;
+  };
+  CheckpointOptions under_file = options(dir + "/a-file/ckpt");
+  EXPECT_TRUE(all_ranks(category_of(under_file) == static_cast<int>(strata::ErrorCategory::io)));
+  CheckpointOptions keep0 = options(dir + "/x");
+  keep0.keep = 0;
+  CheckpointOptions level99 = options(dir + "/x");
+  level99.codec = strata::io::zstd(99);
+  CheckpointOptions chunk0 = options(dir + "/x");
+  chunk0.chunk_bytes = 0;
+  const int invalid = static_cast<int>(strata::ErrorCategory::invalid_argument);
+  EXPECT_TRUE(all_ranks(category_of(keep0) == invalid && category_of(level99) == invalid &&
+                        category_of(chunk0) == invalid));
+  Field f = even_field();
+  Checkpointer ck(rt(), ex(), options(dir + "/ok"));
+  EXPECT_THROW(ck.save(-1), strata::Error);
+  EXPECT_THROW(ck.protect("u", std::span(f.data).first(kCols - 1), f.block()), strata::Error)
+      << "a span that is not whole rows";
+  f.protect_in(ck);
+  EXPECT_THROW(f.protect_in(ck), strata::Error) << "a duplicate name";
+  remove_shared(dir);
+}
+
 // every_steps makes due() true on multiples only; keep = 2 leaves the two newest complete steps.
 TEST(Checkpoint, DueAndRetention) {
   const std::string dir = shared_folder("due");
@@ -453,7 +508,7 @@ TEST(Checkpoint, DueAndRetention) {
   o.every_steps = 5;
   o.incremental = false;
   Checkpointer ck(rt(), ex(), o);
-  ck.protect("u", std::span(f.data), f.block());
+  f.protect_in(ck);
   int saves = 0;
   for (long step = 1; step <= 20; ++step) {
     f.fill(static_cast<int>(step));
