@@ -2,6 +2,7 @@
 // check lives there. Exit codes: 0 good, 1 a problem found or an error, 2 a bad command line.
 #include "checkpoint_commands.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iomanip>
@@ -119,23 +120,27 @@ void run_export(const CkptOptions& o) {
   const std::string temp = o.hdf5 + ".part";
   fs::remove(temp);
   std::size_t exported = 0;
-  for (const auto& r : info->regions) {
-    if (!o.regions.empty() && std::find(o.regions.begin(), o.regions.end(), r.name) == o.regions.end()) {
-      continue;
+  try {
+    for (const auto& r : info->regions) {
+      if (!o.regions.empty() && std::find(o.regions.begin(), o.regions.end(), r.name) == o.regions.end()) {
+        continue;
+      }
+      if (r.rank_local) {
+        std::cerr << "strata: note: region '" << r.name << "' is rank-local state, not exported\n";
+        continue;
+      }
+      auto bytes = io::read_checkpoint_region(o.dir, step, r.name);
+      io::export_array(temp, dataset_name(r.name), r.dtype, r.global_shape, bytes);
+      std::cout << "exported " << r.name << " " << to_string(r.dtype) << r.global_shape.to_string()
+                << " -> " << o.hdf5 << ":" << dataset_name(r.name) << '\n';
+      ++exported;
     }
-    if (r.rank_local) {
-      std::cerr << "strata: note: region '" << r.name << "' is rank-local state, not exported\n";
-      continue;
+    if (exported == 0) {
+      throw Error(ErrorCategory::invalid_argument, "nothing to export (no such region)", {{"folder", o.dir}});
     }
-    auto bytes = io::read_checkpoint_region(o.dir, step, r.name);
-    io::export_array(temp, dataset_name(r.name), r.dtype, r.global_shape, bytes);
-    std::cout << "exported " << r.name << " " << to_string(r.dtype) << r.global_shape.to_string()
-              << " -> " << o.hdf5 << ":" << dataset_name(r.name) << '\n';
-    ++exported;
-  }
-  if (exported == 0) {
-    fs::remove(temp);
-    throw Error(ErrorCategory::invalid_argument, "nothing to export (no such region)", {{"folder", o.dir}});
+  } catch (...) {
+    fs::remove(temp);  // a failed export leaves nothing behind
+    throw;
   }
   fs::rename(temp, o.hdf5);
 }

@@ -76,7 +76,8 @@ TEST(CheckpointCommands, VerifyFindsAFlippedByte) {
   fs::remove_all(dir);
 }
 
-// Proves export writes the global array to HDF5 with the saved values, read back via the C API.
+// Proves export writes the global array to HDF5 with the saved values (read back via the C API),
+// and a failed export leaves no file.
 TEST(CheckpointCommands, ExportWritesTheGlobalArrayToHdf5) {
   auto dir = make_checkpoints("export");
   const std::string h5 = dir + ".h5";
@@ -95,6 +96,11 @@ TEST(CheckpointCommands, ExportWritesTheGlobalArrayToHdf5) {
   auto again = run_command(strata_cli + " ckpt export " + dir + " --hdf5 " + h5);
   EXPECT_EQ(again.exit_code, 1) << "an existing output is not replaced without --overwrite";
   fs::remove(h5);
+  auto none = run_command(strata_cli + " ckpt export " + dir + " --region nosuch --hdf5 " + h5);
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("nothing to export"), std::string::npos) << none.err;
+  EXPECT_FALSE(fs::exists(h5));
+  EXPECT_FALSE(fs::exists(h5 + ".part")) << "a failed export leaves no partial file";
   fs::remove_all(dir);
 }
 
