@@ -118,6 +118,13 @@ void HandleArena::grow_slow(std::size_t at_least) {
   slow_.region = std::move(bigger);
 }
 
+void HandleArena::make_room_in_slow(std::size_t need) {
+  if (slow_.region.size() - slow_.used >= need) return;
+  // Compact when that frees enough to stay at most half full; grow otherwise.
+  if (slow_.live_bytes + need <= slow_.region.size() / 2) compact_tier(HandleState::slow);
+  if (slow_.region.size() - slow_.used < need) grow_slow(slow_.used + need);
+}
+
 Handle HandleArena::allocate(std::size_t bytes) {
   if (bytes == 0 || bytes > UINT32_MAX) {
     throw Error(ErrorCategory::invalid_argument, "handle arena objects hold 1 byte to 4 GiB",
@@ -139,16 +146,13 @@ Handle HandleArena::allocate(std::size_t bytes) {
     if (record_bytes(bytes) <= options_.fast_bytes / kLargeFraction) {
       placed = place(HandleState::fast, index, bytes);
       if (!placed) {
-        compact_fast();
+        compact_tier(HandleState::fast);
         placed = place(HandleState::fast, index, bytes);
       }
     }
-    if (!placed && !place(HandleState::slow, index, bytes)) {
-      if (slow_.live_bytes + record_bytes(bytes) <= slow_.region.size() / 2) compact_slow();
-      if (!place(HandleState::slow, index, bytes)) {
-        grow_slow(slow_.used + record_bytes(bytes));
-        place(HandleState::slow, index, bytes);
-      }
+    if (!placed) {
+      make_room_in_slow(record_bytes(bytes));
+      place(HandleState::slow, index, bytes);
     }
   } catch (...) {
     free_slots_.push_back(index);
@@ -193,12 +197,7 @@ void HandleArena::move_to_slow(std::uint32_t index) {
   Slot& s = slots_[index];
   const std::size_t from_offset = s.offset;
   const std::size_t bytes = s.bytes;
-  if (slow_.region.size() - slow_.used < record_bytes(bytes)) {
-    if (slow_.live_bytes + record_bytes(bytes) <= slow_.region.size() / 2) compact_slow();
-    if (slow_.region.size() - slow_.used < record_bytes(bytes)) {
-      grow_slow(slow_.used + record_bytes(bytes));
-    }
-  }
+  make_room_in_slow(record_bytes(bytes));
   // The fast record stays behind as a hole (its slot no longer points at it).
   fast_.live_bytes -= record_bytes(bytes);
   --fast_.objects;
@@ -216,20 +215,23 @@ bool HandleArena::promote(Handle h) {
   return true;
 }
 
-void HandleArena::compact_fast() {
+void HandleArena::compact_tier(HandleState which) {
   ++compactions_;
+  Tier& t = tier(which);
   std::size_t read = 0, write = 0;
-  while (read < fast_.used) {
+  while (read < t.used) {
     RecordHeader header;
-    std::memcpy(&header, fast_.region.data() + read, sizeof(header));
+    std::memcpy(&header, t.region.data() + read, sizeof(header));
     const std::size_t size = record_bytes(header.bytes);
     Slot& s = slots_[header.slot];
-    const bool live = s.tier == HandleState::fast && s.offset == read + sizeof(RecordHeader);
-    if (live && ++s.age > options_.promote_after) {
+    const bool live = s.tier == which && s.offset == read + sizeof(RecordHeader);
+    // Fast-tier survivors age; the old move out (their record becomes a hole here). Only the
+    // slow tier changes meanwhile, never the fast region this loop reads.
+    if (live && which == HandleState::fast && ++s.age > options_.promote_after) {
       move_to_slow(header.slot);
     } else if (live) {
       if (write != read) {
-        std::memmove(fast_.region.data() + write, fast_.region.data() + read, size);
+        std::memmove(t.region.data() + write, t.region.data() + read, size);
         s.offset = write + sizeof(RecordHeader);
         ++relocations_;
       }
@@ -237,33 +239,12 @@ void HandleArena::compact_fast() {
     }
     read += size;
   }
-  fast_.used = write;
-}
-
-void HandleArena::compact_slow() {
-  ++compactions_;
-  std::size_t read = 0, write = 0;
-  while (read < slow_.used) {
-    RecordHeader header;
-    std::memcpy(&header, slow_.region.data() + read, sizeof(header));
-    const std::size_t size = record_bytes(header.bytes);
-    Slot& s = slots_[header.slot];
-    if (s.tier == HandleState::slow && s.offset == read + sizeof(RecordHeader)) {
-      if (write != read) {
-        std::memmove(slow_.region.data() + write, slow_.region.data() + read, size);
-        s.offset = write + sizeof(RecordHeader);
-        ++relocations_;
-      }
-      write += size;
-    }
-    read += size;
-  }
-  slow_.used = write;
+  t.used = write;
 }
 
 void HandleArena::compact() {
-  compact_fast();
-  compact_slow();
+  compact_tier(HandleState::fast);
+  compact_tier(HandleState::slow);
 }
 
 std::size_t HandleArena::spill() {

@@ -130,8 +130,11 @@ class HandleArena {
   // Places a record for slot `index` in `which`; false when it does not fit.
   bool place(HandleState which, std::uint32_t index, std::size_t bytes);
   void grow_slow(std::size_t at_least);
-  void compact_fast();
-  void compact_slow();
+  // Makes `need` bytes free at the slow tier's end: compacts it or grows it.
+  void make_room_in_slow(std::size_t need);
+  // Slides the tier's live records over the holes; in the fast tier, ages survivors and
+  // promotes those past promote_after.
+  void compact_tier(HandleState which);
   void move_to_slow(std::uint32_t index);
   PlacedRegion make_region(std::size_t bytes, bool slow);
 
