@@ -547,6 +547,12 @@ void* NumaPool::allocate_unusual(std::size_t bytes, std::size_t alignment) {
 }
 
 void* NumaPool::allocate(std::size_t bytes, std::size_t alignment) {
+  // Checked here, not in fits(): no class is a multiple of an alignment such as 3000, and
+  // unusual_class would search past the last one.
+  if (!std::has_single_bit(alignment)) [[unlikely]] {
+    throw Error(ErrorCategory::invalid_argument, "pool alignment must be a power of two",
+                {{"alignment", std::to_string(alignment)}});
+  }
   if (alignment <= 16) return allocate(bytes);
   return allocate_unusual(bytes, alignment);
 }

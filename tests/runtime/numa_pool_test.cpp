@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "strata/runtime/error.hpp"
 #include "strata/runtime/memory_manager.hpp"
 
 namespace {
@@ -93,6 +94,21 @@ TEST(NumaPool, SizeClassesAndAlignment) {
   }
   int local = 0;
   EXPECT_FALSE(pool.owns(&local));
+  EXPECT_EQ(total(pool).bytes_in_use, 0u);
+}
+
+// Proves requests the pool cannot serve are refused by an exception, never with memory: too
+// large or aligned beyond 4 KiB throw std::bad_alloc, an alignment that is not a power of two
+// (0, 3, 48, 3000) throws strata::Error, and no block is left taken.
+TEST(NumaPool, RefusesRequestsItCannotServe) {
+  Topology topo = Topology::load();
+  NumaPool pool(topo);
+  EXPECT_THROW(pool.allocate(NumaPool::kLargestClassBytes + 1), std::bad_alloc);
+  EXPECT_THROW(pool.allocate(SIZE_MAX), std::bad_alloc);
+  EXPECT_THROW(pool.allocate(64, 8192), std::bad_alloc);
+  for (std::size_t align : {0u, 3u, 48u, 3000u}) {
+    EXPECT_THROW(pool.allocate(64, align), strata::Error) << align;
+  }
   EXPECT_EQ(total(pool).bytes_in_use, 0u);
 }
 

@@ -88,7 +88,8 @@ class NumaPool {
     np::bump_counter(bin.allocations, 1);
     return b;
   }
-  // The same with `alignment` (a power of two up to kLargestAlignment).
+  // The same with `alignment` (a power of two up to kLargestAlignment). Throws
+  // Error(invalid_argument) for an alignment that is not a power of two.
   void* allocate(std::size_t bytes, std::size_t alignment);
   // Gives back a block of this pool, from any thread. The size is not needed. Inline like
   // allocate; a free by another thread is one compare-and-swap, out of line.
