@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "strata/runtime/error.hpp"
 #include "thread_exit_registry.hpp"
 
 namespace strata {
@@ -68,10 +69,9 @@ struct EpochDomain::Core final : detail::ThreadSlotOwner {
   }
 
   Record* thread_record_slow() {
-    Record* r = nullptr;
-    for (auto& e : thread_records) {
-      if (e.domain_id == id) r = e.record;
-    }
+    // Out of the cache (the thread reads more than kCachedDomains domains): the registry still
+    // knows its record, which must be found again rather than a second one claimed.
+    auto* r = static_cast<Record*>(detail::find_thread_slot(id));
     if (r == nullptr) {
       {
         std::lock_guard lock(mutex);
@@ -90,6 +90,12 @@ struct EpochDomain::Core final : detail::ThreadSlotOwner {
     for (std::size_t i = kCachedDomains - 1; i > 0; --i) thread_records[i] = thread_records[i - 1];
     thread_records[0] = {id, r};
     return r;
+  }
+
+  // True when the calling thread is inside a read section of this domain.
+  bool inside_read_section() const noexcept {
+    const auto* r = static_cast<const Record*>(detail::find_thread_slot(id));
+    return r != nullptr && r->depth != 0;
   }
 
   void enter(Record* r) noexcept {
@@ -181,6 +187,9 @@ EpochDomain::ReadGuard::~ReadGuard() {
 
 void EpochDomain::retire(void* object, void (*deleter)(void*)) {
   if (object == nullptr) return;
+  if (deleter == nullptr) {
+    throw Error(ErrorCategory::invalid_argument, "retire needs a deleter for a non-null object");
+  }
   std::vector<Retired> due;
   bool over_limit;
   {
@@ -190,10 +199,15 @@ void EpochDomain::retire(void* object, void (*deleter)(void*)) {
     over_limit = core_->retired.size() >= kPendingLimit;
   }
   free_all(due);
-  if (over_limit) synchronize();
+  // Inside a read section the wait could never end: let the garbage grow past the limit.
+  if (over_limit && !core_->inside_read_section()) synchronize();
 }
 
 void EpochDomain::synchronize() {
+  if (core_->inside_read_section()) {
+    throw Error(ErrorCategory::invalid_argument,
+                "synchronize inside a read section of the same domain would wait forever");
+  }
   std::uint64_t target;
   {
     std::lock_guard lock(core_->mutex);

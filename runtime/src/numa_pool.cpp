@@ -11,7 +11,6 @@
 #include <bit>
 #include <mutex>
 #include <new>
-#include <unordered_map>
 #include <utility>
 
 #include "strata/runtime/error.hpp"
@@ -171,8 +170,6 @@ struct NumaPool::Core final : detail::ThreadSlotOwner {
   NumaPoolOptions options;
   std::uint64_t id = 0;
   std::vector<std::unique_ptr<NodePool>> nodes;
-  std::mutex heaps_mutex;
-  std::unordered_map<std::uintptr_t, Heap*> heap_of_thread;
 
   Core(const Topology& t, NumaPoolOptions o) : topology(t), options(o) {}
 
@@ -379,9 +376,7 @@ Heap* NumaPool::Core::find_thread_heap() noexcept {
   for (auto& e : thread_heaps) {
     if (e.pool_id == id) return static_cast<Heap*>(e.heap);
   }
-  std::lock_guard lock(heaps_mutex);
-  auto it = heap_of_thread.find(this_thread_tag());
-  return it == heap_of_thread.end() ? nullptr : it->second;
+  return static_cast<Heap*>(detail::find_thread_slot(id));
 }
 
 Heap* NumaPool::Core::thread_heap_slow() {
@@ -402,10 +397,6 @@ Heap* NumaPool::Core::thread_heap_slow() {
       node.set_span_owners_locked(h, this_thread_tag());
       node.heaps.push_back(h);
     }
-    {
-      std::lock_guard lock(heaps_mutex);
-      heap_of_thread[this_thread_tag()] = h;
-    }
     detail::remember_thread_slot(id, h);
   }
   // Most recent first.
@@ -419,10 +410,6 @@ void NumaPool::Core::release_thread_slot(void* slot) noexcept {
   auto* h = static_cast<Heap*>(slot);
   for (auto& e : thread_heaps) {
     if (e.pool_id == id) e = {0, nullptr};
-  }
-  {
-    std::lock_guard lock(heaps_mutex);
-    heap_of_thread.erase(this_thread_tag());
   }
   h->collect_remote(/*node_locked=*/false);
   NodePool& node = *h->node;

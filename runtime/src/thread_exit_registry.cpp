@@ -66,6 +66,12 @@ void remember_thread_slot(std::uint64_t id, void* slot) {
   v.emplace_back(id, slot);
 }
 
+void* find_thread_slot(std::uint64_t id) noexcept {
+  const auto& v = thread_slots.slots;
+  auto it = std::find_if(v.rbegin(), v.rend(), [id](const auto& e) { return e.first == id; });
+  return it == v.rend() ? nullptr : it->second;
+}
+
 void forget_thread_slot(std::uint64_t id, void* slot) noexcept {
   auto& v = thread_slots.slots;
   v.erase(std::remove(v.begin(), v.end(), std::make_pair(id, slot)), v.end());

@@ -24,6 +24,10 @@ std::uint64_t register_thread_slot_owner(ThreadSlotOwner* owner);
 void unregister_thread_slot_owner(std::uint64_t id) noexcept;
 // The calling thread holds `slot` of owner `id`; released to the owner when the thread exits.
 void remember_thread_slot(std::uint64_t id, void* slot);
+// The slot of owner `id` the calling thread holds, or nullptr: how an owner finds a thread's
+// slot once it has dropped out of the owner's small thread cache. No lock: the list is the
+// thread's own.
+void* find_thread_slot(std::uint64_t id) noexcept;
 // The calling thread gives `slot` back itself (it will not be released at exit).
 void forget_thread_slot(std::uint64_t id, void* slot) noexcept;
 

@@ -112,6 +112,24 @@ TEST(NumaPool, RefusesRequestsItCannotServe) {
   EXPECT_EQ(total(pool).bytes_in_use, 0u);
 }
 
+// Proves a thread that uses more pools than its cache holds finds its heap in each again (one
+// heap per pool) rather than making a second one.
+TEST(NumaPool, ThreadUsingManyPoolsKeepsOneHeapEach) {
+  Topology topo = Topology::load();
+  std::vector<std::unique_ptr<NumaPool>> pools;
+  std::vector<void*> blocks;
+  for (std::size_t i = 0; i < 2 * strata::detail::numa_pool::kCachedPools; ++i) {
+    pools.push_back(std::make_unique<NumaPool>(topo));
+    blocks.push_back(pools.back()->allocate(32));
+  }
+  for (std::size_t i = 0; i < pools.size(); ++i) {
+    pools[i]->deallocate(blocks[i]);
+    pools[i]->deallocate(pools[i]->allocate(32));
+    EXPECT_EQ(total(*pools[i]).heaps, 1u) << i;
+    EXPECT_EQ(total(*pools[i]).allocations, 2u) << i;
+  }
+}
+
 // Proves live blocks never overlap (each keeps its stamp while tens of thousands of others are
 // allocated and freed around it), and the statistics count every block and balance to zero.
 TEST(NumaPool, LiveBlocksDoNotOverlapAndStatsBalance) {

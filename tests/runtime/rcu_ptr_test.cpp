@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "strata/runtime/error.hpp"
+
 namespace {
 
 using strata::EpochDomain;
@@ -91,7 +93,32 @@ TEST(EpochDomain, NestedAndMovedGuards) {
   EXPECT_EQ(domain.pending(), 0u);
 }
 
-// Proves records of exited threads are handed back and reused: a thousand short threads that
+// Proves a reader cannot hang itself: synchronize inside its own section throws strata::Error
+// (also once five other domains have pushed this one out of the thread's cache), retire past
+// kPendingLimit inside a section returns instead of waiting, and a null deleter is refused.
+TEST(EpochDomain, MisuseInsideAReadSectionIsRefusedNotAHang) {
+  EpochDomain domain;
+  {
+    auto guard = domain.read();
+    EXPECT_THROW(domain.synchronize(), strata::Error);
+    std::vector<std::unique_ptr<EpochDomain>> others;
+    for (int i = 0; i < 5; ++i) {
+      others.push_back(std::make_unique<EpochDomain>());
+      auto other_guard = others.back()->read();
+    }
+    EXPECT_THROW(domain.synchronize(), strata::Error);
+    for (std::size_t i = 0; i < EpochDomain::kPendingLimit + 8; ++i) {
+      domain.retire(new Versioned(i));
+    }
+    EXPECT_GE(domain.pending(), EpochDomain::kPendingLimit);
+  }
+  int x = 0;
+  EXPECT_THROW(domain.retire(&x, nullptr), strata::Error);
+  domain.synchronize();
+  EXPECT_EQ(domain.pending(), 0u);
+}
+
+// Proves records of exited threads are handed back and reused: two hundred short threads that
 // each read leave the domain working and nothing pending after synchronize.
 TEST(EpochDomain, ShortLivedThreadsReuseRecords) {
   EpochDomain domain;

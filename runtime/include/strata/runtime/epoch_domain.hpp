@@ -53,9 +53,10 @@ class EpochDomain {
   };
   ReadGuard read() { return ReadGuard(*this); }
 
-  // Frees `object` with `deleter` once no reader can hold it. Any thread, outside a read section
-  // of this domain. Frees what is due every retire from kReclaimThreshold pending on, and waits
-  // for readers (synchronize) when kPendingLimit are pending, so garbage stays bounded.
+  // Frees `object` with `deleter` once no reader can hold it. Any thread. Frees what is due
+  // every retire from kReclaimThreshold pending on, and waits for readers (synchronize) when
+  // kPendingLimit are pending, so garbage stays bounded — except inside a read section of this
+  // domain, where it never waits. Throws Error(invalid_argument) for a null deleter.
   void retire(void* object, void (*deleter)(void*));
   template <class T>
   void retire(T* object) {
@@ -63,7 +64,8 @@ class EpochDomain {
            [](void* p) { delete static_cast<T*>(p); });
   }
   // Waits until every reader inside a section when it was called has left, then frees
-  // everything retired before the call. Not from inside a read section (it would wait forever).
+  // everything retired before the call. Throws Error(invalid_argument) inside a read section of
+  // this domain (it would wait forever).
   void synchronize();
   // Retired objects not yet freed.
   std::size_t pending() const;
