@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "strata/runtime/error.hpp"
+
 namespace {
 
 std::uint64_t in_use(const strata::MemoryManager& mm) {
@@ -55,6 +57,15 @@ TEST(MemoryScope, ReleaseAndReuse) {
     EXPECT_EQ(scope.bytes_allocated(), 0u);
     EXPECT_EQ(in_use(mm), 0u);
   }
+}
+
+// Proves a first chunk of 0 bytes (a broken precondition of monotonic_buffer_resource) is
+// refused with strata::Error, from either constructor.
+TEST(MemoryScope, RefusesAZeroFirstChunk) {
+  strata::Topology topo = strata::Topology::load();
+  strata::MemoryManager mm(topo);
+  EXPECT_THROW(strata::MemoryScope(mm, 0), strata::Error);
+  EXPECT_THROW(strata::MemoryScope(mm.resource(), 0), strata::Error);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <memory_resource>
 
+#include "strata/runtime/error.hpp"
 #include "strata/runtime/memory_manager.hpp"
 
 namespace strata {
@@ -20,11 +21,12 @@ namespace strata {
 class MemoryScope : public std::pmr::memory_resource {
  public:
   // Draws chunks from `manager`, the first of `first_chunk_bytes`, growing geometrically.
+  // Throws Error(invalid_argument) for a first chunk of 0 bytes.
   explicit MemoryScope(MemoryManager& manager, std::size_t first_chunk_bytes = 4096)
       : MemoryScope(manager.resource(), first_chunk_bytes) {}
   // Draws chunks from any upstream resource (e.g. a NumaPoolResource).
   explicit MemoryScope(std::pmr::memory_resource& upstream, std::size_t first_chunk_bytes = 4096)
-      : chunks_(first_chunk_bytes, &upstream) {}
+      : chunks_(checked_first_chunk(first_chunk_bytes), &upstream) {}
   MemoryScope(const MemoryScope&) = delete;
   MemoryScope& operator=(const MemoryScope&) = delete;
   // Frees everything allocated in the scope.
@@ -40,6 +42,13 @@ class MemoryScope : public std::pmr::memory_resource {
   std::size_t bytes_allocated() const noexcept { return bytes_; }
 
  private:
+  // monotonic_buffer_resource requires a first size above 0 (with 0 it never grows its chunks).
+  static std::size_t checked_first_chunk(std::size_t bytes) {
+    if (bytes == 0) {
+      throw Error(ErrorCategory::invalid_argument, "a memory scope's first chunk needs a size");
+    }
+    return bytes;
+  }
   void* do_allocate(std::size_t bytes, std::size_t alignment) override {
     void* p = chunks_.allocate(bytes, alignment);
     bytes_ += bytes;
