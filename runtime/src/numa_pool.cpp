@@ -490,21 +490,6 @@ namespace {
 }
 }  // namespace
 
-namespace {
-inline void* allocate_from(Heap* h, std::size_t c) {
-  Bin& bin = h->bins[c];
-  Span* s = bin.current;
-  Block* b = s->free;
-  if (b == nullptr) [[unlikely]] {
-    return h->allocate_slow(c);
-  }
-  s->free = b->next;
-  raise_used(s);
-  bump_counter(bin.allocations, 1);
-  return b;
-}
-}  // namespace
-
 namespace detail::numa_pool {
 
 void* allocate_slow(HeapFront* heap, std::size_t c) {
@@ -530,7 +515,7 @@ void* NumaPool::allocate_unusual(std::size_t bytes, std::size_t alignment) {
   const std::size_t c = alignment <= 16 && bytes <= kLargestClassBytes
                             ? kClassOfSixteenths[(bytes + 15) >> 4]
                             : unusual_class(bytes, alignment);
-  return allocate_from(core_->thread_heap(), c);
+  return pop_block(core_->thread_heap(), c);
 }
 
 void* NumaPool::allocate(std::size_t bytes, std::size_t alignment) {

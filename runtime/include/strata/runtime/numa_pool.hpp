@@ -76,17 +76,7 @@ class NumaPool {
     if (bytes > kLargestClassBytes || cached.pool_id != id_) [[unlikely]] {
       return allocate_unusual(bytes, 16);
     }
-    const std::size_t c = np::kClassOfSixteenths[(bytes + 15) >> 4];
-    np::Bin& bin = cached.heap->bins[c];
-    np::Span* s = bin.current;
-    np::Block* b = s->free;
-    if (b == nullptr) [[unlikely]] {
-      return np::allocate_slow(cached.heap, c);
-    }
-    s->free = b->next;
-    np::raise_used(s);
-    np::bump_counter(bin.allocations, 1);
-    return b;
+    return np::pop_block(cached.heap, np::kClassOfSixteenths[(bytes + 15) >> 4]);
   }
   // The same with `alignment` (a power of two up to kLargestAlignment). Throws
   // Error(invalid_argument) for an alignment that is not a power of two.

@@ -169,4 +169,19 @@ inline bool drop_used(Span* s) noexcept {
 #endif
 }
 
+// A block of class `c` from `heap` (the calling thread's): a pop from the bin's current span, or
+// the slow path when it has none. Always inlined: it is the whole of NumaPool::allocate.
+[[gnu::always_inline]] inline void* pop_block(HeapFront* heap, std::size_t c) {
+  Bin& bin = heap->bins[c];
+  Span* s = bin.current;
+  Block* b = s->free;
+  if (b == nullptr) [[unlikely]] {
+    return allocate_slow(heap, c);
+  }
+  s->free = b->next;
+  raise_used(s);
+  bump_counter(bin.allocations, 1);
+  return b;
+}
+
 }  // namespace strata::detail::numa_pool
