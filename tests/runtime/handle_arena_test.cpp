@@ -65,6 +65,25 @@ TEST(HandleArena, GenerationsMakeFreedHandlesStale) {
   EXPECT_THROW(arena.allocate(0), strata::Error);
 }
 
+// Proves an object above fast_bytes / kLargeFraction goes straight to the slow tier (growing it)
+// with its bytes intact, one of more than 4 GiB and tiers under 64 KiB are refused with
+// strata::Error, and a refused allocation leaves no object behind.
+TEST(HandleArena, LargeObjectsGoSlowAndBadSizesAreRefused) {
+  strata::Topology topo = strata::Topology::load();
+  strata::MemoryManager mm(topo);
+  HandleArena arena(mm, {.fast_bytes = 1 << 20, .slow_bytes = 64 << 10});
+  Handle small = arena.allocate((1 << 20) / HandleArena::kLargeFraction - 64);
+  EXPECT_EQ(arena.state(small), HandleState::fast);
+  Handle large = arena.allocate((1 << 20) / HandleArena::kLargeFraction);
+  EXPECT_EQ(arena.state(large), HandleState::slow);
+  fill(arena, large, 3);
+  EXPECT_TRUE(intact(arena, large, 3));
+  EXPECT_GE(arena.statistics().slow_capacity_bytes, (std::size_t{1} << 20) / 4);
+  EXPECT_THROW(arena.allocate(std::size_t{1} << 32), strata::Error);
+  EXPECT_EQ(arena.statistics().fast_objects + arena.statistics().slow_objects, 2u);
+  EXPECT_THROW(HandleArena(mm, {.fast_bytes = 1024}), strata::Error);
+}
+
 // Proves tens of thousands of allocations and frees in a small fast tier force compactions,
 // promotions and slow-tier growth, every live object keeps its contents under its handle, and
 // every freed handle is stale.
