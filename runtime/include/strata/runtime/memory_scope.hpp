@@ -1,6 +1,7 @@
 // MemoryScope: memory for one phase of work (a time step, a request, a chunk's temporaries),
 // freed all at once when the scope ends. Allocation is a pointer bump in chunks drawn from a
-// MemoryManager (small chunks from the calling thread's NUMA pool, large ones placed), and
+// MemoryManager (by its routing: up to 32 KiB from the calling thread's NUMA pool, up to 256 KiB
+// from the system allocator, larger ones placed), and
 // deallocate is a no-op, so building many short-lived objects costs almost nothing.
 //
 //   strata::MemoryScope scope(rt.memory());
