@@ -214,6 +214,16 @@ int run(strata::Runtime& rt, const Options& o) {
   } else {
     say(rt, "fresh start");
   }
+  // Going on would print a checksum of step *restored labelled with --steps; refuse instead (the
+  // same decision on every rank, before any save, so the checkpoints stay as they are).
+  if (restored && *restored > o.steps) {
+    throw strata::Error(strata::ErrorCategory::invalid_argument,
+                        "the restored checkpoint is past --steps; ask for more steps or use "
+                        "another --ckpt-dir",
+                        {{"restored step", std::to_string(*restored)},
+                         {"steps", std::to_string(o.steps)},
+                         {"ckpt-dir", o.ckpt_dir}});
+  }
 
   long step = restored.value_or(0);
   long last_reported = step;
