@@ -2,9 +2,11 @@
 # process tree), parses the facts it prints on stdout, and computes the uninterrupted reference
 # checksum each test compares against.
 import argparse
+import atexit
 import ctypes
 import os
 import re
+import selectors
 import signal
 import subprocess
 import sys
@@ -70,15 +72,6 @@ class Result:
             print("  err: " + line)
 
 
-def run(args, ranks, heat_args, timeout=120, extra_env=None):
-    """Runs to the end; a hang is a failure, never a stuck CTest."""
-    env = mpi_env()
-    env.update(extra_env or {})
-    p = subprocess.run(command(args, ranks, heat_args), env=env, capture_output=True, text=True,
-                       timeout=timeout)
-    return Result(p.returncode, p.stdout, p.stderr)
-
-
 # Ranks live in their own process groups, so killing mpiexec's group does not reach them, and a
 # rank orphaned by mpiexec's death would leave our tree. As a child subreaper this process adopts
 # such orphans, so every process a test started stays findable (and killable) below it.
@@ -107,12 +100,63 @@ def descendants(pid):
     return found
 
 
+def start(args, ranks, heat_args, extra_env=None):
+    """Starts a run in its own session, stdout and stderr piped; stopped at exit if still alive."""
+    env = mpi_env()
+    env.update(extra_env or {})
+    p = subprocess.Popen(command(args, ranks, heat_args), env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    _running.append(p)
+    return p
+
+
+def kill_tree(p):
+    """SIGKILLs mpiexec and every process below it (daemons and ranks), unless it has ended."""
+    if p.poll() is not None:
+        return False
+    victims = descendants(p.pid)
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for v in victims:
+        try:
+            os.kill(v, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return True
+
+
+def finish(p, timeout, first=""):
+    """Waits for a started run (a hang is a failure, never a stuck CTest nor daemons left)."""
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_tree(p)
+        out, err = p.communicate()
+        kill_orphans()
+        Result(p.returncode, first + out, err).show("hung run")
+        fail(f"the run did not end within {timeout} s")
+    return Result(p.returncode, first + out, err)
+
+
+def read_line(p, timeout):
+    """The next stdout line of a started run, or '' when none came within `timeout` seconds."""
+    with selectors.DefaultSelector() as s:
+        s.register(p.stdout, selectors.EVENT_READ)
+        return p.stdout.readline() if s.select(timeout) else ""
+
+
+def run(args, ranks, heat_args, timeout=120, extra_env=None):
+    """Runs to the end."""
+    return finish(start(args, ranks, heat_args, extra_env), timeout)
+
+
 def run_and_kill(args, ranks, heat_args, after_seconds, timeout=120, when=None):
     """Starts a run and SIGKILLs mpiexec and every process below it after `after_seconds`, or,
     with `when`, at the first moment after that when when() is true (polled every millisecond,
     for at most 5 s more) — unless it ended first. Returns (Result, killed)."""
-    p = subprocess.Popen(command(args, ranks, heat_args), env=mpi_env(), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    p = start(args, ranks, heat_args)
     killed = False
     try:
         p.wait(timeout=after_seconds)
@@ -120,22 +164,23 @@ def run_and_kill(args, ranks, heat_args, after_seconds, timeout=120, when=None):
         give_up = time.monotonic() + 5
         while when is not None and p.poll() is None and not when() and time.monotonic() < give_up:
             time.sleep(0.001)
-        if p.poll() is None:
-            victims = descendants(p.pid)
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            for v in victims:
-                try:
-                    os.kill(v, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            killed = True
-    out, err = p.communicate(timeout=timeout)
+        killed = kill_tree(p)
+    result = finish(p, timeout)
     if killed:
         kill_orphans()
-    return Result(p.returncode, out, err), killed
+    return result, killed
+
+
+_running = []
+
+
+@atexit.register
+def _stop_running():
+    """A test that fails while a run is alive (hd.check exits) leaves no daemon behind."""
+    for p in _running:
+        if kill_tree(p):
+            p.communicate()
+    kill_orphans()
 
 
 def kill_orphans():

@@ -3,7 +3,6 @@
 # exit 75; the restart restores step N and ends with the uninterrupted run's checksum.
 import os
 import signal
-import subprocess
 
 import heat_driver as hd
 
@@ -13,14 +12,12 @@ timer = hd.Timer()
 grid = ["--nx", 128, "--ny", 128, "--steps", 400, "--every-steps", 0, "--step-delay-ms", 5]
 expected = hd.reference(args, 2, grid)
 heat_args = grid + ["--ckpt-dir", os.path.join(args.work, "ckpt")]
-p = subprocess.Popen(hd.command(args, 2, heat_args), env=hd.mpi_env(), stdout=subprocess.PIPE,
-                     stderr=subprocess.PIPE, text=True, start_new_session=True)
+p = hd.start(args, 2, heat_args)
 # Wait for the simulation to start stepping, then ask it to stop as Slurm would.
-first = p.stdout.readline()
+first = hd.read_line(p, 60)
 hd.check(first.strip() == "fresh start", f"unexpected first line {first!r}")
 p.send_signal(signal.SIGUSR1)
-out, err = p.communicate(timeout=120)
-r = hd.Result(p.returncode, first + out, err)
+r = hd.finish(p, 120, first)
 stopped = r.fact(r"stopped at step (\d+) for requeue")
 hd.check(r.code == 75 and stopped is not None, "SIGUSR1 did not stop the run with exit 75", r)
 step = int(stopped.group(1))
