@@ -4,9 +4,6 @@
 // the copy before last inside its timed work: O_TRUNC for the file, retention for the checkpoint.
 #include <benchmark/benchmark.h>
 
-#include <cstdint>
-#include <exception>
-#include <filesystem>
 #include <string>
 
 #include "checkpoint_settings.hpp"
@@ -19,19 +16,9 @@ namespace {
 
 void write_fdatasync(benchmark::State& state) {
   label_ratio(state, write_baseline.c_str(), true);
-  const std::string folder = suite().folder() + "/write_fdatasync";
-  std::filesystem::create_directories(folder);
-  static long writes = 0;  // across repetitions, so the two files alternate throughout the run
-  try {
-    for (auto _ : state) {
-      checkpoint::write_fdatasync(folder + "/state." + std::to_string(writes++ % 2),
-                                  suite().field_bytes());
-      fsync_folder(folder);
-    }
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-  }
-  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(suite().state_bytes()));
+  time_durable_writes(state, "write_fdatasync", "", [](const std::string& path) {
+    checkpoint::write_fdatasync(path, suite().field_bytes());
+  });
 }
 
 void save_none(benchmark::State& state) {

@@ -8,9 +8,6 @@
 #include <hdf5.h>
 #include <mpi.h>
 
-#include <cstdint>
-#include <exception>
-#include <filesystem>
 #include <stdexcept>
 #include <string>
 
@@ -64,20 +61,10 @@ void write_hdf5(const std::string& path) {
 
 void hdf5_write_fsync(benchmark::State& state) {
   label_ratio(state, hdf5_baseline.c_str(), true);
-  const std::string folder = suite().folder() + "/hdf5";
-  std::filesystem::create_directories(folder);
-  static long writes = 0;  // the two files alternate, as write_fdatasync's do
-  try {
-    for (auto _ : state) {
-      const std::string path = folder + "/state." + std::to_string(writes++ % 2) + ".h5";
-      write_hdf5(path);
-      fdatasync_file(path);
-      fsync_folder(folder);
-    }
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-  }
-  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(suite().state_bytes()));
+  time_durable_writes(state, "hdf5", ".h5", [](const std::string& path) {
+    write_hdf5(path);
+    fdatasync_file(path);
+  });
 }
 
 void save_none_h5(benchmark::State& state) {
