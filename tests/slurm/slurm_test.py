@@ -405,12 +405,14 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    started = subprocess.run([start, state], env=env, capture_output=True, text=True, timeout=90)
-    if started.returncode == SKIP:
-        print(f"SKIPPED: {started.stderr.strip()}", flush=True)
-        return SKIP
     failed = False
     try:
+        # Inside the try: a start that hangs or is interrupted may have left daemons to stop.
+        started = subprocess.run([start, state], env=env, capture_output=True, text=True,
+                                 timeout=90)
+        if started.returncode == SKIP:
+            print(f"SKIPPED: {started.stderr.strip()}", flush=True)
+            return SKIP
         if started.returncode != 0:
             raise Failure(f"local-cluster/start exited {started.returncode}:\n{started.stderr}")
         log(started.stderr.strip())
