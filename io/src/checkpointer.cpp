@@ -67,7 +67,10 @@ struct previous_block {
   std::vector<ChunkRef> chunks;
 };
 
+// Creates `path` and any missing parents, each 0750.
 void make_folder(const std::string& path) {
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty() && parent != fs::path(path) && !fs::exists(parent)) make_folder(parent.string());
   if (::mkdir(path.c_str(), 0750) != 0 && errno != EEXIST) {
     int err = errno;
     throw Error(err == ENOSPC || err == EDQUOT ? ErrorCategory::resource : ErrorCategory::io,
@@ -612,7 +615,7 @@ Checkpointer::Checkpointer(Runtime& runtime, Executor& executor, CheckpointOptio
         }
       }
     } catch (const Error& e) {
-      problem = e.what();
+      problem = e.message();  // the folder is named once, in the context below
     }
   }
   if (runtime.size() > 1) {

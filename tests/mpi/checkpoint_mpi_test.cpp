@@ -491,7 +491,7 @@ TEST(Checkpoint, BadFolderAndOptionsAreRefused) {
   EXPECT_TRUE(all_ranks(category_of(keep0) == invalid && category_of(level99) == invalid &&
                         category_of(chunk0) == invalid));
   Field f = even_field();
-  Checkpointer ck(rt(), ex(), options(dir + "/ok"));
+  Checkpointer ck(rt(), ex(), options(dir + "/ok/nested"));  // missing parents are created
   EXPECT_THROW(ck.save(-1), strata::Error);
   EXPECT_THROW(ck.protect("u", std::span(f.data).first(kCols - 1), f.block()), strata::Error)
       << "a span that is not whole rows";
