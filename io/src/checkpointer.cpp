@@ -1,5 +1,5 @@
-// The Checkpointer: save() copies the protected regions into a staging buffer and hands the rest
-// to a background thread — chunk checksums and zstd on a low-priority oneTBB arena, the shard
+// The Checkpointer: save() copies the protected regions into a staging buffer (an incremental
+// save copies only the chunks whose XXH3 changed) and hands the rest to a background thread — chunk checksums and zstd on a low-priority oneTBB arena, the shard
 // written and fsynced into step-N.tmp/, then the two-phase commit over a duplicated communicator
 // (every rank's outcome gathered at rank 0, which writes the manifest, renames the folder, fsyncs,
 // prunes, and broadcasts the decision). restore_latest() verifies before it writes anything.
@@ -67,6 +67,14 @@ struct previous_block {
   std::vector<ChunkRef> chunks;
 };
 
+// An incremental save's look at one region before the copy: each chunk's XXH3, taken from the
+// live data, and the previous save's frame when that chunk is unchanged (else nullptr: the chunk
+// was copied into staging and is written). Empty when the region is copied whole.
+struct chunk_scan {
+  std::vector<std::uint64_t> hash;
+  std::vector<const ChunkRef*> reuse;
+};
+
 // Creates `path` and any missing parents, each 0750.
 void make_folder(const std::string& path) {
   const fs::path parent = fs::path(path).parent_path();
@@ -128,6 +136,7 @@ struct Checkpointer::Impl {
   bool harvested = true;
 
   std::map<std::string, previous_block> previous;
+  std::vector<chunk_scan> scans;  // one per region, filled by save() (see stage())
   int incremental_saves = 0;
   clock_type::time_point last_save_start = clock_type::now();
   RestoreReport last_restore;
@@ -143,6 +152,7 @@ struct Checkpointer::Impl {
 
   void resolve_stacked();
   std::size_t layout_staging();
+  std::uint64_t stage();
   void harvest();
   void run_save(long step, clock_type::time_point started);
   Manifest write_shard(long step, SaveStatus& st);
@@ -189,6 +199,46 @@ std::size_t Checkpointer::Impl::layout_staging() {
   return total;
 }
 
+// Copies the protected regions into staging; returns the bytes protected. An incremental save
+// whose region kept its geometry since the last commit hashes the live chunks in place first and
+// copies only those that changed: unchanged state is read once and never copied or hashed again.
+std::uint64_t Checkpointer::Impl::stage() {
+  const bool reuse_allowed = options.incremental && incremental_saves < options.full_every;
+  const std::size_t chunk = options.chunk_bytes;
+  std::uint64_t raw = 0;
+  scans.assign(regions.size(), chunk_scan{});
+  for (std::size_t i = 0; i < regions.size(); ++i) {
+    const protected_region& p = regions[i];
+    std::span<std::byte> to(staging.data() + p.staging_offset, p.data.size());
+    raw += p.data.size();
+    auto it = reuse_allowed ? previous.find(p.name) : previous.end();
+    if (it == previous.end() || it->second.first_row != p.first_row || it->second.rows != p.rows() ||
+        it->second.chunk_bytes != chunk) {
+      parallel_copy(arena, p.data, to);
+      continue;
+    }
+    const std::vector<ChunkRef>& old = it->second.chunks;
+    chunk_scan& scan = scans[i];
+    const std::size_t n = (p.data.size() + chunk - 1) / chunk;
+    scan.hash.resize(n);
+    scan.reuse.assign(n, nullptr);
+    arena.execute([&] {
+      oneapi::tbb::parallel_for(std::size_t{0}, n, [&](std::size_t c) {
+        const std::size_t at = c * chunk;
+        const std::size_t len = std::min(chunk, p.data.size() - at);
+        std::span<const std::byte> live(p.data.data() + at, len);
+        scan.hash[c] = detail::checksum(live);
+        if (c < old.size() && old[c].raw_bytes == len && old[c].raw_hash == scan.hash[c]) {
+          scan.reuse[c] = &old[c];
+        } else {
+          kernels::copy(live, to.subspan(at, len));
+        }
+      });
+    });
+  }
+  return raw;
+}
+
 void Checkpointer::Impl::harvest() {
   if (worker.joinable()) worker.join();
   if (harvested) return;
@@ -220,7 +270,6 @@ Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
   } close_at_end{fd};
   ::fchmod(fd, 0640);
 
-  const bool reuse_allowed = options.incremental && incremental_saves < options.full_every;
   Manifest part;
   part.step = step;
   part.ranks = rt.size();
@@ -308,20 +357,14 @@ Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
             tbb::make_filter<job*, job*>(
                 tbb::filter_mode::parallel,
                 [&](job* j) {
-                  j->hash = detail::checksum(j->raw);
-                  if (reuse_allowed) {
-                    const protected_region& p = regions[j->region];
-                    auto it = previous.find(p.name);
-                    if (it != previous.end() && it->second.first_row == p.first_row &&
-                        it->second.rows == p.rows() &&
-                        it->second.chunk_bytes == options.chunk_bytes &&
-                        j->index < it->second.chunks.size()) {
-                      const ChunkRef& old = it->second.chunks[j->index];
-                      if (old.raw_bytes == j->raw.size() && old.raw_hash == j->hash) {
-                        j->reused = &old;
-                        return j;
-                      }
-                    }
+                  const chunk_scan& scan = scans[j->region];
+                  if (scan.hash.empty()) {
+                    j->hash = detail::checksum(j->raw);
+                  } else {
+                    // Hashed by stage(); an unchanged chunk was never copied into staging.
+                    j->hash = scan.hash[j->index];
+                    j->reused = scan.reuse[j->index];
+                    if (j->reused != nullptr) return j;
                   }
                   if (compress) {
                     {
@@ -730,11 +773,7 @@ void Checkpointer::save(long step) {
   const auto started = clock_type::now();
   d.last_save_start = started;
   d.layout_staging();
-  std::uint64_t raw = 0;
-  for (const protected_region& p : d.regions) {
-    parallel_copy(d.arena, p.data, std::span(d.staging.data() + p.staging_offset, p.data.size()));
-    raw += p.data.size();
-  }
+  const std::uint64_t raw = d.stage();
   {
     std::lock_guard lock(d.status_mutex);
     d.status = SaveStatus{};

@@ -216,6 +216,40 @@ TEST(Checkpoint, IncrementalSaveRewritesOnlyChangedChunksAndRetentionKeepsItsBas
   remove_shared(dir);
 }
 
+// A chain of incremental saves that each change another chunk, and change it again right after
+// save() returns, restores the state as it was at the last save: a changed chunk is copied before
+// save() returns, an unchanged one is referenced from the save that wrote it.
+TEST(Checkpoint, IncrementalChainKeepsEachSavesSnapshot) {
+  const std::string dir = shared_folder("chain");
+  Field f = even_field();
+  CheckpointOptions o = options(dir);
+  o.keep = 4;
+  Checkpointer ck(rt(), ex(), o);
+  f.protect_in(ck);
+  save_version(ck, f, 1, 1);
+  const std::size_t per_chunk = kChunkBytes / sizeof(double);
+  std::vector<double> expected;
+  for (long step = 2; step <= 4; ++step) {
+    const std::size_t at = static_cast<std::size_t>(step - 2) * per_chunk + 5;  // chunks 0, 1, 2
+    f.data[at] = -static_cast<double>(step);
+    expected = f.data;
+    ck.save(step);
+    f.data[at] = 1e300;  // after save() returned: not part of this step
+    auto st = ck.wait();
+    EXPECT_EQ(st.chunks_written, 1u) << "step " << step;
+    f.data[at] = -static_cast<double>(step);
+  }
+  Field g = even_field();
+  Checkpointer again(rt(), ex(), o);
+  again.protect("u", std::span(g.data), g.block());
+  EXPECT_EQ(again.restore_latest(), std::optional<long>(4));
+  EXPECT_TRUE(all_ranks(g.data == expected));
+  if (rt().rank() == 0) {
+    EXPECT_EQ(strata::io::list_checkpoints(dir).back().depends_on, (std::vector<long>{1, 2, 3}));
+  }
+  remove_shared(dir);
+}
+
 // A shard that cannot be written on the last rank fails the checkpoint on every rank, leaves
 // no trace of it, and the previous checkpoint stays the one restored.
 TEST(Checkpoint, FailureOnOneRankAbortsTheCheckpointEverywhere) {
