@@ -2,7 +2,8 @@
 // (the baseline) against restore_latest() of a checkpoint of the same field, raw or zstd level 1,
 // into the protected array (manifest parsed, every chunk read, decoded and checked against its
 // XXH3, staged and copied into place). Nothing is dropped from the page cache on either side: the
-// files were written moments before and stay cached (the suite's memory budget allows it), so both
+// files were written and read back once by the warm-up (shards are written with O_DIRECT, so that
+// first read is what caches them) and stay cached (the suite's memory budget allows it), so both
 // sides read from memory and the ratio measures strata's read path, not the disk.
 #include <benchmark/benchmark.h>
 

@@ -208,8 +208,9 @@ void suite_state::add_context() const {
           ", MPI-IO driver on MPI_COMM_WORLD (1 rank), contiguous dataset, one collective "
           "H5Dwrite, H5Fflush, then fdatasync of the file and fsync of its folder");
   benchmark::AddCustomContext("checkpoint_page_cache",
-                              "nothing dropped: pread_state and the restores read files written "
-                              "moments before, from the page cache");
+                              "nothing dropped: pread_state and the restores read files that "
+                              "were written and read back once before the timed runs, so both "
+                              "read from the page cache");
 }
 
 void set_suite(suite_state* state) noexcept { the_suite = state; }

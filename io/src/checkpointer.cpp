@@ -258,17 +258,7 @@ Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
   make_folder(dir);
   make_folder(tmp);
   const std::string path = (fs::path(tmp) / detail::shard_name(rank)).string();
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    int err = errno;
-    throw Error(err == ENOSPC || err == EDQUOT ? ErrorCategory::resource : ErrorCategory::io,
-                std::string("cannot create shard: ") + std::strerror(err), {{"shard", path}});
-  }
-  struct closer {
-    int fd;
-    ~closer() { ::close(fd); }
-  } close_at_end{fd};
-  ::fchmod(fd, 0640);
+  detail::AppendWriter shard(path, 0640);
 
   Manifest part;
   part.step = step;
@@ -289,8 +279,7 @@ Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
   std::memcpy(header.data() + 12, &rank32, 4);
   std::memcpy(header.data() + 16, &step64, 8);
   std::memcpy(header.data() + 24, &ranks32, 4);
-  detail::write_all(fd, path, 0, header);
-  std::uint64_t offset = detail::kShardHeaderBytes;
+  shard.append(header);
 
   struct job {
     std::size_t region;
@@ -327,9 +316,8 @@ Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
   }
 
   // A pipeline: chunks enter in order; checksum, reuse check, compression and the frame's SHA-256
-  // run in parallel; the frames are written in order by one stage, which also starts writeback
-  // every kWritebackBytes so the final fsync waits only for the tail.
-  constexpr std::uint64_t kWritebackBytes = std::uint64_t{32} << 20;
+  // run in parallel; the frames are appended in order by one stage (AppendWriter: straight to the
+  // device where the file system allows, so the final fsync waits only for the tail).
   const std::size_t tokens =
       std::clamp<std::size_t>(2 * static_cast<std::size_t>(arena.max_concurrency()), 4, 64);
   if (frame_pool.size() < tokens) frame_pool.resize(tokens);
@@ -340,8 +328,6 @@ Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
   std::vector<detail::Sha256::digest_type> frame_digests;
   std::vector<long> depends;
   std::size_t next = 0;
-  std::uint64_t written_since_writeback = 0;
-  std::uint64_t writeback_from = offset;
   namespace tbb = oneapi::tbb;
   arena.execute([&] {
     tbb::parallel_pipeline(
@@ -391,20 +377,11 @@ Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
                 }
                 ++st.chunks_reused;
               } else {
-                detail::write_all(fd, path, offset, j->stored);
-                frame_digests.push_back(j->digest);
                 ref = {j->raw.size(), j->hash,      step,  rank, options.codec.kind,
-                       j->shuffled,  offset,       j->stored.size()};
-                offset += j->stored.size();
+                       j->shuffled,  shard.size(), j->stored.size()};
+                shard.append(j->stored);
+                frame_digests.push_back(j->digest);
                 ++st.chunks_written;
-                written_since_writeback += j->stored.size();
-                if (written_since_writeback >= kWritebackBytes) {
-                  ::sync_file_range(fd, static_cast<off_t>(writeback_from),
-                                    static_cast<off_t>(offset - writeback_from),
-                                    SYNC_FILE_RANGE_WRITE);
-                  writeback_from = offset;
-                  written_since_writeback = 0;
-                }
               }
               if (j->frame != nullptr) {
                 std::lock_guard lock(free_mutex);
@@ -414,12 +391,12 @@ Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
               part.regions[j->region].blocks[0].chunks.push_back(ref);
             }));
   });
-  detail::sync_file(fd, path);
+  shard.finish();
   std::sort(depends.begin(), depends.end());
   part.depends_on = depends;
-  part.shards[static_cast<std::size_t>(rank)] = {rank, offset,
+  part.shards[static_cast<std::size_t>(rank)] = {rank, shard.size(),
                                                  detail::shard_digest(header, frame_digests)};
-  st.written_bytes = offset;
+  st.written_bytes = shard.size();
   return part;
 }
 
