@@ -54,6 +54,10 @@ HandleArena::HandleArena(MemoryManager& memory, HandleArenaOptions options)
                 {{"fast_bytes", std::to_string(options_.fast_bytes)},
                  {"slow_bytes", std::to_string(options_.slow_bytes)}});
   }
+  if (options_.promote_after > kMaxPromoteAfter) {
+    throw Error(ErrorCategory::invalid_argument, "handle arena promote_after is at most 254",
+                {{"promote_after", std::to_string(options_.promote_after)}});
+  }
   if (!options_.slow_file.empty()) {
     int fd = ::open(options_.slow_file.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {

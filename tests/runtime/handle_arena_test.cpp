@@ -66,8 +66,9 @@ TEST(HandleArena, GenerationsMakeFreedHandlesStale) {
 }
 
 // Proves an object above fast_bytes / kLargeFraction goes straight to the slow tier (growing it)
-// with its bytes intact, one of more than 4 GiB and tiers under 64 KiB are refused with
-// strata::Error, and a refused allocation leaves no object behind.
+// with its bytes intact, one of more than 4 GiB, tiers under 64 KiB and a promote_after past
+// kMaxPromoteAfter (whose age a slot cannot count) are refused with strata::Error, and a refused
+// allocation leaves no object behind.
 TEST(HandleArena, LargeObjectsGoSlowAndBadSizesAreRefused) {
   strata::Topology topo = strata::Topology::load();
   strata::MemoryManager mm(topo);
@@ -82,6 +83,8 @@ TEST(HandleArena, LargeObjectsGoSlowAndBadSizesAreRefused) {
   EXPECT_THROW(arena.allocate(std::size_t{1} << 32), strata::Error);
   EXPECT_EQ(arena.statistics().fast_objects + arena.statistics().slow_objects, 2u);
   EXPECT_THROW(HandleArena(mm, {.fast_bytes = 1024}), strata::Error);
+  EXPECT_THROW(HandleArena(mm, {.promote_after = HandleArena::kMaxPromoteAfter + 1}), strata::Error);
+  EXPECT_NO_THROW(HandleArena(mm, {.promote_after = HandleArena::kMaxPromoteAfter}));
 }
 
 // Proves tens of thousands of allocations and frees in a small fast tier force compactions,

@@ -49,7 +49,8 @@ struct HandleArenaOptions {
   // When non-empty, the slow tier is this file, mapped shared (created or truncated now, removed
   // with the arena): the kernel may write its cold pages back and drop them from RAM.
   std::string slow_file;
-  // Fast-tier compactions an object survives before it is promoted to the slow tier.
+  // Fast-tier compactions an object survives before it is promoted to the slow tier, at most
+  // HandleArena::kMaxPromoteAfter (254; a slot counts its age in one byte); more is refused.
   unsigned promote_after = 2;
   Placement placement = Placement::local();
 };
@@ -73,6 +74,8 @@ class HandleArena {
   static constexpr std::size_t kAlignment = 16;
   // Objects above fast_bytes / kLargeFraction go straight to the slow tier.
   static constexpr std::size_t kLargeFraction = 4;
+  // The largest promote_after (HandleArenaOptions); a slot's age is one byte.
+  static constexpr unsigned kMaxPromoteAfter = 254;
 
   // Reserves both tiers from `memory` (counted in its statistics). Throws Error(invalid_argument)
   // for a tier under 64 KiB, Error(io) or Error(resource) when the file or memory is refused.
