@@ -15,6 +15,7 @@
 #include "strata/kernels/filter.hpp"
 #include "strata/kernels/histogram.hpp"
 #include "strata/kernels/simd_targets.hpp"
+#include "strata/kernels/shuffle.hpp"
 #include "strata/kernels/stats.hpp"
 #include "strata/kernels/stencil.hpp"
 #include "strata/kernels/transform.hpp"

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include "strata/kernels/shuffle.hpp"
 #include "strata/runtime/error.hpp"
 #include "strata_format.hpp"
 
@@ -43,33 +44,6 @@ std::span<std::byte> thread_scratch(std::size_t bytes) {
   return {data.get(), bytes};
 }
 
-// The shuffle and its inverse: with kShuffle, byte k of element i goes to plane k
-// (out[k * count + i] = in[i * K + k]); without, back. The tail that is not a whole element is
-// copied as it is.
-template <std::size_t K, bool kShuffle>
-void regroup_bytes(const std::byte* in, std::size_t n, std::byte* out) {
-  const std::size_t count = n / K;
-  for (std::size_t i = 0; i < count; ++i) {
-    for (std::size_t k = 0; k < K; ++k) {
-      if constexpr (kShuffle) {
-        out[k * count + i] = in[i * K + k];
-      } else {
-        out[i * K + k] = in[k * count + i];
-      }
-    }
-  }
-  std::memcpy(out + count * K, in + count * K, n - count * K);
-}
-
-template <bool kShuffle>
-void regroup(const std::byte* in, std::size_t n, std::size_t element_bytes, std::byte* out) {
-  switch (element_bytes) {
-    case 2: regroup_bytes<2, kShuffle>(in, n, out); break;
-    case 4: regroup_bytes<4, kShuffle>(in, n, out); break;
-    default: regroup_bytes<8, kShuffle>(in, n, out); break;
-  }
-}
-
 bool shuffles(std::size_t element_bytes) {
   return element_bytes == 2 || element_bytes == 4 || element_bytes == 8;
 }
@@ -82,7 +56,7 @@ bool encode_chunk(std::span<const std::byte> raw, Codec codec, std::size_t eleme
   std::span<const std::byte> input = raw;
   if (shuffled) {
     std::span<std::byte> scratch = thread_scratch(raw.size());
-    regroup<true>(raw.data(), raw.size(), element_bytes, scratch.data());
+    kernels::byte_shuffle(raw, element_bytes, scratch);
     input = scratch;
   }
   const std::size_t bound = ZSTD_compressBound(input.size());
@@ -125,7 +99,7 @@ void decode_chunk(std::span<const std::byte> stored, Codec::Kind codec, bool shu
                   std::string("zstd frame damaged: ") + (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short"),
                   {{"chunk", where}});
     }
-    if (shuffled) regroup<false>(target.data(), target.size(), element_bytes, raw.data());
+    if (shuffled) kernels::byte_unshuffle(target, element_bytes, raw);
   }
   if (checksum(raw) != raw_hash) {
     throw Error(ErrorCategory::corrupt_data, "chunk XXH3 checksum mismatch", {{"chunk", where}});

@@ -6,8 +6,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "strata/runtime/error.hpp"
 
@@ -24,7 +30,150 @@ constexpr std::uint64_t kWritebackBytes = 32u << 20;  // buffered mode: start wr
 
 }  // namespace
 
-void AppendWriter::free_deleter::operator()(std::byte* p) const noexcept { std::free(p); }
+// Direct mode: the caller fills one buffer while the thread writes the others, in order, each at
+// its file offset. A failed write is kept and rethrown to the caller; later buffers are dropped.
+struct AppendWriter::device_writes {
+  struct job {
+    std::size_t buffer;
+    std::size_t length;
+    std::uint64_t offset;
+  };
+  struct free_deleter {
+    void operator()(std::byte* p) const noexcept { std::free(p); }
+  };
+  static constexpr std::size_t kBuffers = 3;
+
+  int fd;
+  const std::string& path;
+  std::vector<std::unique_ptr<std::byte, free_deleter>> buffers;
+  std::vector<std::size_t> free_buffers;
+  std::deque<job> queue;
+  std::size_t busy = 0;  // queued or being written
+  std::exception_ptr error;
+  bool stopping = false;
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::thread thread;
+
+  std::size_t current = 0;  // the buffer the caller fills
+  std::size_t filled = 0;
+  std::uint64_t queued_bytes = 0;  // file offset of the current buffer
+  bool padded = false;             // the last write went past the size to a whole block
+
+  device_writes(int f, const std::string& p) : fd(f), path(p) {}
+
+  ~device_writes() {
+    {
+      std::lock_guard lock(mutex);
+      stopping = true;
+    }
+    changed.notify_all();
+    if (thread.joinable()) thread.join();
+  }
+
+  // False when the memory is not there (the writer then goes through the page cache).
+  bool allocate() {
+    for (std::size_t i = 0; i < kBuffers; ++i) {
+      buffers.emplace_back(static_cast<std::byte*>(std::aligned_alloc(kAlign, kDirectBuffer)));
+      if (!buffers.back()) return false;
+      if (i > 0) free_buffers.push_back(i);
+    }
+    return true;
+  }
+
+  void start() { thread = std::thread([this] { run(); }); }
+
+  void run() {
+    std::unique_lock lock(mutex);
+    for (;;) {
+      changed.wait(lock, [&] { return stopping || !queue.empty(); });
+      if (queue.empty()) return;
+      const job j = queue.front();
+      queue.pop_front();
+      if (!error) {
+        lock.unlock();
+        std::exception_ptr failed;
+        try {
+          write_block(j);
+        } catch (...) {
+          failed = std::current_exception();
+        }
+        lock.lock();
+        if (failed && !error) error = failed;
+      }
+      free_buffers.push_back(j.buffer);
+      --busy;
+      changed.notify_all();
+    }
+  }
+
+  void write_block(const job& j) {
+    const std::byte* data = buffers[j.buffer].get();
+    std::size_t done = 0;
+    while (done < j.length) {
+      ssize_t n = ::pwrite(fd, data + done, j.length - done, static_cast<off_t>(j.offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int err = errno;
+        throw Error(category_of(err), std::string("write failed: ") + std::strerror(err),
+                    {{"file", path}, {"offset", std::to_string(j.offset + done)}});
+      }
+      done += static_cast<std::size_t>(n);
+      if (done % kAlign != 0 && done < j.length) {
+        // A short write broke the alignment (a nearly full disk): the rest through the cache.
+        const int flags = ::fcntl(fd, F_GETFL);
+        if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_DIRECT);
+        write_all(fd, path, j.offset + done, std::span(data + done, j.length - done));
+        done = j.length;
+      }
+    }
+  }
+
+  void rethrow_locked() {
+    if (error) std::rethrow_exception(error);
+  }
+
+  // Hands the current buffer to the thread; unless it is the last, waits for a free one.
+  void submit(bool last) {
+    std::size_t length = filled;
+    if (last) {  // the tail goes out padded to a whole block; finish() truncates the padding
+      const std::size_t whole = (length + kAlign - 1) / kAlign * kAlign;
+      std::memset(buffers[current].get() + length, 0, whole - length);
+      padded = padded || whole != length;
+      length = whole;
+    }
+    std::unique_lock lock(mutex);
+    rethrow_locked();
+    queue.push_back({current, length, queued_bytes});
+    ++busy;
+    queued_bytes += filled;
+    filled = 0;
+    changed.notify_all();
+    if (last) return;
+    changed.wait(lock, [&] { return !free_buffers.empty(); });
+    rethrow_locked();
+    current = free_buffers.back();
+    free_buffers.pop_back();
+  }
+
+  void append(std::span<const std::byte> data) {
+    while (!data.empty()) {
+      const std::size_t n = std::min(data.size(), kDirectBuffer - filled);
+      std::memcpy(buffers[current].get() + filled, data.data(), n);
+      filled += n;
+      data = data.subspan(n);
+      if (filled == kDirectBuffer) submit(false);
+    }
+  }
+
+  // Writes the tail and waits until every buffer is on the device (or the first failure).
+  void drain() {
+    if (filled > 0) submit(true);
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return busy == 0; });
+    rethrow_locked();
+  }
+};
 
 AppendWriter::AppendWriter(std::string path, mode_t mode) : path_(std::move(path)) {
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, mode);
@@ -39,88 +188,62 @@ AppendWriter::AppendWriter(std::string path, mode_t mode) : path_(std::move(path
                 {{"file", path_}});
   }
   ::fchmod(fd_, mode);  // whatever the umask
-  if (direct_) {
-    buffer_.reset(static_cast<std::byte*>(std::aligned_alloc(kAlign, kDirectBuffer)));
-    if (!buffer_) fall_back_to_buffered();
+  if (!direct_) return;
+  device_ = std::make_unique<device_writes>(fd_, path_);
+  bool usable = device_->allocate();
+  if (usable) {
+    // One aligned block decides: some devices want a larger alignment and refuse with EINVAL.
+    std::memset(device_->buffers[0].get(), 0, kAlign);
+    ssize_t n;
+    do {
+      n = ::pwrite(fd_, device_->buffers[0].get(), kAlign, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno != EINVAL) {
+      int err = errno;
+      throw Error(category_of(err), std::string("write failed: ") + std::strerror(err),
+                  {{"file", path_}, {"offset", "0"}});
+    }
+    usable = n == static_cast<ssize_t>(kAlign);
+    device_->padded = true;  // the file may now be longer than what is appended
   }
+  if (!usable) {
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (flags >= 0) ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT);
+    direct_ = false;
+    if (::ftruncate(fd_, 0) != 0) {
+      int err = errno;
+      throw Error(category_of(err), std::string("cannot set the file size: ") + std::strerror(err),
+                  {{"file", path_}});
+    }
+    device_.reset();
+    return;
+  }
+  device_->start();
 }
 
 AppendWriter::~AppendWriter() {
+  device_.reset();  // stops the thread before the file closes
   if (fd_ >= 0) ::close(fd_);
-}
-
-void AppendWriter::fall_back_to_buffered() {
-  const int flags = ::fcntl(fd_, F_GETFL);
-  if (flags >= 0) ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT);
-  direct_ = false;
-  // What was buffered and not yet written goes out through the page cache.
-  if (buffer_ && buffered_ > 0) write_all(fd_, path_, flushed_, std::span(buffer_.get(), buffered_));
-  flushed_ += buffered_;
-  buffered_ = 0;
-  buffer_.reset();
-}
-
-void AppendWriter::flush_buffer(bool last) {
-  if (buffered_ == 0) return;
-  std::size_t length = buffered_;
-  if (last) {  // the tail goes out padded to a whole block; finish() truncates the padding
-    const std::size_t padded = (length + kAlign - 1) / kAlign * kAlign;
-    std::memset(buffer_.get() + length, 0, padded - length);
-    padded_ = padded != length;
-    length = padded;
-  }
-  std::size_t done = 0;
-  while (done < length) {
-    ssize_t n = ::pwrite(fd_, buffer_.get() + done, length - done, static_cast<off_t>(flushed_ + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EINVAL && flushed_ == 0 && done == 0) {
-      fall_back_to_buffered();  // the device wants a larger alignment: write through the cache
-      return;
-    }
-    if (n < 0) {
-      int err = errno;
-      throw Error(category_of(err), std::string("write failed: ") + std::strerror(err),
-                  {{"file", path_}, {"offset", std::to_string(flushed_ + done)}});
-    }
-    done += static_cast<std::size_t>(n);
-    if (done % kAlign != 0 && done < length) {
-      // A short write that broke the alignment (a nearly full disk): the rest through the cache.
-      const std::size_t rest_from = done;
-      const int flags = ::fcntl(fd_, F_GETFL);
-      if (flags >= 0) ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT);
-      direct_ = false;
-      write_all(fd_, path_, flushed_ + rest_from, std::span(buffer_.get() + rest_from, length - rest_from));
-      done = length;
-    }
-  }
-  flushed_ += buffered_;
-  buffered_ = 0;
-  if (!direct_) buffer_.reset();
 }
 
 void AppendWriter::append(std::span<const std::byte> data) {
   size_ += data.size();
-  while (direct_ && !data.empty()) {
-    const std::size_t n = std::min(data.size(), kDirectBuffer - buffered_);
-    std::memcpy(buffer_.get() + buffered_, data.data(), n);
-    buffered_ += n;
-    data = data.subspan(n);
-    if (buffered_ == kDirectBuffer) flush_buffer(false);
+  if (direct_) {
+    device_->append(data);
+    return;
   }
-  if (data.empty()) return;
-  write_all(fd_, path_, flushed_, data);
-  flushed_ += data.size();
-  if (flushed_ - writeback_from_ >= kWritebackBytes) {
+  write_all(fd_, path_, size_ - data.size(), data);
+  if (size_ - writeback_from_ >= kWritebackBytes) {
     ::sync_file_range(fd_, static_cast<off_t>(writeback_from_),
-                      static_cast<off_t>(flushed_ - writeback_from_), SYNC_FILE_RANGE_WRITE);
-    writeback_from_ = flushed_;
+                      static_cast<off_t>(size_ - writeback_from_), SYNC_FILE_RANGE_WRITE);
+    writeback_from_ = size_;
   }
 }
 
 void AppendWriter::finish() {
-  if (direct_) flush_buffer(true);
-  if (padded_) {
-    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+  if (direct_) {
+    device_->drain();
+    if (device_->padded && ::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
       int err = errno;
       throw Error(category_of(err), std::string("cannot set the file size: ") + std::strerror(err),
                   {{"file", path_}});

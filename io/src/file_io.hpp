@@ -25,10 +25,11 @@ void read_all(int fd, const std::string& path, std::uint64_t offset, std::span<s
 void sync_file(int fd, const std::string& path);
 
 // A new file written front to back and then made durable, the shape of a checkpoint shard.
-// Where the file system takes O_DIRECT (ext4, XFS; not tmpfs), appended bytes gather in an
-// aligned 8 MiB buffer that goes to the device whole, skipping the page-cache copy and the
-// writeback a later fsync waits for; elsewhere (or when the first direct write is refused) they
-// are written through the page cache with writeback started every 32 MiB. Errors as write_all.
+// Where the file system takes O_DIRECT (ext4, XFS; not tmpfs), appended bytes gather in aligned
+// 8 MiB buffers that a thread of the writer's own sends to the device while the caller goes on
+// filling the next, skipping the page-cache copy and the writeback a later fsync waits for;
+// elsewhere they are written through the page cache with writeback started every 32 MiB.
+// Errors as write_all (a failed device write surfaces at the next append or at finish).
 class AppendWriter {
  public:
   // Creates or truncates `path` with `mode`. Throws Error(resource) on a full disk, Error(io) else.
@@ -45,21 +46,14 @@ class AppendWriter {
   const std::string& path() const noexcept { return path_; }
 
  private:
-  void flush_buffer(bool last);
-  void fall_back_to_buffered();
+  struct device_writes;  // the direct mode's buffers, queue and thread
 
   std::string path_;
   int fd_ = -1;
   bool direct_ = false;
-  std::uint64_t size_ = 0;          // bytes appended
-  std::uint64_t flushed_ = 0;       // bytes already in the file (direct: a multiple of kAlign)
+  std::uint64_t size_ = 0;  // bytes appended
   std::uint64_t writeback_from_ = 0;
-  struct free_deleter {
-    void operator()(std::byte* p) const noexcept;
-  };
-  std::unique_ptr<std::byte, free_deleter> buffer_;  // direct mode only
-  std::size_t buffered_ = 0;
-  bool padded_ = false;  // the last direct write went past size() to a whole block
+  std::unique_ptr<device_writes> device_;
 };
 
 }  // namespace strata::io::detail
