@@ -4,8 +4,11 @@
 // all and keeps the previous one, damaged checkpoints are skipped with a reason, and retention
 // never removes what a kept checkpoint references.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cstdlib>
 #include <cstring>
@@ -213,6 +216,59 @@ TEST(Checkpoint, IncrementalSaveRewritesOnlyChangedChunksAndRetentionKeepsItsBas
   if (rt().rank() == 0) {
     EXPECT_TRUE(strata::io::verify_checkpoint(dir, 2).empty());
   }
+  remove_shared(dir);
+}
+
+// A shard write that fails partway through, after its first 8 MiB direct-I/O buffer went to the
+// device (a file-size limit on one rank stands in for a full disk: same path, any file system),
+// fails the save on every rank with the write error, leaves no step behind, and the previous
+// checkpoint stays the one restored; the checkpointer saves again once the limit is lifted.
+TEST(Checkpoint, ShardWriteFailingMidwayFailsTheSaveAndKeepsThePrevious) {
+  const std::string dir = shared_folder("midway");
+  constexpr std::size_t kDoubles = (24u << 20) / sizeof(double);  // 24 MiB per rank
+  std::vector<double> big(kDoubles);
+  const GlobalBlock block{strata::Shape{kDoubles * static_cast<std::size_t>(rt().size())},
+                          kDoubles * static_cast<std::size_t>(rt().rank())};
+  CheckpointOptions o = options(dir);
+  o.codec = strata::io::no_compression();
+  o.incremental = false;
+  Checkpointer ck(rt(), ex(), o);
+  ck.protect("big", std::span(big), block);
+  std::fill(big.begin(), big.end(), 1.0);
+  ck.save(1);
+  ck.wait();
+  std::fill(big.begin(), big.end(), 2.0);
+  const bool limited = rt().rank() == rt().size() - 1;
+  rlimit old{};
+  ::getrlimit(RLIMIT_FSIZE, &old);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  if (limited) {
+    rlimit small = old;
+    small.rlim_cur = 12u << 20;  // past the first buffer, short of the shard
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  }
+  ck.save(2);
+  std::string error;
+  try {
+    ck.wait();
+  } catch (const strata::Error& e) {
+    error = e.what();
+  }
+  if (limited) ::setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  const std::string victim = "rank " + std::to_string(rt().size() - 1);
+  EXPECT_TRUE(all_ranks(error.find(victim) != std::string::npos &&
+                        error.find("write failed") != std::string::npos))
+      << error;
+  rt().mpi().barrier();
+  EXPECT_FALSE(fs::exists(dir + "/step-00000002"));
+  EXPECT_FALSE(fs::exists(dir + "/step-00000002.tmp"));
+  std::fill(big.begin(), big.end(), 0.0);
+  EXPECT_EQ(ck.restore_latest(), std::optional<long>(1));
+  EXPECT_TRUE(all_ranks(std::all_of(big.begin(), big.end(), [](double v) { return v == 1.0; })));
+  std::fill(big.begin(), big.end(), 3.0);
+  ck.save(3);
+  EXPECT_EQ(ck.wait().state, strata::io::SaveState::committed);
   remove_shared(dir);
 }
 
