@@ -179,7 +179,7 @@ AppendWriter::AppendWriter(std::string path, mode_t mode) : path_(std::move(path
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, mode);
   if (fd_ >= 0) {
     direct_ = true;
-  } else if (errno == EINVAL) {  // the file system has no O_DIRECT (tmpfs)
+  } else {  // no O_DIRECT here (tmpfs: EINVAL); a plain open reports any other problem itself
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   }
   if (fd_ < 0) {
@@ -192,17 +192,13 @@ AppendWriter::AppendWriter(std::string path, mode_t mode) : path_(std::move(path
   device_ = std::make_unique<device_writes>(fd_, path_);
   bool usable = device_->allocate();
   if (usable) {
-    // One aligned block decides: some devices want a larger alignment and refuse with EINVAL.
+    // One aligned block decides: a device that wants a larger alignment refuses it (EINVAL). Any
+    // failure means the page cache instead, whose writes then report a real problem (ENOSPC).
     std::memset(device_->buffers[0].get(), 0, kAlign);
     ssize_t n;
     do {
       n = ::pwrite(fd_, device_->buffers[0].get(), kAlign, 0);
     } while (n < 0 && errno == EINTR);
-    if (n < 0 && errno != EINVAL) {
-      int err = errno;
-      throw Error(category_of(err), std::string("write failed: ") + std::strerror(err),
-                  {{"file", path_}, {"offset", "0"}});
-    }
     usable = n == static_cast<ssize_t>(kAlign);
     device_->padded = true;  // the file may now be longer than what is appended
   }
