@@ -232,6 +232,13 @@ std::size_t EpochDomain::pending() const {
   return core_->retired.size();
 }
 
+std::size_t EpochDomain::reader_records() const {
+  std::lock_guard lock(core_->mutex);
+  std::size_t n = 0;
+  for (const Record* r = core_->records; r != nullptr; r = r->next) ++n;
+  return n;
+}
+
 std::uint64_t EpochDomain::epoch() const noexcept {
   return core_->global.load(std::memory_order_relaxed);
 }

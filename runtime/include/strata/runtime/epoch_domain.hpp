@@ -69,6 +69,9 @@ class EpochDomain {
   void synchronize();
   // Retired objects not yet freed.
   std::size_t pending() const;
+  // Reader records this domain has made: one per thread that has read it, at most as many as
+  // such threads alive at once, since an exited thread's record is reused by the next reader.
+  std::size_t reader_records() const;
   // The global epoch (advances as readers leave old sections).
   std::uint64_t epoch() const noexcept;
   // True when readers run fence-free (membarrier available and not under ThreadSanitizer).
