@@ -171,7 +171,8 @@ void byte_shuffle(std::span<const std::byte> in, std::size_t element_bytes, std:
   const auto* from = reinterpret_cast<const std::uint8_t*>(in.data());
   auto* to = reinterpret_cast<std::uint8_t*>(out.data());
   HWY_DYNAMIC_DISPATCH(shuffle_bytes)(from, count, element_bytes, to);
-  std::memcpy(to + count * element_bytes, from + count * element_bytes, in.size() - count * element_bytes);
+  const std::size_t tail = in.size() - count * element_bytes;
+  if (tail != 0) std::memcpy(to + count * element_bytes, from + count * element_bytes, tail);
 }
 
 void byte_unshuffle(std::span<const std::byte> in, std::size_t element_bytes,
@@ -181,7 +182,8 @@ void byte_unshuffle(std::span<const std::byte> in, std::size_t element_bytes,
   const auto* from = reinterpret_cast<const std::uint8_t*>(in.data());
   auto* to = reinterpret_cast<std::uint8_t*>(out.data());
   HWY_DYNAMIC_DISPATCH(unshuffle_bytes)(from, count, element_bytes, to);
-  std::memcpy(to + count * element_bytes, from + count * element_bytes, in.size() - count * element_bytes);
+  const std::size_t tail = in.size() - count * element_bytes;
+  if (tail != 0) std::memcpy(to + count * element_bytes, from + count * element_bytes, tail);
 }
 
 }  // namespace strata::kernels
