@@ -1,6 +1,7 @@
 // The Checkpointer: save() copies the protected regions into a staging buffer (an incremental
-// save copies only the chunks whose XXH3 changed) and hands the rest to a background thread — chunk checksums and zstd on a low-priority oneTBB arena, the shard
-// written and fsynced into step-N.tmp/, then the two-phase commit over a duplicated communicator
+// save copies only the chunks whose XXH3 changed) and hands the rest to a background thread —
+// chunk checksums and zstd on a low-priority oneTBB arena, the shard written (O_DIRECT where
+// possible) and fsynced into step-N.tmp/, then the two-phase commit over a duplicated communicator
 // (every rank's outcome gathered at rank 0, which writes the manifest, renames the folder, fsyncs,
 // prunes, and broadcasts the decision). restore_latest() verifies before it writes anything.
 #include "strata/io/checkpoint.hpp"
@@ -212,8 +213,8 @@ std::uint64_t Checkpointer::Impl::stage() {
     std::span<std::byte> to(staging.data() + p.staging_offset, p.data.size());
     raw += p.data.size();
     auto it = reuse_allowed ? previous.find(p.name) : previous.end();
-    if (it == previous.end() || it->second.first_row != p.first_row || it->second.rows != p.rows() ||
-        it->second.chunk_bytes != chunk) {
+    if (it == previous.end() || it->second.first_row != p.first_row ||
+        it->second.rows != p.rows() || it->second.chunk_bytes != chunk) {
       parallel_copy(arena, p.data, to);
       continue;
     }

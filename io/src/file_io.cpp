@@ -24,8 +24,8 @@ ErrorCategory category_of(int err) noexcept {
   return err == ENOSPC || err == EDQUOT ? ErrorCategory::resource : ErrorCategory::io;
 }
 
-constexpr std::size_t kAlign = 4096;                // satisfies any logical block size up to 4 KiB
-constexpr std::size_t kDirectBuffer = 8u << 20;      // one device write
+constexpr std::size_t kAlign = 4096;             // satisfies any logical block size up to 4 KiB
+constexpr std::size_t kDirectBuffer = 8u << 20;  // one device write
 constexpr std::uint64_t kWritebackBytes = 32u << 20;  // buffered mode: start writeback this often
 
 }  // namespace
@@ -81,7 +81,9 @@ struct AppendWriter::device_writes {
     return true;
   }
 
-  void start() { thread = std::thread([this] { run(); }); }
+  void start() {
+    thread = std::thread([this] { run(); });
+  }
 
   void run() {
     std::unique_lock lock(mutex);
@@ -274,7 +276,8 @@ void read_all(int fd, const std::string& path, std::uint64_t offset, std::span<s
     }
     if (n == 0) {
       throw Error(ErrorCategory::corrupt_data, "file ends early (truncated)",
-                  {{"file", path}, {"offset", std::to_string(offset)},
+                  {{"file", path},
+                   {"offset", std::to_string(offset)},
                    {"missing_bytes", std::to_string(out.size())}});
     }
     out = out.subspan(static_cast<std::size_t>(n));

@@ -3,6 +3,8 @@
 // interleaving stores; 8-byte elements de-interleave as four u16 planes, each split into its low
 // and high bytes (ConcatEven/ConcatOdd), and come back through zero-extended halves. Elements
 // past the last whole vector, and other element sizes, take the scalar loop.
+#include "strata/kernels/shuffle.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -10,8 +12,6 @@
 #include <span>
 #include <stdexcept>
 #include <string>
-
-#include "strata/kernels/shuffle.hpp"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "shuffle.cpp"
@@ -165,7 +165,8 @@ void check(const char* what, std::span<const std::byte> in, std::size_t element_
 
 }  // namespace
 
-void byte_shuffle(std::span<const std::byte> in, std::size_t element_bytes, std::span<std::byte> out) {
+void byte_shuffle(std::span<const std::byte> in, std::size_t element_bytes,
+                  std::span<std::byte> out) {
   check("byte_shuffle", in, element_bytes, out);
   const std::size_t count = in.size() / element_bytes;
   const auto* from = reinterpret_cast<const std::uint8_t*>(in.data());

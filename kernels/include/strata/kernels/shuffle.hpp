@@ -17,7 +17,8 @@
 
 namespace strata::kernels {
 
-void byte_shuffle(std::span<const std::byte> in, std::size_t element_bytes, std::span<std::byte> out);
+void byte_shuffle(std::span<const std::byte> in, std::size_t element_bytes,
+                  std::span<std::byte> out);
 void byte_unshuffle(std::span<const std::byte> in, std::size_t element_bytes,
                     std::span<std::byte> out);
 
