@@ -8,13 +8,6 @@
 
 #include <oneapi/tbb/parallel_for.h>
 
-#include <xxhash.h>
-#if defined(__x86_64__)
-// libxxhash's run-time dispatch (SSE2, AVX2 or AVX-512 by CPU): the same hash values, about three
-// times the speed of the SSE2 build on data in cache. Its macros replace the XXH3_64bits* names.
-#include <xxh_x86dispatch.h>
-#endif
-
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -26,6 +19,7 @@
 #include "file_io.hpp"
 #include "sha256.hpp"
 #include "strata/runtime/error.hpp"
+#include "xxh3.hpp"
 
 namespace strata::io::detail {
 namespace {

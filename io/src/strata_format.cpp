@@ -2,19 +2,13 @@
 // Every multi-byte field is little-endian; this code runs on little-endian machines only.
 #include "strata_format.hpp"
 
-#include <xxhash.h>
-#if defined(__x86_64__)
-// libxxhash's run-time dispatch (SSE2, AVX2 or AVX-512 by CPU): the same hash values, about three
-// times the speed of the SSE2 build on data in cache. Its macros replace the XXH3_64bits* names.
-#include <xxh_x86dispatch.h>
-#endif
-
 #include <algorithm>
 #include <bit>
 #include <cstring>
 #include <set>
 
 #include "strata/runtime/error.hpp"
+#include "xxh3.hpp"
 
 namespace strata::io::detail {
 namespace {

@@ -149,8 +149,11 @@ namespace {
 HWY_EXPORT(shuffle_bytes);
 HWY_EXPORT(unshuffle_bytes);
 
-void check(const char* what, std::span<const std::byte> in, std::size_t element_bytes,
-           std::span<std::byte> out) {
+// Either direction: the arguments checked, the target's loop over the whole elements, the tail
+// shorter than one element copied as it is.
+void regroup(const char* what, std::span<const std::byte> in, std::size_t element_bytes,
+             std::span<std::byte> out,
+             void (*loop)(const std::uint8_t*, std::size_t, std::size_t, std::uint8_t*)) {
   if (element_bytes == 0) throw std::invalid_argument(std::string(what) + ": element_bytes is 0");
   if (in.size() != out.size()) {
     throw std::invalid_argument(std::string(what) + ": spans of " + std::to_string(in.size()) +
@@ -161,30 +164,24 @@ void check(const char* what, std::span<const std::byte> in, std::size_t element_
       before(out.data(), in.data() + in.size())) {
     throw std::invalid_argument(std::string(what) + ": the spans overlap");
   }
+  const std::size_t count = in.size() / element_bytes;
+  const std::size_t whole = count * element_bytes;
+  const auto* from = reinterpret_cast<const std::uint8_t*>(in.data());
+  auto* to = reinterpret_cast<std::uint8_t*>(out.data());
+  loop(from, count, element_bytes, to);
+  if (whole != in.size()) std::memcpy(to + whole, from + whole, in.size() - whole);
 }
 
 }  // namespace
 
 void byte_shuffle(std::span<const std::byte> in, std::size_t element_bytes,
                   std::span<std::byte> out) {
-  check("byte_shuffle", in, element_bytes, out);
-  const std::size_t count = in.size() / element_bytes;
-  const auto* from = reinterpret_cast<const std::uint8_t*>(in.data());
-  auto* to = reinterpret_cast<std::uint8_t*>(out.data());
-  HWY_DYNAMIC_DISPATCH(shuffle_bytes)(from, count, element_bytes, to);
-  const std::size_t tail = in.size() - count * element_bytes;
-  if (tail != 0) std::memcpy(to + count * element_bytes, from + count * element_bytes, tail);
+  regroup("byte_shuffle", in, element_bytes, out, HWY_DYNAMIC_DISPATCH(shuffle_bytes));
 }
 
 void byte_unshuffle(std::span<const std::byte> in, std::size_t element_bytes,
                     std::span<std::byte> out) {
-  check("byte_unshuffle", in, element_bytes, out);
-  const std::size_t count = in.size() / element_bytes;
-  const auto* from = reinterpret_cast<const std::uint8_t*>(in.data());
-  auto* to = reinterpret_cast<std::uint8_t*>(out.data());
-  HWY_DYNAMIC_DISPATCH(unshuffle_bytes)(from, count, element_bytes, to);
-  const std::size_t tail = in.size() - count * element_bytes;
-  if (tail != 0) std::memcpy(to + count * element_bytes, from + count * element_bytes, tail);
+  regroup("byte_unshuffle", in, element_bytes, out, HWY_DYNAMIC_DISPATCH(unshuffle_bytes));
 }
 
 }  // namespace strata::kernels
