@@ -29,12 +29,19 @@ struct CkptOptions {
   bool overwrite = false;
 };
 
-long newest_step(const std::string& dir) {
-  auto all = io::list_checkpoints(dir);
-  if (all.empty()) {
+// The newest step with a manifest. With `damaged_too`, also one whose manifest cannot be read:
+// verify must report a damaged newest step, not pass over it to an older good one.
+long newest_step(const std::string& dir, bool damaged_too = false) {
+  std::vector<io::SkippedCheckpoint> problems;
+  auto all = io::list_checkpoints(dir, &problems);
+  long newest = all.empty() ? -1 : all.back().step;
+  if (damaged_too) {
+    for (const auto& p : problems) newest = std::max(newest, p.step);
+  }
+  if (newest < 0) {
     throw Error(ErrorCategory::invalid_argument, "no complete checkpoint in the folder", {{"folder", dir}});
   }
-  return all.back().step;
+  return newest;
 }
 
 json describe(const io::CheckpointInfo& c) {
@@ -83,7 +90,7 @@ void run_list(const CkptOptions& o) {
 }
 
 int run_verify(const CkptOptions& o) {
-  const long step = o.step >= 0 ? o.step : newest_step(o.dir);
+  const long step = o.step >= 0 ? o.step : newest_step(o.dir, true);
   auto problems = io::verify_checkpoint(o.dir, step);
   if (o.json) {
     std::cout << json{{"step", step}, {"ok", problems.empty()}, {"problems", problems}}.dump(2) << '\n';
@@ -159,12 +166,12 @@ void add_checkpoint_commands(CLI::App& app) {
   ckpt->require_subcommand(1);
 
   CLI::App* list = ckpt->add_subcommand("list", "Complete checkpoints, oldest first");
-  list->add_option("dir", o->dir, "Checkpoint folder")->required();
+  list->add_option("dir", o->dir, "Checkpoint folder")->required()->check(CLI::ExistingDirectory);
   list->add_flag("--json", o->json, "Print JSON");
   list->callback([o] { run_list(*o); });
 
   CLI::App* verify = ckpt->add_subcommand("verify", "Check every shard's SHA-256 and every chunk");
-  verify->add_option("dir", o->dir, "Checkpoint folder")->required();
+  verify->add_option("dir", o->dir, "Checkpoint folder")->required()->check(CLI::ExistingDirectory);
   verify->add_option("--step", o->step, "Step to verify (default: the newest)")->check(CLI::NonNegativeNumber);
   verify->add_flag("--json", o->json, "Print JSON");
   verify->callback([o] {
@@ -172,7 +179,7 @@ void add_checkpoint_commands(CLI::App& app) {
   });
 
   CLI::App* exp = ckpt->add_subcommand("export", "Write a checkpoint's global arrays to HDF5");
-  exp->add_option("dir", o->dir, "Checkpoint folder")->required();
+  exp->add_option("dir", o->dir, "Checkpoint folder")->required()->check(CLI::ExistingDirectory);
   exp->add_option("--hdf5", o->hdf5, "Output HDF5 file")->required();
   exp->add_option("--step", o->step, "Step to export (default: the newest)")->check(CLI::NonNegativeNumber);
   exp->add_option("--region", o->regions, "Only these regions (repeatable)");
@@ -180,7 +187,7 @@ void add_checkpoint_commands(CLI::App& app) {
   exp->callback([o] { run_export(*o); });
 
   CLI::App* prune = ckpt->add_subcommand("prune", "Delete all but the newest --keep checkpoints");
-  prune->add_option("dir", o->dir, "Checkpoint folder")->required();
+  prune->add_option("dir", o->dir, "Checkpoint folder")->required()->check(CLI::ExistingDirectory);
   prune->add_option("--keep", o->keep, "Complete checkpoints to keep")->required()->check(CLI::PositiveNumber);
   prune->callback([o] { run_prune(*o); });
 }

@@ -76,6 +76,30 @@ TEST(CheckpointCommands, VerifyFindsAFlippedByte) {
   fs::remove_all(dir);
 }
 
+// Proves verify without --step checks the newest step even when its manifest is damaged (and
+// fails naming it) instead of passing over it to an older good step.
+TEST(CheckpointCommands, VerifyReportsADamagedNewestManifest) {
+  auto dir = make_checkpoints("verify-manifest");
+  std::ofstream(dir + "/step-00000003/manifest.json", std::ios::trunc) << "{\"sha256\": ";
+  auto r = run_command(strata_cli + " ckpt verify " + dir);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.err.find("step 3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("manifest"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("ok"), std::string::npos) << r.out;
+  fs::remove_all(dir);
+}
+
+// Proves every ckpt subcommand refuses a folder that does not exist (exit 2, the folder named)
+// instead of printing an empty listing or "nothing to remove".
+TEST(CheckpointCommands, MissingFolderIsACommandLineError) {
+  const std::string missing = "/nonexistent-strata-ckpt-folder";
+  for (const std::string sub : {"list ", "verify ", "prune --keep 1 ", "export --hdf5 /tmp/x.h5 "}) {
+    auto r = run_command(strata_cli + " ckpt " + sub + missing);
+    EXPECT_EQ(r.exit_code, 2) << sub << r.out;
+    EXPECT_NE(r.err.find(missing), std::string::npos) << sub << r.err;
+  }
+}
+
 // Proves export writes the global array to HDF5 with the saved values (read back via the C API),
 // and a failed export leaves no file.
 TEST(CheckpointCommands, ExportWritesTheGlobalArrayToHdf5) {
