@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "strata/runtime/runtime.hpp"
+#include "strata/runtime/cluster/runtime.hpp"
 #include "strata/scheduler/executor.hpp"
 #include "suite_state.hpp"
 

@@ -11,9 +11,9 @@
 #include <span>
 #include <string>
 
-#include "strata/io/checkpoint.hpp"
-#include "strata/runtime/array.hpp"
-#include "strata/runtime/runtime.hpp"
+#include "strata/io/checkpoint/checkpoint.hpp"
+#include "strata/runtime/cluster/runtime.hpp"
+#include "strata/runtime/memory/array.hpp"
 #include "strata/scheduler/executor.hpp"
 
 namespace strata::bench::checkpoint {

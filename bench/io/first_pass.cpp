@@ -11,8 +11,8 @@
 
 #include "common/read_loop.hpp"
 #include "io_settings.hpp"
-#include "strata/runtime/error.hpp"
-#include "strata/runtime/mapped_file.hpp"
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/files/mapped_file.hpp"
 #include "suite_dataset.hpp"
 
 namespace strata::bench::io {

@@ -19,8 +19,8 @@
 
 #include "common/read_loop.hpp"
 #include "io_settings.hpp"
-#include "strata/io/synthetic.hpp"
-#include "strata/runtime/dtype.hpp"
+#include "strata/io/dataset/synthetic.hpp"
+#include "strata/runtime/base/dtype.hpp"
 
 namespace strata::bench::io {
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "strata/io/hdf5.hpp"
-#include "strata/io/strata_file.hpp"
+#include "strata/io/format/strata_file.hpp"
+#include "strata/io/hdf5/hdf5.hpp"
 
 namespace strata::bench::io {
 

@@ -11,11 +11,11 @@
 #include <string>
 #include <system_error>
 
-#include "strata/io/strata_file.hpp"
-#include "strata/io/synthetic.hpp"
-#include "strata/runtime/dtype.hpp"
-#include "strata/runtime/memory_manager.hpp"
-#include "strata/runtime/topology.hpp"
+#include "strata/io/dataset/synthetic.hpp"
+#include "strata/io/format/strata_file.hpp"
+#include "strata/runtime/base/dtype.hpp"
+#include "strata/runtime/machine/topology.hpp"
+#include "strata/runtime/memory/memory_manager.hpp"
 
 namespace strata::bench::kernels {
 

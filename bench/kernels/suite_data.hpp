@@ -7,7 +7,7 @@
 #include <memory>
 #include <span>
 
-#include "strata/runtime/array.hpp"
+#include "strata/runtime/memory/array.hpp"
 #include "strata/scheduler/executor.hpp"
 
 namespace strata::bench::kernels {

@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "strata/runtime/huge_pages.hpp"
+#include "strata/runtime/machine/huge_pages.hpp"
 
 namespace strata::bench::memory {
 namespace {

@@ -9,8 +9,8 @@
 
 #include "huge_page_reservation.hpp"
 #include "memory_settings.hpp"
-#include "strata/runtime/huge_pages.hpp"
-#include "strata/runtime/topology.hpp"
+#include "strata/runtime/machine/huge_pages.hpp"
+#include "strata/runtime/machine/topology.hpp"
 
 namespace strata::bench::memory {
 

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "strata/runtime/topology.hpp"
+#include "strata/runtime/machine/topology.hpp"
 
 #include "common/run_settings.hpp"
 

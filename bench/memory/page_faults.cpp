@@ -9,8 +9,8 @@
 
 #include "memory_settings.hpp"
 #include "page_kinds.hpp"
-#include "strata/runtime/error.hpp"
-#include "strata/runtime/placed_region.hpp"
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/memory/placed_region.hpp"
 
 namespace strata::bench::memory {
 namespace {

@@ -10,8 +10,8 @@
 #include <string>
 
 #include "memory_settings.hpp"
-#include "strata/runtime/error.hpp"
-#include "strata/runtime/huge_pages.hpp"
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/machine/huge_pages.hpp"
 
 namespace strata::bench::memory {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <cstddef>
 
-#include "strata/runtime/placed_region.hpp"
+#include "strata/runtime/memory/placed_region.hpp"
 
 namespace strata::bench::memory {
 

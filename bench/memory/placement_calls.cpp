@@ -7,9 +7,9 @@
 #include <utility>
 
 #include "memory_settings.hpp"
-#include "strata/runtime/error.hpp"
-#include "strata/runtime/placed_region.hpp"
-#include "strata/runtime/placement.hpp"
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/memory/placed_region.hpp"
+#include "strata/runtime/memory/placement.hpp"
 
 namespace strata::bench::memory {
 namespace {

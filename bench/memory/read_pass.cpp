@@ -13,8 +13,8 @@
 #include "common/read_loop.hpp"
 #include "memory_settings.hpp"
 #include "page_kinds.hpp"
-#include "strata/runtime/error.hpp"
-#include "strata/runtime/placed_region.hpp"
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/memory/placed_region.hpp"
 
 namespace strata::bench::memory {
 namespace {

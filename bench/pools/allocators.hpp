@@ -8,7 +8,7 @@
 
 #include <cstdlib>
 
-#include "strata/runtime/numa_pool.hpp"
+#include "strata/runtime/memory/numa_pool.hpp"
 
 namespace strata::bench::pools {
 

@@ -10,7 +10,7 @@
 
 #include "allocators.hpp"
 #include "pools_settings.hpp"
-#include "strata/runtime/topology.hpp"
+#include "strata/runtime/machine/topology.hpp"
 
 namespace strata::bench::pools {
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "pools_settings.hpp"
-#include "strata/runtime/rcu_ptr.hpp"
+#include "strata/runtime/sync/rcu_ptr.hpp"
 
 namespace strata::bench::pools {
 namespace {

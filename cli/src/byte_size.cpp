@@ -5,7 +5,7 @@
 #include <charconv>
 #include <cstdio>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace strata::cli {
 

@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "byte_size.hpp"
-#include "strata/io/checkpoint.hpp"
-#include "strata/io/hdf5.hpp"
-#include "strata/runtime/error.hpp"
+#include "strata/io/checkpoint/checkpoint.hpp"
+#include "strata/io/hdf5/hdf5.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace strata::cli {
 namespace {

@@ -12,10 +12,10 @@
 #include <thread>
 
 #include "byte_size.hpp"
-#include "strata/io/hdf5.hpp"
-#include "strata/io/strata_file.hpp"
-#include "strata/io/synthetic.hpp"
-#include "strata/runtime/error.hpp"
+#include "strata/io/dataset/synthetic.hpp"
+#include "strata/io/format/strata_file.hpp"
+#include "strata/io/hdf5/hdf5.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace strata::cli {
 namespace {

@@ -8,7 +8,7 @@
 #include "checkpoint_commands.hpp"
 #include "dataset_commands.hpp"
 #include "info_command.hpp"
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"strata: NUMA-aware analysis and checkpoint/restart runtime", "strata"};

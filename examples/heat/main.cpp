@@ -16,7 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
-#include <strata/io/checkpoint.hpp>
+#include <strata/io/checkpoint/checkpoint.hpp>
 #include <strata/strata.hpp>
 #include <string>
 #include <thread>

@@ -10,8 +10,8 @@
 #include <fstream>
 #include <string>
 
-#include "strata/runtime/error.hpp"
-#include "strata/runtime/log.hpp"
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/log.hpp"
 
 namespace strata {
 namespace {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <string>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace strata {
 namespace {

@@ -17,8 +17,8 @@
 #include <string>
 #include <thread>
 
-#include "strata/runtime/error.hpp"
-#include "strata/runtime/log.hpp"
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/log.hpp"
 #include "thread_budget.hpp"
 #include "worker_budget.hpp"
 

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 #include "strata/scheduler/parallel.hpp"
 
 namespace strata {

@@ -7,8 +7,8 @@
 #include <limits>
 #include <string>
 
-#include "strata/runtime/error.hpp"
-#include "strata/runtime/placement_plan.hpp"
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/memory/placement_plan.hpp"
 
 namespace strata::detail {
 

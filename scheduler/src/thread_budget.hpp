@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "strata/runtime/topology.hpp"
+#include "strata/runtime/machine/topology.hpp"
 
 namespace strata::detail {
 

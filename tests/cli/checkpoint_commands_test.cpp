@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "run_command.hpp"
-#include "strata/io/checkpoint.hpp"
+#include "strata/io/checkpoint/checkpoint.hpp"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "run_command.hpp"
-#include "strata/io/strata_file.hpp"
+#include "strata/io/format/strata_file.hpp"
 
 namespace {
 

@@ -9,8 +9,8 @@
 #include <cstring>
 #include <vector>
 
-#include "strata/io/strata_file.hpp"
-#include "strata/runtime/error.hpp"
+#include "strata/io/format/strata_file.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // Tests of Dataset and Partition: opening by spec, the documented row split, zero-copy .strata
 // partitions and HDF5 hyperslab partitions (HDF5 files made through the C API here).
-#include "strata/io/dataset.hpp"
+#include "strata/io/dataset/dataset.hpp"
 
 #include <gtest/gtest.h>
 #include <hdf5.h>
@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <numeric>
 
-#include "strata/io/strata_writer.hpp"
+#include "strata/io/format/strata_writer.hpp"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // Tests of HDF5 interop. Input files are made here through the HDF5 C API (contiguous, chunked +
 // gzip, every dtype in both byte orders, rank 3, odd row counts), never through strata's export;
 // exports are checked by h5dump and h5ls (hdf5-tools, run as subprocesses) and by the C API.
-#include "strata/io/hdf5.hpp"
+#include "strata/io/hdf5/hdf5.hpp"
 
 #include <gtest/gtest.h>
 #include <hdf5.h>
@@ -18,9 +18,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "strata/io/strata_file.hpp"
-#include "strata/io/strata_writer.hpp"
-#include "strata/runtime/error.hpp"
+#include "strata/io/format/strata_file.hpp"
+#include "strata/io/format/strata_writer.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

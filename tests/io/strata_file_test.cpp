@@ -1,7 +1,7 @@
 // Tests of the .strata format: round trips through StrataWriter and StrataFile, and a corpus of
 // malformed files — each built by patching the documented byte offsets of docs/formats.md with
 // checksums recomputed by xxHash directly — each failing with its own field named.
-#include "strata/io/strata_file.hpp"
+#include "strata/io/format/strata_file.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -13,8 +13,8 @@
 #include <random>
 #include <thread>
 
-#include "strata/io/strata_writer.hpp"
-#include "strata/runtime/error.hpp"
+#include "strata/io/format/strata_writer.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // Tests of synthetic dataset generation: determinism independent of threads, and the
 // distributions it promises, checked by statistics computed here from the file's bytes.
-#include "strata/io/synthetic.hpp"
+#include "strata/io/dataset/synthetic.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,8 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "strata/io/strata_file.hpp"
-#include "strata/runtime/error.hpp"
+#include "strata/io/format/strata_file.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "strata/io/hdf5.hpp"
-#include "strata/runtime/error.hpp"
-#include "strata/runtime/mpi_context.hpp"
+#include "strata/io/hdf5/hdf5.hpp"
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/cluster/mpi_context.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "strata/runtime/mpi_context.hpp"
+#include "strata/runtime/cluster/mpi_context.hpp"
 
 int main(int argc, char** argv) {
   try {

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "strata/runtime/error.hpp"
-#include "strata/runtime/mpi_context.hpp"
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/cluster/mpi_context.hpp"
 
 namespace {
 

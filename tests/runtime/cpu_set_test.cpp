@@ -1,9 +1,9 @@
 // Tests of CpuSet: the Linux CPU-list form that topology, binding and Slurm share.
-#include "strata/runtime/cpu_set.hpp"
+#include "strata/runtime/base/cpu_set.hpp"
 
 #include <gtest/gtest.h>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

@@ -1,9 +1,9 @@
 // Tests of DType and Shape: names, sizes and overflow-checked counts.
-#include "strata/runtime/dtype.hpp"
+#include "strata/runtime/base/dtype.hpp"
 
 #include <gtest/gtest.h>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

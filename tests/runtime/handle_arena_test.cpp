@@ -1,7 +1,7 @@
 // Tests of HandleArena: generation-checked handles (stale after free, also when the slot is
 // reused), compaction and promotion that move objects but keep every handle valid, growth of
 // the slow tier, the typed front end, and a file-backed slow tier that spills to disk.
-#include "strata/runtime/handle_arena.hpp"
+#include "strata/runtime/memory/handle_arena.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include <random>
 #include <unordered_map>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

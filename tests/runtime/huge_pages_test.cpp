@@ -1,5 +1,5 @@
 // Tests of the huge-page and THP queries against prepared sysfs trees and the real kernel.
-#include "strata/runtime/huge_pages.hpp"
+#include "strata/runtime/machine/huge_pages.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Tests of MappedFile: the three modes, truncation under a mapping as an error (never a SIGBUS),
 // flush reaching the file, growth, advice and populate, placement, and a full disk at create().
-#include "strata/runtime/mapped_file.hpp"
+#include "strata/runtime/files/mapped_file.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "pagemap.hpp"
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

@@ -2,7 +2,7 @@
 // (checked against /proc/self/maps, not only the cache's own statistics), held views never
 // unmapped, the cap on pooled file handles (checked in /proc/self/fd), truncated and replaced
 // files.
-#include "strata/runtime/mapped_view_cache.hpp"
+#include "strata/runtime/files/mapped_view_cache.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // Tests of MemoryManager and Array: arrays placed per node, raw requests routed by size,
 // statistics per node that return to zero, and the STL allocator adapter.
-#include "strata/runtime/memory_manager.hpp"
+#include "strata/runtime/memory/memory_manager.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <numeric>
 #include <vector>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

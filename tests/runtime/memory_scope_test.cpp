@@ -1,6 +1,6 @@
 // Tests of MemoryScope: pmr containers built in a scope, everything returned to the manager when
 // the scope ends or is released, and the chunks drawn from the manager's pool or placed memory.
-#include "strata/runtime/memory_scope.hpp"
+#include "strata/runtime/memory/memory_scope.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // Tests MpiContext in a program started without mpirun (Open MPI's singleton mode): a one-rank
 // job whose collectives hand back the input. MPI can be initialised once per process, so the
 // whole life cycle is one TEST; ctest runs every TEST in a process of its own.
-#include "strata/runtime/mpi_context.hpp"
+#include "strata/runtime/cluster/mpi_context.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

@@ -2,7 +2,7 @@
 // blocks, statistics that balance to zero, millions of mixed allocations and cross-thread frees
 // on 2-4 threads, threads that exit with live blocks, heaps on the thread's node of a synthetic
 // topology, and the standard pmr containers. Also run under ThreadSanitizer (label tsan).
-#include "strata/runtime/numa_pool.hpp"
+#include "strata/runtime/memory/numa_pool.hpp"
 
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -20,8 +20,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "strata/runtime/error.hpp"
-#include "strata/runtime/memory_manager.hpp"
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/memory/memory_manager.hpp"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // Tests of PlacedRegion: placement policies, the huge-page fallback chain checked against the
 // kernel, populate, mlock limits, memory-pressure refusal and file-backed regions.
-#include "strata/runtime/placed_region.hpp"
+#include "strata/runtime/memory/placed_region.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/mount.h>
@@ -13,9 +13,9 @@
 #include <fstream>
 
 #include "hugepage_reservation.hpp"
-#include "strata/runtime/error.hpp"
-#include "strata/runtime/huge_pages.hpp"
-#include "strata/runtime/memory_availability.hpp"
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/machine/huge_pages.hpp"
+#include "strata/runtime/machine/memory_availability.hpp"
 
 namespace {
 

@@ -1,9 +1,9 @@
 // Tests of PlacementPlan: rows split into one block per NUMA node on 1, 2 and 4 synthetic nodes.
-#include "strata/runtime/placement_plan.hpp"
+#include "strata/runtime/memory/placement_plan.hpp"
 
 #include <gtest/gtest.h>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // Tests of EpochDomain and RcuPtr: readers see whole objects, replaced objects are freed only
 // after readers leave, nested and moved guards, records of exited threads reused, garbage stays
 // bounded under a writer and several readers (run under ThreadSanitizer too, label tsan).
-#include "strata/runtime/rcu_ptr.hpp"
+#include "strata/runtime/sync/rcu_ptr.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

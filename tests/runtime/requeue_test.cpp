@@ -11,8 +11,8 @@
 #include <initializer_list>
 #include <string>
 
-#include "strata/runtime/error.hpp"
-#include "strata/runtime/runtime.hpp"
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/cluster/runtime.hpp"
 
 namespace {
 

@@ -2,7 +2,7 @@
 // (checked by the object's allocated blocks and, as root, by physical frame numbers), permissions,
 // the ready protocol with its timeout and creator-death errors, share_file and its staleness
 // check, a full /dev/shm, and hugetlbfs backing.
-#include "strata/runtime/shared_segment.hpp"
+#include "strata/runtime/files/shared_segment.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -23,7 +23,7 @@
 
 #include "hugepage_reservation.hpp"
 #include "pagemap.hpp"
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

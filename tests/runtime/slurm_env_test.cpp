@@ -1,6 +1,6 @@
 // Tests for SlurmEnv::parse on prepared environments (as a batch script and a task of `srun` see
 // them) and for the Slurm host list expander, including the malformed lists it must refuse.
-#include "strata/runtime/slurm_env.hpp"
+#include "strata/runtime/cluster/slurm_env.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

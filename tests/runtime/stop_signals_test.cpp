@@ -1,6 +1,6 @@
 // Tests for StopSignals: real SIGUSR1/SIGTERM deliveries (from this process and from another one)
 // set the flag, the first signal wins, the previous dispositions come back, and only one lives.
-#include "strata/runtime/stop_signals.hpp"
+#include "strata/runtime/cluster/stop_signals.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/types.h>
@@ -12,7 +12,7 @@
 #include <memory>
 #include <thread>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // Tests of Topology on this machine and on synthetic hwloc topologies with 1, 2 and 4 NUMA nodes.
-#include "strata/runtime/topology.hpp"
+#include "strata/runtime/machine/topology.hpp"
 
 #include <gtest/gtest.h>
 #include <pthread.h>
@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

@@ -6,7 +6,7 @@
 
 #include <set>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace {
 

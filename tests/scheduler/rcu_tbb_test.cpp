@@ -8,7 +8,7 @@
 #include <atomic>
 #include <thread>
 
-#include "strata/runtime/rcu_ptr.hpp"
+#include "strata/runtime/sync/rcu_ptr.hpp"
 
 namespace {
 

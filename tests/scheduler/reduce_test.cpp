@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "strata/kernels/stats.hpp"
-#include "strata/runtime/memory_manager.hpp"
+#include "strata/runtime/memory/memory_manager.hpp"
 #include "strata/scheduler/parallel.hpp"
 #include "test_accumulators.hpp"
 

@@ -11,9 +11,9 @@
 #include <numeric>
 #include <vector>
 
-#include "strata/io/dataset.hpp"
-#include "strata/io/partition_source.hpp"
-#include "strata/io/strata_writer.hpp"
+#include "strata/io/dataset/dataset.hpp"
+#include "strata/io/dataset/partition_source.hpp"
+#include "strata/io/format/strata_writer.hpp"
 #include "strata/scheduler/parallel.hpp"
 #include "strata/scheduler/streaming.hpp"
 #include "test_accumulators.hpp"

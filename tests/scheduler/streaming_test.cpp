@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "strata/runtime/mapped_file.hpp"
+#include "strata/runtime/files/mapped_file.hpp"
 #include "test_accumulators.hpp"
 
 namespace {

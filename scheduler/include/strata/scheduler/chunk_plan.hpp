@@ -11,8 +11,8 @@
 #include <cstddef>
 #include <vector>
 
-#include "strata/runtime/placement_plan.hpp"
-#include "strata/runtime/topology.hpp"
+#include "strata/runtime/machine/topology.hpp"
+#include "strata/runtime/memory/placement_plan.hpp"
 
 namespace strata {
 

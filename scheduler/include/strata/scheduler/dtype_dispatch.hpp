@@ -9,8 +9,8 @@
 #include <string>
 #include <utility>
 
-#include "strata/runtime/dtype.hpp"
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/dtype.hpp"
+#include "strata/runtime/base/error.hpp"
 
 namespace strata {
 

@@ -20,8 +20,8 @@
 #include <span>
 #include <vector>
 
-#include "strata/runtime/runtime.hpp"
-#include "strata/runtime/topology.hpp"
+#include "strata/runtime/cluster/runtime.hpp"
+#include "strata/runtime/machine/topology.hpp"
 
 namespace strata {
 

@@ -27,9 +27,9 @@
 #include <utility>
 #include <vector>
 
-#include "strata/runtime/array.hpp"
-#include "strata/runtime/error.hpp"
-#include "strata/runtime/placement_plan.hpp"
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/memory/array.hpp"
+#include "strata/runtime/memory/placement_plan.hpp"
 #include "strata/scheduler/chunk_plan.hpp"
 #include "strata/scheduler/executor.hpp"
 

@@ -9,8 +9,8 @@
 
 #include <string>
 
-#include "strata/runtime/array.hpp"
-#include "strata/runtime/memory_manager.hpp"
+#include "strata/runtime/memory/array.hpp"
+#include "strata/runtime/memory/memory_manager.hpp"
 #include "strata/scheduler/byte_source.hpp"
 #include "strata/scheduler/executor.hpp"
 

@@ -15,7 +15,7 @@
 #include <span>
 #include <string>
 
-#include "strata/runtime/error.hpp"
+#include "strata/runtime/base/error.hpp"
 #include "strata/scheduler/byte_source.hpp"
 #include "strata/scheduler/parallel.hpp"
 

@@ -1,0 +1,85 @@
+// Dataset: one array to analyse, from a `.strata` file or an HDF5 file, named the way users write
+// it on a command line, and this rank's share of it.
+//
+//   auto ds = strata::io::Dataset::open("particles.strata:energy");   // or "run.h5:/fields/energy"
+//   auto part = ds.partition(rt.rank(), rt.size());                  // rows split by partition_rows
+//   std::span<const double> mine = part.as<double>();
+//
+// A `.strata` partition is a zero-copy view of the mapped file: the rank touches only the pages of
+// its own rows, and each chunk is verified against its checksum when first handed out. An HDF5
+// partition is read (its hyperslab) into memory owned by the partition.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "strata/io/dataset/partition.hpp"
+#include "strata/runtime/base/dtype.hpp"
+#include "strata/runtime/base/error.hpp"
+
+namespace strata::io {
+
+class StrataFile;
+
+enum class DatasetSource { strata, hdf5 };
+
+class Partition {
+ public:
+  RowRange rows() const noexcept { return rows_; }
+  DType dtype() const noexcept { return dtype_; }
+  // The partition's shape: its rows by the dataset's other extents.
+  const Shape& shape() const noexcept { return shape_; }
+  std::uint64_t row_bytes() const noexcept { return shape_.row_elements() * dtype_bytes(dtype_); }
+  // All of the partition's bytes (verifies every chunk they cover, once).
+  std::span<const std::byte> bytes() const { return bytes(0, rows_.count * row_bytes()); }
+  // [offset, offset + n) of the partition's bytes; verifies only the chunks these cover, so a
+  // streaming reader pays for verification as it goes.
+  std::span<const std::byte> bytes(std::uint64_t offset, std::uint64_t n) const;
+  // The values as T. Throws Error(invalid_argument) when T is not the dataset's dtype.
+  template <class T>
+  std::span<const T> as() const {
+    check_dtype(dtype_of<T>());
+    auto b = bytes();
+    return {reinterpret_cast<const T*>(b.data()), b.size() / sizeof(T)};
+  }
+
+  struct Impl;
+  Partition(std::shared_ptr<const Impl> impl, RowRange rows, DType dtype, Shape shape)
+      : impl_(std::move(impl)), rows_(rows), dtype_(dtype), shape_(shape) {}
+
+ private:
+  void check_dtype(DType wanted) const;
+  std::shared_ptr<const Impl> impl_;
+  RowRange rows_;
+  DType dtype_ = DType::u8;
+  Shape shape_;
+};
+
+class Dataset {
+ public:
+  // "file.strata" (a file with one array), "file.strata:array", or "file.h5:/group/dataset".
+  // Errors of StrataFile::open / Hdf5Dataset::open; Error(invalid_argument) naming the spec when a
+  // .strata file has several arrays and none is named, or an HDF5 file is given without a path.
+  static Dataset open(const std::string& spec);
+
+  DatasetSource source() const noexcept;
+  const std::string& file() const noexcept;
+  // The array's name in a .strata file, the dataset path in an HDF5 file.
+  const std::string& name() const noexcept;
+  DType dtype() const noexcept;
+  const Shape& shape() const noexcept;
+  std::uint64_t rows() const noexcept { return shape().rank() == 0 ? 1 : shape()[0]; }
+
+  // Rank `rank` of `size`'s rows under partition_rows (a rank may get none).
+  Partition partition(int rank, int size) const;
+
+  struct Impl;
+
+ private:
+  explicit Dataset(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace strata::io

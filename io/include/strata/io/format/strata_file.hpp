@@ -1,0 +1,126 @@
+// StrataFile: an open `.strata` dataset file (docs/formats.md) — header, array table and metadata
+// validated field by field on open, array data mapped with zero copies, chunk checksums verified
+// in full by verify() or lazily the first time a chunk is handed out.
+//
+//   auto f = strata::io::StrataFile::open("particles.strata");
+//   const auto& energy = f.array("energy");
+//   auto bytes = f.bytes(energy, 0, energy.data_bytes);   // checks the chunks it covers, once
+//   if (auto bad = f.verify(); !bad.ok()) std::cerr << bad.message();
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "strata/runtime/base/dtype.hpp"
+
+namespace strata::io {
+
+// Array data starts at multiples of this, so each array can be mapped with 2 MiB pages.
+inline constexpr std::uint64_t kDataAlignment = std::uint64_t{2} << 20;
+inline constexpr std::uint16_t kFormatMajor = 1;
+inline constexpr std::uint16_t kFormatMinor = 0;
+inline constexpr std::size_t kMaxArrays = 4096;
+inline constexpr std::size_t kMaxNameBytes = 63;
+inline constexpr std::size_t kMaxMetadataBytes = std::size_t{1} << 20;
+inline constexpr std::size_t kMaxMetadataEntries = 1024;
+
+using Metadata = std::vector<std::pair<std::string, std::string>>;
+
+struct ArrayInfo {
+  std::string name;
+  DType dtype = DType::u8;
+  Shape shape;
+  std::uint64_t data_offset = 0;
+  std::uint64_t data_bytes = 0;
+  std::uint64_t chunk_bytes = 0;
+  std::uint64_t chunk_count = 0;
+  std::uint64_t checksum_offset = 0;
+
+  std::uint64_t rows() const noexcept { return shape.rank() == 0 ? 1 : shape[0]; }
+  std::uint64_t row_bytes() const noexcept { return shape.row_elements() * dtype_bytes(dtype); }
+};
+
+struct FileHeader {
+  std::uint16_t version_major = 0;
+  std::uint16_t version_minor = 0;
+  std::array<std::uint8_t, 16> uuid{};
+  std::int64_t created_unix_ns = 0;
+  std::string creator;
+  std::uint64_t file_bytes = 0;
+
+  std::string uuid_string() const;  // 8-4-4-4-12 hex
+};
+
+// The first bad chunk found by verify(), if any.
+struct VerifyResult {
+  std::uint64_t chunks_checked = 0;
+  std::uint64_t bytes_checked = 0;
+  std::optional<std::string> bad_array;
+  std::uint64_t bad_chunk = 0;
+  std::uint64_t expected = 0;
+  std::uint64_t actual = 0;
+
+  bool ok() const noexcept { return !bad_array.has_value(); }
+  // "array 'energy' chunk 17 (bytes 71303168..75497472): checksum 0x... expected 0x..."
+  std::string message() const;
+};
+
+class StrataFile {
+ public:
+  enum class Access { read_only, read_write };
+
+  // Opens and validates. Throws Error(io) when the file cannot be opened or mapped and
+  // Error(corrupt_data) naming the file and the field when any check of docs/formats.md fails.
+  static StrataFile open(const std::string& path, Access access = Access::read_only);
+  // Validates an in-memory image of a whole file (the fuzzer's entry point; also used by tests).
+  // Same errors as open(); `name` stands in for the path in messages.
+  static void validate_image(std::span<const std::byte> image, const std::string& name);
+  // The same for a file of `file_bytes` whose first bytes are `prefix` and whose rest reads as
+  // zeros (a sparse file): lets a fuzzer explore large layouts with small inputs.
+  static void validate_image(std::span<const std::byte> prefix, std::uint64_t file_bytes,
+                             const std::string& name);
+
+  StrataFile(StrataFile&&) noexcept;
+  StrataFile& operator=(StrataFile&&) noexcept;
+  ~StrataFile();  // flushes a read-write file (errors are logged; call flush() to see them)
+
+  const std::string& path() const noexcept;
+  const FileHeader& header() const noexcept;
+  const std::vector<ArrayInfo>& arrays() const noexcept;
+  // Throws Error(invalid_argument) naming the file, the array and the arrays it has.
+  const ArrayInfo& array(std::string_view name) const;
+  const Metadata& metadata() const noexcept;
+
+  // A zero-copy view of [offset, offset + bytes) of an array's data. The chunks it covers are
+  // verified the first time any view covers them (Error(corrupt_data) naming array and chunk).
+  // Checks the file still has its size first, so a file truncated since open is an error here,
+  // not a SIGBUS in the caller.
+  std::span<const std::byte> bytes(const ArrayInfo& array, std::uint64_t offset,
+                                   std::uint64_t bytes) const;
+  // Copies [offset, offset + out.size()) into `out` with pread: safe even if the file is
+  // truncated meanwhile. Verifies like bytes().
+  void read(const ArrayInfo& array, std::uint64_t offset, std::span<std::byte> out) const;
+  // Read-write files only: a writable view; the chunks it covers get new checksums on flush().
+  std::span<std::byte> writable(const ArrayInfo& array, std::uint64_t offset, std::uint64_t bytes);
+  // Writes the checksums of modified chunks and syncs data and tables to disk.
+  void flush();
+
+  // Checks every chunk of every array (in parallel when threads > 1) and reports the first bad.
+  VerifyResult verify(unsigned threads = 1) const;
+
+  struct Impl;
+
+ private:
+  explicit StrataFile(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace strata::io

@@ -1,0 +1,390 @@
+// The checkpoint manifest as JSON (nlohmann), its validation, and the folder names of a checkpoint
+// store. The manifest is {"sha256": <of the body's compact dump>, "manifest": <body>}, so a
+// truncated or edited manifest is detected before any of its numbers are trusted.
+#include "checkpoint/checkpoint_manifest.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <tuple>
+#include <utility>
+
+#include "checksum/sha256.hpp"
+#include "files/file_io.hpp"
+#include "files/publish_file.hpp"
+#include "strata/runtime/base/error.hpp"
+
+namespace strata::io::detail {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string padded(long value, int width) {
+  std::string digits = std::to_string(value);
+  if (static_cast<int>(digits.size()) < width) {
+    digits.insert(0, static_cast<std::size_t>(width - static_cast<int>(digits.size())), '0');
+  }
+  return digits;
+}
+
+[[noreturn]] void bad(const std::string& file, const std::string& field, const std::string& what) {
+  throw Error(ErrorCategory::corrupt_data, "checkpoint manifest: " + what,
+              {{"file", file}, {"field", field}});
+}
+
+// A step folder name "step-<digits>" (optionally with `suffix`) → its step; nullopt otherwise.
+std::optional<long> parse_step_name(const std::string& name, const std::string& suffix) {
+  constexpr std::string_view prefix = "step-";
+  if (name.size() <= prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) != 0) {
+    return std::nullopt;
+  }
+  if (name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) return std::nullopt;
+  const char* first = name.data() + prefix.size();
+  const char* last = name.data() + name.size() - suffix.size();
+  if (!std::all_of(first, last, [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+  long step = 0;
+  auto [end, ec] = std::from_chars(first, last, step);
+  if (ec != std::errc() || end != last) return std::nullopt;
+  return step;
+}
+
+std::vector<long> scan(const std::string& dir, const std::string& suffix) {
+  std::vector<long> steps;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return steps;
+  fs::directory_iterator it(dir, ec);
+  if (ec) {
+    throw Error(ErrorCategory::io, "cannot read checkpoint folder: " + ec.message(),
+                {{"folder", dir}});
+  }
+  for (const auto& entry : it) {
+    if (!entry.is_directory(ec)) continue;
+    if (auto step = parse_step_name(entry.path().filename().string(), suffix)) steps.push_back(*step);
+  }
+  std::sort(steps.begin(), steps.end());
+  return steps;
+}
+
+const char* codec_name(Codec::Kind kind, bool shuffled) {
+  if (kind == Codec::Kind::none) return "none";
+  return shuffled ? "zstd+shuffle" : "zstd";
+}
+
+// "none", "zstd" or "zstd+shuffle" → (kind, shuffled).
+std::pair<Codec::Kind, bool> parse_codec(const std::string& text, const std::string& file,
+                                         const std::string& field) {
+  if (text == "zstd") return {Codec::Kind::zstd, false};
+  if (text == "zstd+shuffle") return {Codec::Kind::zstd, true};
+  if (text == "none") return {Codec::Kind::none, false};
+  bad(file, field, "unknown codec '" + text + "'");
+}
+
+json encode_body(const Manifest& m) {
+  json regions = json::array();
+  for (const RegionRecord& r : m.regions) {
+    json blocks = json::array();
+    for (const BlockRecord& b : r.blocks) {
+      json chunks = json::array();
+      for (const ChunkRef& c : b.chunks) {
+        chunks.push_back({c.raw_bytes, c.raw_hash, c.step, c.rank, codec_name(c.codec, c.shuffled), c.offset,
+                          c.stored_bytes});
+      }
+      blocks.push_back({{"rank", b.rank}, {"first_row", b.first_row}, {"rows", b.rows},
+                        {"chunks", std::move(chunks)}});
+    }
+    json shape = json::array();
+    for (std::size_t extent : r.global_shape) shape.push_back(extent);
+    regions.push_back({{"name", r.name},
+                       {"dtype", std::string(to_string(r.dtype))},
+                       {"global_shape", std::move(shape)},
+                       {"rank_local", r.rank_local},
+                       {"chunk_bytes", r.chunk_bytes},
+                       {"blocks", std::move(blocks)}});
+  }
+  json shards = json::array();
+  for (const ShardRecord& s : m.shards) {
+    shards.push_back({{"rank", s.rank}, {"file", shard_name(s.rank)}, {"bytes", s.bytes},
+                      {"sha256", s.sha256}});
+  }
+  return {{"format", "strata-checkpoint"},
+          {"version", kCheckpointFormatVersion},
+          {"step", m.step},
+          {"ranks", m.ranks},
+          {"created", m.created},
+          {"codec", codec_name(m.codec.kind, m.codec.shuffle)},
+          {"level", m.codec.level},
+          {"depends_on", m.depends_on},
+          {"regions", std::move(regions)},
+          {"shards", std::move(shards)}};
+}
+
+// Typed field access that turns every missing or mistyped field into a corrupt_data error.
+struct reader {
+  const std::string& file;
+
+  const json& at(const json& j, const char* key, const std::string& where) const {
+    if (!j.is_object() || !j.contains(key)) bad(file, where + key, "field missing");
+    return j.at(key);
+  }
+  std::uint64_t u64(const json& j, const std::string& field, std::uint64_t max) const {
+    if (!j.is_number_unsigned() && !(j.is_number_integer() && j.get<std::int64_t>() >= 0)) {
+      bad(file, field, "not a non-negative integer");
+    }
+    auto v = j.get<std::uint64_t>();
+    if (v > max) bad(file, field, "value " + std::to_string(v) + " out of range");
+    return v;
+  }
+  std::string text(const json& j, const std::string& field) const {
+    if (!j.is_string()) bad(file, field, "not a string");
+    return j.get<std::string>();
+  }
+};
+
+}  // namespace
+
+const RegionRecord* Manifest::find(const std::string& name) const {
+  for (const RegionRecord& r : regions) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+std::uint64_t Manifest::raw_bytes() const {
+  std::uint64_t total = 0;
+  for (const RegionRecord& r : regions) {
+    for (const BlockRecord& b : r.blocks) total += b.rows * r.row_bytes();
+  }
+  return total;
+}
+
+std::uint64_t Manifest::shard_bytes() const {
+  std::uint64_t total = 0;
+  for (const ShardRecord& s : shards) total += s.bytes;
+  return total;
+}
+
+std::string step_folder(const std::string& dir, long step) {
+  return (fs::path(dir) / ("step-" + padded(step, 8))).string();
+}
+
+std::string temp_step_folder(const std::string& dir, long step) {
+  std::string path = step_folder(dir, step);
+  path += ".tmp";
+  return path;
+}
+
+std::string shard_name(int rank) {
+  std::string name = "shard-";
+  name += padded(rank, 5);
+  name += ".sck";
+  return name;
+}
+
+std::string shard_path(const std::string& dir, long step, int rank) {
+  return (fs::path(step_folder(dir, step)) / shard_name(rank)).string();
+}
+
+std::string manifest_path(const std::string& dir, long step) {
+  return (fs::path(step_folder(dir, step)) / kManifestName).string();
+}
+
+std::vector<long> step_folders(const std::string& dir) { return scan(dir, ""); }
+
+std::vector<long> temp_step_folders(const std::string& dir) { return scan(dir, ".tmp"); }
+
+std::string shard_digest(std::span<const std::byte> header,
+                         std::span<const std::array<std::byte, 32>> frame_digests) {
+  Sha256 sha;
+  sha.update(header);
+  for (const auto& d : frame_digests) sha.update(d);
+  return sha.hex_digest();
+}
+
+std::string encode_manifest(const Manifest& manifest) {
+  json body = encode_body(manifest);
+  std::string dumped = body.dump();
+  json whole = {{"sha256", sha256_hex(std::as_bytes(std::span(dumped.data(), dumped.size())))},
+                {"manifest", std::move(body)}};
+  return whole.dump(1) + "\n";
+}
+
+Manifest decode_manifest(const std::string& text, const std::string& file) {
+  json whole = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (whole.is_discarded()) bad(file, "", "not valid JSON (truncated or damaged)");
+  reader rd{file};
+  const json& body = rd.at(whole, "manifest", "");
+  const std::string dumped = body.dump();
+  const std::string expected = rd.text(rd.at(whole, "sha256", ""), "sha256");
+  if (sha256_hex(std::as_bytes(std::span(dumped.data(), dumped.size()))) != expected) {
+    bad(file, "sha256", "SHA-256 of the manifest body does not match (damaged)");
+  }
+  if (rd.text(rd.at(body, "format", ""), "format") != "strata-checkpoint") {
+    bad(file, "format", "not a strata checkpoint manifest");
+  }
+  const auto version = rd.u64(rd.at(body, "version", ""), "version", 1000);
+  if (version != kCheckpointFormatVersion) {
+    bad(file, "version", "unsupported format version " + std::to_string(version));
+  }
+  Manifest m;
+  m.step = static_cast<long>(rd.u64(rd.at(body, "step", ""), "step", LONG_MAX));
+  m.ranks = static_cast<int>(rd.u64(rd.at(body, "ranks", ""), "ranks", kMaxCheckpointRanks));
+  if (m.ranks == 0) bad(file, "ranks", "zero ranks");
+  m.created = rd.text(rd.at(body, "created", ""), "created");
+  std::tie(m.codec.kind, m.codec.shuffle) =
+      parse_codec(rd.text(rd.at(body, "codec", ""), "codec"), file, "codec");
+  m.codec.level = static_cast<int>(rd.u64(rd.at(body, "level", ""), "level", 22));
+  const json& deps = rd.at(body, "depends_on", "");
+  if (!deps.is_array()) bad(file, "depends_on", "not an array");
+  for (std::size_t i = 0; i < deps.size(); ++i) {
+    auto dep = static_cast<long>(rd.u64(deps[i], "depends_on", static_cast<std::uint64_t>(m.step)));
+    if (dep >= m.step) bad(file, "depends_on", "a checkpoint can only depend on older steps");
+    m.depends_on.push_back(dep);
+  }
+
+  const json& shards = rd.at(body, "shards", "");
+  if (!shards.is_array() || shards.size() != static_cast<std::size_t>(m.ranks)) {
+    bad(file, "shards", "expected one shard per rank");
+  }
+  for (std::size_t i = 0; i < shards.size(); ++i) {
+    const std::string where = "shards[" + std::to_string(i) + "].";
+    ShardRecord s;
+    s.rank = static_cast<int>(rd.u64(rd.at(shards[i], "rank", where), where + "rank", m.ranks - 1));
+    if (s.rank != static_cast<int>(i)) bad(file, where + "rank", "shards out of rank order");
+    s.bytes = rd.u64(rd.at(shards[i], "bytes", where), where + "bytes", UINT64_MAX);
+    if (s.bytes < kShardHeaderBytes) bad(file, where + "bytes", "shard smaller than its header");
+    s.sha256 = rd.text(rd.at(shards[i], "sha256", where), where + "sha256");
+    if (s.sha256.size() != 64) bad(file, where + "sha256", "not a SHA-256 digest");
+    m.shards.push_back(std::move(s));
+  }
+
+  const json& regions = rd.at(body, "regions", "");
+  if (!regions.is_array()) bad(file, "regions", "not an array");
+  for (std::size_t i = 0; i < regions.size(); ++i) {
+    const std::string where = "regions[" + std::to_string(i) + "].";
+    const json& jr = regions[i];
+    RegionRecord r;
+    r.name = rd.text(rd.at(jr, "name", where), where + "name");
+    if (r.name.empty() || r.name.size() > 255) bad(file, where + "name", "bad region name");
+    if (m.find(r.name) != nullptr) bad(file, where + "name", "duplicate region '" + r.name + "'");
+    try {
+      r.dtype = parse_dtype(rd.text(rd.at(jr, "dtype", where), where + "dtype"));
+      const json& shape = rd.at(jr, "global_shape", where);
+      if (!shape.is_array() || shape.empty() || shape.size() > Shape::kMaxRank) {
+        bad(file, where + "global_shape", "bad shape");
+      }
+      for (const json& e : shape) r.global_shape.push_back(rd.u64(e, where + "global_shape", SIZE_MAX));
+      (void)r.global_shape.byte_count(r.dtype);
+    } catch (const Error& e) {
+      if (e.category() == ErrorCategory::corrupt_data) throw;
+      bad(file, where + "dtype/global_shape", e.message());
+    }
+    const json& local = rd.at(jr, "rank_local", where);
+    if (!local.is_boolean()) bad(file, where + "rank_local", "not a boolean");
+    r.rank_local = local.get<bool>();
+    r.chunk_bytes = rd.u64(rd.at(jr, "chunk_bytes", where), where + "chunk_bytes",
+                           kMaxCheckpointChunkBytes);
+    if (r.chunk_bytes == 0) bad(file, where + "chunk_bytes", "zero chunk size");
+    const std::uint64_t row_bytes = r.row_bytes();
+    const std::uint64_t global_rows = r.global_shape[0];
+
+    const json& blocks = rd.at(jr, "blocks", where);
+    if (!blocks.is_array()) bad(file, where + "blocks", "not an array");
+    for (std::size_t k = 0; k < blocks.size(); ++k) {
+      const std::string bw = where + "blocks[" + std::to_string(k) + "].";
+      BlockRecord b;
+      b.rank = static_cast<int>(rd.u64(rd.at(blocks[k], "rank", bw), bw + "rank", m.ranks - 1));
+      b.first_row = rd.u64(rd.at(blocks[k], "first_row", bw), bw + "first_row", global_rows);
+      b.rows = rd.u64(rd.at(blocks[k], "rows", bw), bw + "rows", global_rows - b.first_row);
+      const json& chunks = rd.at(blocks[k], "chunks", bw);
+      if (!chunks.is_array()) bad(file, bw + "chunks", "not an array");
+      std::uint64_t covered = 0;
+      for (std::size_t c = 0; c < chunks.size(); ++c) {
+        const std::string cw = bw + "chunks[" + std::to_string(c) + "]";
+        const json& jc = chunks[c];
+        if (!jc.is_array() || jc.size() != 7) bad(file, cw, "expected 7 fields");
+        ChunkRef ref;
+        ref.raw_bytes = rd.u64(jc[0], cw, r.chunk_bytes);
+        ref.raw_hash = rd.u64(jc[1], cw, UINT64_MAX);
+        ref.step = static_cast<long>(rd.u64(jc[2], cw, static_cast<std::uint64_t>(m.step)));
+        ref.rank = static_cast<int>(rd.u64(jc[3], cw, kMaxCheckpointRanks));
+        std::tie(ref.codec, ref.shuffled) = parse_codec(rd.text(jc[4], cw), file, cw);
+        ref.offset = rd.u64(jc[5], cw, UINT64_MAX);
+        ref.stored_bytes = rd.u64(jc[6], cw, UINT64_MAX - ref.offset);
+        if (ref.raw_bytes == 0) bad(file, cw, "empty chunk");
+        if (ref.offset < kShardHeaderBytes) bad(file, cw, "frame inside the shard header");
+        if (ref.step == m.step) {
+          if (ref.rank >= m.ranks ||
+              ref.offset + ref.stored_bytes > m.shards[static_cast<std::size_t>(ref.rank)].bytes) {
+            bad(file, cw, "frame outside its shard");
+          }
+        } else if (std::find(m.depends_on.begin(), m.depends_on.end(), ref.step) ==
+                   m.depends_on.end()) {
+          bad(file, cw, "references a step not listed in depends_on");
+        }
+        covered += ref.raw_bytes;
+        b.chunks.push_back(ref);
+      }
+      if (covered != b.rows * row_bytes) bad(file, bw + "chunks", "chunks do not cover the block");
+      r.blocks.push_back(std::move(b));
+    }
+    m.regions.push_back(std::move(r));
+  }
+  return m;
+}
+
+Manifest read_manifest(const std::string& dir, long step) {
+  const std::string path = manifest_path(dir, step);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw Error(ErrorCategory::io, "checkpoint manifest missing or unreadable", {{"file", path}});
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  Manifest m = decode_manifest(text.str(), path);
+  if (m.step != step) bad(path, "step", "manifest names another step");
+  return m;
+}
+
+void write_file_durably(const std::string& path, const std::string& text) {
+  std::string temp = path;
+  temp += ".part";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    int err = errno;
+    throw Error(err == ENOSPC || err == EDQUOT ? ErrorCategory::resource : ErrorCategory::io,
+                std::string("cannot create file: ") + std::strerror(err), {{"file", temp}});
+  }
+  try {
+    ::fchmod(fd, 0640);
+    write_all(fd, temp, 0, std::as_bytes(std::span(text.data(), text.size())));
+  } catch (...) {
+    ::close(fd);
+    ::unlink(temp.c_str());
+    throw;
+  }
+  ::close(fd);
+  publish_file(temp, path, {{"file", path}});  // fsync, rename, fsync the folder
+}
+
+std::string utc_timestamp() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+}  // namespace strata::io::detail

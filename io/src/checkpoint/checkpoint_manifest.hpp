@@ -1,0 +1,110 @@
+// The checkpoint manifest: what a committed step holds (regions, each rank's block of them, where
+// every chunk's frame lives — in this step's shards or, for reused chunks, an older step's), the
+// SHA-256 of every shard, and its own SHA-256. Written last by rank 0; its presence in `step-N/`
+// is what makes a checkpoint complete. Every field read back is bounds-checked (docs/formats.md).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "strata/io/checkpoint/checkpoint.hpp"
+#include "strata/runtime/base/dtype.hpp"
+
+namespace strata::io::detail {
+
+inline constexpr int kCheckpointFormatVersion = 1;
+inline constexpr std::size_t kMaxCheckpointChunkBytes = std::size_t{1} << 30;
+inline constexpr int kMaxCheckpointRanks = 1 << 20;
+inline constexpr std::size_t kShardHeaderBytes = 64;
+inline constexpr char kShardMagic[8] = {'S', 'T', 'R', 'A', 'T', 'C', 'K', '1'};
+
+// One chunk of a block: its raw size and XXH3, and where its stored frame is.
+struct ChunkRef {
+  std::uint64_t raw_bytes = 0;
+  std::uint64_t raw_hash = 0;
+  long step = 0;  // the step whose shard holds the frame (this one, or older when reused)
+  int rank = 0;   // the rank whose shard holds it
+  Codec::Kind codec = Codec::Kind::none;
+  bool shuffled = false;  // bytes regrouped by significance before zstd (see Codec::shuffle)
+  std::uint64_t offset = 0;
+  std::uint64_t stored_bytes = 0;
+};
+
+// Rows [first_row, first_row + rows) of a region as held by `rank`, cut into chunks in order.
+struct BlockRecord {
+  int rank = 0;
+  std::uint64_t first_row = 0;
+  std::uint64_t rows = 0;
+  std::vector<ChunkRef> chunks;
+};
+
+struct RegionRecord {
+  std::string name;
+  DType dtype = DType::u8;
+  Shape global_shape;
+  bool rank_local = false;  // one block per rank, restored only onto the same rank
+  std::uint64_t chunk_bytes = 0;
+  std::vector<BlockRecord> blocks;
+
+  std::uint64_t row_bytes() const { return global_shape.row_elements() * dtype_bytes(dtype); }
+};
+
+struct ShardRecord {
+  int rank = 0;
+  std::uint64_t bytes = 0;
+  std::string sha256;  // lowercase hex
+};
+
+struct Manifest {
+  long step = 0;
+  int ranks = 0;
+  std::string created;  // ISO 8601 UTC
+  Codec codec;
+  std::vector<RegionRecord> regions;
+  std::vector<ShardRecord> shards;
+  std::vector<long> depends_on;  // older steps holding reused chunks, ascending
+
+  const RegionRecord* find(const std::string& name) const;
+  std::uint64_t raw_bytes() const;
+  std::uint64_t shard_bytes() const;
+};
+
+// Folder and file names, built from numbers only (never from a name read from a file).
+std::string step_folder(const std::string& dir, long step);      // dir/step-00000042
+std::string temp_step_folder(const std::string& dir, long step); // dir/step-00000042.tmp
+std::string shard_name(int rank);                                // shard-00003.sck
+std::string shard_path(const std::string& dir, long step, int rank);
+std::string manifest_path(const std::string& dir, long step);
+inline constexpr const char* kManifestName = "manifest.json";
+
+// Steps with a folder `step-N` (complete or not: completeness is the manifest), ascending.
+// Throws Error(io) when `dir` cannot be read; a missing `dir` is no steps.
+std::vector<long> step_folders(const std::string& dir);
+// Unfinished `step-N.tmp` folders, ascending.
+std::vector<long> temp_step_folders(const std::string& dir);
+
+// The digest a manifest records for a shard: SHA-256 over the shard's 64-byte header followed by
+// the SHA-256 of each of its frames in file order. Every byte of the shard is covered, and the
+// frames hash in parallel (a digest of the whole file in one stream is serial).
+std::string shard_digest(std::span<const std::byte> header,
+                         std::span<const std::array<std::byte, 32>> frame_digests);
+
+// JSON text of the manifest, with its SHA-256 over the body.
+std::string encode_manifest(const Manifest& manifest);
+// Parses and validates; throws Error(corrupt_data) naming the file and the field.
+Manifest decode_manifest(const std::string& text, const std::string& file);
+// Reads dir/step-N/manifest.json and decodes it; Error(io) when absent or unreadable.
+Manifest read_manifest(const std::string& dir, long step);
+
+// Writes `text` to `path` through a temporary, fsynced, renamed, folder fsynced; mode 0640.
+void write_file_durably(const std::string& path, const std::string& text);
+
+// Current UTC time as "2026-11-30T23:59:59Z".
+std::string utc_timestamp();
+
+}  // namespace strata::io::detail

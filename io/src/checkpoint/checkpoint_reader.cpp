@@ -1,0 +1,233 @@
+// StepReader: shard files opened once per (step, rank), frames read with pread in parallel on
+// oneTBB, decoded straight into the caller's buffer when a chunk is wanted whole.
+#include "checkpoint/checkpoint_reader.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <oneapi/tbb/parallel_for.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "checkpoint/chunk_codec.hpp"
+#include "checksum/sha256.hpp"
+#include "checksum/xxh3.hpp"
+#include "files/file_io.hpp"
+#include "strata/runtime/base/error.hpp"
+
+namespace strata::io::detail {
+namespace {
+
+// Raw frames are read and hashed in pieces this large, so the hash reads from L2, not memory.
+constexpr std::size_t kVerifyPieceBytes = 256 * 1024;
+
+XXH3_state_t* thread_xxh3_state() {
+  struct state_deleter {
+    void operator()(XXH3_state_t* s) const noexcept { XXH3_freeState(s); }
+  };
+  thread_local std::unique_ptr<XXH3_state_t, state_deleter> state(XXH3_createState());
+  if (!state) throw Error(ErrorCategory::resource, "cannot allocate an XXH3 state");
+  return state.get();
+}
+
+std::string chunk_where(const std::string& shard, std::size_t index, std::uint64_t offset) {
+  std::string where = shard;
+  where += " chunk ";
+  where += std::to_string(index);
+  where += " at byte ";
+  where += std::to_string(offset);
+  return where;
+}
+
+}  // namespace
+
+StepReader::StepReader(std::string dir, long step)
+    : dir_(std::move(dir)), manifest_(read_manifest(dir_, step)) {}
+
+StepReader::~StepReader() {
+  for (auto& [key, s] : shards_) {
+    if (s.fd >= 0) ::close(s.fd);
+  }
+}
+
+const StepReader::Shard& StepReader::shard(long step, int rank) {
+  auto key = std::make_pair(step, rank);
+  if (auto it = shards_.find(key); it != shards_.end()) return it->second;
+  Shard s;
+  s.path = shard_path(dir_, step, rank);
+  s.fd = ::open(s.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (s.fd < 0) {
+    int err = errno;
+    throw Error(err == ENOENT ? ErrorCategory::corrupt_data : ErrorCategory::io,
+                std::string("shard missing or unreadable: ") + std::strerror(err),
+                {{"step", std::to_string(step)}, {"shard", s.path}});
+  }
+  struct stat st {};
+  if (::fstat(s.fd, &st) != 0) {
+    int err = errno;
+    ::close(s.fd);
+    throw Error(ErrorCategory::io, std::string("cannot stat shard: ") + std::strerror(err),
+                {{"shard", s.path}});
+  }
+  s.bytes = static_cast<std::uint64_t>(st.st_size);
+  if (step == manifest_.step) {
+    const std::uint64_t expected = manifest_.shards[static_cast<std::size_t>(rank)].bytes;
+    if (s.bytes != expected) {
+      ::close(s.fd);
+      throw Error(ErrorCategory::corrupt_data,
+                  s.bytes < expected ? "shard truncated" : "shard longer than the manifest says",
+                  {{"shard", s.path}, {"bytes", std::to_string(s.bytes)},
+                   {"expected", std::to_string(expected)}});
+    }
+  }
+  return shards_.emplace(key, s).first->second;
+}
+
+void StepReader::verify_shard(int rank) {
+  if (rank < 0 || rank >= manifest_.ranks) {
+    throw Error(ErrorCategory::invalid_argument, "no such shard rank", {{"rank", std::to_string(rank)}});
+  }
+  const Shard& s = shard(manifest_.step, rank);
+  // The frames this shard holds, in file order; they must tile it after the header.
+  std::vector<const ChunkRef*> frames;
+  for (const RegionRecord& region : manifest_.regions) {
+    for (const BlockRecord& b : region.blocks) {
+      for (const ChunkRef& c : b.chunks) {
+        if (c.step == manifest_.step && c.rank == rank) frames.push_back(&c);
+      }
+    }
+  }
+  std::sort(frames.begin(), frames.end(),
+            [](const ChunkRef* a, const ChunkRef* b) { return a->offset < b->offset; });
+  std::uint64_t end = kShardHeaderBytes;
+  for (const ChunkRef* c : frames) {
+    if (c->offset != end) {
+      throw Error(ErrorCategory::corrupt_data, "shard frames do not tile the file",
+                  {{"shard", s.path}, {"offset", std::to_string(c->offset)}});
+    }
+    end += c->stored_bytes;
+  }
+  if (end != s.bytes) {
+    throw Error(ErrorCategory::corrupt_data, "shard holds bytes no frame accounts for",
+                {{"shard", s.path}});
+  }
+  std::array<std::byte, kShardHeaderBytes> header;
+  read_all(s.fd, s.path, 0, header);
+  if (std::memcmp(header.data(), kShardMagic, sizeof kShardMagic) != 0) {
+    throw Error(ErrorCategory::corrupt_data, "shard header damaged (bad magic)", {{"shard", s.path}});
+  }
+  std::vector<Sha256::digest_type> digests(frames.size());
+  oneapi::tbb::parallel_for(std::size_t{0}, frames.size(), [&](std::size_t i) {
+    std::vector<std::byte> frame(static_cast<std::size_t>(frames[i]->stored_bytes));
+    read_all(s.fd, s.path, frames[i]->offset, frame);
+    digests[i] = sha256(frame);
+  });
+  if (shard_digest(header, digests) != manifest_.shards[static_cast<std::size_t>(rank)].sha256) {
+    throw Error(ErrorCategory::corrupt_data, "shard SHA-256 does not match the manifest",
+                {{"shard", s.path}});
+  }
+}
+
+void StepReader::read_chunks(const RegionRecord& region, const BlockRecord& block,
+                             std::uint64_t first_byte, std::uint64_t last_byte, std::byte* out) {
+  struct item {
+    const ChunkRef* ref;
+    const Shard* shard;
+    std::size_t index;
+    std::uint64_t chunk_start;
+  };
+  std::vector<item> items;
+  std::uint64_t start = 0;
+  for (std::size_t c = 0; c < block.chunks.size(); ++c) {
+    const ChunkRef& ref = block.chunks[c];
+    const std::uint64_t end = start + ref.raw_bytes;
+    if (end > first_byte && start < last_byte) {
+      const Shard& s = shard(ref.step, ref.rank);  // opened here, sequentially
+      if (ref.offset + ref.stored_bytes > s.bytes) {
+        throw Error(ErrorCategory::corrupt_data, "chunk frame lies past the end of its shard",
+                    {{"chunk", chunk_where(s.path, c, ref.offset)}});
+      }
+      items.push_back({&ref, &s, c, start});
+    }
+    start = end;
+  }
+  oneapi::tbb::parallel_for(std::size_t{0}, items.size(), [&](std::size_t i) {
+    const item& it = items[i];
+    const ChunkRef& ref = *it.ref;
+    const std::uint64_t lo = std::max(first_byte, it.chunk_start);
+    const std::uint64_t hi = std::min(last_byte, it.chunk_start + ref.raw_bytes);
+    const std::string where = chunk_where(it.shard->path, it.index, ref.offset);
+    const bool whole = lo == it.chunk_start && hi == it.chunk_start + ref.raw_bytes;
+    std::byte* target = out + (lo - first_byte);
+    std::vector<std::byte> raw_copy;
+    std::span<std::byte> raw(target, static_cast<std::size_t>(ref.raw_bytes));
+    if (!whole) {
+      raw_copy.resize(static_cast<std::size_t>(ref.raw_bytes));
+      raw = raw_copy;
+    }
+    if (ref.codec == Codec::Kind::none && ref.stored_bytes == ref.raw_bytes) {
+      // Read straight into place, in pieces hashed while they are still in L2.
+      XXH3_state_t* state = thread_xxh3_state();
+      XXH3_64bits_reset(state);
+      for (std::size_t at = 0; at < raw.size(); at += kVerifyPieceBytes) {
+        auto piece = raw.subspan(at, std::min(kVerifyPieceBytes, raw.size() - at));
+        read_all(it.shard->fd, it.shard->path, ref.offset + at, piece);
+        XXH3_64bits_update(state, piece.data(), piece.size());
+      }
+      if (XXH3_64bits_digest(state) != ref.raw_hash) {
+        throw Error(ErrorCategory::corrupt_data, "chunk XXH3 checksum mismatch", {{"chunk", where}});
+      }
+    } else {
+      std::vector<std::byte> stored(static_cast<std::size_t>(ref.stored_bytes));
+      read_all(it.shard->fd, it.shard->path, ref.offset, stored);
+      decode_chunk(stored, ref.codec, ref.shuffled, dtype_bytes(region.dtype), raw, ref.raw_hash,
+                   where);
+    }
+    if (!whole) std::memcpy(target, raw.data() + (lo - it.chunk_start), hi - lo);
+  });
+}
+
+void StepReader::read_rows(const RegionRecord& region, std::uint64_t first_row, std::uint64_t rows,
+                           std::span<std::byte> out) {
+  const std::uint64_t row_bytes = region.row_bytes();
+  if (out.size() != rows * row_bytes || first_row + rows > region.global_shape[0]) {
+    throw Error(ErrorCategory::invalid_argument, "row range does not fit the checkpointed region",
+                {{"region", region.name}, {"first_row", std::to_string(first_row)},
+                 {"rows", std::to_string(rows)}});
+  }
+  std::uint64_t covered = 0;
+  for (const BlockRecord& b : region.blocks) {
+    const std::uint64_t lo = std::max(first_row, b.first_row);
+    const std::uint64_t hi = std::min(first_row + rows, b.first_row + b.rows);
+    if (lo >= hi) continue;
+    read_chunks(region, b, (lo - b.first_row) * row_bytes, (hi - b.first_row) * row_bytes,
+                out.data() + (lo - first_row) * row_bytes);
+    covered += hi - lo;
+  }
+  if (covered != rows) {
+    throw Error(ErrorCategory::corrupt_data, "checkpoint does not cover the requested rows",
+                {{"region", region.name}, {"step", std::to_string(manifest_.step)}});
+  }
+}
+
+void StepReader::read_rank_block(const RegionRecord& region, int rank, std::span<std::byte> out) {
+  for (const BlockRecord& b : region.blocks) {
+    if (b.rank != rank) continue;
+    if (out.size() != b.rows * region.row_bytes()) {
+      throw Error(ErrorCategory::invalid_argument, "rank-local region changed size",
+                  {{"region", region.name}, {"rank", std::to_string(rank)}});
+    }
+    read_chunks(region, b, 0, out.size(), out.data());
+    return;
+  }
+  throw Error(ErrorCategory::corrupt_data, "checkpoint has no block of this rank",
+              {{"region", region.name}, {"rank", std::to_string(rank)}});
+}
+
+}  // namespace strata::io::detail

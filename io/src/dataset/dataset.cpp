@@ -1,0 +1,136 @@
+// Dataset: resolves a spec to a .strata array or an HDF5 dataset and cuts partitions — mapped
+// views for .strata, hyperslab reads for HDF5.
+#include "strata/io/dataset/dataset.hpp"
+
+#include <fstream>
+#include <vector>
+
+#include "strata/io/format/strata_file.hpp"
+#include "strata/io/hdf5/hdf5.hpp"
+
+namespace strata::io {
+namespace {
+
+bool is_hdf5_file(const std::string& path) {
+  static constexpr char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  std::ifstream in(path, std::ios::binary);
+  char head[8] = {};
+  return in.read(head, 8) && std::equal(head, head + 8, kSignature);
+}
+
+}  // namespace
+
+struct Dataset::Impl {
+  DatasetSource source = DatasetSource::strata;
+  std::string file;
+  std::string name;
+  DType dtype = DType::u8;
+  Shape shape;
+  std::shared_ptr<const StrataFile> strata;
+  const ArrayInfo* array = nullptr;
+  std::shared_ptr<const Hdf5Dataset> hdf5;
+};
+
+struct Partition::Impl {
+  // A .strata partition views the mapped file (kept open by the shared pointer) ...
+  std::shared_ptr<const StrataFile> strata;
+  const ArrayInfo* array = nullptr;
+  std::uint64_t first_byte = 0;
+  // ... an HDF5 partition owns the rows it read.
+  std::vector<std::byte> owned;
+  std::uint64_t bytes = 0;
+};
+
+std::span<const std::byte> Partition::bytes(std::uint64_t offset, std::uint64_t n) const {
+  if (offset > impl_->bytes || n > impl_->bytes - offset) {
+    throw Error(ErrorCategory::invalid_argument, "range outside the partition",
+                {{"offset", std::to_string(offset)}, {"bytes", std::to_string(n)},
+                 {"partition_bytes", std::to_string(impl_->bytes)}});
+  }
+  if (impl_->strata) return impl_->strata->bytes(*impl_->array, impl_->first_byte + offset, n);
+  return std::span<const std::byte>(impl_->owned).subspan(offset, n);
+}
+
+void Partition::check_dtype(DType wanted) const {
+  if (wanted != dtype_) {
+    throw Error(ErrorCategory::invalid_argument,
+                "dataset holds " + std::string(to_string(dtype_)) + ", not " + std::string(to_string(wanted)),
+                {{"dtype", std::string(to_string(dtype_))}, {"requested", std::string(to_string(wanted))}});
+  }
+}
+
+Dataset::Dataset(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Dataset Dataset::open(const std::string& spec) {
+  auto impl = std::make_shared<Impl>();
+  if (spec.find(":/") != std::string::npos) {
+    Hdf5Path path = Hdf5Path::parse(spec);
+    auto h = std::make_shared<const Hdf5Dataset>(Hdf5Dataset::open(path));
+    impl->source = DatasetSource::hdf5;
+    impl->file = path.file;
+    impl->name = path.dataset;
+    impl->dtype = h->dtype();
+    impl->shape = h->shape();
+    impl->hdf5 = std::move(h);
+    return Dataset(std::move(impl));
+  }
+  // "file.strata:array" — the array name follows the last ':' after the last '/'.
+  std::string file = spec, array;
+  std::size_t slash = spec.rfind('/');
+  std::size_t colon = spec.rfind(':');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
+    file = spec.substr(0, colon);
+    array = spec.substr(colon + 1);
+  }
+  if (is_hdf5_file(file)) {
+    throw Error(ErrorCategory::invalid_argument,
+                "an HDF5 file needs the dataset's path: FILE.h5:/group/dataset", {{"spec", spec}});
+  }
+  auto f = std::make_shared<const StrataFile>(StrataFile::open(file));
+  const ArrayInfo* info = nullptr;
+  if (!array.empty()) {
+    info = &f->array(array);
+  } else if (f->arrays().size() == 1) {
+    info = &f->arrays().front();
+  } else {
+    std::string names;
+    for (const auto& a : f->arrays()) names += (names.empty() ? "" : ", ") + a.name;
+    throw Error(ErrorCategory::invalid_argument, "the file has several arrays: name one as FILE:ARRAY",
+                {{"spec", spec}, {"arrays", names}});
+  }
+  impl->source = DatasetSource::strata;
+  impl->file = file;
+  impl->name = info->name;
+  impl->dtype = info->dtype;
+  impl->shape = info->shape;
+  impl->array = info;
+  impl->strata = std::move(f);
+  return Dataset(std::move(impl));
+}
+
+DatasetSource Dataset::source() const noexcept { return impl_->source; }
+const std::string& Dataset::file() const noexcept { return impl_->file; }
+const std::string& Dataset::name() const noexcept { return impl_->name; }
+DType Dataset::dtype() const noexcept { return impl_->dtype; }
+const Shape& Dataset::shape() const noexcept { return impl_->shape; }
+
+Partition Dataset::partition(int rank, int size) const {
+  RowRange rows = partition_rows(this->rows(), rank, size);
+  const std::uint64_t row_bytes = impl_->shape.row_elements() * dtype_bytes(impl_->dtype);
+  auto p = std::make_shared<Partition::Impl>();
+  p->bytes = rows.count * row_bytes;
+  if (impl_->strata) {
+    p->strata = impl_->strata;
+    p->array = impl_->array;
+    p->first_byte = rows.first * row_bytes;
+  } else {
+    p->owned.resize(p->bytes);
+    impl_->hdf5->read_rows(rows.first, rows.count, p->owned);
+  }
+  Shape shape;
+  shape.push_back(rows.count);
+  for (std::size_t d = 1; d < impl_->shape.rank(); ++d) shape.push_back(impl_->shape[d]);
+  return Partition(std::move(p), rows, impl_->dtype, shape);
+}
+
+}  // namespace strata::io

@@ -1,0 +1,296 @@
+// Whole-buffer pwrite/pread/fsync loops with strata's error mapping (see file_io.hpp).
+#include "files/file_io.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "strata/runtime/base/error.hpp"
+
+namespace strata::io::detail {
+namespace {
+
+ErrorCategory category_of(int err) noexcept {
+  return err == ENOSPC || err == EDQUOT ? ErrorCategory::resource : ErrorCategory::io;
+}
+
+constexpr std::size_t kAlign = 4096;             // satisfies any logical block size up to 4 KiB
+constexpr std::size_t kDirectBuffer = 8u << 20;  // one device write
+constexpr std::uint64_t kWritebackBytes = 32u << 20;  // buffered mode: start writeback this often
+
+}  // namespace
+
+// Direct mode: the caller fills one buffer while the thread writes the others, in order, each at
+// its file offset. A failed write is kept and rethrown to the caller; later buffers are dropped.
+struct AppendWriter::device_writes {
+  struct job {
+    std::size_t buffer;
+    std::size_t length;
+    std::uint64_t offset;
+  };
+  struct free_deleter {
+    void operator()(std::byte* p) const noexcept { std::free(p); }
+  };
+  static constexpr std::size_t kBuffers = 3;
+
+  int fd;
+  const std::string& path;
+  std::vector<std::unique_ptr<std::byte, free_deleter>> buffers;
+  std::vector<std::size_t> free_buffers;
+  std::deque<job> queue;
+  std::size_t busy = 0;  // queued or being written
+  std::exception_ptr error;
+  bool stopping = false;
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::thread thread;
+
+  std::size_t current = 0;  // the buffer the caller fills
+  std::size_t filled = 0;
+  std::uint64_t queued_bytes = 0;  // file offset of the current buffer
+  bool padded = false;             // the last write went past the size to a whole block
+
+  device_writes(int f, const std::string& p) : fd(f), path(p) {}
+
+  ~device_writes() {
+    {
+      std::lock_guard lock(mutex);
+      stopping = true;
+    }
+    changed.notify_all();
+    if (thread.joinable()) thread.join();
+  }
+
+  // False when the memory is not there (the writer then goes through the page cache).
+  bool allocate() {
+    for (std::size_t i = 0; i < kBuffers; ++i) {
+      buffers.emplace_back(static_cast<std::byte*>(std::aligned_alloc(kAlign, kDirectBuffer)));
+      if (!buffers.back()) return false;
+      if (i > 0) free_buffers.push_back(i);
+    }
+    return true;
+  }
+
+  void start() {
+    thread = std::thread([this] { run(); });
+  }
+
+  void run() {
+    std::unique_lock lock(mutex);
+    for (;;) {
+      changed.wait(lock, [&] { return stopping || !queue.empty(); });
+      if (queue.empty()) return;
+      const job j = queue.front();
+      queue.pop_front();
+      if (!error) {
+        lock.unlock();
+        std::exception_ptr failed;
+        try {
+          write_block(j);
+        } catch (...) {
+          failed = std::current_exception();
+        }
+        lock.lock();
+        if (failed && !error) error = failed;
+      }
+      free_buffers.push_back(j.buffer);
+      --busy;
+      changed.notify_all();
+    }
+  }
+
+  void write_block(const job& j) {
+    const std::byte* data = buffers[j.buffer].get();
+    std::size_t done = 0;
+    while (done < j.length) {
+      ssize_t n = ::pwrite(fd, data + done, j.length - done, static_cast<off_t>(j.offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int err = errno;
+        throw Error(category_of(err), std::string("write failed: ") + std::strerror(err),
+                    {{"file", path}, {"offset", std::to_string(j.offset + done)}});
+      }
+      done += static_cast<std::size_t>(n);
+      if (done % kAlign != 0 && done < j.length) {
+        // A short write broke the alignment (a nearly full disk): the rest through the cache.
+        const int flags = ::fcntl(fd, F_GETFL);
+        if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_DIRECT);
+        write_all(fd, path, j.offset + done, std::span(data + done, j.length - done));
+        done = j.length;
+      }
+    }
+  }
+
+  void rethrow_locked() {
+    if (error) std::rethrow_exception(error);
+  }
+
+  // Hands the current buffer to the thread; unless it is the last, waits for a free one.
+  void submit(bool last) {
+    std::size_t length = filled;
+    if (last) {  // the tail goes out padded to a whole block; finish() truncates the padding
+      const std::size_t whole = (length + kAlign - 1) / kAlign * kAlign;
+      std::memset(buffers[current].get() + length, 0, whole - length);
+      padded = padded || whole != length;
+      length = whole;
+    }
+    std::unique_lock lock(mutex);
+    rethrow_locked();
+    queue.push_back({current, length, queued_bytes});
+    ++busy;
+    queued_bytes += filled;
+    filled = 0;
+    changed.notify_all();
+    if (last) return;
+    changed.wait(lock, [&] { return !free_buffers.empty(); });
+    rethrow_locked();
+    current = free_buffers.back();
+    free_buffers.pop_back();
+  }
+
+  void append(std::span<const std::byte> data) {
+    while (!data.empty()) {
+      const std::size_t n = std::min(data.size(), kDirectBuffer - filled);
+      std::memcpy(buffers[current].get() + filled, data.data(), n);
+      filled += n;
+      data = data.subspan(n);
+      if (filled == kDirectBuffer) submit(false);
+    }
+  }
+
+  // Writes the tail and waits until every buffer is on the device (or the first failure).
+  void drain() {
+    if (filled > 0) submit(true);
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return busy == 0; });
+    rethrow_locked();
+  }
+};
+
+AppendWriter::AppendWriter(std::string path, mode_t mode) : path_(std::move(path)) {
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, mode);
+  if (fd_ >= 0) {
+    direct_ = true;
+  } else {  // no O_DIRECT here (tmpfs: EINVAL); a plain open reports any other problem itself
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  }
+  if (fd_ < 0) {
+    int err = errno;
+    throw Error(category_of(err), std::string("cannot create file: ") + std::strerror(err),
+                {{"file", path_}});
+  }
+  ::fchmod(fd_, mode);  // whatever the umask
+  if (!direct_) return;
+  device_ = std::make_unique<device_writes>(fd_, path_);
+  bool usable = device_->allocate();
+  if (usable) {
+    // One aligned block decides: a device that wants a larger alignment refuses it (EINVAL). Any
+    // failure means the page cache instead, whose writes then report a real problem (ENOSPC).
+    std::memset(device_->buffers[0].get(), 0, kAlign);
+    ssize_t n;
+    do {
+      n = ::pwrite(fd_, device_->buffers[0].get(), kAlign, 0);
+    } while (n < 0 && errno == EINTR);
+    usable = n == static_cast<ssize_t>(kAlign);
+    device_->padded = true;  // the file may now be longer than what is appended
+  }
+  if (!usable) {
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (flags >= 0) ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT);
+    direct_ = false;
+    if (::ftruncate(fd_, 0) != 0) {
+      int err = errno;
+      throw Error(category_of(err), std::string("cannot set the file size: ") + std::strerror(err),
+                  {{"file", path_}});
+    }
+    device_.reset();
+    return;
+  }
+  device_->start();
+}
+
+AppendWriter::~AppendWriter() {
+  device_.reset();  // stops the thread before the file closes
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void AppendWriter::append(std::span<const std::byte> data) {
+  size_ += data.size();
+  if (direct_) {
+    device_->append(data);
+    return;
+  }
+  write_all(fd_, path_, size_ - data.size(), data);
+  if (size_ - writeback_from_ >= kWritebackBytes) {
+    ::sync_file_range(fd_, static_cast<off_t>(writeback_from_),
+                      static_cast<off_t>(size_ - writeback_from_), SYNC_FILE_RANGE_WRITE);
+    writeback_from_ = size_;
+  }
+}
+
+void AppendWriter::finish() {
+  if (direct_) {
+    device_->drain();
+    if (device_->padded && ::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+      int err = errno;
+      throw Error(category_of(err), std::string("cannot set the file size: ") + std::strerror(err),
+                  {{"file", path_}});
+    }
+  }
+  sync_file(fd_, path_);
+}
+
+void write_all(int fd, const std::string& path, std::uint64_t offset,
+               std::span<const std::byte> data) {
+  while (!data.empty()) {
+    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      throw Error(category_of(err), std::string("write failed: ") + std::strerror(err),
+                  {{"file", path}, {"offset", std::to_string(offset)}});
+    }
+    data = data.subspan(static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+}
+
+void read_all(int fd, const std::string& path, std::uint64_t offset, std::span<std::byte> out) {
+  while (!out.empty()) {
+    ssize_t n = ::pread(fd, out.data(), out.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      throw Error(ErrorCategory::io, std::string("read failed: ") + std::strerror(err),
+                  {{"file", path}, {"offset", std::to_string(offset)}});
+    }
+    if (n == 0) {
+      throw Error(ErrorCategory::corrupt_data, "file ends early (truncated)",
+                  {{"file", path},
+                   {"offset", std::to_string(offset)},
+                   {"missing_bytes", std::to_string(out.size())}});
+    }
+    out = out.subspan(static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+}
+
+void sync_file(int fd, const std::string& path) {
+  if (::fsync(fd) != 0) {
+    int err = errno;
+    throw Error(category_of(err), std::string("fsync failed: ") + std::strerror(err),
+                {{"file", path}});
+  }
+}
+
+}  // namespace strata::io::detail

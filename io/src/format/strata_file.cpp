@@ -1,0 +1,287 @@
+// StrataFile: parse and validate through pread (never through the mapping, so a damaged or
+// truncated file cannot fault), then hand out zero-copy views of the mapped data with each chunk
+// verified the first time it is covered.
+#include "strata/io/format/strata_file.hpp"
+
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+
+#include "format/strata_format.hpp"
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/log.hpp"
+#include "strata/runtime/files/mapped_file.hpp"
+
+namespace strata::io {
+namespace {
+
+enum ChunkState : std::uint8_t { unverified = 0, verified = 1 };
+
+std::string hex(std::uint64_t v) {
+  char buffer[24];
+  std::snprintf(buffer, sizeof buffer, "0x%016llx", static_cast<unsigned long long>(v));
+  return buffer;
+}
+
+}  // namespace
+
+struct StrataFile::Impl {
+  std::string path;
+  MappedFile file;
+  detail::Parsed parsed;
+  // Per array, per chunk: verified yet? Atomic so concurrent readers verify at most twice, never
+  // skip a check.
+  std::vector<std::unique_ptr<std::atomic<std::uint8_t>[]>> state;
+  std::vector<std::unique_ptr<std::atomic<bool>[]>> dirty;
+  bool writable = false;
+
+  std::size_t index_of(const ArrayInfo& a) const {
+    for (std::size_t i = 0; i < parsed.arrays.size(); ++i) {
+      if (&parsed.arrays[i] == &a || parsed.arrays[i].name == a.name) return i;
+    }
+    throw Error(ErrorCategory::invalid_argument, "array does not belong to this file",
+                {{"file", path}, {"array", a.name}});
+  }
+
+  void check_range(const ArrayInfo& a, std::uint64_t offset, std::uint64_t bytes) const {
+    if (offset > a.data_bytes || bytes > a.data_bytes - offset) {
+      throw Error(ErrorCategory::invalid_argument, "range outside the array",
+                  {{"file", path}, {"array", a.name}, {"offset", std::to_string(offset)},
+                   {"bytes", std::to_string(bytes)}, {"array_bytes", std::to_string(a.data_bytes)}});
+    }
+  }
+
+  std::uint64_t chunk_checksum(const ArrayInfo& a, std::uint64_t chunk) const {
+    std::uint64_t first = chunk * a.chunk_bytes;
+    std::uint64_t bytes = std::min(a.chunk_bytes, a.data_bytes - first);
+    return detail::checksum(file.bytes(a.data_offset + first, bytes));
+  }
+
+  void verify_chunks(std::size_t index, std::uint64_t offset, std::uint64_t bytes) const {
+    const ArrayInfo& a = parsed.arrays[index];
+    if (bytes == 0) return;
+    std::uint64_t first = offset / a.chunk_bytes;
+    std::uint64_t last = (offset + bytes - 1) / a.chunk_bytes;
+    for (std::uint64_t c = first; c <= last; ++c) {
+      if (state[index][c].load(std::memory_order_acquire) == verified) continue;
+      std::uint64_t actual = chunk_checksum(a, c);
+      std::uint64_t expected = parsed.checksums[index][c];
+      if (actual != expected) {
+        throw Error(ErrorCategory::corrupt_data,
+                    "chunk checksum mismatch: computed " + hex(actual) + ", stored " + hex(expected),
+                    {{"file", path}, {"array", a.name}, {"chunk", std::to_string(c)},
+                     {"bytes", std::to_string(c * a.chunk_bytes) + ".." +
+                                   std::to_string(std::min(a.data_bytes, (c + 1) * a.chunk_bytes))}});
+      }
+      state[index][c].store(verified, std::memory_order_release);
+    }
+  }
+};
+
+std::string FileHeader::uuid_string() const {
+  std::string out;
+  char buffer[3];
+  for (std::size_t i = 0; i < uuid.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    std::snprintf(buffer, sizeof buffer, "%02x", uuid[i]);
+    out += buffer;
+  }
+  return out;
+}
+
+std::string VerifyResult::message() const {
+  if (ok()) {
+    return "all " + std::to_string(chunks_checked) + " chunks verified (" + std::to_string(bytes_checked) + " bytes)";
+  }
+  return "array '" + *bad_array + "' chunk " + std::to_string(bad_chunk) + ": checksum " + hex(actual) +
+         ", expected " + hex(expected);
+}
+
+StrataFile::StrataFile(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+StrataFile::StrataFile(StrataFile&&) noexcept = default;
+StrataFile& StrataFile::operator=(StrataFile&&) noexcept = default;
+
+StrataFile::~StrataFile() {
+  if (impl_ && impl_->writable) {
+    try {
+      flush();
+    } catch (const std::exception& e) {
+      log::error(std::string("closing ") + impl_->path + ": " + e.what());
+    }
+  }
+}
+
+StrataFile StrataFile::open(const std::string& path, Access access) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->writable = access == Access::read_write;
+  MappedFileOptions options;
+  if (impl->writable) options.read_write();
+  impl->file = MappedFile::open(path, options);
+  const MappedFile& f = impl->file;
+  impl->parsed = detail::parse(
+      [&](std::uint64_t offset, std::span<std::byte> out) { f.read(offset, out); }, f.file_bytes(), path);
+  for (const ArrayInfo& a : impl->parsed.arrays) {
+    impl->state.emplace_back(new std::atomic<std::uint8_t>[a.chunk_count]());
+    impl->dirty.emplace_back(new std::atomic<bool>[a.chunk_count]());
+  }
+  return StrataFile(std::move(impl));
+}
+
+void StrataFile::validate_image(std::span<const std::byte> image, const std::string& name) {
+  validate_image(image, image.size(), name);
+}
+
+void StrataFile::validate_image(std::span<const std::byte> prefix, std::uint64_t file_bytes,
+                                const std::string& name) {
+  detail::Parsed p = detail::parse(
+      [&](std::uint64_t offset, std::span<std::byte> out) {
+        if (offset > file_bytes || out.size() > file_bytes - offset) {
+          detail::corrupt(name, "file_bytes", "read past the end of the image");
+        }
+        std::fill(out.begin(), out.end(), std::byte{0});
+        if (offset < prefix.size()) {
+          std::size_t n = std::min<std::size_t>(out.size(), prefix.size() - offset);
+          std::memcpy(out.data(), prefix.data() + offset, n);
+        }
+      },
+      file_bytes, name);
+  (void)p;
+}
+
+const std::string& StrataFile::path() const noexcept { return impl_->path; }
+const FileHeader& StrataFile::header() const noexcept { return impl_->parsed.header.info; }
+const std::vector<ArrayInfo>& StrataFile::arrays() const noexcept { return impl_->parsed.arrays; }
+const Metadata& StrataFile::metadata() const noexcept { return impl_->parsed.metadata; }
+
+const ArrayInfo& StrataFile::array(std::string_view name) const {
+  std::string names;
+  for (const ArrayInfo& a : impl_->parsed.arrays) {
+    if (a.name == name) return a;
+    names += (names.empty() ? "" : ", ") + a.name;
+  }
+  throw Error(ErrorCategory::invalid_argument, "no such array in the file",
+              {{"file", impl_->path}, {"array", std::string(name)}, {"arrays", names}});
+}
+
+std::span<const std::byte> StrataFile::bytes(const ArrayInfo& array, std::uint64_t offset,
+                                             std::uint64_t bytes) const {
+  std::size_t index = impl_->index_of(array);
+  const ArrayInfo& a = impl_->parsed.arrays[index];
+  impl_->check_range(a, offset, bytes);
+  auto view = impl_->file.bytes(a.data_offset + offset, bytes);  // checks the file's size
+  impl_->verify_chunks(index, offset, bytes);
+  return view;
+}
+
+void StrataFile::read(const ArrayInfo& array, std::uint64_t offset, std::span<std::byte> out) const {
+  std::size_t index = impl_->index_of(array);
+  const ArrayInfo& a = impl_->parsed.arrays[index];
+  impl_->check_range(a, offset, out.size());
+  impl_->file.read(a.data_offset + offset, out);
+  // Verify through pread too, chunk by chunk, so a damaged file never faults this path.
+  if (out.empty()) return;
+  std::uint64_t first = offset / a.chunk_bytes;
+  std::uint64_t last = (offset + out.size() - 1) / a.chunk_bytes;
+  std::vector<std::byte> chunk;
+  for (std::uint64_t c = first; c <= last; ++c) {
+    if (impl_->state[index][c].load(std::memory_order_acquire) == verified) continue;
+    std::uint64_t begin = c * a.chunk_bytes;
+    std::uint64_t size = std::min(a.chunk_bytes, a.data_bytes - begin);
+    chunk.resize(size);
+    impl_->file.read(a.data_offset + begin, chunk);
+    std::uint64_t actual = detail::checksum(chunk);
+    if (actual != impl_->parsed.checksums[index][c]) {
+      throw Error(ErrorCategory::corrupt_data,
+                  "chunk checksum mismatch: computed " + hex(actual) + ", stored " +
+                      hex(impl_->parsed.checksums[index][c]),
+                  {{"file", impl_->path}, {"array", a.name}, {"chunk", std::to_string(c)}});
+    }
+    impl_->state[index][c].store(verified, std::memory_order_release);
+  }
+}
+
+std::span<std::byte> StrataFile::writable(const ArrayInfo& array, std::uint64_t offset,
+                                          std::uint64_t bytes) {
+  if (!impl_->writable) {
+    throw Error(ErrorCategory::invalid_argument, "file was opened read-only", {{"file", impl_->path}});
+  }
+  std::size_t index = impl_->index_of(array);
+  const ArrayInfo& a = impl_->parsed.arrays[index];
+  impl_->check_range(a, offset, bytes);
+  auto view = impl_->file.writable_bytes(a.data_offset + offset, bytes);
+  // Modifying a chunk that was already damaged would bless the damage with a new checksum.
+  impl_->verify_chunks(index, offset, bytes);
+  if (bytes > 0) {
+    for (std::uint64_t c = offset / a.chunk_bytes; c <= (offset + bytes - 1) / a.chunk_bytes; ++c) {
+      impl_->dirty[index][c].store(true, std::memory_order_relaxed);
+    }
+  }
+  return view;
+}
+
+void StrataFile::flush() {
+  if (!impl_->writable) return;
+  for (std::size_t i = 0; i < impl_->parsed.arrays.size(); ++i) {
+    const ArrayInfo& a = impl_->parsed.arrays[i];
+    bool any = false;
+    for (std::uint64_t c = 0; c < a.chunk_count; ++c) {
+      if (!impl_->dirty[i][c].exchange(false)) continue;
+      std::uint64_t sum = impl_->chunk_checksum(a, c);
+      impl_->parsed.checksums[i][c] = sum;
+      auto slot = impl_->file.writable_bytes(a.checksum_offset + c * 8, 8);
+      std::memcpy(slot.data(), &sum, 8);
+      impl_->state[i][c].store(verified, std::memory_order_release);
+      any = true;
+    }
+    if (any) impl_->file.flush(a.data_offset, a.data_bytes);
+    if (any) impl_->file.flush(a.checksum_offset, a.chunk_count * 8);
+  }
+}
+
+VerifyResult StrataFile::verify(unsigned threads) const {
+  struct Task {
+    std::size_t array;
+    std::uint64_t chunk;
+  };
+  std::vector<Task> tasks;
+  VerifyResult result;
+  for (std::size_t i = 0; i < impl_->parsed.arrays.size(); ++i) {
+    for (std::uint64_t c = 0; c < impl_->parsed.arrays[i].chunk_count; ++c) tasks.push_back({i, c});
+    result.bytes_checked += impl_->parsed.arrays[i].data_bytes;
+  }
+  result.chunks_checked = tasks.size();
+  std::atomic<std::size_t> first_bad{tasks.size()};
+  auto check = [&](std::size_t t) {
+    const ArrayInfo& a = impl_->parsed.arrays[tasks[t].array];
+    if (impl_->chunk_checksum(a, tasks[t].chunk) != impl_->parsed.checksums[tasks[t].array][tasks[t].chunk]) {
+      std::size_t seen = first_bad.load();
+      while (t < seen && !first_bad.compare_exchange_weak(seen, t)) {
+      }
+    } else {
+      impl_->state[tasks[t].array][tasks[t].chunk].store(verified, std::memory_order_release);
+    }
+  };
+  impl_->file.bytes(0, impl_->file.size());  // the file must still be whole before we walk it
+  if (threads <= 1) {
+    for (std::size_t t = 0; t < tasks.size(); ++t) check(t);
+  } else {
+    tbb::task_arena arena(static_cast<int>(threads));
+    arena.execute([&] { tbb::parallel_for(std::size_t{0}, tasks.size(), check); });
+  }
+  if (std::size_t t = first_bad.load(); t < tasks.size()) {
+    const ArrayInfo& a = impl_->parsed.arrays[tasks[t].array];
+    result.bad_array = a.name;
+    result.bad_chunk = tasks[t].chunk;
+    result.expected = impl_->parsed.checksums[tasks[t].array][tasks[t].chunk];
+    result.actual = impl_->chunk_checksum(a, tasks[t].chunk);
+    impl_->state[tasks[t].array][tasks[t].chunk].store(unverified);
+  }
+  return result;
+}
+
+}  // namespace strata::io

@@ -1,0 +1,96 @@
+// Runtime: the first object a strata program creates. It joins the MPI job (or runs as one rank),
+// reads the Slurm environment, loads the topology and installs the stop-signal handlers; every
+// other strata object (Executor, Dataset, Checkpointer) is built from it and passed by reference.
+//
+//   int main(int argc, char** argv) {
+//     strata::Runtime rt(argc, argv);
+//     double total = rt.mpi().allreduce_sum(local);
+//     while (!rt.stop_requested()) step();
+//   }
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "strata/runtime/cluster/mpi_context.hpp"
+#include "strata/runtime/cluster/slurm_env.hpp"
+#include "strata/runtime/cluster/stop_signals.hpp"
+#include "strata/runtime/machine/topology.hpp"
+#include "strata/runtime/memory/memory_manager.hpp"
+
+namespace strata {
+
+// Exit code of a job that checkpointed because a stop was requested and wants to run again
+// (EX_TEMPFAIL of sysexits.h, "temporary failure, retry"). slurm/simulation.sbatch requeues the
+// job when its step ends with it; any other code ends the job.
+inline constexpr int kExitRequeue = 75;
+
+struct RuntimeOptions {
+  // Install SIGUSR1/SIGTERM handlers feeding stop_requested(). Off for programs that own signals.
+  bool install_stop_signals = true;
+  // Load this synthetic topology instead of the machine (tests, what-if planning); when unset,
+  // HWLOC_SYNTHETIC / HWLOC_XMLFILE are honoured, else the real machine is loaded.
+  std::optional<std::string> synthetic_topology;
+};
+
+class Runtime {
+ public:
+  // Throws strata::Error when the environment is malformed (bad Slurm variables, invalid
+  // synthetic topology) or MPI cannot start.
+  Runtime(int& argc, char**& argv, RuntimeOptions options = {});
+  explicit Runtime(RuntimeOptions options = {});
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  int rank() const noexcept { return mpi_.rank(); }
+  int size() const noexcept { return mpi_.size(); }
+  MpiContext& mpi() noexcept { return mpi_; }
+  const MpiContext& mpi() const noexcept { return mpi_; }
+  const Topology& topology() const noexcept { return topology_; }
+  const SlurmEnv& slurm() const noexcept { return slurm_; }
+  // Where arrays and large buffers come from: placed per NUMA node, huge pages, statistics.
+  MemoryManager& memory() noexcept { return memory_; }
+  const MemoryManager& memory() const noexcept { return memory_; }
+
+  // Merges a partial result across all ranks (see MpiContext::allreduce).
+  template <class T>
+    requires Mergeable<T> || SerializableMergeable<T>
+  T allreduce(const T& mine) const {
+    return mpi_.allreduce(mine);
+  }
+
+  // True once SIGUSR1 or SIGTERM arrived (always false when stop signals are not installed).
+  bool stop_requested() const noexcept;
+  int stop_signal() const noexcept;
+  // Collective: true on every rank when a stop was requested on any rank. Signals reach ranks at
+  // slightly different moments; a job that checkpoints on a stop must decide on this, not on
+  // stop_requested(), or ranks would enter the checkpoint at different steps.
+  bool stop_requested_anywhere() const;
+
+  // For `return rt.exit_for_requeue();` once the stop checkpoint is committed: logs that the job
+  // wants to be requeued and returns kExitRequeue.
+  int exit_for_requeue() const;
+
+  // Records how long the last checkpoint took, from save() to commit (the Checkpointer calls
+  // this). When STRATA_SIGNAL_LEAD_SECONDS is set (slurm/simulation.sbatch passes its --signal
+  // lead time) and is shorter than lead_seconds_needed(), warns once in the job log.
+  void note_checkpoint_seconds(double seconds);
+  // The last recorded checkpoint time, or 0.
+  double last_checkpoint_seconds() const noexcept { return last_checkpoint_seconds_; }
+  // The lead time a stop signal needs: time to finish the step in flight and checkpoint —
+  // twice the last checkpoint time plus kLeadMarginSeconds.
+  double lead_seconds_needed() const noexcept;
+  static constexpr double kLeadMarginSeconds = 30;
+
+ private:
+  SlurmEnv slurm_;
+  MpiContext mpi_;
+  Topology topology_;
+  MemoryManager memory_;
+  std::optional<StopSignals> stop_signals_;
+  std::optional<double> signal_lead_seconds_;
+  double last_checkpoint_seconds_ = 0;
+  bool lead_warning_given_ = false;
+};
+
+}  // namespace strata

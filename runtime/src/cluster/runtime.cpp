@@ -1,0 +1,111 @@
+// Runtime: the order of start-up matters — Slurm variables are validated before MPI starts (a
+// malformed job environment fails fast), the log learns the rank before anything is said, and the
+// topology is loaded before threads exist so the process affinity read is the launcher's.
+#include "strata/runtime/cluster/runtime.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/log.hpp"
+
+namespace strata {
+namespace {
+
+Topology load_topology(const RuntimeOptions& options) {
+  if (options.synthetic_topology) return Topology::synthetic(*options.synthetic_topology);
+  return Topology::load();
+}
+
+int& no_argc() {
+  static int argc = 0;
+  return argc;
+}
+
+char**& no_argv() {
+  static char** argv = nullptr;
+  return argv;
+}
+
+// STRATA_SIGNAL_LEAD_SECONDS: the --signal lead time the batch script asked Slurm for.
+std::optional<double> signal_lead_from_environment() {
+  const char* text = std::getenv("STRATA_SIGNAL_LEAD_SECONDS");
+  if (text == nullptr || *text == '\0') return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  double seconds = std::strtod(text, &end);
+  if (errno != 0 || *end != '\0' || !std::isfinite(seconds) || seconds < 0) {
+    throw Error(ErrorCategory::config, "not a lead time in seconds",
+                {{"variable", "STRATA_SIGNAL_LEAD_SECONDS"}, {"value", text}});
+  }
+  return seconds;
+}
+
+// The job's environment, checked before MPI starts so that a malformed one fails fast: the Slurm
+// variables, and STRATA_SIGNAL_LEAD_SECONDS (read again, unchanged, after MPI is up).
+SlurmEnv validated_job_environment() {
+  SlurmEnv slurm = SlurmEnv::from_environment();
+  signal_lead_from_environment();
+  return slurm;
+}
+
+}  // namespace
+
+Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options)
+    : slurm_(validated_job_environment()),
+      mpi_(argc, argv),
+      topology_((log::set_rank(mpi_.size() > 1 ? mpi_.rank() : -1), load_topology(options))),
+      memory_(topology_),
+      signal_lead_seconds_(signal_lead_from_environment()) {
+  if (options.install_stop_signals) stop_signals_.emplace();
+}
+
+Runtime::Runtime(RuntimeOptions options) : Runtime(no_argc(), no_argv(), std::move(options)) {}
+
+bool Runtime::stop_requested() const noexcept {
+  return stop_signals_ && stop_signals_->stop_requested();
+}
+
+int Runtime::stop_signal() const noexcept { return stop_signals_ ? stop_signals_->stop_signal() : 0; }
+
+bool Runtime::stop_requested_anywhere() const {
+  if (mpi_.size() == 1) return stop_requested();
+  return mpi_.allreduce_or(stop_requested());
+}
+
+int Runtime::exit_for_requeue() const {
+  std::string message = "stopping for requeue (exit code ";
+  message += std::to_string(kExitRequeue);
+  message += ")";
+  if (slurm_.in_job) {
+    message += ", Slurm job ";
+    message += std::to_string(slurm_.job_id);
+    message += " restart count ";
+    message += std::to_string(slurm_.restart_count);
+  }
+  if (mpi_.rank() == 0) log::write(log::Level::warn, message);
+  return kExitRequeue;
+}
+
+double Runtime::lead_seconds_needed() const noexcept {
+  return 2 * last_checkpoint_seconds_ + kLeadMarginSeconds;
+}
+
+void Runtime::note_checkpoint_seconds(double seconds) {
+  last_checkpoint_seconds_ = seconds;
+  if (!signal_lead_seconds_ || lead_warning_given_ || mpi_.rank() != 0) return;
+  if (*signal_lead_seconds_ >= lead_seconds_needed()) return;
+  lead_warning_given_ = true;
+  std::string message = "the stop-signal lead time (STRATA_SIGNAL_LEAD_SECONDS=";
+  message += std::to_string(static_cast<long>(*signal_lead_seconds_));
+  message += " s) is shorter than the last checkpoint (";
+  message += std::to_string(seconds);
+  message += " s) allows: ask for --signal=B:USR1@";
+  message += std::to_string(static_cast<long>(std::ceil(lead_seconds_needed())));
+  message += " or more";
+  log::write(log::Level::warn, message);
+}
+
+}  // namespace strata
