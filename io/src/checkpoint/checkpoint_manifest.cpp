@@ -363,8 +363,7 @@ void write_file_durably(const std::string& path, const std::string& text) {
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) {
     int err = errno;
-    throw Error(err == ENOSPC || err == EDQUOT ? ErrorCategory::resource : ErrorCategory::io,
-                std::string("cannot create file: ") + std::strerror(err), {{"file", temp}});
+    throw_errno("cannot create file", err, {{"file", temp}});
   }
   try {
     ::fchmod(fd, 0640);

@@ -64,16 +64,18 @@ const StepReader::Shard& StepReader::shard(long step, int rank) {
   s.fd = ::open(s.path.c_str(), O_RDONLY | O_CLOEXEC);
   if (s.fd < 0) {
     int err = errno;
-    throw Error(err == ENOENT ? ErrorCategory::corrupt_data : ErrorCategory::io,
-                std::string("shard missing or unreadable: ") + std::strerror(err),
-                {{"step", std::to_string(step)}, {"shard", s.path}});
+    // A missing shard is a damaged checkpoint (restore falls back past it), not an I/O failure.
+    if (err == ENOENT) {
+      throw_errno(ErrorCategory::corrupt_data, "shard missing", err,
+                  {{"step", std::to_string(step)}, {"shard", s.path}});
+    }
+    throw_errno("shard unreadable", err, {{"step", std::to_string(step)}, {"shard", s.path}});
   }
   struct stat st {};
   if (::fstat(s.fd, &st) != 0) {
     int err = errno;
     ::close(s.fd);
-    throw Error(ErrorCategory::io, std::string("cannot stat shard: ") + std::strerror(err),
-                {{"shard", s.path}});
+    throw_errno("cannot stat shard", err, {{"shard", s.path}});
   }
   s.bytes = static_cast<std::uint64_t>(st.st_size);
   if (step == manifest_.step) {

@@ -5,6 +5,7 @@
 // (every rank's outcome gathered at rank 0, which writes the manifest, renames the folder, fsyncs,
 // prunes, and broadcasts the decision). restore_latest() verifies before it writes anything.
 #include "strata/io/checkpoint/checkpoint.hpp"
+#include "strata/runtime/base/round_up.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -82,9 +83,7 @@ void make_folder(const std::string& path) {
   if (!parent.empty() && parent != fs::path(path) && !fs::exists(parent)) make_folder(parent.string());
   if (::mkdir(path.c_str(), 0750) != 0 && errno != EEXIST) {
     int err = errno;
-    throw Error(err == ENOSPC || err == EDQUOT ? ErrorCategory::resource : ErrorCategory::io,
-                std::string("cannot create checkpoint folder: ") + std::strerror(err),
-                {{"folder", path}});
+    throw_errno("cannot create checkpoint folder", err, {{"folder", path}});
   }
   ::chmod(path.c_str(), 0750);
 }
@@ -106,7 +105,7 @@ void parallel_copy(oneapi::tbb::task_arena& arena, std::span<const std::byte> fr
   // Above kStreamingCopyBytes, so each piece goes out through streaming stores: the staging copy
   // is not read again until the background stage streams through it.
   constexpr std::size_t kPiece = 2 * kernels::kStreamingCopyBytes;
-  const std::size_t pieces = (from.size() + kPiece - 1) / kPiece;
+  const std::size_t pieces = divide_round_up(from.size(), kPiece);
   arena.execute([&] {
     oneapi::tbb::parallel_for(std::size_t{0}, pieces, [&](std::size_t p) {
       const std::size_t offset = p * kPiece;
@@ -465,15 +464,12 @@ void Checkpointer::Impl::commit(long step, const std::string& local_error,
           replaced = final_folder + ".replaced";
           remove_folder(replaced);
           if (::rename(final_folder.c_str(), replaced.c_str()) != 0) {
-            throw Error(ErrorCategory::io, std::string("cannot move the old step aside: ") +
-                                               std::strerror(errno), {{"folder", final_folder}});
+            throw_errno("cannot move the old step aside", errno, {{"folder", final_folder}});
           }
         }
         if (::rename(tmp.c_str(), final_folder.c_str()) != 0) {
           int err = errno;
-          throw Error(ErrorCategory::io,
-                      std::string("cannot rename the finished checkpoint: ") + std::strerror(err),
-                      {{"folder", tmp}});
+          throw_errno("cannot rename the finished checkpoint", err, {{"folder", tmp}});
         }
         detail::sync_folder(options.dir, {{"folder", options.dir}});
         if (!replaced.empty()) remove_folder(replaced);

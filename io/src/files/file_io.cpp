@@ -16,13 +16,10 @@
 #include <vector>
 
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/round_up.hpp"
 
 namespace strata::io::detail {
 namespace {
-
-ErrorCategory category_of(int err) noexcept {
-  return err == ENOSPC || err == EDQUOT ? ErrorCategory::resource : ErrorCategory::io;
-}
 
 constexpr std::size_t kAlign = 4096;             // satisfies any logical block size up to 4 KiB
 constexpr std::size_t kDirectBuffer = 8u << 20;  // one device write
@@ -117,8 +114,7 @@ struct AppendWriter::device_writes {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         int err = errno;
-        throw Error(category_of(err), std::string("write failed: ") + std::strerror(err),
-                    {{"file", path}, {"offset", std::to_string(j.offset + done)}});
+        throw_errno("write failed", err, {{"file", path}, {"offset", std::to_string(j.offset + done)}});
       }
       done += static_cast<std::size_t>(n);
       if (done % kAlign != 0 && done < j.length) {
@@ -139,7 +135,7 @@ struct AppendWriter::device_writes {
   void submit(bool last) {
     std::size_t length = filled;
     if (last) {  // the tail goes out padded to a whole block; finish() truncates the padding
-      const std::size_t whole = (length + kAlign - 1) / kAlign * kAlign;
+      const std::size_t whole = round_up(length, kAlign);
       std::memset(buffers[current].get() + length, 0, whole - length);
       padded = padded || whole != length;
       length = whole;
@@ -186,8 +182,7 @@ AppendWriter::AppendWriter(std::string path, mode_t mode) : path_(std::move(path
   }
   if (fd_ < 0) {
     int err = errno;
-    throw Error(category_of(err), std::string("cannot create file: ") + std::strerror(err),
-                {{"file", path_}});
+    throw_errno("cannot create file", err, {{"file", path_}});
   }
   ::fchmod(fd_, mode);  // whatever the umask
   if (!direct_) return;
@@ -210,8 +205,7 @@ AppendWriter::AppendWriter(std::string path, mode_t mode) : path_(std::move(path
     direct_ = false;
     if (::ftruncate(fd_, 0) != 0) {
       int err = errno;
-      throw Error(category_of(err), std::string("cannot set the file size: ") + std::strerror(err),
-                  {{"file", path_}});
+      throw_errno("cannot set the file size", err, {{"file", path_}});
     }
     device_.reset();
     return;
@@ -243,8 +237,7 @@ void AppendWriter::finish() {
     device_->drain();
     if (device_->padded && ::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
       int err = errno;
-      throw Error(category_of(err), std::string("cannot set the file size: ") + std::strerror(err),
-                  {{"file", path_}});
+      throw_errno("cannot set the file size", err, {{"file", path_}});
     }
   }
   sync_file(fd_, path_);
@@ -257,8 +250,7 @@ void write_all(int fd, const std::string& path, std::uint64_t offset,
     if (n < 0) {
       if (errno == EINTR) continue;
       int err = errno;
-      throw Error(category_of(err), std::string("write failed: ") + std::strerror(err),
-                  {{"file", path}, {"offset", std::to_string(offset)}});
+      throw_errno("write failed", err, {{"file", path}, {"offset", std::to_string(offset)}});
     }
     data = data.subspan(static_cast<std::size_t>(n));
     offset += static_cast<std::uint64_t>(n);
@@ -271,8 +263,7 @@ void read_all(int fd, const std::string& path, std::uint64_t offset, std::span<s
     if (n < 0) {
       if (errno == EINTR) continue;
       int err = errno;
-      throw Error(ErrorCategory::io, std::string("read failed: ") + std::strerror(err),
-                  {{"file", path}, {"offset", std::to_string(offset)}});
+      throw_errno("read failed", err, {{"file", path}, {"offset", std::to_string(offset)}});
     }
     if (n == 0) {
       throw Error(ErrorCategory::corrupt_data, "file ends early (truncated)",
@@ -288,8 +279,7 @@ void read_all(int fd, const std::string& path, std::uint64_t offset, std::span<s
 void sync_file(int fd, const std::string& path) {
   if (::fsync(fd) != 0) {
     int err = errno;
-    throw Error(category_of(err), std::string("fsync failed: ") + std::strerror(err),
-                {{"file", path}});
+    throw_errno("fsync failed", err, {{"file", path}});
   }
 }
 

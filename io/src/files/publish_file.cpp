@@ -9,34 +9,26 @@
 #include <filesystem>
 
 namespace strata::io::detail {
-namespace {
-
-Error sync_error(const std::string& what, int err, const std::vector<ErrorContext>& context) {
-  return Error(err == ENOSPC || err == EDQUOT ? ErrorCategory::resource : ErrorCategory::io,
-               what + ": " + std::strerror(err), context);
-}
-
-}  // namespace
 
 void sync_folder(const std::string& folder, const std::vector<ErrorContext>& context) {
   const int dfd = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) throw sync_error("cannot open folder to sync it", errno, context);
+  if (dfd < 0) throw_errno("cannot open folder to sync it", errno, context);
   const int rc = ::fsync(dfd);
   const int err = errno;
   ::close(dfd);
-  if (rc != 0) throw sync_error("cannot sync folder", err, context);
+  if (rc != 0) throw_errno("cannot sync folder", err, context);
 }
 
 void publish_file(const std::string& temp_path, const std::string& final_path,
                   const std::vector<ErrorContext>& context) {
   const int fd = ::open(temp_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw sync_error("cannot open the finished file to sync it", errno, context);
+  if (fd < 0) throw_errno("cannot open the finished file to sync it", errno, context);
   const int rc = ::fsync(fd);
   const int err = errno;
   ::close(fd);
-  if (rc != 0) throw sync_error("cannot sync the finished file", err, context);
+  if (rc != 0) throw_errno("cannot sync the finished file", err, context);
   if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
-    throw sync_error("cannot rename the finished file into place", errno, context);
+    throw_errno("cannot rename the finished file into place", errno, context);
   }
   sync_folder(std::filesystem::path(final_path).parent_path().string(), context);
 }

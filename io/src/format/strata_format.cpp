@@ -9,6 +9,7 @@
 
 #include "checksum/xxh3.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/round_up.hpp"
 
 namespace strata::io::detail {
 namespace {
@@ -32,9 +33,6 @@ bool all_zero(std::span<const std::byte> in, std::size_t first, std::size_t last
   return std::all_of(in.begin() + first, in.begin() + last, [](std::byte b) { return b == std::byte{0}; });
 }
 
-std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) {
-  return (value + alignment - 1) / alignment * alignment;
-}
 
 std::string hex(std::uint64_t v) {
   char buffer[24];
@@ -277,7 +275,7 @@ Layout compute_layout(const std::vector<ArraySpec>& specs, std::uint64_t metadat
   std::uint64_t at = kHeaderBytes + specs.size() * kEntryBytes;
   layout.metadata_offset = at;
   layout.metadata_bytes = metadata_bytes;
-  at = align_up(at + metadata_bytes, 8);
+  at = round_up(at + metadata_bytes, std::uint64_t{8});
   for (const ArraySpec& s : specs) {
     check_array_name(s.name);
     if (!names.insert(s.name).second) {
@@ -301,13 +299,13 @@ Layout compute_layout(const std::vector<ArraySpec>& specs, std::uint64_t metadat
     at += a.chunk_count * 8;
     layout.arrays.push_back(std::move(a));
   }
-  at = align_up(at, kDataAlignment);
+  at = round_up(at, kDataAlignment);
   for (ArrayInfo& a : layout.arrays) {
     a.data_offset = at;
     if (a.data_bytes > UINT64_MAX - at - kDataAlignment) {
       throw Error(ErrorCategory::invalid_argument, "file size overflows", {{"name", a.name}});
     }
-    at = align_up(at + a.data_bytes, kDataAlignment);
+    at = round_up(at + a.data_bytes, kDataAlignment);
   }
   layout.file_bytes = at;
   return layout;

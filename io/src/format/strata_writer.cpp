@@ -81,8 +81,7 @@ StrataWriter::StrataWriter(std::string path, std::vector<ArraySpec> arrays, Meta
   if (w.fd < 0) {
     int err = errno;
     w.temp_path.clear();
-    throw Error(ErrorCategory::io, std::string("cannot create file: ") + std::strerror(err),
-                {{"file", w.path}});
+    throw_errno("cannot create file", err, {{"file", w.path}});
   }
   // Reserve every block now: a full disk fails here, before hours of generation are spent.
   if (int err = ::posix_fallocate(w.fd, 0, static_cast<off_t>(w.layout.file_bytes)); err != 0) {

@@ -1,6 +1,7 @@
 // strata::Error: formatting of the one-line message "category: message (key=value, ...)".
 #include "strata/runtime/base/error.hpp"
 
+#include <cerrno>
 #include <cstring>
 
 namespace strata {
@@ -57,6 +58,37 @@ void throw_system_error(std::string what, int errnum, std::vector<ErrorContext> 
   what += ": ";
   what += std::strerror(errnum);
   throw Error(ErrorCategory::system, std::move(what), std::move(context));
+}
+
+ErrorCategory category_of_errno(int errnum) noexcept {
+  switch (errnum) {
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+    case ENOMEM:
+    case EMFILE:
+    case ENFILE:
+      return ErrorCategory::resource;
+    default:
+      return ErrorCategory::io;
+  }
+}
+
+Error errno_error(std::string what, int errnum, std::vector<ErrorContext> context) {
+  what += ": ";
+  what += std::strerror(errnum);
+  return Error(category_of_errno(errnum), std::move(what), std::move(context));
+}
+
+void throw_errno(std::string what, int errnum, std::vector<ErrorContext> context) {
+  throw errno_error(std::move(what), errnum, std::move(context));
+}
+
+void throw_errno(ErrorCategory category, std::string what, int errnum,
+                 std::vector<ErrorContext> context) {
+  what += ": ";
+  what += std::strerror(errnum);
+  throw Error(category, std::move(what), std::move(context));
 }
 
 }  // namespace strata

@@ -1,6 +1,7 @@
 // MappedFile: mmap of a whole file with its modes, advice, populate, flush and growth. Every range
 // handed out is first checked against the file's size now (fstat), so truncation behind our back
 // becomes Error(corrupt_data) instead of a SIGBUS in the caller.
+#include "strata/runtime/base/round_up.hpp"
 #include "strata/runtime/files/mapped_file.hpp"
 
 #include <fcntl.h>
@@ -29,13 +30,7 @@ constexpr std::uint64_t kMaxFileBytes = std::numeric_limits<off_t>::max();
 
 std::uint64_t page() noexcept { return base_page_bytes(); }
 
-std::uint64_t round_up_to_page(std::uint64_t bytes) noexcept {
-  return (bytes + page() - 1) / page() * page();
-}
-
-std::string errno_text(const std::string& what, int err) {
-  return what + ": " + std::strerror(err);
-}
+std::uint64_t round_up_to_page(std::uint64_t bytes) noexcept { return round_up(bytes, page()); }
 
 int to_madvise(MapAdvice advice) noexcept {
   switch (advice) {
@@ -62,10 +57,7 @@ std::string_view to_string(MapMode mode) noexcept {
 void allocate_blocks(int fd, const std::string& path, std::uint64_t bytes) {
   if (bytes == 0) return;
   if (int err = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes)); err != 0) {
-    bool no_room = err == ENOSPC || err == EFBIG || err == EDQUOT;
-    throw Error(no_room ? ErrorCategory::resource : ErrorCategory::io,
-                errno_text("cannot allocate the file's blocks", err),
-                {{"file", path}, {"bytes", std::to_string(bytes)}});
+    throw_errno("cannot allocate the file's blocks", err, {{"file", path}, {"bytes", std::to_string(bytes)}});
   }
 }
 
@@ -105,7 +97,7 @@ MappedFile MappedFile::open(const std::string& path, const MappedFileOptions& op
     f.fd_ = ::open(path.c_str(), access);
   }
   if (f.fd_ < 0) {
-    throw Error(ErrorCategory::io, errno_text("cannot open file", errno), {{"file", path}});
+    throw_errno("cannot open file", errno, {{"file", path}});
   }
   if (create_bytes) {
     try {
@@ -118,7 +110,7 @@ MappedFile MappedFile::open(const std::string& path, const MappedFileOptions& op
 
   struct stat st {};
   if (::fstat(f.fd_, &st) != 0) {
-    throw Error(ErrorCategory::io, errno_text("cannot stat file", errno), {{"file", path}});
+    throw_errno("cannot stat file", errno, {{"file", path}});
   }
   if (!S_ISREG(st.st_mode)) {
     throw Error(ErrorCategory::io, "not a regular file", {{"file", path}});
@@ -138,9 +130,7 @@ MappedFile MappedFile::open(const std::string& path, const MappedFileOptions& op
   void* p = ::mmap(nullptr, round_up_to_page(f.size_), prot, flags, f.fd_, 0);
   if (p == MAP_FAILED) {
     int err = errno;
-    throw Error(err == ENOMEM ? ErrorCategory::resource : ErrorCategory::io,
-                errno_text("cannot map file", err),
-                {{"file", path}, {"bytes", std::to_string(f.size_)}});
+    throw_errno("cannot map file", err, {{"file", path}, {"bytes", std::to_string(f.size_)}});
   }
   f.data_ = static_cast<std::byte*>(p);
   if (f.placement_) {
@@ -183,7 +173,7 @@ std::uint64_t MappedFile::file_bytes() const {
   if (fd_ < 0) return 0;
   struct stat st {};
   if (::fstat(fd_, &st) != 0) {
-    throw Error(ErrorCategory::io, errno_text("cannot stat file", errno), {{"file", path_}});
+    throw_errno("cannot stat file", errno, {{"file", path_}});
   }
   return static_cast<std::uint64_t>(st.st_size);
 }
@@ -235,8 +225,7 @@ void MappedFile::read(std::uint64_t offset, std::span<std::byte> out) const {
                         static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      throw Error(ErrorCategory::io, errno_text("cannot read file", errno),
-                  {{"file", path_}, {"offset", std::to_string(offset + done)}});
+      throw_errno("cannot read file", errno, {{"file", path_}, {"offset", std::to_string(offset + done)}});
     }
     if (n == 0) {
       throw Error(ErrorCategory::corrupt_data,
@@ -277,9 +266,7 @@ void MappedFile::populate(std::uint64_t offset, std::uint64_t bytes) const {
     return;
   }
   if (err == EFAULT) check_file_covers(offset + bytes);  // truncated between the check and now
-  throw Error(err == ENOMEM ? ErrorCategory::resource : ErrorCategory::io,
-              errno_text("cannot populate mapping", err),
-              {{"file", path_}, {"bytes", std::to_string(last - first)}});
+  throw_errno("cannot populate mapping", err, {{"file", path_}, {"bytes", std::to_string(last - first)}});
 }
 
 void MappedFile::flush(std::uint64_t offset, std::uint64_t bytes, bool async) const {
@@ -289,8 +276,7 @@ void MappedFile::flush(std::uint64_t offset, std::uint64_t bytes, bool async) co
   std::uint64_t first = offset / page() * page();
   std::uint64_t last = round_up_to_page(offset + bytes);
   if (::msync(data_ + first, last - first, async ? MS_ASYNC : MS_SYNC) != 0) {
-    throw Error(ErrorCategory::io, errno_text("cannot write the mapping back", errno),
-                {{"file", path_},
+    throw_errno("cannot write the mapping back", errno, {{"file", path_},
                  {"offset", std::to_string(first)},
                  {"bytes", std::to_string(last - first)}});
   }
@@ -317,9 +303,7 @@ void MappedFile::grow(std::uint64_t new_bytes) {
                   : ::mremap(data_, old_len, new_len, MREMAP_MAYMOVE);
     if (p == MAP_FAILED) {
       int err = errno;
-      throw Error(err == ENOMEM ? ErrorCategory::resource : ErrorCategory::io,
-                  errno_text("cannot remap the grown file", err),
-                  {{"file", path_}, {"bytes", std::to_string(new_bytes)}});
+      throw_errno("cannot remap the grown file", err, {{"file", path_}, {"bytes", std::to_string(new_bytes)}});
     }
     data_ = static_cast<std::byte*>(p);
     // The part kept its policy through mremap; only the new pages need it (and have none faulted,

@@ -2,6 +2,7 @@
 // offset, and file handles in a second LRU list under a count cap. A window is "held" while any
 // view shares it (its use count is above the cache's own reference); only unheld windows are
 // unmapped, and releasing the last view of a window brings the cache back within its budget.
+#include "strata/runtime/base/round_up.hpp"
 #include "strata/runtime/files/mapped_view_cache.hpp"
 
 #include <fcntl.h>
@@ -130,9 +131,7 @@ struct ViewCacheState {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       int err = errno;
-      bool exhausted = err == EMFILE || err == ENFILE;
-      throw Error(exhausted ? ErrorCategory::resource : ErrorCategory::io,
-                  std::string("cannot open file: ") + std::strerror(err), {{"file", path}});
+      throw_errno("cannot open file", err, {{"file", path}});
     }
     file.fd = fd;
     open_fds.push_front(path);
@@ -164,9 +163,6 @@ using detail::ViewCacheState;
                {"needed_bytes", std::to_string(needed)}});
 }
 
-std::uint64_t round_up(std::uint64_t bytes, std::uint64_t unit) noexcept {
-  return (bytes + unit - 1) / unit * unit;
-}
 
 }  // namespace
 
@@ -225,8 +221,7 @@ std::shared_ptr<const MappedView> MappedViewCache::acquire(const std::string& pa
   // SIGBUS on a cached window; stat outside the lock keeps the syscall off the shared path.
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    throw Error(ErrorCategory::io, std::string("cannot stat file: ") + std::strerror(errno),
-                {{"file", path}});
+    throw_errno("cannot stat file", errno, {{"file", path}});
   }
   if (!S_ISREG(st.st_mode)) throw Error(ErrorCategory::io, "not a regular file", {{"file", path}});
   if (static_cast<std::uint64_t>(st.st_size) < end) throw_shorter(path, st.st_size, end);
@@ -271,8 +266,7 @@ std::shared_ptr<const MappedView> MappedViewCache::acquire(const std::string& pa
   int fd = s.handle(path, file);
   struct stat now {};
   if (::fstat(fd, &now) != 0) {
-    throw Error(ErrorCategory::io, std::string("cannot stat file: ") + std::strerror(errno),
-                {{"file", path}});
+    throw_errno("cannot stat file", errno, {{"file", path}});
   }
   if (now.st_dev != file.dev || now.st_ino != file.ino) {
     // Replaced between the stat above and the open: the handle is the file to map, and what was
@@ -295,9 +289,7 @@ std::shared_ptr<const MappedView> MappedViewCache::acquire(const std::string& pa
   void* p = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(start));
   if (p == MAP_FAILED) {
     int err = errno;
-    throw Error(err == ENOMEM ? ErrorCategory::resource : ErrorCategory::io,
-                std::string("cannot map file: ") + std::strerror(err),
-                {{"file", path},
+    throw_errno("cannot map file", err, {{"file", path},
                  {"offset", std::to_string(start)},
                  {"bytes", std::to_string(len)}});
   }

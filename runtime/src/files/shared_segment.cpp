@@ -3,6 +3,7 @@
 // the data from a 2 MiB offset (sparse in between, so it costs nothing), aligned for huge pages.
 // The creator allocates every page before anyone can see the segment ready; attachers poll the
 // header's state, checking that the creator is still alive while they wait.
+#include "strata/runtime/base/round_up.hpp"
 #include "strata/runtime/files/shared_segment.hpp"
 
 #include <fcntl.h>
@@ -57,14 +58,6 @@ constexpr std::uint32_t kFailed = 2;
 // Data starts 2 MiB in, so shared-memory THP (which needs 2 MiB-aligned file offsets) can back it.
 constexpr std::uint64_t kDataOffset = std::uint64_t{2} << 20;
 constexpr std::uint64_t kMaxBytes = std::uint64_t{1} << 56;
-
-std::string errno_text(const std::string& what, int err) {
-  return what + ": " + std::strerror(err);
-}
-
-std::uint64_t round_up(std::uint64_t bytes, std::uint64_t unit) noexcept {
-  return (bytes + unit - 1) / unit * unit;
-}
 
 void check_token(const std::string& text, const char* what, std::size_t min, std::size_t max) {
   bool ok = text.size() >= min && text.size() <= max;
@@ -179,11 +172,8 @@ void allocate_pages(void* addr, std::uint64_t len, int fd, std::uint64_t file_of
   }
   if (err != 0) {
     // EFAULT is populate's word for "the fault would have raised SIGBUS": here, a full tmpfs.
-    bool no_room = err == EFAULT || err == ENOMEM || err == ENOSPC;
     if (err == EFAULT) err = ENOSPC;
-    throw Error(no_room ? ErrorCategory::resource : ErrorCategory::system,
-                errno_text("cannot allocate the shared segment's memory", err),
-                {{"segment", path}, {"bytes", std::to_string(len)}});
+    throw_errno("cannot allocate the shared segment's memory", err, {{"segment", path}, {"bytes", std::to_string(len)}});
   }
 }
 
@@ -208,8 +198,7 @@ Attached attach(int fd, const Backing& b, std::uint64_t bytes, const SharedSegme
                 bool check_size, Backoff& backoff) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
-    throw Error(ErrorCategory::io, errno_text("cannot stat shared segment", errno),
-                {{"segment", b.path}});
+    throw_errno("cannot stat shared segment", errno, {{"segment", b.path}});
   }
   // Only a segment this user made, closed to others, is trusted with this job's data.
   if (st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
@@ -231,8 +220,7 @@ Attached attach(int fd, const Backing& b, std::uint64_t bytes, const SharedSegme
   }
   ScopedMapping head{::mmap(nullptr, b.page, PROT_READ, MAP_SHARED, fd, 0), b.page};
   if (head.addr == MAP_FAILED) {
-    throw Error(ErrorCategory::io, errno_text("cannot map shared segment header", errno),
-                {{"segment", b.path}});
+    throw_errno("cannot map shared segment header", errno, {{"segment", b.path}});
   }
   const Header* h = static_cast<const Header*>(head.addr);
   while (true) {
@@ -284,8 +272,7 @@ Attached attach(int fd, const Backing& b, std::uint64_t bytes, const SharedSegme
   int prot = PROT_READ | (options.attach_writable ? PROT_WRITE : 0);
   void* p = ::mmap(nullptr, total, prot, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) {
-    throw Error(ErrorCategory::resource, errno_text("cannot map shared segment", errno),
-                {{"segment", b.path}, {"bytes", std::to_string(total)}});
+    throw_errno(ErrorCategory::resource, "cannot map shared segment", errno, {{"segment", b.path}, {"bytes", std::to_string(total)}});
   }
   return {static_cast<std::byte*>(p), total, data_offset, seg_bytes};
 }
@@ -339,8 +326,7 @@ SharedSegment SharedSegment::open_segment(const std::string& name, std::uint64_t
     s.fd_ = open_object(b, O_RDWR | O_CREAT | O_EXCL, 0600);
     if (s.fd_ >= 0) break;
     if (errno != EEXIST) {
-      throw Error(ErrorCategory::io, errno_text("cannot create shared segment", errno),
-                  {{"segment", b.path}});
+      throw_errno("cannot create shared segment", errno, {{"segment", b.path}});
     }
     s.fd_ = open_object(b, options.attach_writable ? O_RDWR : O_RDONLY, 0);
     if (s.fd_ >= 0) {
@@ -353,8 +339,7 @@ SharedSegment SharedSegment::open_segment(const std::string& name, std::uint64_t
     }
     // Removed between our create and open (its creator gave up): try to create it again.
     if (errno != ENOENT || backoff.expired()) {
-      throw Error(ErrorCategory::io, errno_text("cannot open shared segment", errno),
-                  {{"segment", b.path}});
+      throw_errno("cannot open shared segment", errno, {{"segment", b.path}});
     }
     backoff.wait();
   }
@@ -363,18 +348,15 @@ SharedSegment SharedSegment::open_segment(const std::string& name, std::uint64_t
   // throw, so attachers stop waiting and a retry can create it afresh.
   s.owner_ = true;
   if (::fchmod(s.fd_, 0600) != 0) {  // exactly 0600 whatever the umask
-    throw Error(ErrorCategory::io, errno_text("cannot set segment permissions", errno),
-                {{"segment", b.path}});
+    throw_errno("cannot set segment permissions", errno, {{"segment", b.path}});
   }
   const std::uint64_t total = b.data_offset + round_up(bytes, b.page);
   if (::ftruncate(s.fd_, static_cast<off_t>(total)) != 0) {
-    throw Error(ErrorCategory::resource, errno_text("cannot size shared segment", errno),
-                {{"segment", b.path}, {"bytes", std::to_string(total)}});
+    throw_errno(ErrorCategory::resource, "cannot size shared segment", errno, {{"segment", b.path}, {"bytes", std::to_string(total)}});
   }
   void* p = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, s.fd_, 0);
   if (p == MAP_FAILED) {  // on hugetlbfs: the pool cannot reserve the pages
-    throw Error(ErrorCategory::resource, errno_text("cannot map shared segment", errno),
-                {{"segment", b.path}, {"bytes", std::to_string(total)}});
+    throw_errno(ErrorCategory::resource, "cannot map shared segment", errno, {{"segment", b.path}, {"bytes", std::to_string(total)}});
   }
   s.base_ = static_cast<std::byte*>(p);
   s.mapped_ = total;
@@ -406,7 +388,7 @@ SharedSegment SharedSegment::share_file(const std::string& path, const std::stri
                                         const SharedSegmentOptions& options) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    throw Error(ErrorCategory::io, errno_text("cannot open file", errno), {{"file", path}});
+    throw_errno("cannot open file", errno, {{"file", path}});
   }
   struct Closer {
     int fd;
@@ -433,7 +415,7 @@ SharedSegment SharedSegment::share_file(const std::string& path, const std::stri
     ssize_t n = ::pread(fd, s.data_ + done, file_bytes - done, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      throw Error(ErrorCategory::io, errno_text("cannot read file", errno), {{"file", path}});
+      throw_errno("cannot read file", errno, {{"file", path}});
     }
     if (n == 0) {
       throw Error(ErrorCategory::corrupt_data, "file shrank while it was being shared",
@@ -452,8 +434,7 @@ bool SharedSegment::remove(const std::string& name, const SharedSegmentOptions& 
   const Backing b = backing_for(name, options);
   if (unlink_object(b) == 0) return true;
   if (errno == ENOENT) return false;
-  throw Error(ErrorCategory::io, errno_text("cannot remove shared segment", errno),
-              {{"segment", b.path}});
+  throw_errno("cannot remove shared segment", errno, {{"segment", b.path}});
 }
 
 SharedSegment::SharedSegment(SharedSegment&& other) noexcept { *this = std::move(other); }
@@ -529,8 +510,7 @@ void SharedSegment::unlink() {
   if (unlinked_) return;
   int rc = hugetlbfs_ ? ::unlink(path_.c_str()) : ::shm_unlink(name_.c_str());
   if (rc != 0 && errno != ENOENT) {
-    throw Error(ErrorCategory::io, errno_text("cannot unlink shared segment", errno),
-                {{"segment", path_}});
+    throw_errno("cannot unlink shared segment", errno, {{"segment", path_}});
   }
   unlinked_ = true;
 }

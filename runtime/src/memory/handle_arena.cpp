@@ -1,6 +1,8 @@
 // HandleArena: a slot table (offset, size, generation, tier, age) and two bump-allocated tiers
 // of records — a 16-byte header naming the slot, then the object. Compaction walks a tier's
 // records in address order; a record is live when its slot still points at it.
+#include "strata/runtime/base/assert.hpp"
+#include "strata/runtime/base/round_up.hpp"
 #include "strata/runtime/memory/handle_arena.hpp"
 
 #include <fcntl.h>
@@ -29,8 +31,7 @@ static_assert(sizeof(RecordHeader) == HandleArena::kAlignment);
 constexpr std::size_t kMinTierBytes = 64 * 1024;
 
 std::size_t record_bytes(std::size_t bytes) noexcept {
-  return sizeof(RecordHeader) +
-         (bytes + HandleArena::kAlignment - 1) / HandleArena::kAlignment * HandleArena::kAlignment;
+  return sizeof(RecordHeader) + round_up(bytes, HandleArena::kAlignment);
 }
 
 }  // namespace
@@ -95,6 +96,8 @@ const HandleArena::Slot* HandleArena::slot_of(Handle h) const noexcept {
 
 bool HandleArena::place(HandleState which, std::uint32_t index, std::size_t bytes) {
   Tier& t = tier(which);
+  STRATA_ASSERT(t.used <= t.region.size());
+  STRATA_ASSERT(index < slots_.size());
   const std::size_t need = record_bytes(bytes);
   if (t.region.size() - t.used < need) return false;
   RecordHeader header{index, static_cast<std::uint32_t>(bytes), 0};
@@ -170,6 +173,7 @@ bool HandleArena::free(Handle h) noexcept {
   if (slot_of(h) == nullptr) return false;
   Slot& s = slots_[h.index];
   Tier& t = tier(s.tier);
+  STRATA_ASSERT(t.objects > 0 && t.live_bytes >= record_bytes(s.bytes));
   t.live_bytes -= record_bytes(s.bytes);
   --t.objects;
   s.tier = HandleState::invalid;
@@ -227,6 +231,7 @@ void HandleArena::compact_tier(HandleState which) {
     RecordHeader header;
     std::memcpy(&header, t.region.data() + read, sizeof(header));
     const std::size_t size = record_bytes(header.bytes);
+    STRATA_ASSERT(header.slot < slots_.size() && read + size <= t.used);
     Slot& s = slots_[header.slot];
     const bool live = s.tier == which && s.offset == read + sizeof(RecordHeader);
     // Fast-tier survivors age; the old move out (their record becomes a hole here). Only the
@@ -253,7 +258,7 @@ void HandleArena::compact() {
 
 std::size_t HandleArena::spill() {
   const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  const std::size_t bytes = (slow_.used + page - 1) / page * page;
+  const std::size_t bytes = round_up(slow_.used, page);
   if (bytes == 0) return 0;
   void* base = slow_.region.data();
   if (options_.slow_file.empty()) {

@@ -1,6 +1,7 @@
 // MemoryManager: arrays as placed regions with one preferred-node block per plan entry, raw
 // requests routed by size (pool, system allocator, placed region), and per-node accounting
 // through MemoryCharge receipts plus the pool's own counters.
+#include "strata/runtime/base/round_up.hpp"
 #include "strata/runtime/memory/memory_manager.hpp"
 
 #include <sched.h>
@@ -115,7 +116,7 @@ void* MemoryManager::allocate(std::size_t bytes, std::size_t alignment) {
     return p;
   }
   std::size_t offset = std::max<std::size_t>(alignment, sizeof(SmallHeader));
-  std::size_t total = (offset + bytes + alignment - 1) / alignment * alignment;
+  std::size_t total = round_up(offset + bytes, alignment);
   void* raw = std::aligned_alloc(alignment, total);
   if (raw == nullptr) throw std::bad_alloc();
   auto* user = static_cast<std::byte*>(raw) + offset;

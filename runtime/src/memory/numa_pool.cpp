@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "memory/thread_exit_registry.hpp"
+#include "strata/runtime/base/assert.hpp"
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/memory/placed_region.hpp"
 
@@ -82,6 +83,7 @@ std::byte* span_memory(Span* s) noexcept {
 
 // Links up to kCarveBytes of the span's untouched room into its free list.
 void carve(Span* s) noexcept {
+  STRATA_ASSERT(s->block_bytes != 0 && s->uncarved <= NumaPool::kSpanBytes / s->block_bytes);
   std::size_t n = std::max<std::size_t>(1, kCarveBytes / s->block_bytes);
   n = std::min<std::size_t>(n, s->uncarved);
   const std::size_t capacity = NumaPool::kSpanBytes / s->block_bytes;
@@ -98,6 +100,7 @@ void carve(Span* s) noexcept {
 }
 
 inline void* pop(Span* s) noexcept {
+  STRATA_ASSERT(s->free != nullptr);
   Block* b = s->free;
   s->free = b->next;
   set_used(s, used_of(s) + 1);
@@ -500,6 +503,7 @@ void after_local_free(Span* s) noexcept { s->heap->after_local_free(s); }
 
 void remote_free(Span* s, Block* b) noexcept {
   Heap* h = s->heap;
+  STRATA_ASSERT(h != nullptr);  // a block of a span no heap owns: freed twice, or not ours
   Block* head = h->remote.load(std::memory_order_relaxed);
   do {
     b->next = head;

@@ -1,5 +1,6 @@
 // PlacedRegion: mmap with the page-size fallback chain, placement through hwloc, populate, mlock,
 // and read-back of what the kernel really did. Every refusal on the way is recorded, not hidden.
+#include "strata/runtime/base/round_up.hpp"
 #include "strata/runtime/memory/placed_region.hpp"
 
 #include <fcntl.h>
@@ -39,12 +40,10 @@ constexpr std::size_t kOneGiB = std::size_t{1} << 30;
 std::string mib(std::size_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
 // Rounds up to a multiple of `page`, or throws when that overflows.
-std::size_t round_up(std::size_t bytes, std::size_t page) {
-  if (bytes > SIZE_MAX - (page - 1)) {
-    throw Error(ErrorCategory::invalid_argument, "region size overflows when rounded to pages",
-                {{"bytes", std::to_string(bytes)}});
-  }
-  return (bytes + page - 1) / page * page;
+std::size_t round_up_to_pages(std::size_t bytes, std::size_t page) {
+  if (auto len = checked_round_up(bytes, page)) return *len;
+  throw Error(ErrorCategory::invalid_argument, "region size overflows when rounded to pages",
+              {{"bytes", std::to_string(bytes)}});
 }
 
 struct Mapping {
@@ -53,7 +52,7 @@ struct Mapping {
 };
 
 Mapping map_hugetlb(std::size_t bytes, std::size_t page, std::string& why_not) {
-  std::size_t len = round_up(bytes, page);
+  std::size_t len = round_up_to_pages(bytes, page);
   int log2 = __builtin_ctzll(page);
   void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (log2 << MAP_HUGE_SHIFT), -1, 0);
@@ -85,7 +84,7 @@ Mapping map_transparent(std::size_t bytes, std::string& why_not) {
     why_not = "transparent huge pages are " + std::string(to_string(mode));
     return {};
   }
-  std::size_t len = round_up(bytes, kTwoMiB);
+  std::size_t len = round_up_to_pages(bytes, kTwoMiB);
   std::size_t over = len + kTwoMiB;
   void* raw = ::mmap(nullptr, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) {
@@ -107,11 +106,10 @@ Mapping map_transparent(std::size_t bytes, std::string& why_not) {
 }
 
 Mapping map_base(std::size_t bytes) {
-  std::size_t len = round_up(bytes, base_page_bytes());
+  std::size_t len = round_up_to_pages(bytes, base_page_bytes());
   void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
-    throw Error(ErrorCategory::resource, std::string("mmap refused: ") + std::strerror(errno),
-                {{"bytes", std::to_string(len)}});
+    throw_errno(ErrorCategory::resource, "mmap refused", errno, {{"bytes", std::to_string(len)}});
   }
   return {p, len};
 }
@@ -147,9 +145,7 @@ void fault_in_pages(std::byte* data, std::size_t len, std::size_t page) {
   if (::madvise(data, len, MADV_POPULATE_WRITE) == 0) return;
   int err = errno;
   if (err != EINVAL) {
-    throw Error(ErrorCategory::resource,
-                std::string("cannot populate region: ") + std::strerror(err),
-                {{"bytes", std::to_string(len)}});
+    throw_errno(ErrorCategory::resource, "cannot populate region", err, {{"bytes", std::to_string(len)}});
   }
   // Kernels before 5.14: touch one byte per page.
   for (std::size_t off = 0; off < len; off += page) {
@@ -199,7 +195,7 @@ PlacedRegion PlacedRegion::allocate(const Topology& topology, std::size_t bytes,
   if (bytes == 0) {
     throw Error(ErrorCategory::invalid_argument, "a placed region needs at least one byte");
   }
-  round_up(bytes, kOneGiB);  // throws invalid_argument when the size cannot be rounded to pages
+  round_up_to_pages(bytes, kOneGiB);  // throws invalid_argument when the size cannot be rounded to pages
   validate_nodes(topology, options.placement);
   PlacedRegion r;
   r.topology_ = &topology;
@@ -212,30 +208,24 @@ PlacedRegion PlacedRegion::allocate(const Topology& topology, std::size_t bytes,
     r.file_ = options.file;
     r.fd_ = ::open(options.file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (r.fd_ < 0) {
-      throw Error(ErrorCategory::io, std::string("cannot open region file: ") + std::strerror(errno),
-                  {{"file", options.file}});
+      throw_errno("cannot open region file", errno, {{"file", options.file}});
     }
     struct statfs fs {};
     std::size_t page = base_page_bytes();
     if (::fstatfs(r.fd_, &fs) == 0 && fs.f_type == HUGETLBFS_MAGIC) {
       page = static_cast<std::size_t>(fs.f_bsize);
     }
-    std::size_t len = round_up(bytes, page);
+    std::size_t len = round_up_to_pages(bytes, page);
     if (page == base_page_bytes()) {
       if (int err = ::posix_fallocate(r.fd_, 0, static_cast<off_t>(len)); err != 0) {
-        throw Error(err == ENOSPC ? ErrorCategory::resource : ErrorCategory::io,
-                    std::string("cannot allocate the region file's blocks: ") + std::strerror(err),
-                    {{"file", options.file}, {"bytes", std::to_string(len)}});
+        throw_errno("cannot allocate the region file's blocks", err, {{"file", options.file}, {"bytes", std::to_string(len)}});
       }
     } else if (::ftruncate(r.fd_, static_cast<off_t>(len)) != 0) {
-      throw Error(ErrorCategory::resource,
-                  std::string("cannot size the hugetlbfs file: ") + std::strerror(errno),
-                  {{"file", options.file}, {"bytes", std::to_string(len)}});
+      throw_errno(ErrorCategory::resource, "cannot size the hugetlbfs file", errno, {{"file", options.file}, {"bytes", std::to_string(len)}});
     }
     void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd_, 0);
     if (p == MAP_FAILED) {
-      throw Error(ErrorCategory::resource, std::string("cannot map region file: ") + std::strerror(errno),
-                  {{"file", options.file}});
+      throw_errno(ErrorCategory::resource, "cannot map region file", errno, {{"file", options.file}});
     }
     m = {p, len};
   } else {
@@ -377,8 +367,8 @@ void PlacedRegion::place(std::size_t offset, std::size_t bytes, const Placement&
   validate_nodes(*topology_, placement);
   if (!topology_->is_this_system()) return;
   std::size_t page = page_bytes(page_size_ == PageSize::transparent ? PageSize::huge_2m : page_size_);
-  std::size_t first = std::min(round_up(offset, page), mapped_);
-  std::size_t last = std::min(round_up(offset + bytes, page), mapped_);
+  std::size_t first = std::min(round_up_to_pages(offset, page), mapped_);
+  std::size_t last = std::min(round_up_to_pages(offset + bytes, page), mapped_);
   if (last > first) apply_placement(*topology_, data_ + first, last - first, placement, 0);
   placement_applied_ = true;
 }

@@ -2,6 +2,7 @@
 // section, 0 outside), and a list of retired objects tagged with the epoch they were retired in.
 // The epoch advances only when every reader inside a section has seen the current one, so an
 // object retired at epoch e is unreachable once the epoch reaches e + 2.
+#include "strata/runtime/base/assert.hpp"
 #include "strata/runtime/sync/epoch_domain.hpp"
 
 #include <linux/membarrier.h>
@@ -112,6 +113,8 @@ struct EpochDomain::Core final : detail::ThreadSlotOwner {
   }
 
   void leave(Record* r) noexcept {
+    STRATA_ASSERT(r->depth > 0);  // a guard left a section it never entered
+    STRATA_ASSERT(r->epoch.load(std::memory_order_relaxed) != 0);
     if (--r->depth == 0) r->epoch.store(0, std::memory_order_release);
   }
 

@@ -51,8 +51,22 @@ class Error : public std::runtime_error {
   std::vector<ErrorContext> context_;
 };
 
-// Throws ErrorCategory::system with strerror(errnum) appended and the given context.
+// Throws ErrorCategory::system with strerror(errnum) appended and the given context: for an
+// operating-system or library call that should not fail (hwloc, memory policy), not for file I/O.
 [[noreturn]] void throw_system_error(std::string what, int errnum,
                                      std::vector<ErrorContext> context = {});
+
+// The category of a failed file or memory call's errno: resource when space, quota, memory or
+// descriptors ran out (ENOSPC, EDQUOT, EFBIG, ENOMEM, EMFILE, ENFILE), io for everything else.
+ErrorCategory category_of_errno(int errnum) noexcept;
+
+// Error(category_of_errno(errnum), "what: strerror(errnum)", context): the one way a failed call's
+// errno becomes an Error. errno_error builds it (to keep or rethrow later), throw_errno throws it.
+Error errno_error(std::string what, int errnum, std::vector<ErrorContext> context = {});
+[[noreturn]] void throw_errno(std::string what, int errnum, std::vector<ErrorContext> context = {});
+// The same with a fixed category, for calls whose every failure means one thing: an anonymous or
+// huge-page mapping that is refused is a resource problem whatever errno it reports.
+[[noreturn]] void throw_errno(ErrorCategory category, std::string what, int errnum,
+                              std::vector<ErrorContext> context = {});
 
 }  // namespace strata

@@ -9,11 +9,11 @@
 #pragma once
 
 #include <array>
-#include <cassert>
 #include <span>
 #include <string>
 #include <utility>
 
+#include "strata/runtime/base/assert.hpp"
 #include "strata/runtime/base/dtype.hpp"
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/memory/placed_region.hpp"
@@ -95,11 +95,11 @@ class Array {
   // Row-major element access; one index per dimension (checked by assert in debug builds).
   template <class... I>
   T& operator()(I... index) const noexcept {
-    assert(sizeof...(I) == shape().rank());
+    STRATA_ASSERT(sizeof...(I) == shape().rank());
     std::array<std::size_t, sizeof...(I)> idx{static_cast<std::size_t>(index)...};
     std::size_t offset = 0;
     for (std::size_t d = 0; d < sizeof...(I); ++d) {
-      assert(idx[d] < shape()[d]);
+      STRATA_ASSERT(idx[d] < shape()[d]);
       offset += idx[d] * strides_[d];
     }
     return data()[offset];

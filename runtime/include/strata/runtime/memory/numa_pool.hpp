@@ -20,7 +20,9 @@
 #include <vector>
 
 #include "strata/runtime/machine/topology.hpp"
+#define STRATA_INSIDE_NUMA_POOL_HPP
 #include "strata/runtime/memory/detail/numa_pool_fast_path.hpp"
+#undef STRATA_INSIDE_NUMA_POOL_HPP
 
 namespace strata {
 

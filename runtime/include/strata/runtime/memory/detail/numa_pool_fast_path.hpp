@@ -3,10 +3,16 @@
 // allocation and a free by the owning thread compile into the caller with no call at all.
 #pragma once
 
+#ifndef STRATA_INSIDE_NUMA_POOL_HPP
+#error "strata/runtime/memory/detail/ is private: include strata/runtime/memory/numa_pool.hpp"
+#endif
+
 #include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+
+#include "strata/runtime/base/assert.hpp"
 
 namespace strata::detail::numa_pool {
 
@@ -158,6 +164,7 @@ inline void raise_used(Span* s) noexcept {
 }
 // Owner only: one fewer live block; true when none is left.
 inline bool drop_used(Span* s) noexcept {
+  STRATA_ASSERT(used_of(s) > 0);  // else a block was freed twice or into the wrong span
 #if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
   bool zero;  // one non-locked decrement on memory, and its zero flag (single writer)
   asm volatile("subl $1, %0" : "+m"(*reinterpret_cast<std::uint32_t*>(&s->used)), "=@ccz"(zero));
@@ -172,8 +179,10 @@ inline bool drop_used(Span* s) noexcept {
 // A block of class `c` from `heap` (the calling thread's): a pop from the bin's current span, or
 // the slow path when it has none. Always inlined: it is the whole of NumaPool::allocate.
 [[gnu::always_inline]] inline void* pop_block(HeapFront* heap, std::size_t c) {
+  STRATA_ASSERT(c < kClassCount);
   Bin& bin = heap->bins[c];
   Span* s = bin.current;
+  STRATA_ASSERT(s == &empty_span || s->class_index == c);
   Block* b = s->free;
   if (b == nullptr) [[unlikely]] {
     return allocate_slow(heap, c);
