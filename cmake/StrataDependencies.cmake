@@ -13,15 +13,27 @@ function(strata_missing what package)
     " (scripts/setup installs every dependency).")
 endfunction()
 
-pkg_check_modules(HWLOC QUIET IMPORTED_TARGET GLOBAL hwloc>=2.0)
-if(NOT HWLOC_FOUND)
-  strata_missing("hwloc >= 2" libhwloc-dev)
-endif()
+# strata_require_pkg(<prefix> <pkg-config module> <what> <debian package>): an imported
+# PkgConfig::<prefix> target, or configuration stops naming the package.
+macro(strata_require_pkg prefix module what package)
+  pkg_check_modules(${prefix} QUIET IMPORTED_TARGET GLOBAL ${module})
+  if(NOT ${prefix}_FOUND)
+    strata_missing("${what}" "${package}")
+  endif()
+endmacro()
 
-find_package(TBB QUIET CONFIG COMPONENTS tbb)
-if(NOT TBB_FOUND)
-  strata_missing("oneTBB" libtbb-dev)
-endif()
+# strata_require_config(<package> <what> <debian package> [components...]): find_package in
+# CONFIG mode, or configuration stops naming the Debian package.
+macro(strata_require_config name what package)
+  find_package(${name} QUIET CONFIG ${ARGN})
+  if(NOT ${name}_FOUND)
+    strata_missing("${what}" "${package}")
+  endif()
+endmacro()
+
+strata_require_pkg(HWLOC hwloc>=2.0 "hwloc >= 2" libhwloc-dev)
+
+strata_require_config(TBB "oneTBB" libtbb-dev COMPONENTS tbb)
 
 find_package(MPI QUIET COMPONENTS C)
 if(NOT MPI_C_FOUND)
@@ -38,59 +50,35 @@ if(NOT HDF5_IS_PARALLEL)
                       "one. Install libhdf5-openmpi-dev (scripts/setup installs it).")
 endif()
 
-pkg_check_modules(ZSTD QUIET IMPORTED_TARGET GLOBAL libzstd)
-if(NOT ZSTD_FOUND)
-  strata_missing("zstd" libzstd-dev)
-endif()
+strata_require_pkg(ZSTD libzstd "zstd" libzstd-dev)
 
-pkg_check_modules(XXHASH QUIET IMPORTED_TARGET GLOBAL libxxhash)
-if(NOT XXHASH_FOUND)
-  strata_missing("xxHash" libxxhash-dev)
-endif()
+strata_require_pkg(XXHASH libxxhash "xxHash" libxxhash-dev)
 
-find_package(hwy QUIET CONFIG)
-if(NOT hwy_FOUND)
-  strata_missing("Google Highway" libhwy-dev)
-endif()
+strata_require_config(hwy "Google Highway" libhwy-dev)
 
 find_package(OpenSSL QUIET COMPONENTS Crypto)
 if(NOT OPENSSL_FOUND)
   strata_missing("OpenSSL libcrypto" libssl-dev)
 endif()
 
-find_package(CLI11 QUIET CONFIG)
-if(NOT CLI11_FOUND)
-  strata_missing("CLI11" libcli11-dev)
-endif()
+strata_require_config(CLI11 "CLI11" libcli11-dev)
 
-find_package(nlohmann_json QUIET CONFIG)
-if(NOT nlohmann_json_FOUND)
-  strata_missing("nlohmann-json" nlohmann-json3-dev)
-endif()
+strata_require_config(nlohmann_json "nlohmann-json" nlohmann-json3-dev)
 
 find_package(Threads REQUIRED)
 
 if(STRATA_BUILD_TESTS)
-  find_package(GTest QUIET CONFIG)
-  if(NOT GTest_FOUND)
-    strata_missing("GoogleTest" "libgtest-dev libgmock-dev")
-  endif()
+  strata_require_config(GTest "GoogleTest" "libgtest-dev libgmock-dev")
   if(NOT MPIEXEC_EXECUTABLE)
     strata_missing("mpiexec" openmpi-bin)
   endif()
 endif()
 
 if(STRATA_BUILD_BENCHMARKS)
-  find_package(benchmark QUIET CONFIG)
-  if(NOT benchmark_FOUND)
-    strata_missing("Google Benchmark" libbenchmark-dev)
-  endif()
+  strata_require_config(benchmark "Google Benchmark" libbenchmark-dev)
   # Allocator peers of bench/pools. jemalloc is not linked: Debian's replaces malloc, so
   # scripts/bench preloads libjemalloc.so.2 (package libjemalloc2) for a second run instead.
-  find_package(mimalloc QUIET CONFIG)
-  if(NOT mimalloc_FOUND)
-    strata_missing("mimalloc" libmimalloc-dev)
-  endif()
+  strata_require_config(mimalloc "mimalloc" libmimalloc-dev)
   find_package(TBB QUIET CONFIG COMPONENTS tbbmalloc)
   if(NOT TARGET TBB::tbbmalloc)
     strata_missing("tbbmalloc" libtbb-dev)

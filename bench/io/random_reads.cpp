@@ -16,20 +16,10 @@
 namespace strata::bench::io {
 namespace {
 
-// The untimed warm-up pass (which proves the elements right), then the timed passes.
+// Every case here: warm-up pass checked against the expected sum, then timed passes.
 template <class Pass>
 void time_passes(benchmark::State& state, Pass pass) {
-  if (!sum_matches(state, pass(), dataset().random_sum())) return;
-  for (auto _ : state) {
-    const std::optional<double> sum = pass();
-    if (!sum) {
-      state.SkipWithError("a read of the dataset failed");
-      break;
-    }
-    benchmark::DoNotOptimize(*sum);
-  }
-  state.SetItemsProcessed(state.iterations() *
-                          static_cast<std::int64_t>(dataset().random_elements().size()));
+  io::time_passes(state, dataset().random_sum(), PassUnits::items, static_cast<std::int64_t>(dataset().random_elements().size()), pass);
 }
 
 void pread_random_8b(benchmark::State& state) {

@@ -33,20 +33,10 @@ std::optional<double> sum_by_pieces(std::span<double> buffer, ReadPiece read_pie
   return sum;
 }
 
-// The untimed warm-up pass (which proves the bytes right), then the timed passes.
+// Every case here: warm-up pass checked against the expected sum, then timed passes.
 template <class Pass>
 void time_passes(benchmark::State& state, Pass pass) {
-  if (!sum_matches(state, pass(), dataset().values_sum())) return;
-  for (auto _ : state) {
-    const std::optional<double> sum = pass();
-    if (!sum) {
-      state.SkipWithError("a read of the dataset failed");
-      break;
-    }
-    benchmark::DoNotOptimize(*sum);
-  }
-  state.SetBytesProcessed(state.iterations() *
-                          static_cast<std::int64_t>(dataset().values().data_bytes));
+  io::time_passes(state, dataset().values_sum(), PassUnits::bytes, static_cast<std::int64_t>(dataset().values().data_bytes), pass);
 }
 
 void read_buffer(benchmark::State& state) {

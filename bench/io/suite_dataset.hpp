@@ -86,4 +86,26 @@ const suite_dataset& dataset();
 // order); when not, calls state.SkipWithError, so a case reading the wrong bytes reports no speed.
 bool sum_matches(benchmark::State& state, std::optional<double> sum, double expected);
 
+// The untimed warm-up pass (which proves the values right against `expected`), then the timed
+// passes; `units_per_pass` is what one pass processes, reported as bytes or as items (reads).
+enum class PassUnits { bytes, items };
+template <class Pass>
+void time_passes(benchmark::State& state, double expected, PassUnits units,
+                 std::int64_t units_per_pass, Pass pass) {
+  if (!sum_matches(state, pass(), expected)) return;
+  for (auto _ : state) {
+    const std::optional<double> sum = pass();
+    if (!sum) {
+      state.SkipWithError("a read of the dataset failed");
+      break;
+    }
+    benchmark::DoNotOptimize(*sum);
+  }
+  if (units == PassUnits::bytes) {
+    state.SetBytesProcessed(state.iterations() * units_per_pass);
+  } else {
+    state.SetItemsProcessed(state.iterations() * units_per_pass);
+  }
+}
+
 }  // namespace strata::bench::io

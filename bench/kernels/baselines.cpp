@@ -14,21 +14,12 @@
 #include <span>
 
 #include "common/read_loop.hpp"
+#include "common/thread_slice.hpp"
 #include "kernels_settings.hpp"
 #include "suite_data.hpp"
 
 namespace strata::bench::kernels {
 namespace {
-
-// The part of `whole` that benchmark thread `state.thread_index()` of `state.threads()` works on.
-template <typename T>
-std::span<T> thread_slice(std::span<T> whole, const benchmark::State& state) {
-  const auto threads = static_cast<std::size_t>(state.threads());
-  const auto index = static_cast<std::size_t>(state.thread_index());
-  const std::size_t begin = whole.size() * index / threads;
-  const std::size_t end = whole.size() * (index + 1) / threads;
-  return whole.subspan(begin, end - begin);
-}
 
 std::int64_t bytes_of(std::span<const double> x) { return static_cast<std::int64_t>(x.size_bytes()); }
 

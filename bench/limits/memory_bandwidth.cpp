@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/read_loop.hpp"
+#include "common/thread_slice.hpp"
 #include "limits_settings.hpp"
 
 namespace strata::bench::limits {
@@ -81,16 +82,6 @@ class stream_arrays {
 stream_arrays& arrays() {
   static stream_arrays instance;  // thread-safe initialisation: the benchmark threads race here
   return instance;
-}
-
-// The part of `whole` that benchmark thread `state.thread_index()` of `state.threads()` works on.
-template <typename T>
-std::span<T> thread_slice(std::span<T> whole, const benchmark::State& state) {
-  const auto threads = static_cast<std::size_t>(state.threads());
-  const auto index = static_cast<std::size_t>(state.thread_index());
-  const std::size_t begin = whole.size() * index / threads;
-  const std::size_t end = whole.size() * (index + 1) / threads;
-  return whole.subspan(begin, end - begin);
 }
 
 [[gnu::noinline]] void triad_loop(std::span<double> a, std::span<const double> b,

@@ -25,9 +25,9 @@ TEST(RoundUp, RoundsToTheNextMultiple) {
 TEST(RoundUp, CheckedFormReportsOverflowInsteadOfWrapping) {
   EXPECT_FALSE(strata::checked_round_up(kMax - 4095, std::uint64_t{8192}).has_value());
   EXPECT_FALSE(strata::checked_round_up(kMax, std::uint64_t{2}).has_value());
-  const auto top = strata::checked_round_up(kMax - 8191, std::uint64_t{4096});
+  const auto top = strata::checked_round_up(kMax - 8190, std::uint64_t{4096});
   ASSERT_TRUE(top.has_value());
-  EXPECT_EQ(*top, kMax - 4095);  // 2^64 - 4096, the largest multiple of 4096
+  EXPECT_EQ(*top, kMax - 4095);  // 2^64 - 8191 goes to 2^64 - 4096, the largest multiple
 }
 
 // Proves the ceiling division is exact where value + unit - 1 would overflow.
