@@ -98,8 +98,9 @@ void read_sum(benchmark::State& state) {
   set_ratio_label(state, state.threads() == 1);
 }
 
-// Copy is memcpy, as DESIGN.md names it: glibc picks the best copy for the machine (non-temporal
-// stores for copies this large). STREAM counts bytes read plus bytes written: 2 per byte copied.
+// Copy is memcpy, the baseline docs/design.md names: glibc picks the best copy for the machine
+// (non-temporal stores for copies this large). STREAM counts bytes read plus bytes written: 2 per
+// byte copied.
 void copy(benchmark::State& state) {
   const auto src = thread_slice(std::span<const double>(arrays().a()), state);
   const auto dst = thread_slice(arrays().b(), state);

@@ -5,9 +5,6 @@
 //
 //   strata_heat --nx 1024 --ny 1024 --steps 2000 --ckpt-dir heat-ckpt --every-steps 200
 //   mpirun -np 4 strata_heat --stop-at-step 500      # checkpoints at 500, exits 75 for requeue
-#include <oneapi/tbb/blocked_range.h>
-#include <oneapi/tbb/parallel_for.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -38,9 +35,6 @@ struct Options {
   long stop_at_step = -1;
   int step_delay_ms = 0;
 };
-
-// Rows per oneTBB task: enough work per task (16 rows of a 1024-wide grid are 128 KiB read).
-constexpr std::size_t kRowsPerTask = 16;
 
 // Value of global cell (row, col) at step 0: a hot top edge and a hot square in the middle, from
 // the global indices alone so that every rank count starts from the same field.
@@ -116,29 +110,18 @@ class HeatSolver {
   // The interior rows that hold the state between steps (after make_state_current()).
   std::span<double> state_rows() const { return a_.rows(1, rows_); }
 
-  // One explicit step: halos of the current field, then the stencil into the other array.
+  // One explicit step: halos of the current field, then the stencil into the other array, each
+  // row on the threads of the node that holds it (both arrays have the same plan).
   void step() {
     exchange_halos(*cur_);
     const std::span<const double> in = cur_->span();
     const std::span<double> out = next_->span();
-    std::vector<unsigned> nodes;
-    std::vector<std::pair<std::size_t, std::size_t>> ranges;
-    for (const auto& block : next_->plan().blocks()) {
-      const std::size_t lo = std::max(block.first_row, update_first_);
-      const std::size_t hi = std::min(block.first_row + block.rows, update_last_);
-      if (lo >= hi) continue;
-      nodes.push_back(block.node);
-      ranges.emplace_back(lo, hi);
-    }
     const std::size_t nx = o_.nx;
     const double alpha = o_.alpha;
-    ex_.run_on_nodes(nodes, [&](std::size_t k) {
-      oneapi::tbb::parallel_for(
-          oneapi::tbb::blocked_range<std::size_t>(ranges[k].first, ranges[k].second, kRowsPerTask),
-          [&](const oneapi::tbb::blocked_range<std::size_t>& r) {
-            strata::kernels::stencil5(in, out, nx, r.begin(), r.end(), alpha);
-          });
-    });
+    strata::for_each_rows(ex_, *next_, update_first_, update_last_,
+                          [&](std::size_t first, std::size_t last) {
+                            strata::kernels::stencil5(in, out, nx, first, last, alpha);
+                          });
     std::swap(cur_, next_);
   }
 

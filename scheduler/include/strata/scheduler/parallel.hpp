@@ -1,13 +1,17 @@
-// The parallel algorithms: reduce, for_each_chunk and transform over spans and Arrays, run on an
-// Executor. Data is cut by a ChunkPlan (NUMA partitions, then chunks); each chunk runs in the arena
-// of the node its partition is planned on; partial results merge along the plan's fixed merge
-// tree — inside a partition by that node's threads, then across partitions in data (= node)
-// order — so a result has the same bits for the same chunking, whatever the thread count.
+// The parallel algorithms: reduce, for_each_chunk, transform and for_each_rows over spans and
+// Arrays, run on an Executor. Data is cut by a ChunkPlan (NUMA partitions, then chunks); each chunk
+// runs in the arena of the node its partition is planned on; partial results merge along the plan's
+// fixed merge tree — inside a partition by that node's threads, then across partitions in data
+// (= node) order — so a result has the same bits for the same chunking, whatever the thread count.
 //
 //   strata::Executor ex(rt);
 //   auto s = strata::reduce(ex, part.as<double>(), strata::kernels::Stats{});
 //   auto h = strata::reduce(ex, u, strata::kernels::Histogram(0.0, 1.0, 64));   // Array: its plan
-//   strata::transform(ex, x, y, [](auto in, auto out) { strata::kernels::affine(in, 2.0, 1.0, out);
+//   strata::transform(ex, x, y, [](auto in, auto out) {
+//     strata::kernels::affine(in, 2.0, 1.0, out);
+//   });
+//   strata::for_each_rows(ex, v, 1, rows - 1, [&](std::size_t first, std::size_t last) {
+//     strata::kernels::stencil5(u.span(), v.span(), nx, first, last, 0.2);   // a stencil's rows
 //   });
 //
 // Merging across ranks is the runtime's (rt.allreduce), not this file's.
@@ -16,6 +20,7 @@
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/parallel_invoke.h>
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <map>
@@ -179,6 +184,39 @@ inline void check_same_size(std::size_t in, std::size_t out) {
   }
 }
 
+// Rows [first_row, last_row) of `plan`, cut where a block ends and then into pieces of at most
+// `rows_per_piece` rows counted from the start of each block's share: f(node, first, last) per
+// piece, in the arena of the block's node. Error(invalid_argument) unless
+// first_row <= last_row <= rows.
+template <class F>
+void for_each_row_piece(Executor& ex, const PlacementPlan& plan, std::size_t first_row,
+                        std::size_t last_row, std::size_t rows_per_piece, const F& f) {
+  if (first_row > last_row || last_row > plan.rows()) {
+    throw Error(ErrorCategory::invalid_argument, "the row range is not inside the array",
+                {{"first_row", std::to_string(first_row)},
+                 {"last_row", std::to_string(last_row)},
+                 {"rows", std::to_string(plan.rows())}});
+  }
+  std::vector<unsigned> nodes;
+  std::vector<std::pair<std::size_t, std::size_t>> shares;  // [first, last) per block
+  for (const PlanBlock& block : plan.blocks()) {
+    const std::size_t lo = std::max(block.first_row, first_row);
+    const std::size_t hi = std::min(block.first_row + block.rows, last_row);
+    if (lo >= hi) continue;
+    nodes.push_back(block.node);
+    shares.emplace_back(lo, hi);
+  }
+  if (nodes.empty()) return;
+  ex.run_on_nodes(nodes, [&](std::size_t k) {
+    const auto [share_first, share_last] = shares[k];
+    const std::size_t pieces = (share_last - share_first + rows_per_piece - 1) / rows_per_piece;
+    oneapi::tbb::parallel_for(std::size_t{0}, pieces, [&](std::size_t i) {
+      const std::size_t lo = share_first + i * rows_per_piece;
+      f(nodes[k], lo, std::min(lo + rows_per_piece, share_last));
+    });
+  });
+}
+
 }  // namespace detail
 
 // Reduces `data` — any contiguous range (span, vector, a Partition's as<T>()) — split evenly
@@ -269,6 +307,27 @@ void transform(Executor& ex, const Array<T>& in, const Array<U>& out, const F& f
     detail::transform_chunk<T, U>(f, source.subspan(r.first, r.count),
                                   target.subspan(r.first, r.count));
   });
+}
+
+// Calls f(first, last) for rows [first, last) of `array`'s first dimension, covering
+// [first_row, last_row) once, each row in the arena of the node whose plan block holds it,
+// concurrently: the form for kernels that need whole rows and their neighbours (a stencil reads
+// one array by rows and writes another with the same plan). A call's rows never cross a block
+// boundary and number at most max(1, ex.chunk_bytes() / row bytes). Does nothing when
+// first_row == last_row; Error(invalid_argument) unless first_row <= last_row <= rows. An
+// exception from f reaches the caller after the work in flight has finished. f must be safe to
+// call from many threads at once.
+template <class T, class F>
+requires std::invocable<const F&, std::size_t, std::size_t>
+void for_each_rows(Executor& ex, const Array<T>& array, std::size_t first_row, std::size_t last_row,
+                   const F& f) {
+  const PlacementPlan& plan = array.plan();
+  const std::size_t row_bytes = plan.row_bytes();
+  detail::for_each_row_piece(ex, plan, first_row, last_row, ex.chunk_elements(row_bytes),
+                             [&](unsigned node, std::size_t first, std::size_t last) {
+                               f(first, last);
+                               ex.count_chunk(node, (last - first) * row_bytes);
+                             });
 }
 
 }  // namespace strata

@@ -1,6 +1,6 @@
 // Resident loading: a dataset copied once into placed memory, each block by the threads of the
 // NUMA node it is planned on, so first touch puts its pages there and later passes read local
-// memory at full bandwidth — the "resident" way of DESIGN.md, next to mapped and streaming.
+// memory at full bandwidth — the "resident" way of docs/design.md, next to mapped and streaming.
 //
 //   auto energy = strata::load_resident<double>(ex, rt.memory(), "energy", part.shape(),
 //                                               strata::io::byte_source(part));

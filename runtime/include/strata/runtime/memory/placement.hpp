@@ -1,6 +1,6 @@
-// Placement: where the pages of a region should live among the NUMA nodes. The policies of
-// DESIGN.md's Memory section: local (first touch), bind(node), interleave(nodes), preferred(node).
-// Applied through hwloc when a region is created; migrate moves an existing region.
+// Placement: where the pages of a region should live among the NUMA nodes (docs/design.md,
+// "Layers"): local (first touch), bind(node), interleave(nodes), preferred(node). Applied
+// through hwloc when a region is created; migrate moves an existing region.
 //
 //   auto region = PlacedRegion::allocate(topo, 1 << 30, {.placement = Placement::bind(1)});
 #pragma once
