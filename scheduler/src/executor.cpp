@@ -12,7 +12,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <exception>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -314,6 +316,13 @@ void Executor::run_on_nodes(std::span<const unsigned> nodes,
                             const std::function<void(std::size_t)>& work) {
   const std::size_t n = nodes.size();
   auto groups = std::make_unique<oneapi::tbb::task_group[]>(n);
+  // The caller waits here, outside every arena, until each node's work has returned: it must not
+  // execute chunks itself. Joining an arena to wait made it one more thread on the node's chunks,
+  // so an executor of T threads ran T + 1 (1 worker gained nothing over 2, and 2 oversubscribed a
+  // 2-core machine); workers are what threads_on() counts.
+  std::mutex mutex;
+  std::condition_variable finished_cv;
+  std::size_t finished = 0;
   std::size_t started = 0;
   std::exception_ptr first_error;
   try {
@@ -321,24 +330,38 @@ void Executor::run_on_nodes(std::span<const unsigned> nodes,
       const std::size_t k = started;
       // Enqueued, not spawned from execute(): only enqueue guarantees the arena a thread (oneTBB
       // says a spawn into a slot the caller then leaves may miss every worker's wake-up).
-      arena(nodes[k]).enqueue(groups[k].defer([&work, k] { work(k); }));
+      arena(nodes[k]).enqueue(groups[k].defer([&, k] {
+        struct Done {  // counted however work(k) ends, so the caller's wait always returns
+          std::mutex& mutex;
+          std::condition_variable& cv;
+          std::size_t& finished;
+          ~Done() {
+            std::lock_guard lock(mutex);
+            ++finished;
+            cv.notify_one();
+          }
+        } done{mutex, finished_cv, finished};
+        work(k);
+      }));
     }
   } catch (...) {
     first_error = std::current_exception();
   }
-  // Every started group is waited for, even after a failure: a task_group must not die with
-  // tasks in flight, and they reference the caller's frame. The others are cancelled first.
+  // No group is cancelled before its task has run: a cancelled group may skip the task, and
+  // then nothing would count it. A failing node's own chunks stop at its exception (oneTBB
+  // cancels the rest of its parallel loop); the other nodes finish theirs.
+  {
+    std::unique_lock lock(mutex);
+    finished_cv.wait(lock, [&] { return finished == started; });
+  }
+  // Every started group is waited for in its arena (now without work left to help with): a
+  // task_group must not die with tasks in flight, and wait() is where a task's exception comes
+  // back; the first is rethrown.
   for (std::size_t k = 0; k < started; ++k) {
     try {
-      if (first_error) arena(nodes[k]).execute([&] { groups[k].cancel(); });
       arena(nodes[k]).execute([&] { groups[k].wait(); });
     } catch (...) {
-      if (!first_error) {
-        first_error = std::current_exception();
-        for (std::size_t j = k + 1; j < started; ++j) {
-          arena(nodes[j]).execute([&] { groups[j].cancel(); });
-        }
-      }
+      if (!first_error) first_error = std::current_exception();
     }
   }
   if (first_error) std::rethrow_exception(first_error);

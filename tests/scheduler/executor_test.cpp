@@ -12,13 +12,18 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "strata/runtime/base/error.hpp"
+#include "strata/scheduler/parallel.hpp"
 
 namespace {
 
@@ -318,3 +323,45 @@ TEST(Executor, MachineExecutorCoversEveryAllowedNode) {
 }
 
 }  // namespace
+
+namespace {
+
+// An accumulator that records which thread added each chunk, and holds every chunk until a
+// second thread has taken one (or 20 s pass), so a run in which only one thread ever works fails
+// instead of racing to finish before the second wakes.
+struct ThreadRecorder {
+  std::shared_ptr<std::mutex> mutex = std::make_shared<std::mutex>();
+  std::shared_ptr<std::set<std::thread::id>> threads = std::make_shared<std::set<std::thread::id>>();
+  std::size_t values = 0;
+
+  void add(std::span<const float> chunk) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    {
+      std::lock_guard lock(*mutex);
+      threads->insert(std::this_thread::get_id());
+    }
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(*mutex);
+        if (threads->size() >= 2) break;
+      }
+      std::this_thread::yield();
+    }
+    values += chunk.size();
+  }
+  void merge(const ThreadRecorder& other) { values += other.values; }
+};
+
+}  // namespace
+
+// Proves both workers of a 2-thread executor execute chunks of one reduction and the calling
+// thread executes none (it waits outside the arena): "threads" counts the threads that compute.
+TEST(Executor, EveryWorkerAndNotTheCallerExecutesChunks) {
+  const Topology topo = nodes(1, 2);
+  Executor ex(topo, {.threads = 2, .chunk_bytes = 4096});
+  std::vector<float> data(64 * 1024, 1.0f);  // 64 chunks of 1024 floats
+  ThreadRecorder result = strata::reduce(ex, data, ThreadRecorder{});
+  EXPECT_EQ(result.values, data.size());
+  EXPECT_EQ(result.threads->size(), 2u);
+  EXPECT_EQ(result.threads->count(std::this_thread::get_id()), 0u);
+}

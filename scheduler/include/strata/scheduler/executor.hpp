@@ -56,6 +56,9 @@ class Executor {
   explicit Executor(const Runtime& runtime, ExecutorOptions options = {});
   // `topology` must outlive the executor.
   explicit Executor(const Topology& topology, ExecutorOptions options = {});
+  // The executor keeps a reference: a temporary topology (or runtime) would dangle at once.
+  explicit Executor(const Topology&& topology, ExecutorOptions options = {}) = delete;
+  explicit Executor(const Runtime&& runtime, ExecutorOptions options = {}) = delete;
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
