@@ -2,6 +2,9 @@
 // and the innermost HDF5 message copied into strata::Error's context.
 #include "hdf5/hdf5_call.hpp"
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <utility>
 
 namespace strata::io::detail {
@@ -46,6 +49,25 @@ void throw_hdf5_error(ErrorCategory category, std::string message,
   std::string detail = hdf5_error_detail();
   if (!detail.empty()) context.push_back({"hdf5", std::move(detail)});
   throw Error(category, std::move(message), std::move(context));
+}
+
+}  // namespace strata::io::detail
+
+namespace strata::io::detail {
+
+void throw_hdf5_write_error(std::string message, std::vector<ErrorContext> context) {
+  int err = errno;
+  std::string detail = hdf5_error_detail();
+  // HDF5's POSIX driver writes "errno = 28, error message = '...'" into its description.
+  if (const std::size_t at = detail.find("errno = "); at != std::string::npos) {
+    err = std::atoi(detail.c_str() + at + 8);
+  }
+  // Local mapping until the runtime's errno-to-category helper is used here.
+  const bool full = err == ENOSPC || err == EDQUOT;
+  if (full) message += ": " + std::string(std::strerror(err));
+  if (!detail.empty()) context.push_back({"hdf5", std::move(detail)});
+  throw Error(full ? ErrorCategory::resource : ErrorCategory::io, std::move(message),
+              std::move(context));
 }
 
 }  // namespace strata::io::detail

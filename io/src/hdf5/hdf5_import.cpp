@@ -59,6 +59,12 @@ Hdf5ImportResult import_hdf5(const Hdf5Path& source, const std::string& strata_p
     throw Error(ErrorCategory::invalid_argument, "import slab must be at least 4096 bytes",
                 {{"slab_bytes", std::to_string(options.slab_bytes)}});
   }
+  std::error_code ec;
+  if (std::filesystem::equivalent(source.file, strata_path, ec)) {
+    throw Error(ErrorCategory::invalid_argument,
+                "the .strata file to write is the HDF5 file being imported",
+                {{"file", source.file}, {"dataset", source.dataset}, {"output", strata_path}});
+  }
   const Hdf5Dataset dataset = Hdf5Dataset::open(source, {.allow_external = options.allow_external});
 
   Hdf5ImportResult result;

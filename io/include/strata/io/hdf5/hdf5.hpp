@@ -158,7 +158,8 @@ struct Hdf5ImportResult {
 // metadata: "source.format" = "hdf5", "source.file" (absolute path), "source.dataset",
 // "source.hdf5_type", "source.layout" ("chunked [64, 3]") and "source.filters" ("deflate" or
 // "none"), and "source.external_files" (one absolute path per line) when the data came from other
-// files (options.allow_external). Errors of Hdf5Dataset::open, plus StrataWriter's (e.g. a leaf name that is not a valid
+// files (options.allow_external). Error(invalid_argument) when strata_path is the HDF5 file itself
+// (same file, whatever the spelling or symlink). Errors of Hdf5Dataset::open, plus StrataWriter's (e.g. a leaf name that is not a valid
 // array name: pass array_name). Nothing appears at strata_path unless the import completes.
 Hdf5ImportResult import_hdf5(const Hdf5Path& source, const std::string& strata_path,
                              const Hdf5ImportOptions& options = {});
@@ -190,8 +191,15 @@ void export_array(const std::string& h5_file, std::string_view dataset_path, DTy
 // not UTF-8 or holds a NUL byte becomes a variable-length sequence of u8). The file is written
 // under a temporary name and renamed into place when complete. Throws StrataFile::open's errors,
 // Error(corrupt_data) for a chunk failing its checksum, Error(invalid_argument) when h5_file
-// exists and options.overwrite is false, and Error(io) when it cannot be written.
+// exists and options.overwrite is false or is the `.strata` file itself (same file, whatever the
+// spelling), Error(resource) with the reason for a full disk or quota, and Error(io) when it
+// cannot be written otherwise. The root group also gets "strata.exported_from" = strata_path
+// (unless the metadata has that key), which marks the file as strata's.
 void export_strata(const std::string& strata_path, const std::string& h5_file,
                    const Hdf5ExportOptions& options = {});
+
+// True when `h5_file` is a regular HDF5 file that export_strata wrote (its root group has the
+// attribute "strata.exported_from"): what `strata export` replaces without --overwrite.
+bool is_strata_hdf5_export(const std::string& h5_file);
 
 }  // namespace strata::io
