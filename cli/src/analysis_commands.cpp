@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "byte_size.hpp"
+#include "command_rules.hpp"
+#include "strata/runtime/base/text.hpp"
 #include "strata/strata.hpp"
 
 namespace strata::cli {
@@ -70,15 +72,15 @@ void run_stats(const AnalysisOptions& o) {
             {"variance", s.variance()},
             {"stddev", s.stddev()}};
   if (o.json) {
-    std::cout << j.dump(2) << '\n';
+    std::cout << json_text(j) << '\n';
     return;
   }
   std::cout.precision(12);
-  std::cout << run["dataset"].get<std::string>() << ": " << s.count << " values (" << s.nan_count
-            << " NaN)\n  mean " << s.mean << "  stddev " << s.stddev() << "\n  min " << s.min
-            << "  max " << s.max << "  sum " << s.sum << "\n  " << format_bytes(run["bytes"])
-            << " in " << run["seconds"].get<double>() << " s on " << run["ranks"] << " rank(s) x "
-            << run["threads_per_rank"] << " threads\n";
+  std::cout << printable(run["dataset"].get<std::string>()) << ": " << s.count << " values ("
+            << s.nan_count << " NaN)\n  mean " << s.mean << "  stddev " << s.stddev() << "\n  min "
+            << s.min << "  max " << s.max << "  sum " << s.sum << "\n  "
+            << format_bytes(run["bytes"]) << " in " << run["seconds"].get<double>() << " s on "
+            << run["ranks"] << " rank(s) x " << run["threads_per_rank"] << " threads\n";
 }
 
 void run_hist(const AnalysisOptions& o) {
@@ -102,13 +104,13 @@ void run_hist(const AnalysisOptions& o) {
             {"overflow", h.overflow()},
             {"nan_count", h.nan_count()}};
   if (o.json) {
-    std::cout << j.dump(2) << '\n';
+    std::cout << json_text(j) << '\n';
     return;
   }
   std::uint64_t peak = 1;
   for (auto c : h.counts()) peak = std::max(peak, c);
-  std::cout << run["dataset"].get<std::string>() << ": " << h.bins() << " bins over [" << h.low()
-            << ", " << h.high() << ")\n";
+  std::cout << printable(run["dataset"].get<std::string>()) << ": " << h.bins() << " bins over ["
+            << h.low() << ", " << h.high() << ")\n";
   for (std::size_t i = 0; i < h.bins(); ++i) {
     int bar = static_cast<int>(50.0 * static_cast<double>(h.counts()[i]) / static_cast<double>(peak));
     char edge[32];

@@ -9,13 +9,14 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "byte_size.hpp"
+#include "command_rules.hpp"
 #include "strata/io/dataset/synthetic.hpp"
 #include "strata/io/format/strata_file.hpp"
 #include "strata/io/hdf5/hdf5.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/text.hpp"
 
 namespace strata::cli {
 namespace {
@@ -58,6 +59,7 @@ struct GenOptions {
   std::uint64_t seed = 1;
   std::string chunk = "4M";
   unsigned threads = 0;
+  bool overwrite = false;
 };
 
 void run_gen(const GenOptions& g) {
@@ -69,15 +71,17 @@ void run_gen(const GenOptions& g) {
   o.high = g.high;
   o.seed = g.seed;
   o.chunk_bytes = parse_byte_size(g.chunk);
-  o.threads = g.threads;
+  o.threads = checked_threads(g.threads);
+  check_output(g.out, OutputKind::strata, g.overwrite);
   ProgressBar bar("gen " + g.out);
   o.progress = [&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
   auto start = std::chrono::steady_clock::now();
   io::SyntheticResult r = io::generate_dataset(g.out, o);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cout << "wrote " << g.out << ": " << g.kind << ", " << r.elements
-            << (o.kind == io::SyntheticKind::particles ? " particles, " : " values, ") << format_bytes(r.bytes)
-            << " in " << std::fixed << std::setprecision(2) << seconds << " s\n";
+  std::cout << "wrote " << printable(g.out) << ": " << g.kind << ", " << r.elements
+            << (o.kind == io::SyntheticKind::particles ? " particles, " : " values, ")
+            << format_bytes(r.bytes) << " in " << std::fixed << std::setprecision(2) << seconds
+            << " s\n";
 }
 
 std::string format_time(std::int64_t unix_ns) {
@@ -120,33 +124,37 @@ json describe_file(const io::StrataFile& f, const io::VerifyResult* verified) {
 }
 
 void print_file(const json& j) {
-  std::cout << j["file"].get<std::string>() << ": strata format " << j["format"].get<std::string>()
-            << ", " << format_bytes(j["file_bytes"]) << "\n  uuid     " << j["uuid"].get<std::string>()
-            << "\n  created  " << j["created"].get<std::string>() << " by " << j["creator"].get<std::string>()
-            << '\n';
+  // Names, metadata and the creator come from the file: printed escaped, never raw.
+  std::cout << printable(j["file"].get<std::string>()) << ": strata format "
+            << j["format"].get<std::string>() << ", " << format_bytes(j["file_bytes"])
+            << "\n  uuid     " << j["uuid"].get<std::string>() << "\n  created  "
+            << j["created"].get<std::string>() << " by "
+            << printable(j["creator"].get<std::string>()) << '\n';
   for (const auto& a : j["arrays"]) {
     std::string shape;
     for (const auto& e : a["shape"]) shape += (shape.empty() ? "" : " x ") + std::to_string(e.get<std::uint64_t>());
-    std::cout << "  array    " << a["name"].get<std::string>() << ": " << a["dtype"].get<std::string>() << " ["
-              << shape << "], " << format_bytes(a["data_bytes"]) << " at offset " << a["data_offset"]
-              << ", " << a["chunk_count"] << " chunks of " << format_bytes(a["chunk_bytes"]) << '\n';
+    std::cout << "  array    " << printable(a["name"].get<std::string>()) << ": "
+              << a["dtype"].get<std::string>() << " [" << shape << "], "
+              << format_bytes(a["data_bytes"]) << " at offset " << a["data_offset"] << ", "
+              << a["chunk_count"] << " chunks of " << format_bytes(a["chunk_bytes"]) << '\n';
   }
   for (const auto& [k, v] : j["metadata"].items()) {
-    std::cout << "  meta     " << k << " = " << v.get<std::string>() << '\n';
+    std::cout << "  meta     " << printable(k) << " = " << printable(v.get<std::string>()) << '\n';
   }
   std::cout << "  checksums " << j["checksums"].get<std::string>();
-  if (j.contains("first_bad")) std::cout << ": " << j["first_bad"].get<std::string>();
+  if (j.contains("first_bad")) std::cout << ": " << printable(j["first_bad"].get<std::string>());
   std::cout << '\n';
 }
-
-unsigned default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 }  // namespace
 
 void add_dataset_commands(CLI::App& app) {
   auto gen = std::make_shared<GenOptions>();
   CLI::App* g = app.add_subcommand("gen", "Generate a synthetic .strata dataset");
-  g->add_option("out", gen->out, "Output .strata file")->required();
+  g->add_option("out", gen->out,
+                "Output .strata file (an existing .strata file is replaced; any other file only "
+                "with --overwrite)")
+      ->required();
   g->add_option("--size", gen->size, "Bytes of data, e.g. 512M, 8G")->capture_default_str();
   g->add_option("--kind", gen->kind, "uniform, normal or particles")->capture_default_str();
   g->add_option("--dtype", gen->dtype, "Element type of uniform/normal values: f32 f64 i8..i64 u8..u64")
@@ -155,7 +163,12 @@ void add_dataset_commands(CLI::App& app) {
   g->add_option("--high", gen->high, "Upper end of the value range")->capture_default_str();
   g->add_option("--seed", gen->seed, "Random seed; the same seed gives the same bytes")->capture_default_str();
   g->add_option("--chunk", gen->chunk, "Checksum chunk size")->capture_default_str();
-  g->add_option("--threads", gen->threads, "Worker threads (0: all allowed CPUs)")->capture_default_str();
+  g->add_option(
+       "--threads", gen->threads,
+       "Worker threads (0: STRATA_THREADS or all allowed CPUs; at most 16 per allowed CPU)")
+      ->capture_default_str();
+  g->add_flag("--overwrite", gen->overwrite,
+              "Replace an existing output that is not a .strata file");
   g->callback([gen] { run_gen(*gen); });
 
   struct InspectOptions {
@@ -171,9 +184,10 @@ void add_dataset_commands(CLI::App& app) {
   i->callback([inspect] {
     io::StrataFile f = io::StrataFile::open(inspect->file);
     std::optional<io::VerifyResult> v;
-    if (inspect->verify) v = f.verify(default_threads());
+    if (inspect->verify) v = f.verify(checked_threads(0));
     json j = describe_file(f, v ? &*v : nullptr);
-    if (inspect->json) std::cout << j.dump(2) << '\n';
+    if (inspect->json)
+      std::cout << json_text(j) << '\n';
     else print_file(j);
     if (v && !v->ok()) throw Error(ErrorCategory::corrupt_data, v->message(), {{"file", inspect->file}});
   });
@@ -185,34 +199,49 @@ void add_dataset_commands(CLI::App& app) {
   auto verify = std::make_shared<VerifyOptions>();
   CLI::App* v = app.add_subcommand("verify", "Check every chunk checksum of a .strata file; non-zero exit names the first bad chunk");
   v->add_option("file", verify->file, "A .strata file")->required();
-  v->add_option("--threads", verify->threads, "Threads (0: all)");
+  v->add_option("--threads", verify->threads,
+                "Threads (0: STRATA_THREADS or all allowed CPUs; at most 16 per allowed CPU)");
   v->callback([verify] {
+    const unsigned threads = checked_threads(verify->threads);
     io::StrataFile f = io::StrataFile::open(verify->file);
-    io::VerifyResult r = f.verify(verify->threads ? verify->threads : default_threads());
+    io::VerifyResult r = f.verify(threads);
     if (!r.ok()) {
       throw Error(ErrorCategory::corrupt_data, r.message(),
                   {{"file", verify->file}, {"array", *r.bad_array}, {"chunk", std::to_string(r.bad_chunk)}});
     }
-    std::cout << verify->file << ": " << r.message() << '\n';
+    std::cout << printable(verify->file) << ": " << printable(r.message()) << '\n';
   });
 
   struct ImportOptions {
     std::string source;
     std::string out;
     std::string name;
+    bool allow_external = false;
+    bool overwrite = false;
   };
   auto import = std::make_shared<ImportOptions>();
   CLI::App* im = app.add_subcommand("import", "Import an HDF5 dataset (FILE.h5:/path) into a .strata file");
   im->add_option("source", import->source, "FILE.h5:/group/dataset")->required();
-  im->add_option("out", import->out, "Output .strata file")->required();
+  im->add_option("out", import->out,
+                 "Output .strata file (never the input; an existing .strata file is replaced, any "
+                 "other file only with --overwrite)")
+      ->required();
   im->add_option("--name", import->name, "Array name in the .strata file (default: the dataset's name)");
+  im->add_flag("--allow-external", import->allow_external,
+               "Read a dataset whose data lives in other files (HDF5 external storage or a virtual "
+               "dataset mapping other files); they are recorded as source.external_files");
+  im->add_flag("--overwrite", import->overwrite,
+               "Replace an existing output that is not a .strata file");
   im->callback([import] {
+    const io::Hdf5Path source = io::Hdf5Path::parse(import->source);
+    check_output(import->out, OutputKind::strata, import->overwrite, {source.file});
     io::Hdf5ImportOptions o;
     o.array_name = import->name;
-    auto r = io::import_hdf5(io::Hdf5Path::parse(import->source), import->out, o);
-    std::cout << "imported " << import->source << " into " << import->out << " as '" << r.array_name
-              << "': " << to_string(r.dtype) << ' ' << r.shape.to_string() << ", "
-              << format_bytes(r.data_bytes) << '\n';
+    o.allow_external = import->allow_external;
+    auto r = io::import_hdf5(source, import->out, o);
+    std::cout << "imported " << printable(import->source) << " into " << printable(import->out)
+              << " as '" << printable(r.array_name) << "': " << to_string(r.dtype) << ' '
+              << r.shape.to_string() << ", " << format_bytes(r.data_bytes) << '\n';
   });
 
   struct ExportOptions {
@@ -224,15 +253,19 @@ void add_dataset_commands(CLI::App& app) {
   auto exp = std::make_shared<ExportOptions>();
   CLI::App* ex = app.add_subcommand("export", "Export every array of a .strata file to an HDF5 file");
   ex->add_option("file", exp->file, "A .strata file")->required();
-  ex->add_option("out", exp->out, "Output HDF5 file")->required();
+  ex->add_option("out", exp->out,
+                 "Output HDF5 file (never the input; an HDF5 file strata exported is replaced, any "
+                 "other file only with --overwrite)")
+      ->required();
   ex->add_option("--gzip", exp->gzip, "Gzip level 1-9 (0: none)")->check(CLI::Range(0, 9));
-  ex->add_flag("--overwrite", exp->overwrite, "Replace an existing output file");
+  ex->add_flag("--overwrite", exp->overwrite,
+               "Replace an existing output that is not an HDF5 file strata exported");
   ex->callback([exp] {
     io::Hdf5ExportOptions o;
     o.gzip_level = exp->gzip;
-    o.overwrite = exp->overwrite;
+    o.overwrite = check_output(exp->out, OutputKind::hdf5_export, exp->overwrite, {exp->file});
     io::export_strata(exp->file, exp->out, o);
-    std::cout << "exported " << exp->file << " to " << exp->out << '\n';
+    std::cout << "exported " << printable(exp->file) << " to " << printable(exp->out) << '\n';
   });
 }
 

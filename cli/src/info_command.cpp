@@ -2,8 +2,6 @@
 // them as JSON or renders the same data as text, so both forms always say the same thing.
 #include "info_command.hpp"
 
-#include "byte_size.hpp"
-
 #include <unistd.h>
 
 #include <iostream>
@@ -13,6 +11,8 @@
 #include <sstream>
 #include <string>
 
+#include "byte_size.hpp"
+#include "command_rules.hpp"
 #include "strata/strata.hpp"
 
 namespace strata::cli {
@@ -274,12 +274,12 @@ void run_info(const InfoOptions& options) {
   runtime_options.install_stop_signals = false;
   if (!options.synthetic.empty()) runtime_options.synthetic_topology = options.synthetic;
   Runtime rt(runtime_options);
-  std::vector<std::string> ranks = rt.mpi().gather(describe_rank(rt, options).dump(), 0);
+  std::vector<std::string> ranks = rt.mpi().gather(json_text(describe_rank(rt, options)), 0);
   if (rt.rank() != 0) return;
   json report = {{"strata_version", STRATA_VERSION}, {"ranks", json::array()}};
   for (const auto& r : ranks) report["ranks"].push_back(json::parse(r));
   if (options.json) {
-    std::cout << report.dump(2) << '\n';
+    std::cout << json_text(report) << '\n';
     return;
   }
   std::cout << "strata " << STRATA_VERSION << '\n';

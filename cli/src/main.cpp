@@ -9,6 +9,7 @@
 #include "dataset_commands.hpp"
 #include "info_command.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/text.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"strata: NUMA-aware analysis and checkpoint/restart runtime", "strata"};
@@ -29,13 +30,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::RuntimeError& e) {
     return e.get_exit_code();  // a command that already reported what it found (ckpt verify)
   } catch (const CLI::ParseError& e) {
-    std::cerr << "strata: " << e.what() << " (see strata --help)\n";
+    std::cerr << "strata: " << strata::printable(e.what()) << " (see strata --help)\n";
     return 2;
   } catch (const strata::Error& e) {
-    std::cerr << "strata: error: " << e.what() << '\n';
+    std::cerr << "strata: error: " << strata::printable(e.what()) << '\n';  // names from files
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "strata: error: " << e.what() << '\n';
+    std::cerr << "strata: error: " << strata::printable(e.what()) << '\n';
     return 1;
   }
   return 0;

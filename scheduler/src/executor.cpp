@@ -209,18 +209,8 @@ std::size_t Executor::default_chunk_bytes(const Topology& topology) noexcept {
   return std::clamp(chunk, kMinChunkBytes, kMaxChunkBytes);
 }
 
-Executor::Executor(const Runtime& runtime, ExecutorOptions options)
-    : Executor(runtime.topology(), options) {}
-
-Executor::Executor(const Topology& topology, ExecutorOptions options)
-    : impl_(std::make_unique<Impl>(topology)) {
-  Impl& im = *impl_;
+unsigned Executor::resolve_threads(const Topology& topology, unsigned requested) {
   const CpuSet& allowed = topology.allowed_cpus();
-  if (allowed.empty() || topology.numa_nodes().empty()) {
-    throw Error(ErrorCategory::unsupported, "the topology has no CPU this process may use",
-                {{"topology", std::string(to_string(topology.source()))}});
-  }
-  unsigned requested = options.threads;
   bool from_environment = false;
   if (requested == 0) {
     requested = detail::threads_from_environment().value_or(0);
@@ -235,6 +225,21 @@ Executor::Executor(const Topology& topology, ExecutorOptions options)
                 "more threads than " + std::to_string(kMaxThreadsPerCpu) + " per allowed CPU",
                 std::move(context));
   }
+  return requested;
+}
+
+Executor::Executor(const Runtime& runtime, ExecutorOptions options)
+    : Executor(runtime.topology(), options) {}
+
+Executor::Executor(const Topology& topology, ExecutorOptions options)
+    : impl_(std::make_unique<Impl>(topology)) {
+  Impl& im = *impl_;
+  const CpuSet& allowed = topology.allowed_cpus();
+  if (allowed.empty() || topology.numa_nodes().empty()) {
+    throw Error(ErrorCategory::unsupported, "the topology has no CPU this process may use",
+                {{"topology", std::string(to_string(topology.source()))}});
+  }
+  const unsigned requested = resolve_threads(topology, options.threads);
   if (options.chunk_bytes != 0 && options.chunk_bytes % page_bytes() != 0) {
     throw Error(ErrorCategory::invalid_argument, "chunk_bytes must be a multiple of the page size",
                 {{"chunk_bytes", std::to_string(options.chunk_bytes)},

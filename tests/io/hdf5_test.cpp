@@ -646,4 +646,148 @@ TEST_F(Hdf5Test, ExportStrataFileWithMetadataAsAttributes) {
   EXPECT_EQ(strata_values<double>(path("back.strata"), "pos"), pos);
 }
 
+// Builds `h5`:/d, 6 doubles whose raw bytes live in `raw` (external storage, H5Pset_external).
+void write_external_dataset(const std::string& h5, const std::string& raw) {
+  hid_t f = H5Fcreate(h5.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  hsize_t six = 6;
+  hid_t space = H5Screate_simple(1, &six, nullptr);
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  ASSERT_GE(H5Pset_external(dcpl, raw.c_str(), 0, 6 * sizeof(double)), 0);
+  hid_t d = H5Dcreate2(f, "/d", H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  ASSERT_GE(d, 0);
+  H5Dclose(d);
+  H5Pclose(dcpl);
+  H5Sclose(space);
+  ASSERT_GE(H5Fclose(f), 0);
+}
+
+// Builds `h5`:/v, a virtual dataset of 4 doubles mapped whole from `source_file`:`source`.
+void write_virtual_dataset(const std::string& h5, const std::string& source_file,
+                           const std::string& source) {
+  hsize_t four = 4;
+  hid_t space = H5Screate_simple(1, &four, nullptr);
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  ASSERT_GE(H5Pset_virtual(dcpl, space, source_file.c_str(), source.c_str(), space), 0);
+  hid_t f = fs::exists(h5) ? H5Fopen(h5.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)
+                           : H5Fcreate(h5.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  hid_t d = H5Dcreate2(f, "/v", H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  ASSERT_GE(d, 0);
+  H5Dclose(d);
+  H5Pclose(dcpl);
+  H5Sclose(space);
+  ASSERT_GE(H5Fclose(f), 0);
+}
+
+// Proves a dataset whose bytes live in another file (external storage) is refused with an error
+// naming the HDF5 file, the dataset and the external file, and nothing is written; with
+// allow_external it imports the external bytes and records the external file in the provenance.
+// Would fail if import read files the user never named without being asked.
+TEST_F(Hdf5Test, ExternalStorageIsRefusedUnlessAllowedAndThenRecorded) {
+  const auto secret = values<double>(6);
+  {
+    std::ofstream raw(path("secret.bin"), std::ios::binary);
+    raw.write(reinterpret_cast<const char*>(secret.data()), 6 * sizeof(double));
+  }
+  const std::string h5 = path("evil.h5");
+  write_external_dataset(h5, path("secret.bin"));
+  const std::string out = path("out.strata");
+
+  auto e = expect_error(
+      [&] {
+        strata::io::import_hdf5(Hdf5Path{h5, "/d"}, out);
+      },
+      ErrorCategory::invalid_argument);
+  EXPECT_EQ(e.context_value("file"), h5);
+  EXPECT_EQ(e.context_value("dataset"), "/d");
+  EXPECT_EQ(e.context_value("external_files"), path("secret.bin"));
+  EXPECT_NE(e.message().find("external"), std::string::npos) << e.what();
+  EXPECT_FALSE(fs::exists(out));
+  e = expect_error(
+      [&] {
+        (void)Hdf5Dataset::open(Hdf5Path{h5, "/d"});
+      },
+      ErrorCategory::invalid_argument);
+  EXPECT_EQ(e.context_value("external_files"), path("secret.bin"));
+
+  strata::io::import_hdf5(Hdf5Path{h5, "/d"}, out, {.allow_external = true});
+  EXPECT_EQ(strata_values<double>(out, "d"), secret);
+  const auto f = strata::io::StrataFile::open(out);
+  EXPECT_EQ(metadata_value(f.metadata(), "source.external_files"), path("secret.bin"));
+  EXPECT_EQ(metadata_value(f.metadata(), "source.file"), h5);
+}
+
+// Proves a virtual dataset mapping another file is refused unless allowed (then recorded like
+// external storage), one whose source file or source dataset is missing is refused even when
+// allowed (HDF5 would hand out fill values), and one mapping its own file opens as usual.
+TEST_F(Hdf5Test, VirtualDatasetsNeedTheirSourcesAndPermissionForOtherFiles) {
+  const auto data = values<double>(4);
+  write_h5(path("src.h5"), "/s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {4}, data.data());
+  write_virtual_dataset(path("vds.h5"), path("src.h5"), "/s");
+  auto e = expect_error(
+      [&] {
+        (void)Hdf5Dataset::open(Hdf5Path{path("vds.h5"), "/v"});
+      },
+      ErrorCategory::invalid_argument);
+  EXPECT_EQ(e.context_value("external_files"), path("src.h5"));
+  strata::io::import_hdf5(Hdf5Path{path("vds.h5"), "/v"}, path("v.strata"),
+                          {.allow_external = true});
+  EXPECT_EQ(strata_values<double>(path("v.strata"), "v"), data);
+  EXPECT_EQ(metadata_value(strata::io::StrataFile::open(path("v.strata")).metadata(),
+                           "source.external_files"),
+            path("src.h5"));
+
+  write_virtual_dataset(path("gone.h5"), path("missing.h5"), "/s");
+  e = expect_error(
+      [&] {
+        strata::io::import_hdf5(Hdf5Path{path("gone.h5"), "/v"}, path("g.strata"),
+                                {.allow_external = true});
+      },
+      ErrorCategory::invalid_argument);
+  EXPECT_EQ(e.context_value("file"), path("gone.h5"));
+  EXPECT_EQ(e.context_value("source"), path("missing.h5") + ":/s");
+  EXPECT_FALSE(fs::exists(path("g.strata")));
+  write_virtual_dataset(path("nods.h5"), path("src.h5"), "/nothing");
+  e = expect_error(
+      [&] {
+        (void)Hdf5Dataset::open(Hdf5Path{path("nods.h5"), "/v"}, {.allow_external = true});
+      },
+      ErrorCategory::invalid_argument);
+  EXPECT_EQ(e.context_value("source"), path("src.h5") + ":/nothing");
+
+  write_h5(path("self.h5"), "/s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {4}, data.data());
+  write_virtual_dataset(path("self.h5"), ".", "/s");
+  const auto self = Hdf5Dataset::open(Hdf5Path{path("self.h5"), "/v"});
+  EXPECT_EQ(self.storage().layout, "virtual");
+  EXPECT_TRUE(self.storage().external_files.empty());
+  std::vector<double> read(4);
+  self.read_rows(0, 4, std::as_writable_bytes(std::span(read)));
+  EXPECT_EQ(read, data);
+}
+
+// Proves reading rows into a new buffer refuses, before allocating, a request larger than the
+// memory available, stating both sizes: a 10^12-element dataset never written (so the file is
+// small) gave std::bad_alloc. Would fail if the buffer were allocated first.
+TEST_F(Hdf5Test, ReadingMoreRowsThanMemoryHoldsIsRefusedWithTheSizes) {
+  {
+    hid_t f = H5Fcreate(path("huge.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    const hsize_t dims = 1000000000000ull;
+    const hsize_t chunk = 1 << 16;
+    hid_t space = H5Screate_simple(1, &dims, nullptr);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 1, &chunk);
+    H5Dclose(H5Dcreate2(f, "/huge", H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    ASSERT_GE(H5Fclose(f), 0);
+  }
+  const auto huge = Hdf5Dataset::open(Hdf5Path{path("huge.h5"), "/huge"});
+  auto e = expect_error([&] { (void)huge.read_rows(0, huge.rows()); }, ErrorCategory::resource);
+  EXPECT_EQ(e.context_value("bytes_needed"), "8000000000000");
+  EXPECT_FALSE(e.context_value("bytes_available").empty());
+  EXPECT_EQ(e.context_value("dataset"), "/huge");
+  EXPECT_EQ(huge.read_rows(5, 3), std::vector<std::byte>(24, std::byte{0}));  // fill value
+}
+
 }  // namespace

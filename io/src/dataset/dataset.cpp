@@ -124,8 +124,7 @@ Partition Dataset::partition(int rank, int size) const {
     p->array = impl_->array;
     p->first_byte = rows.first * row_bytes;
   } else {
-    p->owned.resize(p->bytes);
-    impl_->hdf5->read_rows(rows.first, rows.count, p->owned);
+    p->owned = impl_->hdf5->read_rows(rows.first, rows.count);  // refuses what cannot fit
   }
   Shape shape;
   shape.push_back(rows.count);

@@ -10,6 +10,7 @@
 #include "checksum/xxh3.hpp"
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/base/round_up.hpp"
+#include "strata/runtime/base/text.hpp"
 
 namespace strata::io::detail {
 namespace {
@@ -109,6 +110,7 @@ Header decode_header(std::span<const std::byte> in, const std::string& file) {
   std::memcpy(h.info.uuid.data(), in.data() + 16, 16);
   h.info.created_unix_ns = get<std::int64_t>(in, 32);
   h.info.creator = text_field(in, 40, 64, file, "creator");
+  if (!is_utf8(h.info.creator)) corrupt(file, "creator", "creator is not UTF-8");
   h.info.file_bytes = get<std::uint64_t>(in, 104);
   h.array_count = get<std::uint32_t>(in, 112);
   h.flags = get<std::uint32_t>(in, 116);
@@ -226,6 +228,7 @@ Metadata decode_metadata(std::span<const std::byte> in, const std::string& file)
     }
     std::string key(reinterpret_cast<const char*>(in.data() + at + 6), key_bytes);
     std::string value(reinterpret_cast<const char*>(in.data() + at + 6 + key_bytes), value_bytes);
+    if (!is_utf8(key)) corrupt(file, field + ".key", "key is not UTF-8");
     if (!keys.insert(key).second) corrupt(file, field + ".key", "duplicate key '" + key + "'");
     m.emplace_back(std::move(key), std::move(value));
     at += 6 + key_bytes + value_bytes;
@@ -244,6 +247,9 @@ void check_array_name(const std::string& name) {
                   "array name may not contain '/', ':' or control characters", {{"name", name}});
     }
   }
+  if (!is_utf8(name)) {
+    throw Error(ErrorCategory::invalid_argument, "array name must be UTF-8", {{"name", name}});
+  }
 }
 
 void check_metadata(const Metadata& m) {
@@ -255,6 +261,9 @@ void check_metadata(const Metadata& m) {
     if (key.empty() || key.size() > 255 || value.size() > 65536) {
       throw Error(ErrorCategory::invalid_argument,
                   "metadata keys must be 1 to 255 bytes and values at most 64 KiB", {{"key", key}});
+    }
+    if (!is_utf8(key)) {
+      throw Error(ErrorCategory::invalid_argument, "metadata keys must be UTF-8", {{"key", key}});
     }
     if (!keys.insert(key).second) {
       throw Error(ErrorCategory::invalid_argument, "duplicate metadata key", {{"key", key}});

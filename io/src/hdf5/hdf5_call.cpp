@@ -2,6 +2,9 @@
 // and the innermost HDF5 message copied into strata::Error's context.
 #include "hdf5/hdf5_call.hpp"
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <utility>
 
 namespace strata::io::detail {
@@ -46,6 +49,28 @@ void throw_hdf5_error(ErrorCategory category, std::string message,
   std::string detail = hdf5_error_detail();
   if (!detail.empty()) context.push_back({"hdf5", std::move(detail)});
   throw Error(category, std::move(message), std::move(context));
+}
+
+}  // namespace strata::io::detail
+
+namespace strata::io::detail {
+
+void throw_hdf5_write_error(std::string message, std::vector<ErrorContext> context) {
+  int err = errno;
+  std::string detail = hdf5_error_detail();
+  // HDF5's POSIX driver writes "errno = 28, error message = '...'" into its description; without
+  // it, errno (which HDF5 may leave from an unrelated call) is trusted only when it says the
+  // disk or quota is full, the one thing a user must be told.
+  bool from_hdf5 = false;
+  if (const std::size_t at = detail.find("errno = "); at != std::string::npos) {
+    err = std::atoi(detail.c_str() + at + 8);
+    from_hdf5 = true;
+  }
+  if (!detail.empty()) context.push_back({"hdf5", std::move(detail)});
+  if (err != 0 && (from_hdf5 || category_of_errno(err) == ErrorCategory::resource)) {
+    throw_errno(std::move(message), err, std::move(context));
+  }
+  throw Error(ErrorCategory::io, std::move(message), std::move(context));
 }
 
 }  // namespace strata::io::detail

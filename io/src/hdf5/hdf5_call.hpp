@@ -37,4 +37,9 @@ std::string hdf5_error_detail();
 [[noreturn]] void throw_hdf5_error(ErrorCategory category, std::string message,
                                    std::vector<ErrorContext> context);
 
+// throw_hdf5_error for a failed write, flush or close: when the failure was a full disk or quota
+// (ENOSPC or EDQUOT, from HDF5's message or errno), Error(resource) with the reason in the
+// message; Error(io) otherwise. Call right after the failing HDF5 call, before errno changes.
+[[noreturn]] void throw_hdf5_write_error(std::string message, std::vector<ErrorContext> context);
+
 }  // namespace strata::io::detail

@@ -4,6 +4,8 @@
 #include <hdf5.h>
 #include <mpi.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -19,6 +21,7 @@
 #include "hdf5/hdf5_types.hpp"
 #include "strata/io/hdf5/hdf5.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/machine/memory_availability.hpp"
 
 namespace strata::io {
 
@@ -101,6 +104,142 @@ Hdf5Storage describe_storage(hid_t dataset, hid_t type) {
   return storage;
 }
 
+// A string HDF5 hands out through a (buffer, size) call returning the length it needs.
+template <class Get>
+std::string hdf5_string(Get&& get) {
+  const auto length = get(nullptr, 0);
+  if (length <= 0) return {};
+  std::string out(static_cast<std::size_t>(length) + 1, '\0');
+  get(out.data(), out.size());
+  out.resize(static_cast<std::size_t>(length));
+  return out;
+}
+
+// `prefix` with HDF5's "${ORIGIN}" (the HDF5 file's folder) expanded.
+std::filesystem::path expand_origin(const std::string& prefix, const Hdf5Path& path) {
+  static constexpr std::string_view kOrigin = "${ORIGIN}";
+  if (prefix.compare(0, kOrigin.size(), kOrigin) != 0) return prefix;
+  std::error_code ec;
+  const std::filesystem::path folder =
+      std::filesystem::absolute(path.file, ec).parent_path().lexically_normal();
+  return (folder.string() + prefix.substr(kOrigin.size()));
+}
+
+std::string absolute_string(const std::filesystem::path& p) {
+  std::error_code ec;
+  const std::filesystem::path a = std::filesystem::absolute(p, ec);
+  return (ec ? p : a).lexically_normal().string();
+}
+
+// The raw-data files of a dataset with external storage, resolved as HDF5 resolves them: an
+// absolute name as it is, a relative one under HDF5_EXTFILE_PREFIX, else the access list's
+// prefix, else the working directory.
+std::vector<std::string> external_storage_files(hid_t dataset, hid_t dcpl, const Hdf5Path& path) {
+  std::vector<std::string> files;
+  const int count = H5Pget_external_count(dcpl);
+  if (count <= 0) return files;
+  std::string prefix;
+  if (const char* env = std::getenv("HDF5_EXTFILE_PREFIX"); env != nullptr && *env != '\0') {
+    prefix = env;
+  } else if (Hdf5Handle dapl(H5Dget_access_plist(dataset), H5Pclose); dapl) {
+    prefix = hdf5_string(
+        [&](char* out, std::size_t size) { return H5Pget_efile_prefix(dapl.get(), out, size); });
+  }
+  for (int i = 0; i < count; ++i) {
+    char name[4096] = {};
+    off_t offset = 0;
+    hsize_t bytes = 0;
+    H5Pget_external(dcpl, static_cast<unsigned>(i), sizeof name - 1, name, &offset, &bytes);
+    const std::filesystem::path file(name);
+    files.push_back(absolute_string(
+        file.is_absolute() || prefix.empty() ? file : expand_origin(prefix, path) / file));
+  }
+  return files;
+}
+
+// True when `dataset` names a dataset in the open file `file`.
+bool dataset_exists(hid_t file, const std::string& dataset) {
+  if (detail::object_path_problem(dataset) != nullptr) return false;
+  if (detail::walk_links(file, dataset).status != detail::LinkWalk::Status::exists) return false;
+  H5O_info_t info{};
+  return H5Oget_info_by_name(file, dataset.c_str(), &info, H5P_DEFAULT) >= 0 &&
+         info.type == H5O_TYPE_DATASET;
+}
+
+// The source files of a virtual dataset other than its own file, found as HDF5 finds them
+// (the name as given, then beside the virtual dataset's file). Throws when a source file or a
+// source dataset is missing: HDF5 would fill those elements with the fill value without a word.
+std::vector<std::string> virtual_source_files(hid_t file, hid_t dcpl, const Hdf5Path& path,
+                                              const std::vector<ErrorContext>& context) {
+  std::vector<std::string> files;
+  std::size_t count = 0;
+  if (H5Pget_virtual_count(dcpl, &count) < 0) {
+    throw_hdf5_error(ErrorCategory::io, "cannot read the virtual dataset's mappings", context);
+  }
+  std::error_code ec;
+  const std::filesystem::path folder =
+      std::filesystem::absolute(path.file, ec).parent_path().lexically_normal();
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string name = hdf5_string(
+        [&](char* out, std::size_t size) { return H5Pget_virtual_filename(dcpl, i, out, size); });
+    const std::string source = hdf5_string(
+        [&](char* out, std::size_t size) { return H5Pget_virtual_dsetname(dcpl, i, out, size); });
+    std::vector<ErrorContext> c = context;
+    c.push_back({"source", name + ":" + source});
+    const auto missing = [&] {
+      return Error(ErrorCategory::invalid_argument,
+                   "HDF5 virtual dataset's source is missing (HDF5 would read fill values in its "
+                   "place)",
+                   c);
+    };
+    if (name == ".") {
+      if (!dataset_exists(file, source)) throw missing();
+      continue;
+    }
+    const std::filesystem::path given(name);
+    std::string found;
+    for (const std::filesystem::path& candidate :
+         {given, folder / (given.is_absolute() ? given.filename() : given)}) {
+      if (std::filesystem::is_regular_file(candidate, ec)) {
+        found = absolute_string(candidate);
+        break;
+      }
+    }
+    if (found.empty() || H5Fis_hdf5(found.c_str()) <= 0) throw missing();
+    Hdf5Handle source_file(H5Fopen(found.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    if (!source_file || !dataset_exists(source_file.get(), source)) throw missing();
+    H5Eclear2(H5E_DEFAULT);
+    if (std::find(files.begin(), files.end(), found) == files.end()) files.push_back(found);
+  }
+  return files;
+}
+
+// Refuses what makes HDF5 read files the user never named unless the caller allowed it, and
+// virtual datasets with missing sources always; returns the other files the data comes from.
+std::vector<std::string> check_external_data(hid_t file, hid_t dataset, const Hdf5Path& path,
+                                             const Hdf5OpenOptions& options,
+                                             const std::vector<ErrorContext>& context) {
+  Hdf5Handle dcpl(H5Dget_create_plist(dataset), H5Pclose);
+  if (!dcpl) throw_hdf5_error(ErrorCategory::io, "cannot read the dataset's storage", context);
+  const bool is_virtual = H5Pget_layout(dcpl.get()) == H5D_VIRTUAL;
+  std::vector<std::string> files = is_virtual
+                                       ? virtual_source_files(file, dcpl.get(), path, context)
+                                       : external_storage_files(dataset, dcpl.get(), path);
+  if (!files.empty() && !options.allow_external) {
+    std::vector<ErrorContext> c = context;
+    std::string list;
+    for (const auto& f : files) list += (list.empty() ? "" : ", ") + f;
+    c.push_back({"external_files", list});
+    throw Error(ErrorCategory::invalid_argument,
+                std::string(is_virtual ? "HDF5 virtual dataset maps data from other files"
+                                       : "HDF5 dataset keeps its data in other files (external "
+                                         "storage)") +
+                    "; strata reads them only when asked (allow_external, --allow-external)",
+                c);
+  }
+  return files;
+}
+
 // Which rank and size the dataset belongs to, and whether to open it through MPI-IO.
 struct Group {
   int rank = 0;
@@ -147,7 +286,8 @@ std::optional<Error> check_file(const Hdf5Path& path, const std::vector<ErrorCon
   return std::nullopt;
 }
 
-std::unique_ptr<Hdf5Dataset::Impl> open_impl(const Hdf5Path& path, bool want_collective) {
+std::unique_ptr<Hdf5Dataset::Impl> open_impl(const Hdf5Path& path, bool want_collective,
+                                             const Hdf5OpenOptions& options) {
   Hdf5Call call;
   auto impl = std::make_unique<Hdf5Dataset::Impl>();
   impl->path = path;
@@ -243,6 +383,8 @@ std::unique_ptr<Hdf5Dataset::Impl> open_impl(const Hdf5Path& path, bool want_col
                 c);
   }
   impl->storage = describe_storage(impl->dataset.get(), type.get());
+  impl->storage.external_files =
+      check_external_data(impl->file.get(), impl->dataset.get(), path, options, context);
   return impl;
 }
 
@@ -322,14 +464,16 @@ Hdf5Dataset::Hdf5Dataset(Hdf5Dataset&&) noexcept = default;
 Hdf5Dataset& Hdf5Dataset::operator=(Hdf5Dataset&&) noexcept = default;
 Hdf5Dataset::~Hdf5Dataset() = default;
 
-Hdf5Dataset Hdf5Dataset::open(const Hdf5Path& path) { return Hdf5Dataset(open_impl(path, false)); }
-
-Hdf5Dataset Hdf5Dataset::open(std::string_view path_spec) {
-  return open(Hdf5Path::parse(path_spec));
+Hdf5Dataset Hdf5Dataset::open(const Hdf5Path& path, const Hdf5OpenOptions& options) {
+  return Hdf5Dataset(open_impl(path, false, options));
 }
 
-Hdf5Dataset Hdf5Dataset::open_collective(const Hdf5Path& path) {
-  return Hdf5Dataset(open_impl(path, true));
+Hdf5Dataset Hdf5Dataset::open(std::string_view path_spec, const Hdf5OpenOptions& options) {
+  return open(Hdf5Path::parse(path_spec), options);
+}
+
+Hdf5Dataset Hdf5Dataset::open_collective(const Hdf5Path& path, const Hdf5OpenOptions& options) {
+  return Hdf5Dataset(open_impl(path, true, options));
 }
 
 const Hdf5Path& Hdf5Dataset::path() const noexcept { return impl_->path; }
@@ -355,6 +499,24 @@ void Hdf5Dataset::read_rows(std::uint64_t first_row, std::uint64_t rows,
   start[0] = first_row;
   count[0] = rows;
   read_block(start, count, out);
+}
+
+std::vector<std::byte> Hdf5Dataset::read_rows(std::uint64_t first_row, std::uint64_t rows) const {
+  const std::uint64_t bytes = rows <= this->rows() ? rows * row_bytes() : 0;  // fits: shape's bytes
+  const MemoryAvailability memory = read_memory_availability();
+  const std::uint64_t available = memory.available_bytes();
+  if (memory.mem_total_bytes > 0 && bytes > available) {  // 0: /proc/meminfo unreadable
+    std::vector<ErrorContext> c = impl_->context();
+    c.push_back({"bytes_needed", std::to_string(bytes)});
+    c.push_back({"bytes_available", std::to_string(available)});
+    throw Error(ErrorCategory::resource,
+                "the HDF5 rows to read do not fit in the memory available: read fewer rows "
+                "(more ranks) or import the dataset into a .strata file first",
+                std::move(c));
+  }
+  std::vector<std::byte> out(static_cast<std::size_t>(bytes));
+  read_rows(first_row, rows, out);
+  return out;
 }
 
 RowRange Hdf5Dataset::partition() const { return partition_rows(rows(), rank(), size()); }

@@ -24,6 +24,7 @@
 #include "strata/io/format/strata_file.hpp"
 #include "strata/io/hdf5/hdf5.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/text.hpp"
 
 namespace strata::io {
 
@@ -37,6 +38,8 @@ namespace {
 // per-chunk overhead is small, small enough that a reader of a few rows decompresses little.
 constexpr std::size_t kAutoChunkBytes = std::size_t{1} << 20;
 constexpr std::size_t kMinSlabBytes = 4096;
+// The root attribute that says export_strata wrote the file (its value: the source path).
+constexpr const char* kExportMarker = "strata.exported_from";
 
 void check_options(const Hdf5ExportOptions& options) {
   if (options.gzip_level < 0 || options.gzip_level > 9) {
@@ -49,54 +52,14 @@ void check_options(const Hdf5ExportOptions& options) {
   }
 }
 
-// Valid UTF-8 without NUL bytes: what an HDF5 variable-length UTF-8 string can hold and what
-// h5py can decode to str.
-bool is_utf8_text(std::string_view text) noexcept {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    std::size_t extra = 0;
-    std::uint32_t code = 0;
-    if (lead == 0) return false;
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    }
-    if ((lead & 0xE0) == 0xC0) {
-      extra = 1;
-      code = lead & 0x1F;
-    } else if ((lead & 0xF0) == 0xE0) {
-      extra = 2;
-      code = lead & 0x0F;
-    } else if ((lead & 0xF8) == 0xF0) {
-      extra = 3;
-      code = lead & 0x07;
-    } else {
-      return false;
-    }
-    if (extra > text.size() - i - 1) return false;  // truncated sequence
-    for (std::size_t k = 1; k <= extra; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
-      code = (code << 6) | (next & 0x3F);
-    }
-    // Overlong encodings, surrogates and values past U+10FFFF are not UTF-8.
-    static constexpr std::uint32_t kMinimum[] = {0, 0x80, 0x800, 0x10000};
-    if (code < kMinimum[extra] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-      return false;
-    }
-    i += extra + 1;
-  }
-  return true;
-}
-
 // Writes `value` as attribute `key` of `object`: a variable-length UTF-8 string when it is text,
 // else a variable-length sequence of u8 (no size limit either way: both live in the global heap).
 void write_attribute(hid_t object, const std::string& key, const std::string& value,
                      const std::vector<ErrorContext>& context) {
   Hdf5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   Hdf5Handle type;
-  const bool text = is_utf8_text(value);
+  // What an HDF5 variable-length UTF-8 string can hold and h5py can decode to str.
+  const bool text = is_utf8(value) && value.find('\0') == std::string::npos;
   if (text) {
     type = Hdf5Handle(H5Tcopy(H5T_C_S1), H5Tclose);
     if (type &&
@@ -121,7 +84,7 @@ void write_attribute(hid_t object, const std::string& key, const std::string& va
     status = H5Awrite(attribute.get(), type.get(), &bytes);
   }
   if (status < 0 || attribute.reset() < 0) {
-    throw_hdf5_error(ErrorCategory::io, "cannot write the attribute", c);
+    detail::throw_hdf5_write_error("cannot write the attribute", c);
   }
 }
 
@@ -175,7 +138,7 @@ void write_dataset(hid_t file, const std::string& path, DType dtype, const Shape
   Hdf5Handle dataset(H5Dcreate2(file, path.c_str(), detail::file_hdf5_type(dtype), space.get(),
                                 lcpl.get(), dcpl.get(), H5P_DEFAULT),
                      H5Dclose);
-  if (!dataset) throw_hdf5_error(ErrorCategory::io, "cannot create the dataset", c);
+  if (!dataset) detail::throw_hdf5_write_error("cannot create the dataset", c);
 
   const hid_t memory_type = detail::native_hdf5_type(dtype);
   const detail::SlabPlan plan(extents, element_bytes, options.slab_bytes);
@@ -198,15 +161,15 @@ void write_dataset(hid_t file, const std::string& path, DType dtype, const Shape
                        : H5Dwrite(dataset.get(), memory_type, memory_space.get(), file_space.get(),
                                   H5P_DEFAULT, data.data());
         }
-        if (status < 0) throw_hdf5_error(ErrorCategory::io, "cannot write the dataset", c);
+        if (status < 0) detail::throw_hdf5_write_error("cannot write the dataset", c);
       });
-  if (dataset.reset() < 0) throw_hdf5_error(ErrorCategory::io, "cannot close the dataset", c);
+  if (dataset.reset() < 0) detail::throw_hdf5_write_error("cannot close the dataset", c);
 }
 
 // Closes a file being written and reports what the close (the final flush) says.
 void close_written(Hdf5Handle& file, const std::vector<ErrorContext>& context) {
   if (file.reset() < 0) {
-    throw_hdf5_error(ErrorCategory::io, "cannot flush and close the HDF5 file", context);
+    detail::throw_hdf5_write_error("cannot flush and close the HDF5 file", context);
   }
 }
 
@@ -256,12 +219,30 @@ void export_array(const std::string& h5_file, std::string_view dataset_path, DTy
   close_written(file, context);
 }
 
+bool is_strata_hdf5_export(const std::string& h5_file) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(h5_file, ec)) return false;  // no FIFO is opened
+  Hdf5Call call;
+  if (H5Fis_hdf5(h5_file.c_str()) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return false;
+  }
+  Hdf5Handle file(H5Fopen(h5_file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  const bool marked = file && H5Aexists_by_name(file.get(), "/", kExportMarker, H5P_DEFAULT) > 0;
+  H5Eclear2(H5E_DEFAULT);
+  return marked;
+}
+
 void export_strata(const std::string& strata_path, const std::string& h5_file,
                    const Hdf5ExportOptions& options) {
   check_options(options);
   const std::vector<ErrorContext> context{{"file", h5_file}, {"source", strata_path}};
   const StrataFile source = StrataFile::open(strata_path);
   std::error_code ec;
+  if (std::filesystem::equivalent(strata_path, h5_file, ec)) {
+    throw Error(ErrorCategory::invalid_argument,
+                "the HDF5 file to write is the .strata file being exported", context);
+  }
   if (!options.overwrite && std::filesystem::exists(h5_file, ec)) {
     throw Error(ErrorCategory::invalid_argument,
                 "HDF5 file exists; remove it or ask to overwrite it", context);
@@ -284,9 +265,12 @@ void export_strata(const std::string& strata_path, const std::string& h5_file,
   }
   Hdf5Handle root(H5Gopen2(file.get(), "/", H5P_DEFAULT), H5Gclose);
   if (!root) throw_hdf5_error(ErrorCategory::io, "cannot open the root group", context);
+  bool marked = false;
   for (const auto& [key, value] : source.metadata()) {
     write_attribute(root.get(), key, value, context);
+    marked = marked || key == kExportMarker;
   }
+  if (!marked) write_attribute(root.get(), kExportMarker, strata_path, context);
   root.reset();
   close_written(file, context);
   detail::publish_file(temp.path, h5_file, context);

@@ -39,12 +39,16 @@ Metadata provenance(const Hdf5Dataset& dataset) {
   }
   std::error_code ec;
   std::filesystem::path file = std::filesystem::absolute(dataset.path().file, ec);
-  return {{"source.format", "hdf5"},
-          {"source.file", ec ? dataset.path().file : file.lexically_normal().string()},
-          {"source.dataset", dataset.path().dataset},
-          {"source.hdf5_type", storage.hdf5_type},
-          {"source.layout", layout},
-          {"source.filters", storage.filters.empty() ? "none" : join(storage.filters, ", ")}};
+  Metadata m{{"source.format", "hdf5"},
+             {"source.file", ec ? dataset.path().file : file.lexically_normal().string()},
+             {"source.dataset", dataset.path().dataset},
+             {"source.hdf5_type", storage.hdf5_type},
+             {"source.layout", layout},
+             {"source.filters", storage.filters.empty() ? "none" : join(storage.filters, ", ")}};
+  if (!storage.external_files.empty()) {
+    m.emplace_back("source.external_files", join(storage.external_files, "\n"));
+  }
+  return m;
 }
 
 }  // namespace
@@ -55,7 +59,13 @@ Hdf5ImportResult import_hdf5(const Hdf5Path& source, const std::string& strata_p
     throw Error(ErrorCategory::invalid_argument, "import slab must be at least 4096 bytes",
                 {{"slab_bytes", std::to_string(options.slab_bytes)}});
   }
-  const Hdf5Dataset dataset = Hdf5Dataset::open(source);
+  std::error_code ec;
+  if (std::filesystem::equivalent(source.file, strata_path, ec)) {
+    throw Error(ErrorCategory::invalid_argument,
+                "the .strata file to write is the HDF5 file being imported",
+                {{"file", source.file}, {"dataset", source.dataset}, {"output", strata_path}});
+  }
+  const Hdf5Dataset dataset = Hdf5Dataset::open(source, {.allow_external = options.allow_external});
 
   Hdf5ImportResult result;
   result.array_name = options.array_name.empty() ? source.leaf() : options.array_name;

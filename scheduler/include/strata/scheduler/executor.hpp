@@ -65,6 +65,10 @@ class Executor {
 
   // More threads than this per allowed CPU is a typo, not a configuration.
   static constexpr unsigned kMaxThreadsPerCpu = 16;
+  // The total an Executor on `topology` runs for a request: `requested`, or when it is 0
+  // STRATA_THREADS, or one per allowed CPU. Throws what the constructor throws for the count.
+  // Whatever else takes a thread count (a oneTBB arena of its own) checks it here first.
+  static unsigned resolve_threads(const Topology& topology, unsigned requested);
 
   const Topology& topology() const noexcept;
   // NUMA nodes of the topology (an arena exists for each one with threads).

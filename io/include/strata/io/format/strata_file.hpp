@@ -123,4 +123,8 @@ class StrataFile {
   std::unique_ptr<Impl> impl_;
 };
 
+// True when `path` is a regular file that starts with the `.strata` magic (nothing else is
+// checked: a damaged `.strata` file is still one). False for anything else, missing included.
+bool is_strata_file(const std::string& path);
+
 }  // namespace strata::io

@@ -49,6 +49,19 @@ struct Hdf5Storage {
   std::string layout;                // "contiguous", "chunked", "compact" or "virtual"
   std::vector<std::uint64_t> chunk;  // chunk extents when chunked, else empty
   std::vector<std::string> filters;  // pipeline in order: "deflate", "shuffle", ...
+  // Files outside the HDF5 file that hold the data, as HDF5 resolves them: the external raw-data
+  // files of a dataset with external storage, or the source files of a virtual dataset (sources
+  // in the dataset's own file are not listed). Empty for ordinary datasets.
+  std::vector<std::string> external_files;
+};
+
+// How an HDF5 dataset may be opened.
+struct Hdf5OpenOptions {
+  // A dataset whose data lives in other files (external storage, H5Pset_external; a virtual
+  // dataset mapping other files) makes HDF5 read files the user never named, so it is refused
+  // unless this is set. A virtual dataset whose source file or dataset is missing is refused
+  // either way (HDF5 would return fill values for it).
+  bool allow_external = false;
 };
 
 // An open numeric HDF5 dataset, read by hyperslab. Move-only; closing is collective for a dataset
@@ -59,14 +72,15 @@ class Hdf5Dataset {
   // Throws Error(io) naming the file when it is missing or unreadable, Error(invalid_argument)
   // naming file and path when it is not an HDF5 file, the path (or a group on it) does not exist
   // or is not a dataset, the type is not numeric (naming the type), it is scalar or null, or its
-  // rank is over Shape::kMaxRank.
-  static Hdf5Dataset open(const Hdf5Path& path);
-  static Hdf5Dataset open(std::string_view path_spec);
+  // rank is over Shape::kMaxRank. Error(invalid_argument) naming the files for a dataset stored
+  // in other files unless options.allow_external, and for a virtual dataset with a missing source.
+  static Hdf5Dataset open(const Hdf5Path& path, const Hdf5OpenOptions& options = {});
+  static Hdf5Dataset open(std::string_view path_spec, const Hdf5OpenOptions& options = {});
   // Collective over MPI_COMM_WORLD: every rank must call it with the same path. With more than one
   // rank the file is opened through MPI-IO (parallel HDF5), so read_partition() is one collective
   // transfer; with one rank, or when MPI is not initialised, it is the same as open().
   // Same errors as open(); Error(distributed) when MPI has been finalized.
-  static Hdf5Dataset open_collective(const Hdf5Path& path);
+  static Hdf5Dataset open_collective(const Hdf5Path& path, const Hdf5OpenOptions& options = {});
 
   Hdf5Dataset(Hdf5Dataset&&) noexcept;
   Hdf5Dataset& operator=(Hdf5Dataset&&) noexcept;
@@ -94,6 +108,10 @@ class Hdf5Dataset {
   // Rows [first_row, first_row + rows) into `out` (rows * row_bytes() bytes). Independent: any
   // rank, any time. Errors as read_block().
   void read_rows(std::uint64_t first_row, std::uint64_t rows, std::span<std::byte> out) const;
+  // The same rows in a new buffer. Throws Error(resource) stating the bytes needed and the bytes
+  // available when they exceed the memory this process can still take (read_memory_availability),
+  // before allocating anything; errors of read_block() otherwise.
+  std::vector<std::byte> read_rows(std::uint64_t first_row, std::uint64_t rows) const;
 
   // This process's rows under partition_rows(rows(), rank(), size()).
   RowRange partition() const;
@@ -121,6 +139,9 @@ struct Hdf5ImportOptions {
   std::uint64_t chunk_bytes = std::uint64_t{4} << 20;
   // Appended after the provenance entries that import writes.
   Metadata metadata;
+  // Read a dataset stored in other files (see Hdf5OpenOptions); they are then recorded in the
+  // provenance as "source.external_files".
+  bool allow_external = false;
 };
 
 struct Hdf5ImportResult {
@@ -136,7 +157,9 @@ struct Hdf5ImportResult {
 // library has, such as gzip) into a new `.strata` file holding one array, with provenance in its
 // metadata: "source.format" = "hdf5", "source.file" (absolute path), "source.dataset",
 // "source.hdf5_type", "source.layout" ("chunked [64, 3]") and "source.filters" ("deflate" or
-// "none"). Errors of Hdf5Dataset::open, plus StrataWriter's (e.g. a leaf name that is not a valid
+// "none"), and "source.external_files" (one absolute path per line) when the data came from other
+// files (options.allow_external). Error(invalid_argument) when strata_path is the HDF5 file itself
+// (same file, whatever the spelling or symlink). Errors of Hdf5Dataset::open, plus StrataWriter's (e.g. a leaf name that is not a valid
 // array name: pass array_name). Nothing appears at strata_path unless the import completes.
 Hdf5ImportResult import_hdf5(const Hdf5Path& source, const std::string& strata_path,
                              const Hdf5ImportOptions& options = {});
@@ -168,8 +191,15 @@ void export_array(const std::string& h5_file, std::string_view dataset_path, DTy
 // not UTF-8 or holds a NUL byte becomes a variable-length sequence of u8). The file is written
 // under a temporary name and renamed into place when complete. Throws StrataFile::open's errors,
 // Error(corrupt_data) for a chunk failing its checksum, Error(invalid_argument) when h5_file
-// exists and options.overwrite is false, and Error(io) when it cannot be written.
+// exists and options.overwrite is false or is the `.strata` file itself (same file, whatever the
+// spelling), Error(resource) with the reason for a full disk or quota, and Error(io) when it
+// cannot be written otherwise. The root group also gets "strata.exported_from" = strata_path
+// (unless the metadata has that key), which marks the file as strata's.
 void export_strata(const std::string& strata_path, const std::string& h5_file,
                    const Hdf5ExportOptions& options = {});
+
+// True when `h5_file` is a regular HDF5 file that export_strata wrote (its root group has the
+// attribute "strata.exported_from"): what `strata export` replaces without --overwrite.
+bool is_strata_hdf5_export(const std::string& h5_file);
 
 }  // namespace strata::io

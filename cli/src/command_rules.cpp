@@ -1,0 +1,56 @@
+// Thread-count checking, the output overwrite rule and never-throwing JSON for the subcommands.
+#include "command_rules.hpp"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include "strata/io/format/strata_file.hpp"
+#include "strata/io/hdf5/hdf5.hpp"
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/machine/topology.hpp"
+#include "strata/scheduler/executor.hpp"
+
+namespace strata::cli {
+
+unsigned checked_threads(unsigned requested) {
+  return Executor::resolve_threads(Topology::load(), requested);
+}
+
+bool check_output(const std::string& out, OutputKind kind, bool overwrite,
+                  const std::vector<std::string>& inputs) {
+  for (const auto& in : inputs) {
+    std::error_code ec;
+    if (std::filesystem::equivalent(in, out, ec)) {
+      throw Error(ErrorCategory::invalid_argument, "the output file is the input file",
+                  {{"file", out}, {"input", in}});
+    }
+  }
+  struct stat link {};
+  if (::lstat(out.c_str(), &link) != 0) return false;  // nothing there: nothing replaced
+  struct stat target {};
+  const bool resolves = ::stat(out.c_str(), &target) == 0;
+  if (resolves && !S_ISREG(target.st_mode)) {
+    throw Error(ErrorCategory::invalid_argument,
+                "the output exists and is not a regular file; name a file to write",
+                {{"file", out}});
+  }
+  const bool ours = resolves && (kind == OutputKind::strata ? io::is_strata_file(out)
+                                                            : io::is_strata_hdf5_export(out));
+  if (!ours && !overwrite) {
+    throw Error(ErrorCategory::invalid_argument,
+                kind == OutputKind::strata
+                    ? "the output exists and is not a .strata file; pass --overwrite to replace it"
+                    : "the output exists and is not an HDF5 file strata exported; pass "
+                      "--overwrite to replace it",
+                {{"file", out}});
+  }
+  return true;
+}
+
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace strata::cli

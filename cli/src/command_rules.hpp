@@ -1,0 +1,32 @@
+// Rules every subcommand applies the same way: thread counts, which output files may be
+// replaced, and how text read from files reaches the terminal and JSON.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace strata::cli {
+
+// A --threads value as the Executor would run it (0: STRATA_THREADS or one per allowed CPU);
+// Error(invalid_argument) for more than Executor::kMaxThreadsPerCpu per allowed CPU, for commands
+// that start threads without an Executor (gen, verify, inspect --verify).
+unsigned checked_threads(unsigned requested);
+
+// What an output file will be once written.
+enum class OutputKind { strata, hdf5_export };
+
+// The overwrite rule of gen, import and export. Refused with Error(invalid_argument) naming the
+// file: an output that is the same file as one of `inputs` (same device and inode, whatever the
+// spelling or symlink), even with --overwrite; an existing output that is not a regular file
+// (folder, FIFO, device); an existing regular file that is not a `.strata` file (kind strata) or
+// not an HDF5 file strata exported (kind hdf5_export) unless `overwrite`. Returns true when an
+// existing file will be replaced.
+bool check_output(const std::string& out, OutputKind kind, bool overwrite,
+                  const std::vector<std::string>& inputs = {});
+
+// JSON text that never throws: bytes that are not UTF-8 (metadata values may be anything) become
+// U+FFFD.
+std::string json_text(const nlohmann::json& j);
+
+}  // namespace strata::cli
