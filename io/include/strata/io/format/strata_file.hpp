@@ -31,6 +31,11 @@ inline constexpr std::size_t kMaxArrays = 4096;
 inline constexpr std::size_t kMaxNameBytes = 63;
 inline constexpr std::size_t kMaxMetadataBytes = std::size_t{1} << 20;
 inline constexpr std::size_t kMaxMetadataEntries = 1024;
+// Chunk sizes: a multiple of kChunkUnit (4 KiB, a multiple of every element size) up to
+// kMaxChunkBytes (1 GiB, far above the 1-64 MiB strata writes by default), so chunk arithmetic
+// never nears 2^64; the writer refuses and the reader rejects anything else.
+inline constexpr std::uint64_t kChunkUnit = 4096;
+inline constexpr std::uint64_t kMaxChunkBytes = std::uint64_t{1} << 30;
 
 using Metadata = std::vector<std::pair<std::string, std::string>>;
 
