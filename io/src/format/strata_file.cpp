@@ -15,6 +15,7 @@
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/base/log.hpp"
 #include "strata/runtime/files/mapped_file.hpp"
+#include "strata/runtime/files/mapped_read_guard.hpp"
 
 namespace strata::io {
 namespace {
@@ -58,7 +59,9 @@ struct StrataFile::Impl {
   std::uint64_t chunk_checksum(const ArrayInfo& a, std::uint64_t chunk) const {
     std::uint64_t first = chunk * a.chunk_bytes;
     std::uint64_t bytes = std::min(a.chunk_bytes, a.data_bytes - first);
-    return detail::checksum(file.bytes(a.data_offset + first, bytes));
+    const std::span<const std::byte> view = file.bytes(a.data_offset + first, bytes);
+    // The size check above cannot stop a truncation that lands while the checksum runs.
+    return guard_mapped_read(view, [view] { return detail::checksum(view); });
   }
 
   void verify_chunks(std::size_t index, std::uint64_t offset, std::uint64_t bytes) const {
