@@ -113,4 +113,19 @@ TEST_F(HostileFiles, TruncatedWhileReadingIsAnError) {
   }
 }
 
+// Proves a FIFO given as input is refused at once with one line (inspect, verify and stats hung
+// forever in open, and stats then ignored SIGTERM); `timeout` turns a hang into exit 137.
+TEST_F(HostileFiles, FifoInputIsRefusedWithoutBlocking) {
+  ASSERT_EQ(::mkfifo(path("pipe.strata").c_str(), 0600), 0);
+  ASSERT_EQ(::mkfifo(path("pipe.h5").c_str(), 0600), 0);
+  for (const std::string& args :
+       {" inspect " + path("pipe.strata"), " verify " + path("pipe.strata"),
+        " stats " + path("pipe.strata"), " stats " + path("pipe.h5") + ":/d",
+        " export " + path("pipe.strata") + " " + path("out.h5")}) {
+    auto r = run_command("timeout -s KILL 20 " + strata_cli + args);
+    expect_clean_failure(r, args);
+    EXPECT_NE(r.err.find("FIFO"), std::string::npos) << args << ": " << r.err;
+  }
+}
+
 }  // namespace

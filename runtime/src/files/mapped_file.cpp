@@ -18,6 +18,7 @@
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/base/round_up.hpp"
 #include "strata/runtime/files/mapped_read_guard.hpp"
+#include "strata/runtime/files/regular_file.hpp"
 #include "strata/runtime/machine/huge_pages.hpp"
 
 #ifndef MADV_POPULATE_READ
@@ -93,9 +94,9 @@ MappedFile MappedFile::open(const std::string& path, const MappedFileOptions& op
     // O_EXCL first, to know whether a failure later must remove a file this call made.
     f.fd_ = ::open(path.c_str(), access | O_CREAT | O_EXCL, 0666);
     created = f.fd_ >= 0;
-    if (!created && errno == EEXIST) f.fd_ = ::open(path.c_str(), access);
+    if (!created && errno == EEXIST) f.fd_ = open_regular_file(path, access);
   } else {
-    f.fd_ = ::open(path.c_str(), access);
+    f.fd_ = open_regular_file(path, access);  // a FIFO is refused here, before any read blocks
   }
   if (f.fd_ < 0) {
     throw_errno("cannot open file", errno, {{"file", path}});
