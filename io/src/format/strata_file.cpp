@@ -135,12 +135,14 @@ StrataFile StrataFile::open(const std::string& path, Access access) {
   return StrataFile(std::move(impl));
 }
 
-void StrataFile::validate_image(std::span<const std::byte> image, const std::string& name) {
-  validate_image(image, image.size(), name);
+std::vector<ArrayInfo> StrataFile::validate_image(std::span<const std::byte> image,
+                                                  const std::string& name) {
+  return validate_image(image, image.size(), name);
 }
 
-void StrataFile::validate_image(std::span<const std::byte> prefix, std::uint64_t file_bytes,
-                                const std::string& name) {
+std::vector<ArrayInfo> StrataFile::validate_image(std::span<const std::byte> prefix,
+                                                  std::uint64_t file_bytes,
+                                                  const std::string& name) {
   detail::Parsed p = detail::parse(
       [&](std::uint64_t offset, std::span<std::byte> out) {
         if (offset > file_bytes || out.size() > file_bytes - offset) {
@@ -153,7 +155,7 @@ void StrataFile::validate_image(std::span<const std::byte> prefix, std::uint64_t
         }
       },
       file_bytes, name);
-  (void)p;
+  return std::move(p.arrays);
 }
 
 const std::string& StrataFile::path() const noexcept { return impl_->path; }

@@ -85,13 +85,14 @@ class StrataFile {
   // Opens and validates. Throws Error(io) when the file cannot be opened or mapped and
   // Error(corrupt_data) naming the file and the field when any check of docs/formats.md fails.
   static StrataFile open(const std::string& path, Access access = Access::read_only);
-  // Validates an in-memory image of a whole file (the fuzzer's entry point; also used by tests).
-  // Same errors as open(); `name` stands in for the path in messages.
-  static void validate_image(std::span<const std::byte> image, const std::string& name);
+  // Validates an in-memory image of a whole file (the fuzzer's entry point; also used by tests)
+  // and returns its arrays. Same errors as open(); `name` stands in for the path in messages.
+  static std::vector<ArrayInfo> validate_image(std::span<const std::byte> image,
+                                               const std::string& name);
   // The same for a file of `file_bytes` whose first bytes are `prefix` and whose rest reads as
   // zeros (a sparse file): lets a fuzzer explore large layouts with small inputs.
-  static void validate_image(std::span<const std::byte> prefix, std::uint64_t file_bytes,
-                             const std::string& name);
+  static std::vector<ArrayInfo> validate_image(std::span<const std::byte> prefix,
+                                               std::uint64_t file_bytes, const std::string& name);
 
   StrataFile(StrataFile&&) noexcept;
   StrataFile& operator=(StrataFile&&) noexcept;
