@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/files/mapped_read_guard.hpp"
 #include "strata/scheduler/parallel.hpp"
 
 namespace strata {
@@ -27,7 +28,7 @@ ArrayStorage load_resident(Executor& ex, MemoryManager& memory, std::string name
   std::byte* target = storage.data();
   detail::for_each_chunk_range(ex, plan, 1, [&](ElementRange r) {
     std::span<const std::byte> from = source.checked_view(r.first, r.count);
-    std::memcpy(target + r.first, from.data(), r.count);
+    guard_mapped_read(from, [&] { std::memcpy(target + r.first, from.data(), r.count); });
     source.advise_if(r.first, r.count, SourceAdvice::dontneed);
   });
   return storage;

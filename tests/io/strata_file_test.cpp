@@ -228,6 +228,54 @@ TEST_F(StrataFileTest, MalformedCorpusNamesTheField) {
   expect_corrupt(overlap, "arrays");
 }
 
+// Proves a chunk size near 2^64, whose chunk count wraps to 0 when computed as
+// (data_bytes + chunk_bytes - 1) / chunk_bytes, is rejected on open naming chunk_bytes instead of
+// verifying "all 0 chunks"; and that a chunk count that disagrees with the size is rejected.
+TEST_F(StrataFileTest, ChunkBytesNearTwoToThe64IsRejected) {
+  const std::vector<char> good = load(write_sample());
+  constexpr std::size_t entry = 512;
+  auto wrapped = good;
+  set_field<std::uint64_t>(wrapped, entry + 152,
+                           std::uint64_t{18446744073709547520u});  // 2^64 - 4096
+  set_field<std::uint64_t>(wrapped, entry + 160, 0);
+  reseal(wrapped);
+  expect_corrupt(wrapped, "arrays[0].chunk_bytes");
+
+  auto too_large = good;  // 2 GiB: a multiple of 4096, over the 1 GiB maximum; count 1 is right
+  set_field<std::uint64_t>(too_large, entry + 152, std::uint64_t{1} << 31);
+  set_field<std::uint64_t>(too_large, entry + 160, 1);
+  reseal(too_large);
+  expect_corrupt(too_large, "arrays[0].chunk_bytes");
+
+  auto zero_count = good;  // valid 1 GiB chunks, but a chunk count of 0 for 24000 bytes of data
+  set_field<std::uint64_t>(zero_count, entry + 152, std::uint64_t{1} << 30);
+  set_field<std::uint64_t>(zero_count, entry + 160, 0);
+  reseal(zero_count);
+  expect_corrupt(zero_count, "arrays[0].chunk_count");
+}
+
+// Proves the writer refuses chunk sizes the reader would reject: near 2^64, over 1 GiB, not a
+// multiple of 4096; and accepts the 1 GiB maximum.
+TEST_F(StrataFileTest, WriterRefusesChunkBytesOutsideTheLimits) {
+  for (std::uint64_t chunk : {std::uint64_t{18446744073709547520u}, (std::uint64_t{1} << 30) + 4096,
+                              std::uint64_t{0}, std::uint64_t{6000}}) {
+    try {
+      StrataWriter(path("x.strata"), {{"a", DType::f64, {8192}, chunk}});
+      ADD_FAILURE() << "accepted chunk_bytes " << chunk;
+    } catch (const strata::Error& e) {
+      EXPECT_EQ(e.category(), strata::ErrorCategory::invalid_argument) << e.what();
+      EXPECT_EQ(e.context_value("chunk_bytes"), std::to_string(chunk));
+    }
+  }
+  std::vector<double> values(8192, 1.5);
+  StrataWriter w(path("max.strata"), {{"a", DType::f64, {8192}, std::uint64_t{1} << 30}});
+  w.append(0, std::as_bytes(std::span(values)));
+  w.finish();
+  StrataFile f = StrataFile::open(path("max.strata"));
+  EXPECT_EQ(f.array("a").chunk_count, 1u);
+  EXPECT_EQ(f.verify().chunks_checked, 1u);
+}
+
 // Proves a flipped data byte is found: verify names the array and chunk, and a view or read that
 // covers the chunk fails with corrupt_data, while other chunks stay readable.
 TEST_F(StrataFileTest, ChecksumMismatchIsFoundLazilyAndByVerify) {

@@ -2,20 +2,29 @@
 // views for .strata, hyperslab reads for HDF5.
 #include "strata/io/dataset/dataset.hpp"
 
-#include <fstream>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <vector>
 
 #include "strata/io/format/strata_file.hpp"
 #include "strata/io/hdf5/hdf5.hpp"
+#include "strata/runtime/files/regular_file.hpp"
 
 namespace strata::io {
 namespace {
 
+// False for a file that cannot be opened (StrataFile::open then says why); Error(io) for a FIFO
+// or device, which must not be read at all.
 bool is_hdf5_file(const std::string& path) {
   static constexpr char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
-  std::ifstream in(path, std::ios::binary);
+  if (::access(path.c_str(), F_OK) != 0) return false;
+  const int fd = open_regular_file(path, O_RDONLY);
   char head[8] = {};
-  return in.read(head, 8) && std::equal(head, head + 8, kSignature);
+  const ssize_t got = ::pread(fd, head, sizeof head, 0);
+  ::close(fd);
+  return got == 8 && std::equal(head, head + 8, kSignature);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/base/log.hpp"
 #include "strata/runtime/files/mapped_file.hpp"
+#include "strata/runtime/files/mapped_read_guard.hpp"
 
 namespace strata::io {
 namespace {
@@ -58,7 +59,9 @@ struct StrataFile::Impl {
   std::uint64_t chunk_checksum(const ArrayInfo& a, std::uint64_t chunk) const {
     std::uint64_t first = chunk * a.chunk_bytes;
     std::uint64_t bytes = std::min(a.chunk_bytes, a.data_bytes - first);
-    return detail::checksum(file.bytes(a.data_offset + first, bytes));
+    const std::span<const std::byte> view = file.bytes(a.data_offset + first, bytes);
+    // The size check above cannot stop a truncation that lands while the checksum runs.
+    return guard_mapped_read(view, [view] { return detail::checksum(view); });
   }
 
   void verify_chunks(std::size_t index, std::uint64_t offset, std::uint64_t bytes) const {
@@ -132,12 +135,14 @@ StrataFile StrataFile::open(const std::string& path, Access access) {
   return StrataFile(std::move(impl));
 }
 
-void StrataFile::validate_image(std::span<const std::byte> image, const std::string& name) {
-  validate_image(image, image.size(), name);
+std::vector<ArrayInfo> StrataFile::validate_image(std::span<const std::byte> image,
+                                                  const std::string& name) {
+  return validate_image(image, image.size(), name);
 }
 
-void StrataFile::validate_image(std::span<const std::byte> prefix, std::uint64_t file_bytes,
-                                const std::string& name) {
+std::vector<ArrayInfo> StrataFile::validate_image(std::span<const std::byte> prefix,
+                                                  std::uint64_t file_bytes,
+                                                  const std::string& name) {
   detail::Parsed p = detail::parse(
       [&](std::uint64_t offset, std::span<std::byte> out) {
         if (offset > file_bytes || out.size() > file_bytes - offset) {
@@ -150,7 +155,7 @@ void StrataFile::validate_image(std::span<const std::byte> prefix, std::uint64_t
         }
       },
       file_bytes, name);
-  (void)p;
+  return std::move(p.arrays);
 }
 
 const std::string& StrataFile::path() const noexcept { return impl_->path; }

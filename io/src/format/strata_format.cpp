@@ -185,10 +185,12 @@ ArrayInfo decode_entry(std::span<const std::byte> in, const std::string& file, s
                                          std::string(to_string(a.dtype)));
   }
   if (a.data_offset % kDataAlignment != 0) corrupt(file, at + "data_offset", "data is not 2 MiB aligned");
-  if (a.chunk_bytes == 0 || a.chunk_bytes % kMinChunkBytes != 0) {
-    corrupt(file, at + "chunk_bytes", "chunk size is not a positive multiple of 4096");
+  if (!valid_chunk_bytes(a.chunk_bytes)) {
+    corrupt(file, at + "chunk_bytes",
+            "chunk size " + std::to_string(a.chunk_bytes) +
+                " is not a multiple of 4096 in 4096..1 GiB");
   }
-  if (a.chunk_count != (a.data_bytes + a.chunk_bytes - 1) / a.chunk_bytes) {
+  if (a.chunk_count != divide_round_up(a.data_bytes, a.chunk_bytes)) {
     corrupt(file, at + "chunk_count", "chunk count does not match data_bytes / chunk_bytes");
   }
   return a;
@@ -252,6 +254,10 @@ void check_array_name(const std::string& name) {
   }
 }
 
+bool valid_chunk_bytes(std::uint64_t chunk_bytes) noexcept {
+  return chunk_bytes != 0 && chunk_bytes % kChunkUnit == 0 && chunk_bytes <= kMaxChunkBytes;
+}
+
 void check_metadata(const Metadata& m) {
   if (m.size() > kMaxMetadataEntries) {
     throw Error(ErrorCategory::invalid_argument, "more than 1024 metadata entries");
@@ -293,8 +299,9 @@ Layout compute_layout(const std::vector<ArraySpec>& specs, std::uint64_t metadat
     if (s.shape.rank() < 1) {
       throw Error(ErrorCategory::invalid_argument, "an array needs 1 to 8 dimensions", {{"name", s.name}});
     }
-    if (s.chunk_bytes == 0 || s.chunk_bytes % kMinChunkBytes != 0) {
-      throw Error(ErrorCategory::invalid_argument, "chunk size must be a positive multiple of 4096",
+    if (!valid_chunk_bytes(s.chunk_bytes)) {
+      throw Error(ErrorCategory::invalid_argument,
+                  "chunk size must be a multiple of 4096 from 4096 to 1 GiB",
                   {{"name", s.name}, {"chunk_bytes", std::to_string(s.chunk_bytes)}});
     }
     ArrayInfo a;
@@ -303,8 +310,12 @@ Layout compute_layout(const std::vector<ArraySpec>& specs, std::uint64_t metadat
     a.shape = s.shape;
     a.data_bytes = s.shape.byte_count(s.dtype);
     a.chunk_bytes = s.chunk_bytes;
-    a.chunk_count = (a.data_bytes + a.chunk_bytes - 1) / a.chunk_bytes;
+    a.chunk_count = divide_round_up(a.data_bytes, a.chunk_bytes);
     a.checksum_offset = at;
+    // At most 2^52 chunks of 8 bytes per array, but 4096 arrays of them can still wrap.
+    if (a.chunk_count * 8 > UINT64_MAX - at - kDataAlignment) {
+      throw Error(ErrorCategory::invalid_argument, "file size overflows", {{"name", a.name}});
+    }
     at += a.chunk_count * 8;
     layout.arrays.push_back(std::move(a));
   }

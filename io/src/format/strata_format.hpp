@@ -20,7 +20,6 @@ inline constexpr std::array<std::uint8_t, 8> kMagic{0x89, 'S', 'T', 'R', 'A', 'T
 inline constexpr std::size_t kHeaderBytes = 512;
 inline constexpr std::size_t kEntryBytes = 256;
 inline constexpr std::uint8_t kLittleEndian = 1;
-inline constexpr std::uint64_t kMinChunkBytes = 4096;
 
 struct Header {
   FileHeader info;
@@ -49,6 +48,8 @@ Metadata decode_metadata(std::span<const std::byte> in, const std::string& file)
 
 // Throws Error(invalid_argument) when `name` cannot be an array name.
 void check_array_name(const std::string& name);
+// Whether chunk_bytes is a multiple of kChunkUnit in 1..kMaxChunkBytes.
+bool valid_chunk_bytes(std::uint64_t chunk_bytes) noexcept;
 // Throws Error(invalid_argument) when metadata exceeds the format's bounds.
 void check_metadata(const Metadata& m);
 

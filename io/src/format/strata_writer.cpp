@@ -9,11 +9,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
-#include <filesystem>
+#include <optional>
 #include <random>
 
 #include "files/file_io.hpp"
-#include "files/publish_file.hpp"
+#include "files/temporary_file.hpp"
 #include "format/strata_format.hpp"
 #include "strata/runtime/base/error.hpp"
 
@@ -36,8 +36,8 @@ std::array<std::uint8_t, 16> random_uuid() {
 
 struct StrataWriter::Impl {
   std::string path;
-  std::string temp_path;
-  int fd = -1;
+  std::optional<detail::TemporaryFile> temp;
+  int fd = -1;  // temp's descriptor
   bool finished = false;
   detail::Layout layout;
   Metadata metadata;
@@ -47,11 +47,6 @@ struct StrataWriter::Impl {
   // append(): per array, bytes appended so far and the partial chunk being filled.
   std::vector<std::uint64_t> appended;
   std::vector<std::vector<std::byte>> pending;
-
-  ~Impl() {
-    if (fd >= 0) ::close(fd);
-    if (!finished && !temp_path.empty()) ::unlink(temp_path.c_str());
-  }
 };
 
 StrataWriter::StrataWriter(std::string path, std::vector<ArraySpec> arrays, Metadata metadata,
@@ -70,19 +65,10 @@ StrataWriter::StrataWriter(std::string path, std::vector<ArraySpec> arrays, Meta
   w.appended.assign(w.layout.arrays.size(), 0);
   w.pending.resize(w.layout.arrays.size());
 
-  std::filesystem::path target(w.path);
-  // A hidden sibling, so the rename is atomic (same file system) and `ls` does not show it.
-  std::string temp_name = ".";
-  temp_name += target.filename().string();
-  temp_name += ".tmp-";
-  temp_name += std::to_string(::getpid());
-  w.temp_path = (target.parent_path() / temp_name).string();
-  w.fd = ::open(w.temp_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (w.fd < 0) {
-    int err = errno;
-    w.temp_path.clear();
-    throw_errno("cannot create file", err, {{"file", w.path}});
-  }
+  // Hidden, unpredictable and created exclusively beside the target, so the rename is atomic and
+  // nothing planted in the folder redirects the write.
+  w.temp.emplace(detail::TemporaryFile::beside(w.path));
+  w.fd = w.temp->fd();
   // Reserve every block now: a full disk fails here, before hours of generation are spent.
   if (int err = ::posix_fallocate(w.fd, 0, static_cast<off_t>(w.layout.file_bytes)); err != 0) {
     throw Error(err == ENOSPC || err == EDQUOT ? ErrorCategory::resource : ErrorCategory::io,
@@ -203,9 +189,8 @@ void StrataWriter::finish() {
   detail::write_all(w.fd, w.path, 0, header);
   detail::sync_file(w.fd, w.path);
 
-  ::close(w.fd);
   w.fd = -1;
-  detail::publish_file(w.temp_path, w.path, {{"file", w.path}});
+  w.temp->publish(w.path, {{"file", w.path}});
   w.finished = true;
 }
 

@@ -21,6 +21,7 @@
 #include "hdf5/hdf5_types.hpp"
 #include "strata/io/hdf5/hdf5.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/files/regular_file.hpp"
 #include "strata/runtime/machine/memory_availability.hpp"
 
 namespace strata::io {
@@ -275,6 +276,11 @@ std::optional<Error> check_file(const Hdf5Path& path, const std::vector<ErrorCon
   }
   if (std::filesystem::is_directory(status)) {
     return Error(ErrorCategory::io, "is a directory, not an HDF5 file", context);
+  }
+  try {
+    check_regular_file(path.file);  // a FIFO would hang H5Fis_hdf5's open
+  } catch (const Error& e) {
+    return e;
   }
   const htri_t is_hdf5 = H5Fis_hdf5(path.file.c_str());
   if (is_hdf5 == 0) return Error(ErrorCategory::invalid_argument, "not an HDF5 file", context);

@@ -15,7 +15,7 @@
 #include <system_error>
 #include <vector>
 
-#include "files/publish_file.hpp"
+#include "files/temporary_file.hpp"
 #include "hdf5/hdf5_call.hpp"
 #include "hdf5/hdf5_handle.hpp"
 #include "hdf5/hdf5_links.hpp"
@@ -173,18 +173,6 @@ void close_written(Hdf5Handle& file, const std::vector<ErrorContext>& context) {
   }
 }
 
-// Removes the temporary file unless the export committed.
-struct TempFile {
-  std::string path;
-  bool committed = false;
-  ~TempFile() {
-    if (!committed) {
-      std::error_code ec;
-      std::filesystem::remove(path, ec);
-    }
-  }
-};
-
 }  // namespace
 
 void export_array(const std::string& h5_file, std::string_view dataset_path, DType dtype,
@@ -248,13 +236,11 @@ void export_strata(const std::string& strata_path, const std::string& h5_file,
                 "HDF5 file exists; remove it or ask to overwrite it", context);
   }
   Hdf5Call call;
-  // A hidden sibling, so the final rename stays on one file system.
-  const std::filesystem::path target(h5_file);
-  std::string temp_name = ".";  // appended piecewise: GCC 12 warns on "." + string (-Wrestrict)
-  temp_name += target.filename().string();
-  temp_name += ".tmp-" + std::to_string(::getpid());
-  TempFile temp{(target.parent_path() / temp_name).string()};
-  Hdf5Handle file(H5Fcreate(temp.path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+  // Created exclusively beside the target (no planted symlink can redirect it); HDF5 opens it
+  // through the descriptor, so swapping the folder entry afterwards cannot redirect it either.
+  detail::TemporaryFile temp = detail::TemporaryFile::beside(h5_file);
+  Hdf5Handle file(
+      H5Fcreate(temp.descriptor_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
   if (!file) throw_hdf5_error(ErrorCategory::io, "cannot create the HDF5 file", context);
 
   for (const ArrayInfo& array : source.arrays()) {
@@ -273,8 +259,7 @@ void export_strata(const std::string& strata_path, const std::string& h5_file,
   if (!marked) write_attribute(root.get(), kExportMarker, strata_path, context);
   root.reset();
   close_written(file, context);
-  detail::publish_file(temp.path, h5_file, context);
-  temp.committed = true;
+  temp.publish(h5_file, context);
 }
 
 }  // namespace strata::io

@@ -1,7 +1,6 @@
 // MappedFile: mmap of a whole file with its modes, advice, populate, flush and growth. Every range
 // handed out is first checked against the file's size now (fstat), so truncation behind our back
 // becomes Error(corrupt_data) instead of a SIGBUS in the caller.
-#include "strata/runtime/base/round_up.hpp"
 #include "strata/runtime/files/mapped_file.hpp"
 
 #include <fcntl.h>
@@ -17,6 +16,9 @@
 
 #include "machine/hwloc_placement.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/round_up.hpp"
+#include "strata/runtime/files/mapped_read_guard.hpp"
+#include "strata/runtime/files/regular_file.hpp"
 #include "strata/runtime/machine/huge_pages.hpp"
 
 #ifndef MADV_POPULATE_READ
@@ -92,9 +94,9 @@ MappedFile MappedFile::open(const std::string& path, const MappedFileOptions& op
     // O_EXCL first, to know whether a failure later must remove a file this call made.
     f.fd_ = ::open(path.c_str(), access | O_CREAT | O_EXCL, 0666);
     created = f.fd_ >= 0;
-    if (!created && errno == EEXIST) f.fd_ = ::open(path.c_str(), access);
+    if (!created && errno == EEXIST) f.fd_ = open_regular_file(path, access);
   } else {
-    f.fd_ = ::open(path.c_str(), access);
+    f.fd_ = open_regular_file(path, access);  // a FIFO is refused here, before any read blocks
   }
   if (f.fd_ < 0) {
     throw_errno("cannot open file", errno, {{"file", path}});
@@ -133,6 +135,7 @@ MappedFile MappedFile::open(const std::string& path, const MappedFileOptions& op
     throw_errno("cannot map file", err, {{"file", path}, {"bytes", std::to_string(f.size_)}});
   }
   f.data_ = static_cast<std::byte*>(p);
+  register_mapped_file(f.data_, round_up_to_page(f.size_), path);
   if (f.placement_) {
     detail::apply_placement_if_real(*f.topology_, f.data_, round_up_to_page(f.size_),
                                     *f.placement_);
@@ -162,7 +165,10 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
 MappedFile::~MappedFile() { release(); }
 
 void MappedFile::release() noexcept {
-  if (data_ != nullptr) ::munmap(data_, round_up_to_page(size_));
+  if (data_ != nullptr) {
+    unregister_mapped_file(data_);
+    ::munmap(data_, round_up_to_page(size_));
+  }
   if (fd_ >= 0) ::close(fd_);
   data_ = nullptr;
   fd_ = -1;
@@ -305,7 +311,9 @@ void MappedFile::grow(std::uint64_t new_bytes) {
       int err = errno;
       throw_errno("cannot remap the grown file", err, {{"file", path_}, {"bytes", std::to_string(new_bytes)}});
     }
+    if (data_ != nullptr) unregister_mapped_file(data_);
     data_ = static_cast<std::byte*>(p);
+    register_mapped_file(data_, new_len, path_);
     // The part kept its policy through mremap; only the new pages need it (and have none faulted,
     // so a strict binding cannot fail on pages placed elsewhere).
     if (placement_) {

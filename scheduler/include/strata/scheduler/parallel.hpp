@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/files/mapped_read_guard.hpp"
 #include "strata/runtime/memory/array.hpp"
 #include "strata/runtime/memory/placement_plan.hpp"
 #include "strata/scheduler/chunk_plan.hpp"
@@ -70,7 +71,9 @@ A reduce_subtree(Executor& ex, const ChunkPlan& plan, const ChunkPart& part, std
   if (hi - lo == 1) {
     const ElementRange r = plan.chunk(part, lo - part.first_chunk);
     A leaf(init);
-    leaf.add(std::span<const T>(fetch(r.first, r.count)));
+    const std::span<const T> values(fetch(r.first, r.count));
+    // Values may be a mapped file: a truncation while the kernel reads them is an Error here.
+    guard_mapped_read(std::as_bytes(values), [&] { leaf.add(values); });
     ex.count_chunk(part.node, r.count * sizeof(T));
     return leaf;
   }
@@ -170,11 +173,14 @@ void call_chunk(const F& f, std::span<T> chunk, std::size_t first) {
 
 template <class T, class U, class F>
 void transform_chunk(const F& f, std::span<const T> in, std::span<U> out) {
-  if constexpr (std::invocable<const F&, std::span<const T>, std::span<U>>) {
-    f(in, out);
-  } else {
-    for (std::size_t i = 0; i < in.size(); ++i) out[i] = static_cast<U>(f(in[i]));
-  }
+  // `in` may be a mapped file: a truncation while f reads it is an Error at this chunk.
+  guard_mapped_read(std::as_bytes(in), [&] {
+    if constexpr (std::invocable<const F&, std::span<const T>, std::span<U>>) {
+      f(in, out);
+    } else {
+      for (std::size_t i = 0; i < in.size(); ++i) out[i] = static_cast<U>(f(in[i]));
+    }
+  });
 }
 
 inline void check_same_size(std::size_t in, std::size_t out) {

@@ -31,6 +31,11 @@ inline constexpr std::size_t kMaxArrays = 4096;
 inline constexpr std::size_t kMaxNameBytes = 63;
 inline constexpr std::size_t kMaxMetadataBytes = std::size_t{1} << 20;
 inline constexpr std::size_t kMaxMetadataEntries = 1024;
+// Chunk sizes: a multiple of kChunkUnit (4 KiB, a multiple of every element size) up to
+// kMaxChunkBytes (1 GiB, far above the 1-64 MiB strata writes by default), so chunk arithmetic
+// never nears 2^64; the writer refuses and the reader rejects anything else.
+inline constexpr std::uint64_t kChunkUnit = 4096;
+inline constexpr std::uint64_t kMaxChunkBytes = std::uint64_t{1} << 30;
 
 using Metadata = std::vector<std::pair<std::string, std::string>>;
 
@@ -80,13 +85,14 @@ class StrataFile {
   // Opens and validates. Throws Error(io) when the file cannot be opened or mapped and
   // Error(corrupt_data) naming the file and the field when any check of docs/formats.md fails.
   static StrataFile open(const std::string& path, Access access = Access::read_only);
-  // Validates an in-memory image of a whole file (the fuzzer's entry point; also used by tests).
-  // Same errors as open(); `name` stands in for the path in messages.
-  static void validate_image(std::span<const std::byte> image, const std::string& name);
+  // Validates an in-memory image of a whole file (the fuzzer's entry point; also used by tests)
+  // and returns its arrays. Same errors as open(); `name` stands in for the path in messages.
+  static std::vector<ArrayInfo> validate_image(std::span<const std::byte> image,
+                                               const std::string& name);
   // The same for a file of `file_bytes` whose first bytes are `prefix` and whose rest reads as
   // zeros (a sparse file): lets a fuzzer explore large layouts with small inputs.
-  static void validate_image(std::span<const std::byte> prefix, std::uint64_t file_bytes,
-                             const std::string& name);
+  static std::vector<ArrayInfo> validate_image(std::span<const std::byte> prefix,
+                                               std::uint64_t file_bytes, const std::string& name);
 
   StrataFile(StrataFile&&) noexcept;
   StrataFile& operator=(StrataFile&&) noexcept;
