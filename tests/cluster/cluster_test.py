@@ -21,6 +21,7 @@ no namespace, interface or daemon of it is left. Run by CTest (tests/cluster/CMa
 Exits 0 on success, 1 on failure, 77 (CTest: skipped) when the cluster cannot start here.
 """
 import argparse
+import glob
 import json
 import os
 import re
@@ -370,8 +371,9 @@ def main():
                      OMPI_MCA_btl_vader_single_copy_mechanism="none", STRATA_THREADS="1",
                      STRATA_BIN_DIR=args.bin_dir, STRATA_SLURM_PORT=str(st.free_port_pair()))
 
-    # A previous run killed before it could stop its cluster.
-    subprocess.run([stop, state], env=plain_env, capture_output=True, timeout=60)
+    # A previous run of any case killed before it could stop its cluster (they share the bridge).
+    for other in glob.glob(os.path.join(os.path.dirname(work), "*", "cluster")):
+        subprocess.run([stop, other], env=plain_env, capture_output=True, timeout=60)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
 
