@@ -12,9 +12,13 @@ hostname, address, /dev/shm and /tmp; STATE/shared seen by all). One case per ru
                 SLURM_RESTART_COUNT=1, the uninterrupted checksum
   pinning       on 2 nodes x 2 ranks every thread of every rank stays inside the CPUs srun gave
                 that rank on its node
+  node_failure  every process of the batch host of a 2-node simulation is SIGKILLed: the newest
+                checkpoint verifies, Slurm requeues the job on the nodes left, and it restores the
+                last committed checkpoint and ends with the uninterrupted checksum
 
 Every case starts its own cluster under --work-dir and stops it on every exit, then checks that
-no namespace, interface or daemon of it is left. Run by CTest (tests/cluster/CMakeLists.txt, label
+no namespace, interface or daemon of it is left. A case that failed only by Open MPI's start-up
+race (open_mpi_init_race) runs once more. Run by CTest (tests/cluster/CMakeLists.txt, label
 `cluster`); by hand:
   tests/cluster/cluster_test.py --case analysis --source-dir . \
       --bin-dir build/release/examples --strata build/release/cli/strata --work-dir /tmp/ct
