@@ -34,6 +34,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "slurm"))
 import slurm_test as st  # noqa: E402  (run, wait_for, ThreadSampler, test_simulation, ...)
@@ -133,7 +134,8 @@ def case_analysis(args, env, plain_env, work):
         if not a[name] or a[name] != b[name]:
             raise Failure(f"{name}: 2 nodes x 2 ranks wrote other bits than 1 rank "
                           f"({b[name].hex()} vs {a[name].hex()})")
-    log(f"2 nodes x 2 ranks on {nodes_line.group(1)}: /summary and /histogram bit for bit as 1 rank")
+    log(f"2 nodes x 2 ranks on {nodes_line.group(1)}: /summary and /histogram bit for bit as "
+        "1 rank")
 
 
 def heat_run(env, command, timeout=150):
@@ -286,6 +288,9 @@ def case_node_failure(args, env, plain_env, work):
                 and st.job_field(job, "JobState", env) == "PENDING", timeout=150, interval=1)
     log(f"{victim} is {node_state(victim, env)}; job {job} requeued "
         f"(PENDING, Reason={st.job_field(job, 'Reason', env)}): releasing its begin time")
+    # slurmd refuses a launch whose credential dates from the second of the job's last kill ("Job
+    # credential revoked": Slurm compares whole seconds), which a job released at once can hit.
+    time.sleep(2)
     run(["scontrol", "update", f"JobId={job}", "StartTime=now"], env)
     st.wait_for("the requeued job to finish", lambda: st.job_field(job, "JobState", env) in
                 ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"),

@@ -314,6 +314,9 @@ def test_simulation(args, env, work, sbatch_options=()):
              and job_field(job, "Restarts", env) == "1", timeout=60)
     log(f"stopped at step {stopped_step}; job {job} requeued (PENDING, Restarts=1, "
         f"Reason={job_field(job, 'Reason', env)}): releasing its begin time")
+    # slurmd refuses a launch whose credential dates from the second of the job's last kill ("Job
+    # credential revoked": Slurm compares whole seconds), which a job released at once can hit.
+    time.sleep(2)
     run(["scontrol", "update", f"JobId={job}", "StartTime=now"], env)
 
     wait_for("the requeued job to finish", lambda: job_field(job, "JobState", env) in
