@@ -272,7 +272,8 @@ def test_analysis(args, env, work):
 
 # ---- simulation ----------------------------------------------------------------------------
 
-def test_simulation(args, env, work):
+def test_simulation(args, env, work, sbatch_options=()):
+    """`sbatch_options` go before the template (tests/cluster spreads the job over nodes)."""
     heat = os.path.join(args.bin_dir, "strata_heat")
     if not os.access(heat, os.X_OK):
         raise Failure(f"{heat} is not built: the requeue test needs examples/heat")
@@ -292,7 +293,7 @@ def test_simulation(args, env, work):
     # log must carry the runtime's advice. The job's time limit is far away, so Slurm never
     # sends this signal itself; the test does, below.
     job_env = dict(env, STRATA_CKPT_DIR=os.path.join(work, "ckpt"), STRATA_SIGNAL_LEAD_SECONDS="20")
-    job = run(["sbatch", "--parsable", f"--output={out}", "--signal=B:USR1@20",
+    job = run(["sbatch", "--parsable", f"--output={out}", "--signal=B:USR1@20", *sbatch_options,
                os.path.join(args.source_dir, "slurm", "simulation.sbatch"),
                "--every-steps", "10", "--keep", "2", "--step-delay-ms", "100"] + grid,
               job_env, cwd=work).stdout.strip().split(";")[0]
@@ -313,6 +314,9 @@ def test_simulation(args, env, work):
              and job_field(job, "Restarts", env) == "1", timeout=60)
     log(f"stopped at step {stopped_step}; job {job} requeued (PENDING, Restarts=1, "
         f"Reason={job_field(job, 'Reason', env)}): releasing its begin time")
+    # slurmd refuses a launch whose credential dates from the second of the job's last kill ("Job
+    # credential revoked": Slurm compares whole seconds), which a job released at once can hit.
+    time.sleep(2)
     run(["scontrol", "update", f"JobId={job}", "StartTime=now"], env)
 
     wait_for("the requeued job to finish", lambda: job_field(job, "JobState", env) in
@@ -353,6 +357,7 @@ def test_simulation(args, env, work):
     log(f"requeue: checkpointed and stopped at step {stopped_step}, requeued, restarted with "
         f"SLURM_RESTART_COUNT=1 from step {stopped_step}, checksum {expected_checksum} as "
         "uninterrupted")
+    return job_log
 
 
 def main():

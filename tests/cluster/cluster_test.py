@@ -1,0 +1,474 @@
+#!/usr/bin/env python3
+"""strata across the nodes of a real multi-node Slurm cluster on this machine
+(slurm/local-cluster/start --nodes 3: each node its own network, UTS and mount namespaces, its own
+hostname, address, /dev/shm and /tmp; STATE/shared seen by all). One case per run (--case):
+
+  analysis      analysis.sbatch on 2 nodes x 2 ranks writes the same result bits as 1 rank, and
+                `strata info --json` under srun reports node_count 2 and each rank's node and
+                local rank as Slurm placed it
+  heat_restart  strata_heat on 2 nodes x 2 ranks checkpoints into the shared folder and restarts
+                on 1 node x 3 ranks and on 3 nodes x 1 rank to the uninterrupted checksum
+  requeue       simulation.sbatch on 2 nodes: USR1, checkpoint, exit 75, requeue, restart with
+                SLURM_RESTART_COUNT=1, the uninterrupted checksum
+  pinning       on 2 nodes x 2 ranks every thread of every rank stays inside the CPUs srun gave
+                that rank on its node
+  node_failure  every process of the batch host of a 2-node simulation is SIGKILLed: the newest
+                checkpoint verifies, Slurm requeues the job on the nodes left, and it restores the
+                last committed checkpoint and ends with the uninterrupted checksum
+
+Every case starts its own cluster under --work-dir and stops it on every exit, then checks that
+no namespace, interface or daemon of it is left. A case that failed only by Open MPI's start-up
+race (open_mpi_init_race) runs once more. Run by CTest (tests/cluster/CMakeLists.txt, label
+`cluster`); by hand:
+  tests/cluster/cluster_test.py --case analysis --source-dir . \
+      --bin-dir build/release/examples --strata build/release/cli/strata --work-dir /tmp/ct
+Exits 0 on success, 1 on failure, 77 (CTest: skipped) when the cluster cannot start here.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "slurm"))
+import slurm_test as st  # noqa: E402  (run, wait_for, ThreadSampler, test_simulation, ...)
+
+from slurm_test import Failure, log, run  # noqa: E402
+
+SKIP = 77
+NODES = 3
+# Every case must end well inside CTest's TIMEOUT (480 s) so that it stops its own cluster; a
+# case takes at most about 110 s, and runs a second time only after Open MPI's start-up race.
+st.DEADLINE_SECONDS = 450
+
+
+def cluster_env(state, base):
+    """`base` plus the variables start wrote to STATE/env (SLURM_CONF, Open MPI's TCP interfaces,
+    STRATA_CLUSTER_SHARED)."""
+    env = dict(base)
+    with open(os.path.join(state, "env")) as f:
+        for line in f:
+            m = re.match(r"export (\w+)=(.*)$", line.strip())
+            if m:
+                env[m.group(1)] = m.group(2)
+    return env
+
+
+def h5_bits(h5dump, path, datasets, work):
+    """The raw bytes of each dataset of an HDF5 file, as h5dump writes them (native types)."""
+    bits = {}
+    for name in datasets:
+        out = os.path.join(work, "dump.bin")
+        run([h5dump, "-b", "NATIVE", "-d", name, "-o", out, path], None, timeout=60)
+        with open(out, "rb") as f:
+            bits[name] = f.read()
+    return bits
+
+
+def check_info(ranks, nodes, per_node):
+    """Block placement (srun -N nodes --ntasks-per-node per_node): rank r on the job's node
+    r // per_node as local rank r % per_node."""
+    if sorted(r["mpi"]["rank"] for r in ranks) != list(range(nodes * per_node)):
+        raise Failure(f"strata info reported ranks {[r['mpi']['rank'] for r in ranks]}")
+    for r in ranks:
+        mpi, slurm = r["mpi"], r["slurm"]
+        rank = mpi["rank"]
+        node, local = rank // per_node, rank % per_node
+        expected = {"node_count": nodes, "node_index": node, "local_rank": local,
+                    "local_size": per_node, "size": nodes * per_node}
+        seen = {k: mpi[k] for k in expected}
+        if seen != expected or slurm["proc_id"] != rank or slurm["node_id"] != node \
+                or slurm["local_id"] != local or slurm["nnodes"] != nodes \
+                or mpi["host"] != slurm["nodes"][node]:
+            raise Failure(f"rank {rank}: strata info says mpi {seen}, host {mpi['host']}, slurm "
+                          f"node_id {slurm['node_id']} local_id {slurm['local_id']} nodes "
+                          f"{slurm['nodes']}; expected {expected} on {slurm['nodes'][node]}")
+    hosts = sorted({r["mpi"]["host"] for r in ranks})
+    if len(hosts) != nodes:
+        raise Failure(f"the ranks ran on hosts {hosts}, not on {nodes} nodes")
+    log(f"strata info: {len(ranks)} ranks on {hosts}, node index and local rank as placed")
+
+
+# ---- cases ---------------------------------------------------------------------------------
+
+def case_analysis(args, env, plain_env, work):
+    shared = env["STRATA_CLUSTER_SHARED"]
+    dataset = os.path.join(shared, "data.strata")
+    run([args.strata, "gen", "--size", "64M", "--seed", "7", dataset], plain_env, timeout=120)
+
+    info = run(["srun", "--mpi=pmix", "-N", "2", "--ntasks-per-node=2", args.strata, "info",
+                "--json"], env, timeout=90, cwd=shared)
+    check_info(json.loads(info.stdout)["ranks"], nodes=2, per_node=2)
+
+    analysis_args = [dataset, "--bins", "32", "--range", "0", "100", "--above", "75"]
+    one = os.path.join(work, "one-rank.h5")
+    run([args.mpiexec, "-np", "1", os.path.join(args.bin_dir, "strata_analysis")]
+        + analysis_args + ["--out", one], plain_env, timeout=120)
+    four = os.path.join(shared, "four-ranks.h5")
+    out = os.path.join(shared, "analysis-%j.out")
+    submitted = run(["sbatch", "--parsable", "--wait", "--nodes=2", "--ntasks-per-node=2",
+                     "--ntasks=4", f"--output={out}",
+                     os.path.join(args.source_dir, "slurm", "analysis.sbatch")]
+                    + analysis_args + ["--out", four], env, timeout=150, check=False, cwd=shared)
+    job = submitted.stdout.strip().split(";")[0]
+    job_log = st.read(out.replace("%j", job))
+    log(f"analysis job {job} exited {submitted.returncode}:\n{job_log}")
+    if submitted.returncode != 0:
+        raise Failure(f"sbatch --wait analysis.sbatch exited {submitted.returncode}")
+    if not re.search(r"4 ranks x 1 CPUs", job_log) or not re.search(r"^ranks\s+4,", job_log, re.M):
+        raise Failure("the job log does not show 4 ranks")
+    nodes_line = re.search(r"on (\S+): 4 ranks", job_log)
+    if not nodes_line or not re.fullmatch(r"node\[\d[-,]\d\]", nodes_line.group(1)):
+        raise Failure("the job did not run on two nodes")
+
+    datasets = ("/summary", "/histogram/counts", "/histogram/edges")
+    a = h5_bits(args.h5dump, one, datasets, work)
+    b = h5_bits(args.h5dump, four, datasets, work)
+    for name in datasets:
+        if not a[name] or a[name] != b[name]:
+            raise Failure(f"{name}: 2 nodes x 2 ranks wrote other bits than 1 rank "
+                          f"({b[name].hex()} vs {a[name].hex()})")
+    log(f"2 nodes x 2 ranks on {nodes_line.group(1)}: /summary and /histogram bit for bit as "
+        "1 rank")
+
+
+def heat_run(env, command, timeout=150):
+    return run(command, env, timeout=timeout, check=False)
+
+
+def case_heat_restart(args, env, plain_env, work):
+    heat = os.path.join(args.bin_dir, "strata_heat")
+    shared = env["STRATA_CLUSTER_SHARED"]
+    grid = ["--nx", "130", "--ny", "99", "--steps", "80", "--every-steps", "20", "--keep", "4",
+            "--level", "1"]
+    reference = run([args.mpiexec, "-np", "1", heat, "--ckpt-dir", os.path.join(work, "ref"),
+                     "--nx", "130", "--ny", "99", "--steps", "80", "--every-steps", "0"],
+                    plain_env, timeout=120)
+    expected = re.search(r"^checksum (0x[0-9a-f]{16})$", reference.stdout, re.M).group(1)
+    log(f"uninterrupted run on 1 rank: checksum {expected}")
+
+    folder = os.path.join(shared, "ckpt")
+    srun = ["srun", "--mpi=pmix", "--chdir", shared]
+    stopped = heat_run(env, srun + ["-N", "2", "--ntasks-per-node=2", heat, "--ckpt-dir", folder,
+                                    "--stop-at-step", "40"] + grid)
+    if stopped.returncode != 75 or not re.search(r"^stopped at step 40 for requeue$",
+                                                 stopped.stdout, re.M):
+        raise Failure(f"2 nodes x 2 ranks did not stop at step 40 with exit 75 "
+                      f"(exit {stopped.returncode}):\n{stopped.stdout}\n{stopped.stderr}")
+    if not re.search(r"^checkpoint step 40$", stopped.stdout, re.M):
+        raise Failure(f"the stop checkpoint was not reported committed:\n{stopped.stdout}")
+    written = sum(len(files) for _, _, files in os.walk(folder))
+    log(f"2 nodes x 2 ranks: stopped at step 40, {written} files in the shared folder {folder}")
+    # The same checkpoint, once for each restart (a restart adds its own checkpoints).
+    copy = folder + "-copy"
+    shutil.copytree(folder, copy)
+
+    for nodes, ranks, where in (("1", "3", folder), ("3", "3", copy)):
+        # --overcommit: 3 ranks on a node of 2 CPUs.
+        r = heat_run(env, srun + ["-N", nodes, "-n", ranks, "--overcommit", heat, "--ckpt-dir",
+                                  where] + grid)
+        shape = f"{nodes} node{'s' if nodes != '1' else ''} x {int(ranks) // int(nodes)} rank(s)"
+        if r.returncode != 0 or not re.search(r"^restored step 40$", r.stdout, re.M):
+            raise Failure(f"{shape} did not restore step 40 (exit {r.returncode}):\n"
+                          f"{r.stdout}\n{r.stderr}")
+        if not re.search(rf"^steps 80 ranks {ranks}$", r.stdout, re.M):
+            raise Failure(f"{shape}: no 'steps 80 ranks {ranks}' line:\n{r.stdout}")
+        got = re.search(r"^checksum (0x[0-9a-f]{16})$", r.stdout, re.M)
+        if not got or got.group(1) != expected:
+            raise Failure(f"{shape}: checksum {got and got.group(1)} differs from {expected}")
+        log(f"{shape}: restored step 40, checksum {expected} as uninterrupted")
+
+
+def case_requeue(args, env, plain_env, work):
+    shared = env["STRATA_CLUSTER_SHARED"]
+    folder = os.path.join(shared, "requeue")
+    os.makedirs(folder)
+    job_log = st.test_simulation(args, env, folder,
+                                 sbatch_options=("--nodes=2", "--ntasks-per-node=1"))
+    placed = re.findall(r"SLURM_RESTART_COUNT=\d, 2 ranks on (\S+),", job_log)
+    if len(placed) != 2 or not all(re.fullmatch(r"node\[\d[-,]\d\]", p) for p in placed):
+        raise Failure(f"the two runs were not each on two nodes: {placed}")
+    log(f"the two runs ran on {placed[0]} and {placed[1]}")
+
+
+def case_pinning(args, env, plain_env, work):
+    shared = env["STRATA_CLUSTER_SHARED"]
+    dataset = os.path.join(shared, "data.strata")
+    run([args.strata, "gen", "--size", "128M", "--seed", "7", dataset], plain_env, timeout=120)
+    srun_options = ["-N", "2", "--ntasks-per-node=2", "-c", "1", "--cpu-bind=cores"]
+    info = run(["srun", "--mpi=pmix"] + srun_options + [args.strata, "info", "--json"], env,
+               timeout=90, cwd=shared)
+    ranks = json.loads(info.stdout)["ranks"]
+    rank_cpus = {r["slurm"]["proc_id"]: st.parse_cpu_list(r["topology"]["allowed_cpus"])
+                 for r in ranks}
+    node_of = {r["slurm"]["proc_id"]: r["mpi"]["host"] for r in ranks}
+    log(f"allowed CPUs per rank: { {k: (node_of[k], sorted(v)) for k, v in rank_cpus.items()} }")
+    if sorted(rank_cpus) != [0, 1, 2, 3] or len(set(node_of.values())) != 2:
+        raise Failure(f"expected ranks 0-3 on 2 nodes, got {node_of}")
+    for a in rank_cpus:
+        for b in rank_cpus:
+            if a < b and node_of[a] == node_of[b] and rank_cpus[a] & rank_cpus[b]:
+                raise Failure(f"ranks {a} and {b} on {node_of[a]} share CPUs")
+
+    threads_per_rank = 3
+    job_env = dict(env, STRATA_THREADS=str(threads_per_rank))
+    out = os.path.join(shared, "pinning-%j.out")
+    with st.ThreadSampler(os.path.join(args.bin_dir, "strata_analysis")) as sampler:
+        submitted = run(["sbatch", "--parsable", "--wait", "--nodes=2", "--ntasks-per-node=2",
+                         "--ntasks=4", f"--output={out}",
+                         os.path.join(args.source_dir, "slurm", "analysis.sbatch"), dataset,
+                         "--bins", "32"], job_env, timeout=150, check=False, cwd=shared)
+    job = submitted.stdout.strip().split(";")[0]
+    log(f"analysis job {job} exited {submitted.returncode}:\n{st.read(out.replace('%j', job))}")
+    if submitted.returncode != 0:
+        raise Failure(f"sbatch --wait analysis.sbatch exited {submitted.returncode}")
+    st.check_pinning(sampler, rank_cpus, threads_per_rank)
+
+
+def node_processes(node):
+    """The PIDs of every process in the node's network namespace (slurmd, step daemons, ranks)."""
+    out = subprocess.run(["ip", "netns", "pids", f"strata-{node}"], capture_output=True,
+                         text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def case_node_failure(args, env, plain_env, work):
+    heat = os.path.join(args.bin_dir, "strata_heat")
+    shared = env["STRATA_CLUSTER_SHARED"]
+    folder = os.path.join(shared, "node-failure")
+    ckpt = os.path.join(folder, "ckpt")
+    os.makedirs(folder)
+    grid = ["--nx", "256", "--ny", "256", "--steps", "60", "--alpha", "0.2", "--level", "1"]
+    reference = run([args.mpiexec, "-np", "2", "--oversubscribe", heat, "--ckpt-dir",
+                     os.path.join(work, "ckpt-reference"), "--every-steps", "0"] + grid,
+                    plain_env, timeout=120)
+    expected = re.search(r"^checksum (0x[0-9a-f]{16})$", reference.stdout, re.M).group(1)
+    log(f"uninterrupted run: checksum {expected}")
+
+    out = os.path.join(folder, "heat.out")
+    job_env = dict(env, STRATA_CKPT_DIR=ckpt)
+    job = run(["sbatch", "--parsable", f"--output={out}", "--nodes=2", "--ntasks-per-node=1",
+               os.path.join(args.source_dir, "slurm", "simulation.sbatch"),
+               "--every-steps", "10", "--keep", "2", "--step-delay-ms", "150"] + grid,
+              job_env, cwd=folder).stdout.strip().split(";")[0]
+    st.wait_for("the first checkpoint", lambda: re.search(r"^checkpoint step (\d+)$",
+                                                           st.read(out), re.M), timeout=90)
+    victim = st.job_field(job, "BatchHost", env)
+    first_nodes = st.job_field(job, "NodeList", env)
+    # Everything of the node at once, as when it loses power: its slurmd, the job's step daemons,
+    # its rank and the batch shell.
+    pids = node_processes(victim)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    before = [int(s) for s in re.findall(r"^checkpoint step (\d+)$", st.read(out), re.M)]
+    log(f"job {job} on {first_nodes}: killed all {len(pids)} processes of {victim} (its batch "
+        f"host) after checkpoints {before}")
+
+    # The newest checkpoint is complete whatever the kill interrupted.
+    verified = run([args.strata, "ckpt", "verify", ckpt], plain_env, timeout=60, check=False)
+    if verified.returncode != 0:
+        raise Failure(f"strata ckpt verify after the kill exited {verified.returncode}:\n"
+                      f"{verified.stdout}{verified.stderr}")
+    log(f"after the kill: strata ckpt verify passes ({verified.stdout.strip().splitlines()[-1]})")
+
+    # slurmctld declares the node DOWN after SlurmdTimeout (30 s) and requeues the job
+    # (--requeue) once its step on the other node has ended (up to KillWait, 30 s, after TERM).
+    # A requeued job is held about 120 s (Reason=BeginTime); the test, as root, cuts that short.
+    st.wait_for(f"job {job} to be requeued (PENDING, Restarts=1)",
+                lambda: st.job_field(job, "Restarts", env) == "1"
+                and st.job_field(job, "JobState", env) == "PENDING", timeout=150, interval=1)
+    log(f"{victim} is {node_state(victim, env)}; job {job} requeued "
+        f"(PENDING, Reason={st.job_field(job, 'Reason', env)}): releasing its begin time")
+    # slurmd refuses a launch whose credential dates from the second of the job's last kill ("Job
+    # credential revoked": Slurm compares whole seconds), which a job released at once can hit.
+    time.sleep(2)
+    run(["scontrol", "update", f"JobId={job}", "StartTime=now"], env)
+    st.wait_for("the requeued job to finish", lambda: st.job_field(job, "JobState", env) in
+                ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"),
+                timeout=120, interval=0.5)
+    state, exit_code = st.job_field(job, "JobState", env), st.job_field(job, "ExitCode", env)
+    job_log = st.read(out)
+    log(f"job {job}: {state} ExitCode={exit_code}\n{job_log}")
+    if state != "COMPLETED" or exit_code != "0:0":
+        raise Failure(f"the requeued job ended {state} with ExitCode={exit_code}")
+    second = job_log.split("SLURM_RESTART_COUNT=1,")
+    if len(second) != 2:
+        raise Failure("the log shows no second run with SLURM_RESTART_COUNT=1")
+    placed = re.match(r" 2 ranks on (\S+),", second[1])
+    if not placed or victim in hostnames(placed.group(1), env):
+        raise Failure(f"the second run was not on the nodes left: {placed and placed.group(1)}")
+    restored = re.search(r"^restored step (\d+)$", second[1], re.M)
+    committed = [int(s) for s in re.findall(r"^checkpoint step (\d+)$", second[0], re.M)]
+    if not restored or int(restored.group(1)) not in committed[-2:] \
+            or int(restored.group(1)) < max(before):
+        raise Failure(f"the second run restored {restored and restored.group(1)}, not the last "
+                      f"committed checkpoint (the first run committed {committed})")
+    if not re.search(rf"^checksum {expected}$", second[1], re.M):
+        raise Failure(f"the second run did not end with the uninterrupted checksum {expected}")
+    log(f"{victim} lost mid-job: requeued on {placed.group(1)}, restored step "
+        f"{restored.group(1)} (first run committed {committed}), checksum {expected}")
+
+
+def hostnames(node_list, env):
+    return run(["scontrol", "show", "hostnames", node_list], env).stdout.split()
+
+
+def node_state(node, env):
+    return run(["sinfo", "-h", "-n", node, "-o", "%T"], env, check=False).stdout.strip()
+
+
+CASES = {"analysis": case_analysis, "heat_restart": case_heat_restart,
+         "requeue": case_requeue, "pinning": case_pinning,
+         "node_failure": case_node_failure}
+
+
+# ---- the cluster ---------------------------------------------------------------------------
+
+def leftovers(state):
+    """What of the cluster in `state` still exists: namespaces, interfaces, processes."""
+    left = []
+    network = os.path.join(state, "run", "network")
+    if os.path.exists(network):
+        left.append(f"{network} (stop did not finish)")
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    left += [f"namespace {n.split()[0]}" for n in names.splitlines() if n.startswith("strata-node")]
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    left += [f"interface {m}" for m in re.findall(r"^\d+: (strata-[\w-]+)", links, re.M)]
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environ = f.read()
+        except OSError:
+            continue
+        if state in cmdline or f"SLURM_CONF={state}/".encode() in environ:
+            left.append(f"process {pid} {cmdline.strip()}")
+    return left
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", required=True, choices=sorted(CASES))
+    parser.add_argument("--source-dir", required=True)
+    parser.add_argument("--bin-dir", required=True, help="folder of strata_analysis, strata_heat")
+    parser.add_argument("--strata", required=True, help="the strata command")
+    parser.add_argument("--mpiexec", default="mpiexec")
+    parser.add_argument("--h5dump", default="h5dump")
+    parser.add_argument("--work-dir", required=True, help="cluster state, datasets, job logs")
+    args = parser.parse_args()
+    args.source_dir = os.path.realpath(args.source_dir)
+    args.bin_dir = os.path.realpath(args.bin_dir)
+    args.strata = os.path.realpath(args.strata)
+    work = os.path.realpath(args.work_dir)
+    state = os.path.join(work, "cluster")
+    start = os.path.join(args.source_dir, "slurm", "local-cluster", "start")
+    stop = os.path.join(args.source_dir, "slurm", "local-cluster", "stop")
+
+    plain_env = dict(os.environ)
+    for variable in list(plain_env):  # never inherit an outer job's identity
+        if variable.startswith(("SLURM_", "SBATCH_", "SRUN_", "SALLOC_", "OMPI_MCA_")):
+            del plain_env[variable]
+    plain_env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+                     OMPI_MCA_btl_vader_single_copy_mechanism="none", STRATA_THREADS="1",
+                     STRATA_BIN_DIR=args.bin_dir, STRATA_SLURM_PORT=str(st.free_port_pair()))
+
+    # A previous run of any case killed before it could stop its cluster (they share the bridge).
+    for other in glob.glob(os.path.join(os.path.dirname(work), "*", "cluster")):
+        subprocess.run([stop, other], env=plain_env, capture_output=True, timeout=60)
+
+    def on_signal(number, _frame):
+        raise Failure(f"interrupted by signal {number}")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    # Ranks that crash leave a core in their folder (srun and sbatch pass this limit on), so that
+    # a crash can be told apart from Open MPI's start-up race (open_mpi_init_race).
+    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    for attempt in (1, 2):
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work)
+        outcome = run_case(args, start, stop, state, work, plain_env)
+        if outcome != "race":
+            break
+        if attempt == 1 and st.seconds_left() > 240:
+            log("a rank died of Open MPI's start-up race (see open_mpi_init_race), not of strata: "
+                "running the case once more on a new cluster")
+            continue
+        outcome = "failed"
+    if outcome == "passed":
+        log("PASSED")
+    return {"passed": 0, "skipped": SKIP}.get(outcome, 1)
+
+
+def open_mpi_init_race(folder):
+    """A core under `folder` (the ranks' working folders) whose crash is Open MPI 4.1's start-up
+    race rather than strata's: a rank still inside MPI_Init_thread is sent its first point-to-point
+    message over TCP by a faster rank, before it registered the handler for it, and calls a null
+    function pointer from mca_btl_tcp (seen on 2 nodes x 2 ranks, about 1 launch in 100)."""
+    for core in glob.glob(os.path.join(folder, "**", "core*"), recursive=True):
+        try:
+            head = subprocess.run(["gdb", "-q", "-batch", "-c", core], capture_output=True,
+                                  text=True, timeout=60).stdout
+            m = re.search(r"Core was generated by `(\S+)", head)
+            if not m:
+                continue
+            bt = subprocess.run(["gdb", "-q", "-batch", "-ex", "bt", m.group(1), core],
+                                capture_output=True, text=True, timeout=60).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            continue  # no gdb: every crash counts as a failure
+        if re.search(r"^#0\s+0x0+ in \?\?", bt, re.M) and "mca_btl_tcp.so" in bt \
+                and "PMPI_Init_thread" in bt:
+            log(f"{core}: a null call from mca_btl_tcp inside MPI_Init_thread:\n{bt.strip()}")
+            return True
+    return False
+
+
+def run_case(args, start, stop, state, work, plain_env):
+    """Starts the cluster, runs the case, stops the cluster and checks it is gone. Returns
+    "passed", "skipped", "failed", or "race" (failed only by open_mpi_init_race)."""
+    outcome = "passed"
+    try:
+        started = subprocess.run([start, "--nodes", str(NODES), state], env=plain_env,
+                                 capture_output=True, text=True, timeout=90)
+        if started.returncode == SKIP:
+            print(f"SKIPPED: {started.stderr.strip()}", flush=True)
+            return "skipped"
+        if started.returncode != 0:
+            raise Failure(f"local-cluster/start exited {started.returncode}:\n{started.stderr}")
+        log(started.stderr.strip())
+        env = cluster_env(state, plain_env)
+        CASES[args.case](args, env, plain_env, work)
+    except (Failure, subprocess.TimeoutExpired, OSError) as e:
+        outcome = "failed"
+        print(f"FAILED: {e}", flush=True)
+        for name in ["slurmctld.log"] + [f"slurmd-node{k}.log" for k in range(1, NODES + 1)]:
+            text = st.read(os.path.join(state, "log", name)).splitlines()
+            print(f"---- last lines of {name}\n" + "\n".join(text[-15:]), flush=True)
+        if open_mpi_init_race(work):
+            outcome = "race"
+    finally:
+        stopped = subprocess.run([stop, state], env=plain_env, capture_output=True, text=True,
+                                 timeout=90)
+        log(stopped.stderr.strip())
+        if stopped.returncode != 0:
+            print(f"FAILED: local-cluster/stop exited {stopped.returncode}", flush=True)
+            outcome = "failed"
+        left = leftovers(state)
+        if left:
+            print("FAILED: the cluster left " + "; ".join(left), flush=True)
+            outcome = "failed"
+    return outcome
+
+
+if __name__ == "__main__":
+    sys.exit(main())
