@@ -14,6 +14,7 @@
 #include <fstream>
 #include <vector>
 
+#include "common/scratch_folder.hpp"
 #include "run_command.hpp"
 
 namespace {
@@ -25,17 +26,9 @@ using strata::test::run_command;
 const std::string strata_cli = STRATA_CLI_PATH;
 
 // A per-test scratch folder, removed afterwards.
-class HostileFiles : public ::testing::Test {
+class HostileFiles : public strata::test::ScratchFolderTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("strata-cli-hostile-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  HostileFiles() : ScratchFolderTest("strata-cli-hostile-files") {}
 
   static std::vector<char> load(const std::string& p) {
     std::ifstream in(p, std::ios::binary);
@@ -62,7 +55,6 @@ class HostileFiles : public ::testing::Test {
     EXPECT_EQ(count_lines(r.err), 1) << what << ": " << r.err;
   }
 
-  fs::path dir_;
 };
 
 // Proves gen refuses a chunk size near 2^64 (it wrapped the chunk count to 0) with one line and

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "common/scratch_folder.hpp"
+#include "common/unwritten_hdf5.hpp"
 #include "run_command.hpp"
 #include "strata/io/format/strata_file.hpp"
 #include "strata/io/format/strata_writer.hpp"
@@ -26,16 +28,9 @@ using strata::test::slurp;
 
 const std::string strata_cli = STRATA_CLI_PATH;
 
-class HostileInputCommands : public ::testing::Test {
+class HostileInputCommands : public strata::test::ScratchFolderTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("strata-cli-hostile-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  HostileInputCommands() : ScratchFolderTest("strata-cli-hostile") {}
 
   // Expects a failure reported as one stderr line with an exit code of 1 (no crash).
   static void expect_one_line_error(const strata::test::CommandResult& r, const std::string& what) {
@@ -43,7 +38,6 @@ class HostileInputCommands : public ::testing::Test {
     EXPECT_EQ(count_lines(r.err), 1) << what << ": " << r.err;
   }
 
-  fs::path dir_;
 };
 
 // Proves `strata import` refuses a dataset whose bytes are in another file (HDF5 external
@@ -99,18 +93,7 @@ TEST_F(HostileInputCommands, AbsurdThreadCountsAreOneLineErrors) {
 // Proves stats on a 10^12-element HDF5 dataset that was never written (a tiny file) refuses with
 // the bytes needed and available instead of std::bad_alloc.
 TEST_F(HostileInputCommands, StatsOnAHugeUnwrittenHdf5DatasetStatesTheMemory) {
-  {
-    hid_t f = H5Fcreate(path("huge.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    const hsize_t dims = 1000000000000ull;
-    const hsize_t chunk = 1 << 16;
-    hid_t space = H5Screate_simple(1, &dims, nullptr);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_chunk(dcpl, 1, &chunk);
-    H5Dclose(H5Dcreate2(f, "/huge", H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
-    H5Pclose(dcpl);
-    H5Sclose(space);
-    ASSERT_GE(H5Fclose(f), 0);
-  }
+  strata::test::write_unwritten_hdf5(path("huge.h5"), "/huge", 1000000000000ull);
   auto r = run_command(strata_cli + " stats " + path("huge.h5") + ":/huge");
   expect_one_line_error(r, "huge dataset");
   EXPECT_NE(r.err.find("bytes_needed=8000000000000"), std::string::npos) << r.err;

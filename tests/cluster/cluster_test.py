@@ -359,20 +359,10 @@ def leftovers(state):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", required=True, choices=sorted(CASES))
-    parser.add_argument("--source-dir", required=True)
-    parser.add_argument("--bin-dir", required=True, help="folder of strata_analysis, strata_heat")
-    parser.add_argument("--strata", required=True, help="the strata command")
-    parser.add_argument("--mpiexec", default="mpiexec")
     parser.add_argument("--h5dump", default="h5dump")
-    parser.add_argument("--work-dir", required=True, help="cluster state, datasets, job logs")
+    st.cluster_arguments(parser)
     args = parser.parse_args()
-    args.source_dir = os.path.realpath(args.source_dir)
-    args.bin_dir = os.path.realpath(args.bin_dir)
-    args.strata = os.path.realpath(args.strata)
-    work = os.path.realpath(args.work_dir)
-    state = os.path.join(work, "cluster")
-    start = os.path.join(args.source_dir, "slurm", "local-cluster", "start")
-    stop = os.path.join(args.source_dir, "slurm", "local-cluster", "stop")
+    work, state, start, stop = st.cluster_paths(args)
 
     plain_env = dict(os.environ)
     for variable in list(plain_env):  # never inherit an outer job's identity

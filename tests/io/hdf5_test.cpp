@@ -18,6 +18,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "common/scratch_folder.hpp"
+#include "common/unwritten_hdf5.hpp"
 #include "strata/io/format/strata_file.hpp"
 #include "strata/io/format/strata_writer.hpp"
 #include "strata/runtime/base/error.hpp"
@@ -98,16 +100,9 @@ std::vector<std::string> h5dump_integers(const std::string& dump) {
   return out;
 }
 
-class Hdf5Test : public ::testing::Test {
+class Hdf5Test : public strata::test::ScratchFolderTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("strata-hdf5-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  Hdf5Test() : ScratchFolderTest("strata-hdf5") {}
 
   // Writes `data` as dataset `name` of `file_type` into `file` (created if missing) with the
   // HDF5 C API, optionally chunked and gzip-compressed; intermediate groups are created.
@@ -193,7 +188,6 @@ class Hdf5Test : public ::testing::Test {
     return strata::Error(ErrorCategory::system, "none");
   }
 
-  fs::path dir_;
 };
 
 std::string metadata_value(const strata::io::Metadata& metadata, const std::string& key) {
@@ -770,18 +764,7 @@ TEST_F(Hdf5Test, VirtualDatasetsNeedTheirSourcesAndPermissionForOtherFiles) {
 // memory available, stating both sizes: a 10^12-element dataset never written (so the file is
 // small) gave std::bad_alloc. Would fail if the buffer were allocated first.
 TEST_F(Hdf5Test, ReadingMoreRowsThanMemoryHoldsIsRefusedWithTheSizes) {
-  {
-    hid_t f = H5Fcreate(path("huge.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    const hsize_t dims = 1000000000000ull;
-    const hsize_t chunk = 1 << 16;
-    hid_t space = H5Screate_simple(1, &dims, nullptr);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_chunk(dcpl, 1, &chunk);
-    H5Dclose(H5Dcreate2(f, "/huge", H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
-    H5Pclose(dcpl);
-    H5Sclose(space);
-    ASSERT_GE(H5Fclose(f), 0);
-  }
+  strata::test::write_unwritten_hdf5(path("huge.h5"), "/huge", 1000000000000ull);
   const auto huge = Hdf5Dataset::open(Hdf5Path{path("huge.h5"), "/huge"});
   auto e = expect_error([&] { (void)huge.read_rows(0, huge.rows()); }, ErrorCategory::resource);
   EXPECT_EQ(e.context_value("bytes_needed"), "8000000000000");

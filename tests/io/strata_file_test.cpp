@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "common/scratch_folder.hpp"
 #include "strata/io/format/strata_writer.hpp"
 #include "strata/runtime/base/error.hpp"
 
@@ -25,16 +26,9 @@ using strata::io::StrataFile;
 using strata::io::StrataWriter;
 
 // A per-test scratch folder, removed afterwards.
-class StrataFileTest : public ::testing::Test {
+class StrataFileTest : public strata::test::ScratchFolderTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("strata-io-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  StrataFileTest() : ScratchFolderTest("strata-io") {}
 
   // Writes a file with a 1000x3 f64 array "pos" and a 7-element i32 array "ids", 4 KiB chunks.
   std::string write_sample(const std::string& name = "sample.strata") {
@@ -89,7 +83,6 @@ class StrataFileTest : public ::testing::Test {
     }
   }
 
-  fs::path dir_;
   std::vector<double> pos_;
   std::vector<std::int32_t> ids_;
 };

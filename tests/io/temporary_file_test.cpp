@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/scratch_folder.hpp"
 #include "strata/io/format/strata_file.hpp"
 #include "strata/io/format/strata_writer.hpp"
 #include "strata/io/hdf5/hdf5.hpp"
@@ -25,9 +26,7 @@ using strata::io::StrataWriter;
 class PublishedFiles : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("strata-io-publish-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = strata::test::scratch_path("strata-io-publish");
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     std::ofstream(path("victim")) << "precious";

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/scratch_folder.hpp"
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/files/mapped_file.hpp"
 
@@ -25,10 +26,7 @@ namespace fs = std::filesystem;
 class MappedReadGuardTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = (fs::temp_directory_path() /
-             ("strata-guard-" + std::to_string(getpid()) + "-" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name()))
-                .string();
+    path_ = strata::test::scratch_path("strata-guard").string();
   }
   void TearDown() override { fs::remove(path_); }
   strata::MappedFile mapped(std::size_t bytes) {

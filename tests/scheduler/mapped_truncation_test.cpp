@@ -7,6 +7,7 @@
 #include <fstream>
 #include <vector>
 
+#include "common/scratch_folder.hpp"
 #include "strata/kernels/stats.hpp"
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/files/mapped_file.hpp"
@@ -23,10 +24,7 @@ class MappedTruncation : public ::testing::Test {
  protected:
   static constexpr std::size_t kValues = 64 * 512;  // 64 pages
   void SetUp() override {
-    path_ = (fs::temp_directory_path() /
-             ("strata-sched-trunc-" + std::to_string(getpid()) + "-" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name()))
-                .string();
+    path_ = strata::test::scratch_path("strata-sched-trunc").string();
     std::vector<double> ones(kValues, 1.0);
     std::ofstream(path_, std::ios::binary)
         .write(reinterpret_cast<const char*>(ones.data()),

@@ -360,22 +360,32 @@ def test_simulation(args, env, work, sbatch_options=()):
     return job_log
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def cluster_arguments(parser):
+    """The arguments every cluster test takes, added to `parser`."""
     parser.add_argument("--source-dir", required=True)
     parser.add_argument("--bin-dir", required=True,
                         help="folder of strata_analysis and strata_heat")
     parser.add_argument("--strata", required=True, help="the strata command")
     parser.add_argument("--mpiexec", default="mpiexec")
     parser.add_argument("--work-dir", required=True, help="cluster state, datasets, job logs")
-    args = parser.parse_args()
+
+
+def cluster_paths(args):
+    """Makes the parsed paths absolute; returns (work, state, start, stop)."""
     args.source_dir = os.path.realpath(args.source_dir)
     args.bin_dir = os.path.realpath(args.bin_dir)
     args.strata = os.path.realpath(args.strata)
     work = os.path.realpath(args.work_dir)
-    state = os.path.join(work, "cluster")
-    start = os.path.join(args.source_dir, "slurm", "local-cluster", "start")
-    stop = os.path.join(args.source_dir, "slurm", "local-cluster", "stop")
+    scripts = os.path.join(args.source_dir, "slurm", "local-cluster")
+    return (work, os.path.join(work, "cluster"), os.path.join(scripts, "start"),
+            os.path.join(scripts, "stop"))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cluster_arguments(parser)
+    args = parser.parse_args()
+    work, state, start, stop = cluster_paths(args)
 
     env = dict(os.environ)
     # Open MPI refuses to run as root without these (the cluster runs jobs as the submitting user).
