@@ -3,10 +3,6 @@
 // truncated or edited manifest is detected before any of its numbers are trusted.
 #include "checkpoint/checkpoint_manifest.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -22,7 +18,6 @@
 
 #include "checksum/sha256.hpp"
 #include "files/file_io.hpp"
-#include "files/publish_file.hpp"
 #include "strata/runtime/base/error.hpp"
 
 namespace strata::io::detail {
@@ -131,7 +126,7 @@ json encode_body(const Manifest& m) {
 }
 
 // Typed field access that turns every missing or mistyped field into a corrupt_data error.
-struct reader {
+struct FieldReader {
   const std::string& file;
 
   const json& at(const json& j, const char* key, const std::string& where) const {
@@ -223,7 +218,7 @@ std::string encode_manifest(const Manifest& manifest) {
 Manifest decode_manifest(const std::string& text, const std::string& file) {
   json whole = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (whole.is_discarded()) bad(file, "", "not valid JSON (truncated or damaged)");
-  reader rd{file};
+  FieldReader rd{file};
   const json& body = rd.at(whole, "manifest", "");
   const std::string dumped = body.dump();
   const std::string expected = rd.text(rd.at(whole, "sha256", ""), "sha256");
@@ -344,6 +339,42 @@ Manifest decode_manifest(const std::string& text, const std::string& file) {
   return m;
 }
 
+Manifest merge_manifests(long step, int ranks, const Codec& codec, std::vector<Manifest> parts) {
+  Manifest m;
+  m.step = step;
+  m.ranks = ranks;
+  m.created = utc_timestamp();
+  m.codec = codec;
+  m.shards.resize(static_cast<std::size_t>(ranks));
+  for (std::size_t r = 0; r < parts.size(); ++r) {
+    Manifest& p = parts[r];
+    m.shards[r] = p.shards[r];
+    for (long d : p.depends_on) {
+      if (std::find(m.depends_on.begin(), m.depends_on.end(), d) == m.depends_on.end()) {
+        m.depends_on.push_back(d);
+      }
+    }
+    for (RegionRecord& region : p.regions) {
+      RegionRecord* into = nullptr;
+      for (RegionRecord& existing : m.regions) {
+        if (existing.name == region.name) into = &existing;
+      }
+      if (into == nullptr) {
+        m.regions.push_back(std::move(region));
+        continue;
+      }
+      if (!(into->global_shape == region.global_shape) || into->dtype != region.dtype) {
+        throw Error(ErrorCategory::invalid_argument,
+                    "ranks disagree on a region's dtype or global shape",
+                    {{"region", region.name}, {"rank", std::to_string(r)}});
+      }
+      for (BlockRecord& b : region.blocks) into->blocks.push_back(std::move(b));
+    }
+  }
+  std::sort(m.depends_on.begin(), m.depends_on.end());
+  return m;
+}
+
 Manifest read_manifest(const std::string& dir, long step) {
   const std::string path = manifest_path(dir, step);
   std::ifstream in(path, std::ios::binary);
@@ -355,26 +386,6 @@ Manifest read_manifest(const std::string& dir, long step) {
   Manifest m = decode_manifest(text.str(), path);
   if (m.step != step) bad(path, "step", "manifest names another step");
   return m;
-}
-
-void write_file_durably(const std::string& path, const std::string& text) {
-  std::string temp = path;
-  temp += ".part";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    int err = errno;
-    throw_errno("cannot create file", err, {{"file", temp}});
-  }
-  try {
-    ::fchmod(fd, 0640);
-    write_all(fd, temp, 0, std::as_bytes(std::span(text.data(), text.size())));
-  } catch (...) {
-    ::close(fd);
-    ::unlink(temp.c_str());
-    throw;
-  }
-  ::close(fd);
-  publish_file(temp, path, {{"file", path}});  // fsync, rename, fsync the folder
 }
 
 std::string utc_timestamp() {

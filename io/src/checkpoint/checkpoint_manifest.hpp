@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/shard_header.hpp"
 #include "strata/io/checkpoint/checkpoint.hpp"
 #include "strata/runtime/base/dtype.hpp"
 
@@ -20,8 +21,6 @@ namespace strata::io::detail {
 inline constexpr int kCheckpointFormatVersion = 1;
 inline constexpr std::size_t kMaxCheckpointChunkBytes = std::size_t{1} << 30;
 inline constexpr int kMaxCheckpointRanks = 1 << 20;
-inline constexpr std::size_t kShardHeaderBytes = 64;
-inline constexpr char kShardMagic[8] = {'S', 'T', 'R', 'A', 'T', 'C', 'K', '1'};
 
 // One chunk of a block: its raw size and XXH3, and where its stored frame is.
 struct ChunkRef {
@@ -98,11 +97,13 @@ std::string shard_digest(std::span<const std::byte> header,
 std::string encode_manifest(const Manifest& manifest);
 // Parses and validates; throws Error(corrupt_data) naming the file and the field.
 Manifest decode_manifest(const std::string& text, const std::string& file);
+// The manifest of `step` from each rank's part (parts[r] from rank r: its shard and its block of
+// every region), stamped with the current time. Throws Error(invalid_argument) when ranks disagree
+// on a region's dtype or global shape.
+Manifest merge_manifests(long step, int ranks, const Codec& codec, std::vector<Manifest> parts);
+
 // Reads dir/step-N/manifest.json and decodes it; Error(io) when absent or unreadable.
 Manifest read_manifest(const std::string& dir, long step);
-
-// Writes `text` to `path` through a temporary, fsynced, renamed, folder fsynced; mode 0640.
-void write_file_durably(const std::string& path, const std::string& text);
 
 // Current UTC time as "2026-11-30T23:59:59Z".
 std::string utc_timestamp();
