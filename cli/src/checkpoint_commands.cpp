@@ -110,16 +110,31 @@ std::string dataset_name(const std::string& region) {
 
 void run_export(const CkptOptions& o) {
   namespace fs = std::filesystem;
-  const long step = o.step >= 0 ? o.step : newest_step(o.dir);
-  auto all = io::list_checkpoints(o.dir);
+  std::vector<io::SkippedCheckpoint> problems;
+  auto all = io::list_checkpoints(o.dir, &problems);
   const io::CheckpointInfo* info = nullptr;
   for (const auto& c : all) {
-    if (c.step == step) info = &c;
+    if (o.step < 0 || c.step == o.step) info = &c;  // the newest readable one without --step
+  }
+  for (const auto& p : problems) {
+    if (o.step == p.step) {
+      throw Error(ErrorCategory::corrupt_data, "checkpoint unreadable: " + p.reason,
+                  {{"folder", o.dir}, {"step", std::to_string(p.step)}});
+    }
+    // Falling back past a newer step must be said: the user asked for the newest.
+    if (o.step < 0 && (info == nullptr || p.step > info->step)) {
+      std::cerr << "strata: warning: step " << p.step << " skipped (" << p.reason << ")\n";
+    }
   }
   if (info == nullptr) {
+    if (o.step < 0) {
+      throw Error(ErrorCategory::invalid_argument, "no complete checkpoint in the folder",
+                  {{"folder", o.dir}});
+    }
     throw Error(ErrorCategory::invalid_argument, "no complete checkpoint for this step",
-                {{"folder", o.dir}, {"step", std::to_string(step)}});
+                {{"folder", o.dir}, {"step", std::to_string(o.step)}});
   }
+  const long step = info->step;
   if (fs::exists(o.hdf5) && !o.overwrite) {
     throw Error(ErrorCategory::invalid_argument, "output exists (use --overwrite)", {{"file", o.hdf5}});
   }
@@ -137,9 +152,12 @@ void run_export(const CkptOptions& o) {
         continue;
       }
       auto bytes = io::read_checkpoint_region(o.dir, step, r.name);
-      io::export_array(temp, dataset_name(r.name), r.dtype, r.global_shape, bytes);
+      io::Hdf5ExportOptions options;
+      options.root_attributes = {{"strata.checkpoint.step", std::to_string(step)},
+                                 {"strata.checkpoint.folder", fs::absolute(o.dir).string()}};
+      io::export_array(temp, dataset_name(r.name), r.dtype, r.global_shape, bytes, options);
       std::cout << "exported " << r.name << " " << to_string(r.dtype) << r.global_shape.to_string()
-                << " -> " << o.hdf5 << ":" << dataset_name(r.name) << '\n';
+                << " of step " << step << " -> " << o.hdf5 << ":" << dataset_name(r.name) << '\n';
       ++exported;
     }
     if (exported == 0) {

@@ -4,11 +4,11 @@
 #include "checkpoint/checkpoint_manifest.hpp"
 
 #include <gtest/gtest.h>
-#include <openssl/sha.h>
 
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "../sha256_hex.hpp"
 #include "strata/runtime/base/error.hpp"
 
 namespace {
@@ -43,17 +43,7 @@ Manifest sample() {
   return m;
 }
 
-std::string sha256_hex(const std::string& text) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : digest) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return out;
-}
+using strata::test::sha256_hex;
 
 // The sample's manifest after `edit` changed its body, resealed with the body's SHA-256.
 std::string edited(const std::function<void(json&)>& edit) {
@@ -180,6 +170,31 @@ TEST(CheckpointManifest, EveryFieldRefusesABadValue) {
   for (const Case& c : cases) {
     EXPECT_EQ(refused_field(edited(c.edit)), c.field) << "expected a refusal naming " << c.field;
   }
+}
+
+// Proves a resealed manifest whose blocks do not tile the global rows exactly — overlapping,
+// duplicated, or leaving rows uncovered — is refused, and a rank-local region needs exactly one
+// block per rank: such a manifest would restore or export silently wrong rows.
+TEST(CheckpointManifest, BlocksMustTileTheGlobalRows) {
+  const std::string blocks = "regions[0].blocks";
+  EXPECT_EQ(refused_field(edited([](json& b) {
+              b["regions"][0]["blocks"][1]["first_row"] = 0;  // rows 0-1 twice, 2-3 never
+            })),
+            blocks);
+  EXPECT_EQ(refused_field(edited([](json& b) {
+              auto& list = b["regions"][0]["blocks"];
+              list.push_back(list[0]);
+            })),
+            blocks);
+  EXPECT_EQ(refused_field(edited([](json& b) { b["regions"][0]["blocks"].erase(1); })), blocks);
+  EXPECT_EQ(refused_field(edited([](json& b) {
+              auto& r = b["regions"][0];
+              r["rank_local"] = true;
+              r["global_shape"] = json::array({2, 3});
+              r["blocks"][1]["rank"] = 0;
+              r["blocks"][1]["first_row"] = 0;
+            })),
+            blocks);
 }
 
 }  // namespace

@@ -339,7 +339,17 @@ TEST(Checkpoint, FailureOnOneRankAbortsTheCheckpointEverywhere) {
   remove_shared(dir);
 }
 
-enum class Damage { flip_shard_byte, delete_shard, truncate_manifest, truncate_shard };
+enum class Damage {
+  flip_shard_byte,
+  delete_shard,
+  truncate_manifest,
+  truncate_shard,
+  nested_manifest,
+  fifo_manifest,
+  endless_manifest,
+  unreadable_manifest,
+  stray_step_names,
+};
 
 // Each kind of damage to the newest checkpoint makes restore fall back to the previous one,
 // with a reason naming the step and what is wrong.
@@ -367,6 +377,27 @@ void expect_fallback(Damage damage, const std::string& expected_reason) {
       case Damage::delete_shard: fs::remove(shard); break;
       case Damage::truncate_manifest: fs::resize_file(manifest, fs::file_size(manifest) / 2); break;
       case Damage::truncate_shard: fs::resize_file(shard, fs::file_size(shard) - 10); break;
+      case Damage::nested_manifest:
+        std::ofstream(manifest, std::ios::trunc)
+            << std::string(100000, '[') << std::string(100000, ']');
+        break;
+      case Damage::fifo_manifest:
+        fs::remove(manifest);
+        ASSERT_EQ(mkfifo(manifest.c_str(), 0600), 0);
+        break;
+      case Damage::endless_manifest:
+        fs::remove(manifest);
+        fs::create_symlink("/dev/zero", manifest);
+        break;
+      case Damage::unreadable_manifest:  // status() fails on it, as on a folder without permission
+        fs::remove(manifest);
+        fs::create_symlink("manifest.json", manifest);
+        break;
+      case Damage::stray_step_names:  // not steps: step 2 is tried (and skipped) once, not thrice
+        fs::resize_file(manifest, fs::file_size(manifest) / 2);
+        fs::create_directory(dir + "/step-2");
+        fs::create_directory(dir + "/step-0000000002");
+        break;
     }
   }
   rt().mpi().barrier();
@@ -389,6 +420,27 @@ TEST(Checkpoint, DeletedShardFallsBack) { expect_fallback(Damage::delete_shard, 
 TEST(Checkpoint, TruncatedManifestFallsBack) { expect_fallback(Damage::truncate_manifest, "manifest"); }
 // A truncated shard is caught by its size before any frame is read.
 TEST(Checkpoint, TruncatedShardFallsBack) { expect_fallback(Damage::truncate_shard, "truncated"); }
+
+// A manifest nested 100,000 deep is refused before anything recurses over it (no stack overflow).
+TEST(Checkpoint, DeeplyNestedManifestFallsBack) {
+  expect_fallback(Damage::nested_manifest, "nested");
+}
+// A FIFO as manifest is refused by its file type instead of blocking every rank in open().
+TEST(Checkpoint, FifoManifestFallsBack) {
+  expect_fallback(Damage::fifo_manifest, "not a regular file");
+}
+// A manifest linked to /dev/zero is refused instead of being read until memory runs out.
+TEST(Checkpoint, EndlessManifestFallsBack) {
+  expect_fallback(Damage::endless_manifest, "not a regular file");
+}
+// A step whose manifest cannot even be looked at is skipped, not the end of restore.
+TEST(Checkpoint, UnreadableManifestFallsBack) {
+  expect_fallback(Damage::unreadable_manifest, "manifest");
+}
+// Folders named like a step but not canonically (step-2, step-0000000002) are never steps.
+TEST(Checkpoint, StrayStepNamesAreNotSteps) {
+  expect_fallback(Damage::stray_step_names, "manifest");
+}
 
 // verify_checkpoint (strata ckpt verify) checks every shard's SHA-256 and names the bad one.
 TEST(Checkpoint, VerifyNamesTheDamagedShard) {

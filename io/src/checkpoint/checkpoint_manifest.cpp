@@ -3,6 +3,10 @@
 // truncated or edited manifest is detected before any of its numbers are trusted.
 #include "checkpoint/checkpoint_manifest.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -10,9 +14,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <tuple>
 #include <utility>
 
@@ -25,6 +27,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+constexpr int kStepDigits = 8;
 
 std::string padded(long value, int width) {
   std::string digits = std::to_string(value);
@@ -52,6 +56,10 @@ std::optional<long> parse_step_name(const std::string& name, const std::string& 
   long step = 0;
   auto [end, ec] = std::from_chars(first, last, step);
   if (ec != std::errc() || end != last) return std::nullopt;
+  // Only the name step_folder() gives is a step: step-40 or step-0000000040 beside step-00000040
+  // would otherwise count the same step twice (and shrink retention).
+  if (static_cast<std::size_t>(last - first) != padded(step, kStepDigits).size())
+    return std::nullopt;
   return step;
 }
 
@@ -147,6 +155,43 @@ struct FieldReader {
   }
 };
 
+// A region's blocks must hold each global row exactly once: overlapping or missing rows would
+// restore or export silently wrong data. A rank-local region has exactly one block per rank,
+// each the whole of its own shape.
+// Returns what is wrong, or an empty string.
+std::string tiling_problem(const RegionRecord& r, int ranks) {
+  const std::uint64_t global_rows = r.global_shape[0];
+  if (r.rank_local) {
+    std::vector<bool> seen(static_cast<std::size_t>(ranks), false);
+    for (const BlockRecord& b : r.blocks) {
+      if (b.rank < 0 || b.rank >= ranks || seen[static_cast<std::size_t>(b.rank)] ||
+          b.first_row != 0 || b.rows != global_rows) {
+        return "rank-local blocks are not one whole block per rank";
+      }
+      seen[static_cast<std::size_t>(b.rank)] = true;
+    }
+    if (r.blocks.size() != static_cast<std::size_t>(ranks)) {
+      return "rank-local blocks are not one whole block per rank";
+    }
+    return {};
+  }
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;  // (first_row, rows), rows > 0
+  for (const BlockRecord& b : r.blocks) {
+    if (b.rows != 0) spans.emplace_back(b.first_row, b.rows);
+  }
+  std::sort(spans.begin(), spans.end());
+  std::uint64_t next = 0;
+  for (const auto& [first, rows] : spans) {
+    if (first != next) {
+      return std::string(first < next ? "blocks overlap" : "blocks leave rows uncovered") +
+             " at row " + std::to_string(std::min(first, next));
+    }
+    next = first + rows;
+  }
+  if (next != global_rows) return "blocks leave rows uncovered from row " + std::to_string(next);
+  return {};
+}
+
 }  // namespace
 
 const RegionRecord* Manifest::find(const std::string& name) const {
@@ -171,7 +216,7 @@ std::uint64_t Manifest::shard_bytes() const {
 }
 
 std::string step_folder(const std::string& dir, long step) {
-  return (fs::path(dir) / ("step-" + padded(step, 8))).string();
+  return (fs::path(dir) / ("step-" + padded(step, kStepDigits))).string();
 }
 
 std::string temp_step_folder(const std::string& dir, long step) {
@@ -215,8 +260,20 @@ std::string encode_manifest(const Manifest& manifest) {
   return whole.dump(1) + "\n";
 }
 
-Manifest decode_manifest(const std::string& text, const std::string& file) {
-  json whole = json::parse(text, nullptr, /*allow_exceptions=*/false);
+Manifest decode_manifest(const std::string& text, const std::string& file, ManifestScope scope) {
+  // nlohmann parses iteratively, but dump() and comparisons recurse: a hostile manifest nested
+  // 100,000 deep would overflow the stack. Deeper values are discarded while parsing and the
+  // manifest refused; a real one is 6 levels deep.
+  bool too_deep = false;
+  const json::parser_callback_t depth_limit = [&](int depth, json::parse_event_t, json&) {
+    if (depth <= kMaxManifestDepth) return true;
+    too_deep = true;
+    return false;
+  };
+  json whole = json::parse(text, depth_limit, /*allow_exceptions=*/false);
+  if (too_deep) {
+    bad(file, "", "nested deeper than " + std::to_string(kMaxManifestDepth) + " levels (damaged)");
+  }
   if (whole.is_discarded()) bad(file, "", "not valid JSON (truncated or damaged)");
   FieldReader rd{file};
   const json& body = rd.at(whole, "manifest", "");
@@ -334,6 +391,11 @@ Manifest decode_manifest(const std::string& text, const std::string& file) {
       if (covered != b.rows * row_bytes) bad(file, bw + "chunks", "chunks do not cover the block");
       r.blocks.push_back(std::move(b));
     }
+    if (scope == ManifestScope::whole_step) {
+      if (std::string problem = tiling_problem(r, m.ranks); !problem.empty()) {
+        bad(file, where + "blocks", problem);
+      }
+    }
     m.regions.push_back(std::move(r));
   }
   return m;
@@ -372,20 +434,55 @@ Manifest merge_manifests(long step, int ranks, const Codec& codec, std::vector<M
     }
   }
   std::sort(m.depends_on.begin(), m.depends_on.end());
+  for (const RegionRecord& region : m.regions) {
+    if (std::string problem = tiling_problem(region, ranks); !problem.empty()) {
+      throw Error(ErrorCategory::invalid_argument,
+                  "the ranks' protected rows do not tile the global array: " + problem,
+                  {{"region", region.name}});
+    }
+  }
   return m;
 }
 
 Manifest read_manifest(const std::string& dir, long step) {
   const std::string path = manifest_path(dir, step);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw Error(ErrorCategory::io, "checkpoint manifest missing or unreadable", {{"file", path}});
+  // O_NONBLOCK: a FIFO planted as the manifest must not block open(); the type check refuses it,
+  // and a device (/dev/zero) or a file past the bound, before a byte is read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT)
+      throw Error(ErrorCategory::io, "checkpoint manifest missing", {{"file", path}});
+    throw_errno("checkpoint manifest unreadable", err, {{"file", path}});
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  Manifest m = decode_manifest(text.str(), path);
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    throw_errno("cannot stat the checkpoint manifest", errno, {{"file", path}});
+  if (!S_ISREG(st.st_mode)) bad(path, "", "not a regular file");
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxManifestBytes) {
+    bad(path, "",
+        "larger than the " + std::to_string(kMaxManifestBytes >> 20) + " MiB a manifest may be");
+  }
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  read_all(fd, path, 0, std::as_writable_bytes(std::span(text.data(), text.size())));
+  Manifest m = decode_manifest(text, path);
   if (m.step != step) bad(path, "step", "manifest names another step");
   return m;
+}
+
+ManifestPresence manifest_presence(const std::string& dir, long step, std::string* why) {
+  std::error_code ec;
+  const fs::file_status status = fs::symlink_status(manifest_path(dir, step), ec);
+  if (status.type() == fs::file_type::not_found) return ManifestPresence::absent;
+  if (ec) {
+    if (why != nullptr) *why = "cannot examine " + manifest_path(dir, step) + ": " + ec.message();
+    return ManifestPresence::unreadable;
+  }
+  return ManifestPresence::present;
 }
 
 std::string utc_timestamp() {

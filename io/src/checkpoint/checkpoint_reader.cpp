@@ -61,7 +61,8 @@ const StepReader::Shard& StepReader::shard(long step, int rank) {
   if (auto it = shards_.find(key); it != shards_.end()) return it->second;
   Shard s;
   s.path = shard_path(dir_, step, rank);
-  s.fd = ::open(s.path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO planted as a shard must not block open(); the type check refuses it.
+  s.fd = ::open(s.path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (s.fd < 0) {
     int err = errno;
     // A missing shard is a damaged checkpoint (restore falls back past it), not an I/O failure.
@@ -77,6 +78,11 @@ const StepReader::Shard& StepReader::shard(long step, int rank) {
     ::close(s.fd);
     throw_errno("cannot stat shard", err, {{"shard", s.path}});
   }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(s.fd);
+    throw Error(ErrorCategory::corrupt_data, "shard is not a regular file",
+                {{"step", std::to_string(step)}, {"shard", s.path}});
+  }
   s.bytes = static_cast<std::uint64_t>(st.st_size);
   if (step == manifest_.step) {
     const std::uint64_t expected = manifest_.shards[static_cast<std::size_t>(rank)].bytes;
@@ -87,6 +93,16 @@ const StepReader::Shard& StepReader::shard(long step, int rank) {
                   {{"shard", s.path}, {"bytes", std::to_string(s.bytes)},
                    {"expected", std::to_string(expected)}});
     }
+  }
+  // The header must name this step and rank (and, for this step, what the manifest says the
+  // rank holds): a shard copied in from elsewhere under a resealed manifest is refused here.
+  try {
+    std::array<std::byte, kShardHeaderBytes> header;
+    read_all(s.fd, s.path, 0, header);
+    (void)ShardHeader::decode(header, expectation(step, rank), s.path);
+  } catch (...) {
+    ::close(s.fd);
+    throw;
   }
   return shards_.emplace(key, s).first->second;
 }

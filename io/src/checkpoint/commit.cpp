@@ -54,7 +54,8 @@ RankOutcome decide(const CheckpointOptions& options, long step, int ranks,
       RankOutcome o = RankOutcome::decode(parts[r], from);
       if (o.kind != RankOutcome::Kind::ok)
         return {RankOutcome::Kind::failed, o.category, from + ": " + o.text};
-      manifests.push_back(detail::decode_manifest(o.text, from + " commit message"));
+      manifests.push_back(detail::decode_manifest(o.text, from + " commit message",
+                                                  detail::ManifestScope::rank_part));
     }
     detail::Manifest m = detail::merge_manifests(step, ranks, options.codec, std::move(manifests));
     publish_step(options.dir, step, m);

@@ -4,7 +4,6 @@
 // before a checkpoint has verified. Damaged steps are skipped with a warning naming the problem.
 #include <algorithm>
 #include <cstring>
-#include <filesystem>
 #include <optional>
 
 #include "checkpoint/checkpoint_reader.hpp"
@@ -70,8 +69,10 @@ std::optional<long> Checkpointer::restore_latest() {
   std::vector<long> candidates;
   if (d.rt.rank() == 0) {
     for (long step : detail::step_folders(d.options.dir)) {
-      if (std::filesystem::exists(detail::manifest_path(d.options.dir, step)))
+      // An unreadable step is a candidate: trying it skips it with the reason.
+      if (detail::manifest_presence(d.options.dir, step) != detail::ManifestPresence::absent) {
         candidates.push_back(step);
+      }
     }
   }
   if (d.rt.size() > 1) {
