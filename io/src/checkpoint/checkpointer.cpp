@@ -41,6 +41,7 @@ Checkpointer::Checkpointer(Runtime& runtime, Executor& executor, CheckpointOptio
   if (runtime.rank() == 0) {
     try {
       detail::make_folder(d.options.dir);
+      d.folder_lock = detail::FolderLock(d.options.dir);  // before touching another job's steps
       recover_step_folders(d.options.dir);
     } catch (const Error& e) {
       problem = e.message();  // the folder is named once, in the context below

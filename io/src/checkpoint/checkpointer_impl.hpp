@@ -18,6 +18,7 @@
 
 #include "checkpoint/checkpoint_manifest.hpp"
 #include "checkpoint/chunk_codec.hpp"
+#include "checkpoint/folder_lock.hpp"
 #include "strata/io/checkpoint/checkpoint.hpp"
 
 namespace strata::io {
@@ -77,6 +78,7 @@ struct Checkpointer::Impl {
   Executor& ex;
   CheckpointOptions options;
   std::unique_ptr<MpiContext> commit_mpi;  // the background thread's own communicator
+  detail::FolderLock folder_lock;          // rank 0: this job owns the folder while it lives
   bool async = true;
   oneapi::tbb::task_arena arena;
 

@@ -4,6 +4,8 @@
 // step-N.tmp/ (O_DIRECT where possible), which is fsynced; run_save hands the result to commit.
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/parallel_pipeline.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -27,6 +29,26 @@ using detail::BlockRecord;
 using detail::ChunkRef;
 using detail::Manifest;
 using detail::RegionRecord;
+
+namespace {
+
+// Creates step-N.tmp (every rank tries; one wins). An existing name must be a real folder of this
+// user, as another rank of this job makes it: a symbolic link planted there would send the
+// shards and the manifest wherever it points, and the commit would publish that folder.
+void create_temp_step_folder(const std::string& tmp) {
+  if (::mkdir(tmp.c_str(), 0777) == 0) return;
+  if (errno != EEXIST) throw_errno("cannot create the step folder", errno, {{"folder", tmp}});
+  struct stat st {};
+  if (::lstat(tmp.c_str(), &st) != 0)
+    throw_errno("cannot examine the step folder", errno, {{"folder", tmp}});
+  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) {
+    throw Error(ErrorCategory::io,
+                "the step's temporary folder exists and is not a folder this job made",
+                {{"folder", tmp}});
+  }
+}
+
+}  // namespace
 
 // Copies `from` into `to` in parallel pieces with the streaming-store copy kernel.
 void parallel_copy(oneapi::tbb::task_arena& arena, std::span<const std::byte> from,
@@ -135,9 +157,9 @@ Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
   const std::string dir = options.dir;
   const std::string tmp = detail::temp_step_folder(dir, step);
   detail::make_folder(dir);
-  detail::make_folder(tmp);
+  create_temp_step_folder(tmp);
   const std::string path = (fs::path(tmp) / detail::shard_name(rank)).string();
-  detail::AppendWriter shard(path, 0640);
+  detail::AppendWriter shard(path, 0666);  // & ~umask
 
   Manifest part;
   part.step = step;

@@ -39,10 +39,10 @@ void publish_file(const std::string& temp_path, const std::string& final_path,
 void write_file_durably(const std::string& path, const std::string& text) {
   std::string temp = path;
   temp += ".part";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  // A new name only, never through a link: a file or link planted under it is refused.
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (fd < 0) throw_errno("cannot create file", errno, {{"file", temp}});
   try {
-    ::fchmod(fd, 0640);
     write_all(fd, temp, 0, std::as_bytes(std::span(text.data(), text.size())));
   } catch (...) {
     ::close(fd);
@@ -59,10 +59,9 @@ void make_folder(const std::string& path) {
       !std::filesystem::exists(parent)) {
     make_folder(parent.string());
   }
-  if (::mkdir(path.c_str(), 0750) != 0 && errno != EEXIST) {
+  if (::mkdir(path.c_str(), 0777) != 0 && errno != EEXIST) {
     throw_errno("cannot create folder", errno, {{"folder", path}});
   }
-  ::chmod(path.c_str(), 0750);
 }
 
 }  // namespace strata::io::detail

@@ -18,11 +18,13 @@ void publish_file(const std::string& temp_path, const std::string& final_path,
 // fsync of a folder, so a rename or create inside it survives a crash. Throws Error(io).
 void sync_folder(const std::string& folder, const std::vector<ErrorContext>& context);
 
-// Writes `text` to `path` through `path`.part, then publish_file; mode 0640.
+// Writes `text` to `path` through `path`.part, then publish_file; mode 0666 & ~umask. The .part
+// name must be new (O_EXCL | O_NOFOLLOW: a file or link planted there is refused).
 // Throws Error(io) (Error(resource) for a full disk) naming the file.
 void write_file_durably(const std::string& path, const std::string& text);
 
-// Creates `path` and any missing parents, each 0750. Throws Error(io) naming the folder.
+// Creates `path` and any missing parents, each 0777 & ~umask; an existing folder is left as it is
+// (its permissions are its owner's choice). Throws Error(io) naming the folder.
 void make_folder(const std::string& path);
 
 }  // namespace strata::io::detail

@@ -49,7 +49,8 @@ inline Codec zstd(int level = 1, bool shuffle = true) { return {Codec::Kind::zst
 inline Codec no_compression() { return {Codec::Kind::none, 0, false}; }
 
 struct CheckpointOptions {
-  // Folder holding one sub-folder per step (created 0750 if missing).
+  // Folder holding one sub-folder per step (created 0777 & ~umask if missing; an existing folder
+  // keeps its permissions).
   std::string dir = "ckpt";
   // due() turns true this many seconds after the last save started (0: never by time) ...
   double every_seconds = 0;
