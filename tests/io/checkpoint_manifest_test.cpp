@@ -26,6 +26,7 @@ Manifest sample() {
   m.step = 7;
   m.ranks = 2;
   m.created = "2026-12-07T05:00:00Z";
+  m.run = "heat nx=64";
   m.codec = strata::io::no_compression();
   m.depends_on = {5};
   RegionRecord r;
@@ -72,6 +73,7 @@ TEST(CheckpointManifest, RoundTripsEveryField) {
   EXPECT_EQ(m.step, 7);
   EXPECT_EQ(m.ranks, 2);
   EXPECT_EQ(m.created, "2026-12-07T05:00:00Z");
+  EXPECT_EQ(m.run, "heat nx=64");
   EXPECT_EQ(m.codec.kind, strata::io::Codec::Kind::none);
   EXPECT_EQ(m.depends_on, std::vector<long>{5});
   ASSERT_EQ(m.shards.size(), 2u);
@@ -136,6 +138,8 @@ TEST(CheckpointManifest, EveryFieldRefusesABadValue) {
       {"step", [](json& b) { b["step"] = "7"; }},
       {"ranks", [](json& b) { b["ranks"] = 0; }},
       {"created", [](json& b) { b["created"] = 5; }},
+      {"run", [](json& b) { b["run"] = 5; }},
+      {"run", [](json& b) { b["run"] = std::string(256, 'r'); }},
       {"codec", [](json& b) { b["codec"] = "lz4"; }},
       {"level", [](json& b) { b["level"] = 99; }},
       {"depends_on", [](json& b) { b["depends_on"] = json::array({7}); }},

@@ -193,6 +193,44 @@ TEST(Checkpoint, ASecondJobOnTheFolderIsRefused) {
   remove_shared(dir);
 }
 
+// A checkpoint written by one run (run_id "job-a") is refused by a run with another identity,
+// whatever the shapes, on every rank and naming both; the same identity restores it.
+TEST(Checkpoint, ARestartOfAnotherRunIsRefused) {
+  const std::string dir = shared_folder("run-id");
+  Field f = even_field();
+  CheckpointOptions o = options(dir);
+  o.run_id = "job-a";
+  {
+    Checkpointer ck(rt(), ex(), o);
+    f.protect_in(ck);
+    save_version(ck, f, 1, 3);
+  }
+  f.fill(2);
+  {
+    CheckpointOptions other = o;
+    other.run_id = "job-b";
+    Checkpointer ck(rt(), ex(), other);
+    f.protect_in(ck);
+    bool refused = false;
+    try {
+      ck.restore_latest();
+    } catch (const strata::Error& e) {
+      const std::string what = e.what();
+      refused = e.category() == strata::ErrorCategory::invalid_argument &&
+                what.find("job-a") != std::string::npos && what.find("job-b") != std::string::npos;
+    }
+    EXPECT_TRUE(all_ranks(refused));
+    EXPECT_TRUE(all_ranks(f.holds(2))) << "nothing written into the regions";
+  }
+  {
+    Checkpointer ck(rt(), ex(), o);
+    f.protect_in(ck);
+    EXPECT_EQ(ck.restore_latest(), std::optional<long>(3));
+    EXPECT_TRUE(all_ranks(f.holds(1)));
+  }
+  remove_shared(dir);
+}
+
 // save() snapshots the state at the call: writes after it returns do not reach the checkpoint,
 // and a second save while the first is in flight leaves both committed and intact.
 TEST(Checkpoint, SaveIsASnapshotAndBackToBackSavesBothCommit) {

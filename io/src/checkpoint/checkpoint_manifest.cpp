@@ -126,6 +126,7 @@ json encode_body(const Manifest& m) {
           {"step", m.step},
           {"ranks", m.ranks},
           {"created", m.created},
+          {"run", m.run},
           {"codec", codec_name(m.codec.kind, m.codec.shuffle)},
           {"level", m.codec.level},
           {"depends_on", m.depends_on},
@@ -294,6 +295,8 @@ Manifest decode_manifest(const std::string& text, const std::string& file, Manif
   m.ranks = static_cast<int>(rd.u64(rd.at(body, "ranks", ""), "ranks", kMaxCheckpointRanks));
   if (m.ranks == 0) bad(file, "ranks", "zero ranks");
   m.created = rd.text(rd.at(body, "created", ""), "created");
+  m.run = rd.text(rd.at(body, "run", ""), "run");
+  if (m.run.size() > 255) bad(file, "run", "run identity longer than 255 bytes");
   std::tie(m.codec.kind, m.codec.shuffle) =
       parse_codec(rd.text(rd.at(body, "codec", ""), "codec"), file, "codec");
   m.codec.level = static_cast<int>(rd.u64(rd.at(body, "level", ""), "level", 22));

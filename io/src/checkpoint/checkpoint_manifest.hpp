@@ -67,6 +67,7 @@ struct Manifest {
   long step = 0;
   int ranks = 0;
   std::string created;  // ISO 8601 UTC
+  std::string run;      // CheckpointOptions::run_id of the job that wrote it
   Codec codec;
   std::vector<RegionRecord> regions;
   std::vector<ShardRecord> shards;

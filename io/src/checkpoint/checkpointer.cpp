@@ -30,6 +30,9 @@ Checkpointer::Checkpointer(Runtime& runtime, Executor& executor, CheckpointOptio
     throw Error(ErrorCategory::invalid_argument, "zstd level must be in [1, 22]",
                 {{"level", std::to_string(options.codec.level)}});
   }
+  if (options.run_id.size() > 255) {
+    throw Error(ErrorCategory::invalid_argument, "checkpoint run_id is longer than 255 bytes");
+  }
   if (options.dir.empty()) {
     throw Error(ErrorCategory::invalid_argument, "checkpoint folder is empty");
   }

@@ -58,6 +58,7 @@ RankOutcome decide(const CheckpointOptions& options, long step, int ranks,
                                                   detail::ManifestScope::rank_part));
     }
     detail::Manifest m = detail::merge_manifests(step, ranks, options.codec, std::move(manifests));
+    m.run = options.run_id;
     publish_step(options.dir, step, m);
     prune_checkpoints(options.dir, options.keep);
     return {};

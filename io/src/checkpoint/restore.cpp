@@ -88,9 +88,13 @@ std::optional<long> Checkpointer::restore_latest() {
     std::optional<Manifest> manifest;
     try {
       detail::StepReader reader(d.options.dir, step);
+      if (reader.manifest().run != d.options.run_id) {
+        outcome.text = "checkpoint " + step_text(step) + " belongs to run '" +
+                       reader.manifest().run + "', not to this run '" + d.options.run_id + "'";
+      }
       for (const ProtectedRegion& p : d.regions) {
-        outcome.text = d.check_compatible(reader.manifest(), p);
         if (!outcome.text.empty()) break;
+        outcome.text = d.check_compatible(reader.manifest(), p);
       }
       if (!outcome.text.empty()) {
         outcome.kind = RankOutcome::Kind::incompatible;
