@@ -18,7 +18,8 @@
 
 namespace strata::io::detail {
 
-inline constexpr int kCheckpointFormatVersion = 1;
+// 2: shard headers record sizes, manifests the run identity; version 1 checkpoints are refused.
+inline constexpr int kCheckpointFormatVersion = 2;
 inline constexpr std::size_t kMaxCheckpointChunkBytes = std::size_t{1} << 30;
 inline constexpr int kMaxCheckpointRanks = 1 << 20;
 // A manifest is refused above this size (before it is read) or this nesting depth (while it is
