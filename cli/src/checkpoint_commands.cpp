@@ -10,9 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "byte_size.hpp"
+#include "command_rules.hpp"
 #include "strata/io/checkpoint/checkpoint.hpp"
 #include "strata/io/hdf5/hdf5.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/text.hpp"
 
 namespace strata::cli {
 namespace {
@@ -66,7 +68,7 @@ void run_list(const CkptOptions& o) {
   if (o.json) {
     json out = json::array();
     for (const auto& c : all) out.push_back(describe(c));
-    std::cout << out.dump(2) << '\n';
+    std::cout << json_text(out) << '\n';
     return;
   }
   std::cout << std::left << std::setw(12) << "step" << std::setw(7) << "ranks" << std::setw(12)
@@ -75,7 +77,7 @@ void run_list(const CkptOptions& o) {
     std::string regions;
     for (const auto& r : c.regions) {
       if (!regions.empty()) regions += ", ";
-      regions += r.name;
+      regions += printable(r.name);
       regions += ' ';
       regions += to_string(r.dtype);
       regions += r.global_shape.to_string();
@@ -93,7 +95,8 @@ int run_verify(const CkptOptions& o) {
   const long step = o.step >= 0 ? o.step : newest_step(o.dir, true);
   auto problems = io::verify_checkpoint(o.dir, step);
   if (o.json) {
-    std::cout << json{{"step", step}, {"ok", problems.empty()}, {"problems", problems}}.dump(2) << '\n';
+    std::cout << json_text(json{{"step", step}, {"ok", problems.empty()}, {"problems", problems}})
+              << '\n';
   } else if (problems.empty()) {
     std::cout << "step " << step << ": ok (every shard's SHA-256 and every chunk's XXH3 verified)\n";
   }
@@ -110,16 +113,31 @@ std::string dataset_name(const std::string& region) {
 
 void run_export(const CkptOptions& o) {
   namespace fs = std::filesystem;
-  const long step = o.step >= 0 ? o.step : newest_step(o.dir);
-  auto all = io::list_checkpoints(o.dir);
+  std::vector<io::SkippedCheckpoint> problems;
+  auto all = io::list_checkpoints(o.dir, &problems);
   const io::CheckpointInfo* info = nullptr;
   for (const auto& c : all) {
-    if (c.step == step) info = &c;
+    if (o.step < 0 || c.step == o.step) info = &c;  // the newest readable one without --step
+  }
+  for (const auto& p : problems) {
+    if (o.step == p.step) {
+      throw Error(ErrorCategory::corrupt_data, "checkpoint unreadable: " + p.reason,
+                  {{"folder", o.dir}, {"step", std::to_string(p.step)}});
+    }
+    // Falling back past a newer step must be said: the user asked for the newest.
+    if (o.step < 0 && (info == nullptr || p.step > info->step)) {
+      std::cerr << "strata: warning: step " << p.step << " skipped (" << p.reason << ")\n";
+    }
   }
   if (info == nullptr) {
+    if (o.step < 0) {
+      throw Error(ErrorCategory::invalid_argument, "no complete checkpoint in the folder",
+                  {{"folder", o.dir}});
+    }
     throw Error(ErrorCategory::invalid_argument, "no complete checkpoint for this step",
-                {{"folder", o.dir}, {"step", std::to_string(step)}});
+                {{"folder", o.dir}, {"step", std::to_string(o.step)}});
   }
+  const long step = info->step;
   if (fs::exists(o.hdf5) && !o.overwrite) {
     throw Error(ErrorCategory::invalid_argument, "output exists (use --overwrite)", {{"file", o.hdf5}});
   }
@@ -133,13 +151,17 @@ void run_export(const CkptOptions& o) {
         continue;
       }
       if (r.rank_local) {
-        std::cerr << "strata: note: region '" << r.name << "' is rank-local state, not exported\n";
+        std::cerr << "strata: note: region '" << printable(r.name) << "' is rank-local state, not exported\n";
         continue;
       }
       auto bytes = io::read_checkpoint_region(o.dir, step, r.name);
-      io::export_array(temp, dataset_name(r.name), r.dtype, r.global_shape, bytes);
-      std::cout << "exported " << r.name << " " << to_string(r.dtype) << r.global_shape.to_string()
-                << " -> " << o.hdf5 << ":" << dataset_name(r.name) << '\n';
+      io::Hdf5ExportOptions options;
+      options.root_attributes = {{"strata.checkpoint.step", std::to_string(step)},
+                                 {"strata.checkpoint.folder", fs::absolute(o.dir).string()}};
+      io::export_array(temp, dataset_name(r.name), r.dtype, r.global_shape, bytes, options);
+      std::cout << "exported " << printable(r.name) << " " << to_string(r.dtype)
+                << r.global_shape.to_string() << " of step " << step << " -> " << printable(o.hdf5)
+                << ":" << printable(dataset_name(r.name)) << '\n';
       ++exported;
     }
     if (exported == 0) {

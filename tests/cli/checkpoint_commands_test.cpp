@@ -2,12 +2,14 @@
 // folder written by the library: what they print, their exit codes, and what they leave on disk.
 #include <gtest/gtest.h>
 #include <hdf5.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/sha256_hex.hpp"
 #include "run_command.hpp"
 #include "strata/io/checkpoint/checkpoint.hpp"
 
@@ -39,6 +41,20 @@ std::string make_checkpoints(const std::string& name) {
     ck.wait();
   }
   return dir;
+}
+
+std::string slurp_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+using strata::test::sha256_hex;
+
+// Writes `whole` (a manifest as JSON) to `path` with its body's SHA-256 recomputed: a forged
+// manifest whose seal is right, so only its own consistency checks can catch it.
+void write_resealed(const std::string& path, json whole) {
+  whole["sha256"] = sha256_hex(whole["manifest"].dump());
+  std::ofstream(path, std::ios::trunc) << whole.dump();
 }
 
 // Proves list --json shows every complete step with its region, shape and dependencies.
@@ -138,6 +154,134 @@ TEST(CheckpointCommands, PruneKeepsTheNewest) {
   EXPECT_TRUE(fs::exists(dir + "/step-00000003/manifest.json"));
   auto bad = run_command(strata_cli + " ckpt prune " + dir + " --keep 0");
   EXPECT_EQ(bad.exit_code, 2);
+  fs::remove_all(dir);
+}
+
+// Proves a manifest nested 100,000 deep, a FIFO and a link to /dev/zero as manifest are each a
+// warning naming step 3 (list) or a clean error (verify, exit 1) — no crash, hang or memory blow-up
+// — and export falls back to step 2.
+TEST(CheckpointCommands, HostileManifestsAreCleanErrors) {
+  auto dir = make_checkpoints("hostile");
+  const std::string manifest = dir + "/step-00000003/manifest.json";
+  for (const std::string kind : {"nested", "fifo", "zero"}) {
+    fs::remove(manifest);
+    if (kind == "nested") {
+      std::ofstream(manifest) << std::string(100000, '[') << std::string(100000, ']');
+    } else if (kind == "fifo") {
+      ASSERT_EQ(mkfifo(manifest.c_str(), 0600), 0);
+    } else {
+      fs::create_symlink("/dev/zero", manifest);
+    }
+    auto list = run_command("timeout 30 " + strata_cli + " ckpt list --json " + dir);
+    EXPECT_EQ(list.exit_code, 0) << kind << list.err;
+    EXPECT_NE(list.err.find("step 3"), std::string::npos) << kind << list.err;
+    auto verify = run_command("timeout 30 " + strata_cli + " ckpt verify " + dir);
+    EXPECT_EQ(verify.exit_code, 1) << kind << verify.err;
+    EXPECT_NE(verify.err.find("step 3"), std::string::npos) << kind << verify.err;
+    const std::string h5 = dir + "-" + kind + ".h5";
+    auto exp = run_command("timeout 30 " + strata_cli + " ckpt export " + dir + " --hdf5 " + h5);
+    EXPECT_EQ(exp.exit_code, 0) << kind << exp.err;
+    EXPECT_NE(exp.out.find("step 2"), std::string::npos) << kind << exp.out;
+    fs::remove(h5);
+  }
+  fs::remove_all(dir);
+}
+
+// Proves folders named like steps but not canonically (step-3, step-000000003) are not steps:
+// list shows each step once, and prune --keep 2 keeps the two real newest steps.
+TEST(CheckpointCommands, OnlyCanonicalFolderNamesAreSteps) {
+  auto dir = make_checkpoints("stray");
+  fs::create_directory(dir + "/step-3");
+  fs::create_directory(dir + "/step-000000003");
+  auto list = run_command(strata_cli + " ckpt list --json " + dir);
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(json::parse(list.out).size(), 3u) << list.out;
+  auto prune = run_command(strata_cli + " ckpt prune " + dir + " --keep 2");
+  EXPECT_EQ(prune.exit_code, 0) << prune.err;
+  EXPECT_TRUE(fs::exists(dir + "/step-00000002/manifest.json"));
+  EXPECT_TRUE(fs::exists(dir + "/step-00000003/manifest.json"));
+  EXPECT_FALSE(fs::exists(dir + "/step-00000001"));
+  EXPECT_TRUE(fs::exists(dir + "/step-3")) << "prune never touches what is not a step";
+  fs::remove_all(dir);
+}
+
+// Proves export with a damaged newest step warns naming the step it skipped and why, names the
+// step it exported on stdout, and records it in the HDF5 file's root attributes.
+TEST(CheckpointCommands, ExportNamesTheStepItExportsAndWhatItSkipped) {
+  auto dir = make_checkpoints("export-fallback");
+  std::ofstream(dir + "/step-00000003/manifest.json", std::ios::trunc) << "garbage\n";
+  const std::string h5 = dir + ".h5";
+  fs::remove(h5);
+  auto r = run_command(strata_cli + " ckpt export " + dir + " --hdf5 " + h5);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: step 3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("manifest"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("step 2"), std::string::npos) << r.out;
+  hid_t file = H5Fopen(h5.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  hid_t attr = H5Aopen(file, "strata.checkpoint.step", H5P_DEFAULT);
+  ASSERT_GE(attr, 0) << "the exported step is recorded as a root attribute";
+  hid_t type = H5Aget_type(attr);
+  char* text = nullptr;
+  ASSERT_GE(H5Aread(attr, type, &text), 0);
+  EXPECT_STREQ(text, "2");
+  H5free_memory(text);
+  H5Tclose(type);
+  H5Aclose(attr);
+  H5Fclose(file);
+  fs::remove(h5);
+  fs::remove_all(dir);
+}
+
+// Proves a step whose folder cannot be examined (here a manifest that is a symbolic link loop;
+// for a user, a folder without permission) is skipped with a warning by list, export and prune.
+TEST(CheckpointCommands, AnUnreadableStepIsSkippedWithAWarning) {
+  auto dir = make_checkpoints("unreadable");
+  const std::string manifest = dir + "/step-00000003/manifest.json";
+  fs::remove(manifest);
+  fs::create_symlink("manifest.json", manifest);
+  auto list = run_command(strata_cli + " ckpt list --json " + dir);
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.err.find("step 3"), std::string::npos) << list.err;
+  EXPECT_EQ(json::parse(list.out.empty() ? "[]" : list.out).size(), 2u) << list.out;
+  const std::string h5 = dir + ".h5";
+  auto exp = run_command(strata_cli + " ckpt export " + dir + " --hdf5 " + h5);
+  EXPECT_EQ(exp.exit_code, 0) << exp.err;
+  EXPECT_NE(exp.out.find("step 2"), std::string::npos) << exp.out;
+  fs::remove(h5);
+  auto prune = run_command(strata_cli + " ckpt prune " + dir + " --keep 1");
+  EXPECT_EQ(prune.exit_code, 0) << prune.err;
+  if (geteuid() != 0) {  // root reads any folder: the permission case only for other users
+    fs::remove(manifest);
+    fs::create_directory(dir + "/step-00000004");
+    fs::permissions(dir + "/step-00000004", fs::perms::none);
+    auto locked = run_command(strata_cli + " ckpt list " + dir);
+    EXPECT_EQ(locked.exit_code, 0) << locked.err;
+    EXPECT_NE(locked.err.find("step 4"), std::string::npos) << locked.err;
+    fs::permissions(dir + "/step-00000004", fs::perms::owner_all);
+  }
+  fs::remove_all(dir);
+}
+
+// Proves a shard copied from another step under a resealed manifest (every checksum consistent)
+// is refused by export, naming the shard header's step field, instead of exporting the wrong data.
+TEST(CheckpointCommands, AShardFromAnotherStepIsRefused) {
+  auto dir = make_checkpoints("foreign-shard");
+  json whole = json::parse(slurp_file(dir + "/step-00000002/manifest.json"));
+  whole["manifest"]["step"] = 3;
+  for (auto& block : whole["manifest"]["regions"][0]["blocks"]) {
+    for (auto& chunk : block["chunks"]) chunk[2] = 3;
+  }
+  write_resealed(dir + "/step-00000003/manifest.json", whole);
+  fs::copy_file(dir + "/step-00000002/shard-00000.sck", dir + "/step-00000003/shard-00000.sck",
+                fs::copy_options::overwrite_existing);
+  const std::string h5 = dir + ".h5";
+  auto r = run_command(strata_cli + " ckpt export " + dir + " --step 3 --hdf5 " + h5);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.err.find("step"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("shard-00000.sck"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(h5));
+  fs::remove(h5);
   fs::remove_all(dir);
 }
 

@@ -8,13 +8,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
-
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <optional>
 #include <strata/strata.hpp>
 
 namespace {
@@ -96,9 +97,13 @@ CheckpointOptions options(const std::string& dir) {
 
 bool all_ranks(bool ok) { return rt().mpi().allreduce_and(ok); }
 
-// A saved state comes back exactly, and files and folders carry modes 0640 and 0750.
-TEST(Checkpoint, RoundTripRestoresExactBytesWithPrivateModes) {
+// A saved state comes back exactly; new files and folders take their modes from the umask
+// (0666 / 0777 & ~umask: umask 077 gives 0600 / 0700, never looser), and the existing checkpoint
+// folder keeps its own mode (a shared 1777 folder is not re-permissioned).
+TEST(Checkpoint, RoundTripRestoresExactBytesWithModesFromTheUmask) {
   const std::string dir = shared_folder("roundtrip");
+  if (rt().rank() == 0) ::chmod(dir.c_str(), 01777);
+  const mode_t old_umask = ::umask(077);
   Field f = even_field();
   {
     Checkpointer ck(rt(), ex(), options(dir));
@@ -115,15 +120,113 @@ TEST(Checkpoint, RoundTripRestoresExactBytesWithPrivateModes) {
     f.protect_in(ck);
     EXPECT_EQ(ck.restore_latest(), std::optional<long>(10));
   }
+  ::umask(old_umask);
   EXPECT_TRUE(all_ranks(f.holds(1)));
   if (rt().rank() == 0) {
     struct stat st {};
+    ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 01777u) << "the folder strata did not create keeps its mode";
     ASSERT_EQ(::stat((dir + "/step-00000010").c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode & 0777, 0750u);
+    EXPECT_EQ(st.st_mode & 0777, 0700u);
     ASSERT_EQ(::stat((dir + "/step-00000010/shard-00000.sck").c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode & 0777, 0640u);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
     ASSERT_EQ(::stat((dir + "/step-00000010/manifest.json").c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode & 0777, 0640u);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+  }
+  remove_shared(dir);
+}
+
+// A symbolic link planted as the step's .tmp folder does not redirect the save: the save fails
+// naming the folder, nothing is written into the link's target, and no step is committed.
+TEST(Checkpoint, ASymlinkPlantedAsTheTempFolderIsRefused) {
+  const std::string dir = shared_folder("tmplink");
+  const std::string target = shared_folder("tmplink-target");
+  Field f = even_field();
+  Checkpointer ck(rt(), ex(), options(dir));
+  f.protect_in(ck);
+  if (rt().rank() == 0) fs::create_directory_symlink(target, dir + "/step-00000004.tmp");
+  rt().mpi().barrier();
+  f.fill(1);
+  ck.save(4);
+  bool threw = false;
+  try {
+    ck.wait();
+  } catch (const strata::Error& e) {
+    threw = std::string(e.what()).find("step-00000004.tmp") != std::string::npos;
+  }
+  EXPECT_TRUE(all_ranks(threw));
+  rt().mpi().barrier();
+  if (rt().rank() == 0) {
+    EXPECT_TRUE(fs::is_empty(target)) << "nothing written through the link";
+    EXPECT_FALSE(fs::exists(dir + "/step-00000004"));
+  }
+  remove_shared(target);
+  remove_shared(dir);
+}
+
+// A second job on a folder in use is refused on every rank, naming the holder's host and pid,
+// and leaves the first job's unfinished step alone; once the first job ends the folder is free.
+TEST(Checkpoint, ASecondJobOnTheFolderIsRefused) {
+  const std::string dir = shared_folder("lock");
+  Field f = even_field();
+  {
+    Checkpointer first(rt(), ex(), options(dir));
+    f.protect_in(first);
+    if (rt().rank() == 0) fs::create_directory(dir + "/step-00000007.tmp");  // first's, unfinished
+    rt().mpi().barrier();
+    bool refused = false;
+    try {
+      Checkpointer second(rt(), ex(), options(dir));
+    } catch (const strata::Error& e) {
+      const std::string what = e.what();
+      refused = what.find("in use by another job") != std::string::npos &&
+                what.find("pid " + std::to_string(getpid())) != std::string::npos;
+      if (rt().rank() != 0) refused = what.find("in use by another job") != std::string::npos;
+    }
+    EXPECT_TRUE(all_ranks(refused));
+    if (rt().rank() == 0) {
+      EXPECT_TRUE(fs::exists(dir + "/step-00000007.tmp"));
+    }
+    save_version(first, f, 1, 1);
+  }
+  EXPECT_NO_THROW(Checkpointer(rt(), ex(), options(dir)));
+  remove_shared(dir);
+}
+
+// A checkpoint written by one run (run_id "job-a") is refused by a run with another identity,
+// whatever the shapes, on every rank and naming both; the same identity restores it.
+TEST(Checkpoint, ARestartOfAnotherRunIsRefused) {
+  const std::string dir = shared_folder("run-id");
+  Field f = even_field();
+  CheckpointOptions o = options(dir);
+  o.run_id = "job-a";
+  {
+    Checkpointer ck(rt(), ex(), o);
+    f.protect_in(ck);
+    save_version(ck, f, 1, 3);
+  }
+  f.fill(2);
+  {
+    CheckpointOptions other = o;
+    other.run_id = "job-b";
+    Checkpointer ck(rt(), ex(), other);
+    f.protect_in(ck);
+    bool refused = false;
+    try {
+      ck.restore_latest();
+    } catch (const strata::Error& e) {
+      const std::string what = e.what();
+      refused = e.category() == strata::ErrorCategory::invalid_argument &&
+                what.find("job-a") != std::string::npos && what.find("job-b") != std::string::npos;
+    }
+    EXPECT_TRUE(all_ranks(refused));
+    EXPECT_TRUE(all_ranks(f.holds(2))) << "nothing written into the regions";
+  }
+  {
+    Checkpointer ck(rt(), ex(), o);
+    f.protect_in(ck);
+    EXPECT_EQ(ck.restore_latest(), std::optional<long>(3));
+    EXPECT_TRUE(all_ranks(f.holds(1)));
   }
   remove_shared(dir);
 }
@@ -191,7 +294,9 @@ TEST(Checkpoint, IncrementalSaveRewritesOnlyChangedChunksAndRetentionKeepsItsBas
   Field f = even_field();
   CheckpointOptions o = options(dir);
   o.keep = 1;
-  Checkpointer ck(rt(), ex(), o);
+  std::optional<Checkpointer> writer;  // ends before the restart below: one job per folder
+  writer.emplace(rt(), ex(), o);
+  Checkpointer& ck = *writer;
   f.protect_in(ck);
   f.fill(1);
   ck.save(1);
@@ -209,6 +314,7 @@ TEST(Checkpoint, IncrementalSaveRewritesOnlyChangedChunksAndRetentionKeepsItsBas
   ASSERT_EQ(listed.size(), 2u) << "step 1 holds step 2's unchanged chunks and must stay";
   EXPECT_EQ(listed[1].depends_on, std::vector<long>{1});
   Field g = even_field();
+  writer.reset();
   Checkpointer again(rt(), ex(), o);
   again.protect("u", std::span(g.data), g.block());
   EXPECT_EQ(again.restore_latest(), std::optional<long>(2));
@@ -280,7 +386,9 @@ TEST(Checkpoint, IncrementalChainKeepsEachSavesSnapshot) {
   Field f = even_field();
   CheckpointOptions o = options(dir);
   o.keep = 4;
-  Checkpointer ck(rt(), ex(), o);
+  std::optional<Checkpointer> writer;  // ends before the restart below: one job per folder
+  writer.emplace(rt(), ex(), o);
+  Checkpointer& ck = *writer;
   f.protect_in(ck);
   save_version(ck, f, 1, 1);
   const std::size_t per_chunk = kChunkBytes / sizeof(double);
@@ -296,6 +404,7 @@ TEST(Checkpoint, IncrementalChainKeepsEachSavesSnapshot) {
     f.data[at] = -static_cast<double>(step);
   }
   Field g = even_field();
+  writer.reset();
   Checkpointer again(rt(), ex(), o);
   again.protect("u", std::span(g.data), g.block());
   EXPECT_EQ(again.restore_latest(), std::optional<long>(4));
@@ -339,7 +448,17 @@ TEST(Checkpoint, FailureOnOneRankAbortsTheCheckpointEverywhere) {
   remove_shared(dir);
 }
 
-enum class Damage { flip_shard_byte, delete_shard, truncate_manifest, truncate_shard };
+enum class Damage {
+  flip_shard_byte,
+  delete_shard,
+  truncate_manifest,
+  truncate_shard,
+  nested_manifest,
+  fifo_manifest,
+  endless_manifest,
+  unreadable_manifest,
+  stray_step_names,
+};
 
 // Each kind of damage to the newest checkpoint makes restore fall back to the previous one,
 // with a reason naming the step and what is wrong.
@@ -367,6 +486,27 @@ void expect_fallback(Damage damage, const std::string& expected_reason) {
       case Damage::delete_shard: fs::remove(shard); break;
       case Damage::truncate_manifest: fs::resize_file(manifest, fs::file_size(manifest) / 2); break;
       case Damage::truncate_shard: fs::resize_file(shard, fs::file_size(shard) - 10); break;
+      case Damage::nested_manifest:
+        std::ofstream(manifest, std::ios::trunc)
+            << std::string(100000, '[') << std::string(100000, ']');
+        break;
+      case Damage::fifo_manifest:
+        fs::remove(manifest);
+        ASSERT_EQ(mkfifo(manifest.c_str(), 0600), 0);
+        break;
+      case Damage::endless_manifest:
+        fs::remove(manifest);
+        fs::create_symlink("/dev/zero", manifest);
+        break;
+      case Damage::unreadable_manifest:  // status() fails on it, as on a folder without permission
+        fs::remove(manifest);
+        fs::create_symlink("manifest.json", manifest);
+        break;
+      case Damage::stray_step_names:  // not steps: step 2 is tried (and skipped) once, not thrice
+        fs::resize_file(manifest, fs::file_size(manifest) / 2);
+        fs::create_directory(dir + "/step-2");
+        fs::create_directory(dir + "/step-0000000002");
+        break;
     }
   }
   rt().mpi().barrier();
@@ -389,6 +529,27 @@ TEST(Checkpoint, DeletedShardFallsBack) { expect_fallback(Damage::delete_shard, 
 TEST(Checkpoint, TruncatedManifestFallsBack) { expect_fallback(Damage::truncate_manifest, "manifest"); }
 // A truncated shard is caught by its size before any frame is read.
 TEST(Checkpoint, TruncatedShardFallsBack) { expect_fallback(Damage::truncate_shard, "truncated"); }
+
+// A manifest nested 100,000 deep is refused before anything recurses over it (no stack overflow).
+TEST(Checkpoint, DeeplyNestedManifestFallsBack) {
+  expect_fallback(Damage::nested_manifest, "nested");
+}
+// A FIFO as manifest is refused by its file type instead of blocking every rank in open().
+TEST(Checkpoint, FifoManifestFallsBack) {
+  expect_fallback(Damage::fifo_manifest, "not a regular file");
+}
+// A manifest linked to /dev/zero is refused instead of being read until memory runs out.
+TEST(Checkpoint, EndlessManifestFallsBack) {
+  expect_fallback(Damage::endless_manifest, "not a regular file");
+}
+// A step whose manifest cannot even be looked at is skipped, not the end of restore.
+TEST(Checkpoint, UnreadableManifestFallsBack) {
+  expect_fallback(Damage::unreadable_manifest, "manifest");
+}
+// Folders named like a step but not canonically (step-2, step-0000000002) are never steps.
+TEST(Checkpoint, StrayStepNamesAreNotSteps) {
+  expect_fallback(Damage::stray_step_names, "manifest");
+}
 
 // verify_checkpoint (strata ckpt verify) checks every shard's SHA-256 and names the bad one.
 TEST(Checkpoint, VerifyNamesTheDamagedShard) {
@@ -552,7 +713,8 @@ TEST(Checkpoint, SavingACommittedStepAgainReplacesIt) {
   if (rt().rank() == 0) {
     std::vector<std::string> names;
     for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
-    EXPECT_EQ(names, std::vector<std::string>{"step-00000005"});
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(names, (std::vector<std::string>{".strata-lock", "step-00000005"}));
   }
   remove_shared(dir);
 }

@@ -14,15 +14,12 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <tuple>
 #include <utility>
 
 #include "checksum/sha256.hpp"
 #include "files/file_io.hpp"
-#include "files/publish_file.hpp"
 #include "strata/runtime/base/error.hpp"
 
 namespace strata::io::detail {
@@ -30,6 +27,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+constexpr int kStepDigits = 8;
 
 std::string padded(long value, int width) {
   std::string digits = std::to_string(value);
@@ -57,6 +56,10 @@ std::optional<long> parse_step_name(const std::string& name, const std::string& 
   long step = 0;
   auto [end, ec] = std::from_chars(first, last, step);
   if (ec != std::errc() || end != last) return std::nullopt;
+  // Only the name step_folder() gives is a step: step-40 or step-0000000040 beside step-00000040
+  // would otherwise count the same step twice (and shrink retention).
+  if (static_cast<std::size_t>(last - first) != padded(step, kStepDigits).size())
+    return std::nullopt;
   return step;
 }
 
@@ -123,6 +126,7 @@ json encode_body(const Manifest& m) {
           {"step", m.step},
           {"ranks", m.ranks},
           {"created", m.created},
+          {"run", m.run},
           {"codec", codec_name(m.codec.kind, m.codec.shuffle)},
           {"level", m.codec.level},
           {"depends_on", m.depends_on},
@@ -131,7 +135,7 @@ json encode_body(const Manifest& m) {
 }
 
 // Typed field access that turns every missing or mistyped field into a corrupt_data error.
-struct reader {
+struct FieldReader {
   const std::string& file;
 
   const json& at(const json& j, const char* key, const std::string& where) const {
@@ -151,6 +155,43 @@ struct reader {
     return j.get<std::string>();
   }
 };
+
+// A region's blocks must hold each global row exactly once: overlapping or missing rows would
+// restore or export silently wrong data. A rank-local region has exactly one block per rank,
+// each the whole of its own shape.
+// Returns what is wrong, or an empty string.
+std::string tiling_problem(const RegionRecord& r, int ranks) {
+  const std::uint64_t global_rows = r.global_shape[0];
+  if (r.rank_local) {
+    std::vector<bool> seen(static_cast<std::size_t>(ranks), false);
+    for (const BlockRecord& b : r.blocks) {
+      if (b.rank < 0 || b.rank >= ranks || seen[static_cast<std::size_t>(b.rank)] ||
+          b.first_row != 0 || b.rows != global_rows) {
+        return "rank-local blocks are not one whole block per rank";
+      }
+      seen[static_cast<std::size_t>(b.rank)] = true;
+    }
+    if (r.blocks.size() != static_cast<std::size_t>(ranks)) {
+      return "rank-local blocks are not one whole block per rank";
+    }
+    return {};
+  }
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;  // (first_row, rows), rows > 0
+  for (const BlockRecord& b : r.blocks) {
+    if (b.rows != 0) spans.emplace_back(b.first_row, b.rows);
+  }
+  std::sort(spans.begin(), spans.end());
+  std::uint64_t next = 0;
+  for (const auto& [first, rows] : spans) {
+    if (first != next) {
+      return std::string(first < next ? "blocks overlap" : "blocks leave rows uncovered") +
+             " at row " + std::to_string(std::min(first, next));
+    }
+    next = first + rows;
+  }
+  if (next != global_rows) return "blocks leave rows uncovered from row " + std::to_string(next);
+  return {};
+}
 
 }  // namespace
 
@@ -176,7 +217,7 @@ std::uint64_t Manifest::shard_bytes() const {
 }
 
 std::string step_folder(const std::string& dir, long step) {
-  return (fs::path(dir) / ("step-" + padded(step, 8))).string();
+  return (fs::path(dir) / ("step-" + padded(step, kStepDigits))).string();
 }
 
 std::string temp_step_folder(const std::string& dir, long step) {
@@ -220,10 +261,22 @@ std::string encode_manifest(const Manifest& manifest) {
   return whole.dump(1) + "\n";
 }
 
-Manifest decode_manifest(const std::string& text, const std::string& file) {
-  json whole = json::parse(text, nullptr, /*allow_exceptions=*/false);
+Manifest decode_manifest(const std::string& text, const std::string& file, ManifestScope scope) {
+  // nlohmann parses iteratively, but dump() and comparisons recurse: a hostile manifest nested
+  // 100,000 deep would overflow the stack. Deeper values are discarded while parsing and the
+  // manifest refused; a real one is 6 levels deep.
+  bool too_deep = false;
+  const json::parser_callback_t depth_limit = [&](int depth, json::parse_event_t, json&) {
+    if (depth <= kMaxManifestDepth) return true;
+    too_deep = true;
+    return false;
+  };
+  json whole = json::parse(text, depth_limit, /*allow_exceptions=*/false);
+  if (too_deep) {
+    bad(file, "", "nested deeper than " + std::to_string(kMaxManifestDepth) + " levels (damaged)");
+  }
   if (whole.is_discarded()) bad(file, "", "not valid JSON (truncated or damaged)");
-  reader rd{file};
+  FieldReader rd{file};
   const json& body = rd.at(whole, "manifest", "");
   const std::string dumped = body.dump();
   const std::string expected = rd.text(rd.at(whole, "sha256", ""), "sha256");
@@ -242,6 +295,8 @@ Manifest decode_manifest(const std::string& text, const std::string& file) {
   m.ranks = static_cast<int>(rd.u64(rd.at(body, "ranks", ""), "ranks", kMaxCheckpointRanks));
   if (m.ranks == 0) bad(file, "ranks", "zero ranks");
   m.created = rd.text(rd.at(body, "created", ""), "created");
+  m.run = rd.text(rd.at(body, "run", ""), "run");
+  if (m.run.size() > 255) bad(file, "run", "run identity longer than 255 bytes");
   std::tie(m.codec.kind, m.codec.shuffle) =
       parse_codec(rd.text(rd.at(body, "codec", ""), "codec"), file, "codec");
   m.codec.level = static_cast<int>(rd.u64(rd.at(body, "level", ""), "level", 22));
@@ -339,42 +394,98 @@ Manifest decode_manifest(const std::string& text, const std::string& file) {
       if (covered != b.rows * row_bytes) bad(file, bw + "chunks", "chunks do not cover the block");
       r.blocks.push_back(std::move(b));
     }
+    if (scope == ManifestScope::whole_step) {
+      if (std::string problem = tiling_problem(r, m.ranks); !problem.empty()) {
+        bad(file, where + "blocks", problem);
+      }
+    }
     m.regions.push_back(std::move(r));
+  }
+  return m;
+}
+
+Manifest merge_manifests(long step, int ranks, const Codec& codec, std::vector<Manifest> parts) {
+  Manifest m;
+  m.step = step;
+  m.ranks = ranks;
+  m.created = utc_timestamp();
+  m.codec = codec;
+  m.shards.resize(static_cast<std::size_t>(ranks));
+  for (std::size_t r = 0; r < parts.size(); ++r) {
+    Manifest& p = parts[r];
+    m.shards[r] = p.shards[r];
+    for (long d : p.depends_on) {
+      if (std::find(m.depends_on.begin(), m.depends_on.end(), d) == m.depends_on.end()) {
+        m.depends_on.push_back(d);
+      }
+    }
+    for (RegionRecord& region : p.regions) {
+      RegionRecord* into = nullptr;
+      for (RegionRecord& existing : m.regions) {
+        if (existing.name == region.name) into = &existing;
+      }
+      if (into == nullptr) {
+        m.regions.push_back(std::move(region));
+        continue;
+      }
+      if (!(into->global_shape == region.global_shape) || into->dtype != region.dtype) {
+        throw Error(ErrorCategory::invalid_argument,
+                    "ranks disagree on a region's dtype or global shape",
+                    {{"region", region.name}, {"rank", std::to_string(r)}});
+      }
+      for (BlockRecord& b : region.blocks) into->blocks.push_back(std::move(b));
+    }
+  }
+  std::sort(m.depends_on.begin(), m.depends_on.end());
+  for (const RegionRecord& region : m.regions) {
+    if (std::string problem = tiling_problem(region, ranks); !problem.empty()) {
+      throw Error(ErrorCategory::invalid_argument,
+                  "the ranks' protected rows do not tile the global array: " + problem,
+                  {{"region", region.name}});
+    }
   }
   return m;
 }
 
 Manifest read_manifest(const std::string& dir, long step) {
   const std::string path = manifest_path(dir, step);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw Error(ErrorCategory::io, "checkpoint manifest missing or unreadable", {{"file", path}});
+  // O_NONBLOCK: a FIFO planted as the manifest must not block open(); the type check refuses it,
+  // and a device (/dev/zero) or a file past the bound, before a byte is read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT)
+      throw Error(ErrorCategory::io, "checkpoint manifest missing", {{"file", path}});
+    throw_errno("checkpoint manifest unreadable", err, {{"file", path}});
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  Manifest m = decode_manifest(text.str(), path);
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    throw_errno("cannot stat the checkpoint manifest", errno, {{"file", path}});
+  if (!S_ISREG(st.st_mode)) bad(path, "", "not a regular file");
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxManifestBytes) {
+    bad(path, "",
+        "larger than the " + std::to_string(kMaxManifestBytes >> 20) + " MiB a manifest may be");
+  }
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  read_all(fd, path, 0, std::as_writable_bytes(std::span(text.data(), text.size())));
+  Manifest m = decode_manifest(text, path);
   if (m.step != step) bad(path, "step", "manifest names another step");
   return m;
 }
 
-void write_file_durably(const std::string& path, const std::string& text) {
-  std::string temp = path;
-  temp += ".part";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    int err = errno;
-    throw_errno("cannot create file", err, {{"file", temp}});
+ManifestPresence manifest_presence(const std::string& dir, long step, std::string* why) {
+  std::error_code ec;
+  const fs::file_status status = fs::symlink_status(manifest_path(dir, step), ec);
+  if (status.type() == fs::file_type::not_found) return ManifestPresence::absent;
+  if (ec) {
+    if (why != nullptr) *why = "cannot examine " + manifest_path(dir, step) + ": " + ec.message();
+    return ManifestPresence::unreadable;
   }
-  try {
-    ::fchmod(fd, 0640);
-    write_all(fd, temp, 0, std::as_bytes(std::span(text.data(), text.size())));
-  } catch (...) {
-    ::close(fd);
-    ::unlink(temp.c_str());
-    throw;
-  }
-  ::close(fd);
-  publish_file(temp, path, {{"file", path}});  // fsync, rename, fsync the folder
+  return ManifestPresence::present;
 }
 
 std::string utc_timestamp() {

@@ -12,16 +12,20 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/shard_header.hpp"
 #include "strata/io/checkpoint/checkpoint.hpp"
 #include "strata/runtime/base/dtype.hpp"
 
 namespace strata::io::detail {
 
-inline constexpr int kCheckpointFormatVersion = 1;
+// 2: shard headers record sizes, manifests the run identity; version 1 checkpoints are refused.
+inline constexpr int kCheckpointFormatVersion = 2;
 inline constexpr std::size_t kMaxCheckpointChunkBytes = std::size_t{1} << 30;
 inline constexpr int kMaxCheckpointRanks = 1 << 20;
-inline constexpr std::size_t kShardHeaderBytes = 64;
-inline constexpr char kShardMagic[8] = {'S', 'T', 'R', 'A', 'T', 'C', 'K', '1'};
+// A manifest is refused above this size (before it is read) or this nesting depth (while it is
+// parsed). 256 MiB holds about three million chunk entries (a 2 TiB state in 1 MiB chunks).
+inline constexpr std::uint64_t kMaxManifestBytes = std::uint64_t{256} << 20;
+inline constexpr int kMaxManifestDepth = 16;
 
 // One chunk of a block: its raw size and XXH3, and where its stored frame is.
 struct ChunkRef {
@@ -64,6 +68,7 @@ struct Manifest {
   long step = 0;
   int ranks = 0;
   std::string created;  // ISO 8601 UTC
+  std::string run;      // CheckpointOptions::run_id of the job that wrote it
   Codec codec;
   std::vector<RegionRecord> regions;
   std::vector<ShardRecord> shards;
@@ -82,7 +87,8 @@ std::string shard_path(const std::string& dir, long step, int rank);
 std::string manifest_path(const std::string& dir, long step);
 inline constexpr const char* kManifestName = "manifest.json";
 
-// Steps with a folder `step-N` (complete or not: completeness is the manifest), ascending.
+// Steps with a folder named exactly as step_folder() names it (complete or not: completeness is
+// the manifest), ascending; step-40 or step-0000000040 next to step-00000040 are not steps.
 // Throws Error(io) when `dir` cannot be read; a missing `dir` is no steps.
 std::vector<long> step_folders(const std::string& dir);
 // Unfinished `step-N.tmp` folders, ascending.
@@ -96,13 +102,28 @@ std::string shard_digest(std::span<const std::byte> header,
 
 // JSON text of the manifest, with its SHA-256 over the body.
 std::string encode_manifest(const Manifest& manifest);
+// A whole step's manifest, whose blocks must hold every global row exactly once, or one rank's
+// part of it (its own blocks only) sent to rank 0 during the commit.
+enum class ManifestScope { whole_step, rank_part };
+
 // Parses and validates; throws Error(corrupt_data) naming the file and the field.
-Manifest decode_manifest(const std::string& text, const std::string& file);
-// Reads dir/step-N/manifest.json and decodes it; Error(io) when absent or unreadable.
+Manifest decode_manifest(const std::string& text, const std::string& file,
+                         ManifestScope scope = ManifestScope::whole_step);
+// The manifest of `step` from each rank's part (parts[r] from rank r: its shard and its block of
+// every region), stamped with the current time. Throws Error(invalid_argument) when ranks disagree
+// on a region's dtype or global shape.
+Manifest merge_manifests(long step, int ranks, const Codec& codec, std::vector<Manifest> parts);
+
+// Reads dir/step-N/manifest.json and decodes it; Error(io) when absent or unreadable,
+// Error(corrupt_data) when it is not a regular file (a FIFO, a device), exceeds kMaxManifestBytes,
+// or fails decode_manifest. Never blocks on a FIFO and never reads more than the bound.
 Manifest read_manifest(const std::string& dir, long step);
 
-// Writes `text` to `path` through a temporary, fsynced, renamed, folder fsynced; mode 0640.
-void write_file_durably(const std::string& path, const std::string& text);
+// Whether step-N holds a manifest: absent (never committed), present, or unreadable when even
+// its existence cannot be told (a folder without permission; `why` says so). An unreadable step
+// is reported and skipped, never fatal to the folder's other steps.
+enum class ManifestPresence { absent, present, unreadable };
+ManifestPresence manifest_presence(const std::string& dir, long step, std::string* why = nullptr);
 
 // Current UTC time as "2026-11-30T23:59:59Z".
 std::string utc_timestamp();

@@ -28,10 +28,10 @@ namespace {
 constexpr std::size_t kVerifyPieceBytes = 256 * 1024;
 
 XXH3_state_t* thread_xxh3_state() {
-  struct state_deleter {
+  struct StateDeleter {
     void operator()(XXH3_state_t* s) const noexcept { XXH3_freeState(s); }
   };
-  thread_local std::unique_ptr<XXH3_state_t, state_deleter> state(XXH3_createState());
+  thread_local std::unique_ptr<XXH3_state_t, StateDeleter> state(XXH3_createState());
   if (!state) throw Error(ErrorCategory::resource, "cannot allocate an XXH3 state");
   return state.get();
 }
@@ -61,7 +61,8 @@ const StepReader::Shard& StepReader::shard(long step, int rank) {
   if (auto it = shards_.find(key); it != shards_.end()) return it->second;
   Shard s;
   s.path = shard_path(dir_, step, rank);
-  s.fd = ::open(s.path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO planted as a shard must not block open(); the type check refuses it.
+  s.fd = ::open(s.path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (s.fd < 0) {
     int err = errno;
     // A missing shard is a damaged checkpoint (restore falls back past it), not an I/O failure.
@@ -77,6 +78,11 @@ const StepReader::Shard& StepReader::shard(long step, int rank) {
     ::close(s.fd);
     throw_errno("cannot stat shard", err, {{"shard", s.path}});
   }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(s.fd);
+    throw Error(ErrorCategory::corrupt_data, "shard is not a regular file",
+                {{"step", std::to_string(step)}, {"shard", s.path}});
+  }
   s.bytes = static_cast<std::uint64_t>(st.st_size);
   if (step == manifest_.step) {
     const std::uint64_t expected = manifest_.shards[static_cast<std::size_t>(rank)].bytes;
@@ -88,7 +94,33 @@ const StepReader::Shard& StepReader::shard(long step, int rank) {
                    {"expected", std::to_string(expected)}});
     }
   }
+  // The header must name this step and rank (and, for this step, what the manifest says the
+  // rank holds): a shard copied in from elsewhere under a resealed manifest is refused here.
+  try {
+    std::array<std::byte, kShardHeaderBytes> header;
+    read_all(s.fd, s.path, 0, header);
+    (void)ShardHeader::decode(header, expectation(step, rank), s.path);
+  } catch (...) {
+    ::close(s.fd);
+    throw;
+  }
   return shards_.emplace(key, s).first->second;
+}
+
+ShardExpectation StepReader::expectation(long step, int rank) const {
+  ShardExpectation e{step, rank, std::nullopt, std::nullopt, std::nullopt};
+  if (step != manifest_.step) return e;  // an older step's shard: its manifest is not ours
+  e.ranks = manifest_.ranks;
+  e.regions = 0;
+  e.raw_bytes = 0;
+  for (const RegionRecord& region : manifest_.regions) {
+    for (const BlockRecord& b : region.blocks) {
+      if (b.rank != rank) continue;
+      ++*e.regions;
+      *e.raw_bytes += b.rows * region.row_bytes();
+    }
+  }
+  return e;
 }
 
 void StepReader::verify_shard(int rank) {
@@ -121,9 +153,7 @@ void StepReader::verify_shard(int rank) {
   }
   std::array<std::byte, kShardHeaderBytes> header;
   read_all(s.fd, s.path, 0, header);
-  if (std::memcmp(header.data(), kShardMagic, sizeof kShardMagic) != 0) {
-    throw Error(ErrorCategory::corrupt_data, "shard header damaged (bad magic)", {{"shard", s.path}});
-  }
+  (void)ShardHeader::decode(header, expectation(manifest_.step, rank), s.path);
   std::vector<Sha256::digest_type> digests(frames.size());
   oneapi::tbb::parallel_for(std::size_t{0}, frames.size(), [&](std::size_t i) {
     std::vector<std::byte> frame(static_cast<std::size_t>(frames[i]->stored_bytes));
@@ -138,13 +168,13 @@ void StepReader::verify_shard(int rank) {
 
 void StepReader::read_chunks(const RegionRecord& region, const BlockRecord& block,
                              std::uint64_t first_byte, std::uint64_t last_byte, std::byte* out) {
-  struct item {
+  struct Item {
     const ChunkRef* ref;
     const Shard* shard;
     std::size_t index;
     std::uint64_t chunk_start;
   };
-  std::vector<item> items;
+  std::vector<Item> items;
   std::uint64_t start = 0;
   for (std::size_t c = 0; c < block.chunks.size(); ++c) {
     const ChunkRef& ref = block.chunks[c];
@@ -160,7 +190,7 @@ void StepReader::read_chunks(const RegionRecord& region, const BlockRecord& bloc
     start = end;
   }
   oneapi::tbb::parallel_for(std::size_t{0}, items.size(), [&](std::size_t i) {
-    const item& it = items[i];
+    const Item& it = items[i];
     const ChunkRef& ref = *it.ref;
     const std::uint64_t lo = std::max(first_byte, it.chunk_start);
     const std::uint64_t hi = std::min(last_byte, it.chunk_start + ref.raw_bytes);

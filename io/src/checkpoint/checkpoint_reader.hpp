@@ -44,6 +44,8 @@ class StepReader {
     std::uint64_t bytes = 0;
   };
   const Shard& shard(long step, int rank);
+  // What the header of shard (step, rank) must hold, from this step's manifest.
+  ShardExpectation expectation(long step, int rank) const;
   void read_chunks(const RegionRecord& region, const BlockRecord& block, std::uint64_t first_byte,
                    std::uint64_t last_byte, std::byte* out);
 

@@ -37,7 +37,13 @@ std::vector<CheckpointInfo> list_checkpoints(const std::string& dir,
                                              std::vector<SkippedCheckpoint>* problems) {
   std::vector<CheckpointInfo> out;
   for (long step : detail::step_folders(dir)) {
-    if (!fs::exists(detail::manifest_path(dir, step))) continue;  // never committed
+    std::string why;
+    const detail::ManifestPresence presence = detail::manifest_presence(dir, step, &why);
+    if (presence == detail::ManifestPresence::absent) continue;  // never committed
+    if (presence == detail::ManifestPresence::unreadable) {
+      if (problems != nullptr) problems->push_back({step, why});
+      continue;
+    }
     try {
       out.push_back(info_of(dir, detail::read_manifest(dir, step)));
     } catch (const Error& e) {
@@ -60,7 +66,7 @@ std::vector<std::string> verify_checkpoint(const std::string& dir, long step) {
       }
     }
     for (long dep : m.depends_on) {
-      if (!fs::exists(detail::manifest_path(dir, dep))) {
+      if (detail::manifest_presence(dir, dep) != detail::ManifestPresence::present) {
         problems.push_back("depends on step " + std::to_string(dep) + ", which is not complete");
       }
     }
@@ -91,9 +97,11 @@ std::vector<long> prune_checkpoints(const std::string& dir, int keep) {
     throw Error(ErrorCategory::invalid_argument, "keep must be at least 1",
                 {{"keep", std::to_string(keep)}});
   }
+  // A step that cannot be examined is neither counted nor removed: list reports it.
   std::vector<long> complete;
   for (long step : detail::step_folders(dir)) {
-    if (fs::exists(detail::manifest_path(dir, step))) complete.push_back(step);
+    if (detail::manifest_presence(dir, step) == detail::ManifestPresence::present)
+      complete.push_back(step);
   }
   if (complete.size() <= static_cast<std::size_t>(keep)) return {};
   std::set<long> needed(complete.end() - keep, complete.end());

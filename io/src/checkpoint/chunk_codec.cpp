@@ -14,21 +14,21 @@
 namespace strata::io::detail {
 namespace {
 
-struct cctx_deleter {
+struct CctxDeleter {
   void operator()(ZSTD_CCtx* c) const noexcept { ZSTD_freeCCtx(c); }
 };
-struct dctx_deleter {
+struct DctxDeleter {
   void operator()(ZSTD_DCtx* d) const noexcept { ZSTD_freeDCtx(d); }
 };
 
 ZSTD_CCtx* thread_cctx() {
-  thread_local std::unique_ptr<ZSTD_CCtx, cctx_deleter> ctx(ZSTD_createCCtx());
+  thread_local std::unique_ptr<ZSTD_CCtx, CctxDeleter> ctx(ZSTD_createCCtx());
   if (!ctx) throw Error(ErrorCategory::resource, "zstd cannot allocate a compression context");
   return ctx.get();
 }
 
 ZSTD_DCtx* thread_dctx() {
-  thread_local std::unique_ptr<ZSTD_DCtx, dctx_deleter> ctx(ZSTD_createDCtx());
+  thread_local std::unique_ptr<ZSTD_DCtx, DctxDeleter> ctx(ZSTD_createDCtx());
   if (!ctx) throw Error(ErrorCategory::resource, "zstd cannot allocate a decompression context");
   return ctx.get();
 }

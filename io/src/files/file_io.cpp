@@ -174,17 +174,18 @@ struct AppendWriter::device_writes {
 };
 
 AppendWriter::AppendWriter(std::string path, mode_t mode) : path_(std::move(path)) {
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, mode);
+  // A new file only, never through a link: a file or link planted under the name is refused.
+  fd_ =
+      ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_DIRECT, mode);
   if (fd_ >= 0) {
     direct_ = true;
-  } else {  // no O_DIRECT here (tmpfs: EINVAL); a plain open reports any other problem itself
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  } else if (errno == EINVAL) {  // no O_DIRECT here (tmpfs), which may have created the file
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
   }
   if (fd_ < 0) {
     int err = errno;
     throw_errno("cannot create file", err, {{"file", path_}});
   }
-  ::fchmod(fd_, mode);  // whatever the umask
   if (!direct_) return;
   device_ = std::make_unique<device_writes>(fd_, path_);
   bool usable = device_->allocate();

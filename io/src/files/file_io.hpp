@@ -32,7 +32,8 @@ void sync_file(int fd, const std::string& path);
 // Errors as write_all (a failed device write surfaces at the next append or at finish).
 class AppendWriter {
  public:
-  // Creates or truncates `path` with `mode`. Throws Error(resource) on a full disk, Error(io) else.
+  // Creates `path`, which must not exist (a file or symbolic link under the name is refused), with
+  // `mode` & ~umask. Throws Error(resource) on a full disk, Error(io) else.
   AppendWriter(std::string path, mode_t mode);
   ~AppendWriter();
   AppendWriter(const AppendWriter&) = delete;

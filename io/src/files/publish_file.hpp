@@ -1,6 +1,7 @@
-// Publishing a finished file under its final name, durably: fsync the temporary, rename it into
-// place, fsync the folder. A file under its final name is therefore always complete — the
-// guarantee the dataset writer, the HDF5 export and the checkpoint store all give.
+// Durable files and folders: publishing a finished file under its final name (fsync the
+// temporary, rename it into place, fsync the folder), so a file under its final name is always
+// complete — the guarantee the dataset writer, the HDF5 export and the checkpoint store all give —
+// and creating the folders such files go into.
 #pragma once
 
 #include <string>
@@ -16,5 +17,14 @@ void publish_file(const std::string& temp_path, const std::string& final_path,
 
 // fsync of a folder, so a rename or create inside it survives a crash. Throws Error(io).
 void sync_folder(const std::string& folder, const std::vector<ErrorContext>& context);
+
+// Writes `text` to `path` through `path`.part, then publish_file; mode 0666 & ~umask. The .part
+// name must be new (O_EXCL | O_NOFOLLOW: a file or link planted there is refused).
+// Throws Error(io) (Error(resource) for a full disk) naming the file.
+void write_file_durably(const std::string& path, const std::string& text);
+
+// Creates `path` and any missing parents, each 0777 & ~umask; an existing folder is left as it is
+// (its permissions are its owner's choice). Throws Error(io) naming the folder.
+void make_folder(const std::string& path);
 
 }  // namespace strata::io::detail

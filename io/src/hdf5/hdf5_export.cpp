@@ -204,6 +204,10 @@ void export_array(const std::string& h5_file, std::string_view dataset_path, DTy
   }
   write_dataset(file.get(), std::string(dataset_path), dtype, shape, options, context,
                 [&](std::uint64_t offset, std::size_t n) { return data.subspan(offset, n); });
+  for (const auto& [key, value] : options.root_attributes) {
+    if (H5Aexists(file.get(), key.c_str()) > 0) H5Adelete(file.get(), key.c_str());
+    write_attribute(file.get(), key, value, context);
+  }
   close_written(file, context);
 }
 

@@ -49,7 +49,8 @@ inline Codec zstd(int level = 1, bool shuffle = true) { return {Codec::Kind::zst
 inline Codec no_compression() { return {Codec::Kind::none, 0, false}; }
 
 struct CheckpointOptions {
-  // Folder holding one sub-folder per step (created 0750 if missing).
+  // Folder holding one sub-folder per step (created 0777 & ~umask if missing; an existing folder
+  // keeps its permissions).
   std::string dir = "ckpt";
   // due() turns true this many seconds after the last save started (0: never by time) ...
   double every_seconds = 0;
@@ -65,6 +66,11 @@ struct CheckpointOptions {
   bool incremental = true;
   // Force a full save after this many incremental ones, so restore never chases a long chain.
   int full_every = 16;
+  // Whose state this is (e.g. the job's configuration name, or a hash of its inputs and
+  // parameters; at most 255 bytes). Recorded in every manifest; restore_latest() refuses a
+  // checkpoint of another run instead of continuing from it. Shapes alone cannot tell two jobs of
+  // the same program apart.
+  std::string run_id;
 };
 
 // Where this rank's rows sit in the global array: rows [first_row, first_row + rows) of an array
@@ -156,7 +162,8 @@ class Checkpointer {
   // truncated or missing shard, a truncated manifest, a region that no longer matches) are
   // skipped with a warning naming the problem; nothing is written into the regions until a
   // checkpoint has verified. Throws Error(invalid_argument) when the newest good checkpoint lacks
-  // a protected region or has it with another dtype or global shape.
+  // a protected region or has it with another dtype or global shape, or belongs to another
+  // run_id.
   std::optional<long> restore_latest();
   const RestoreReport& last_restore() const noexcept;
 

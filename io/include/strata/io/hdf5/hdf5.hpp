@@ -174,6 +174,9 @@ struct Hdf5ExportOptions {
   std::size_t slab_bytes = std::size_t{64} << 20;
   // export_strata only: replace an existing HDF5 file instead of refusing.
   bool overwrite = false;
+  // export_array only: written as attributes of the root group (replacing any of the same name),
+  // e.g. where the array came from.
+  Metadata root_attributes;
 };
 
 // Writes `data` (row-major, native byte order, exactly shape.byte_count(dtype) bytes) as a new

@@ -1,0 +1,128 @@
+// Checkpointer::Impl, shared by the phases of a checkpoint, one file each: the save pipeline
+// (save_pipeline.cpp: staging, the oneTBB pipeline, the shard), the two-phase commit (commit.cpp),
+// restore (restore.cpp) and the recovery of unfinished step folders (step_recovery.cpp);
+// checkpointer.cpp holds the public calls that drive them.
+#pragma once
+
+#include <oneapi/tbb/task_arena.h>
+
+#include <chrono>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "checkpoint/checkpoint_manifest.hpp"
+#include "checkpoint/chunk_codec.hpp"
+#include "checkpoint/folder_lock.hpp"
+#include "strata/io/checkpoint/checkpoint.hpp"
+
+namespace strata::io {
+
+namespace detail {
+class StepReader;
+}
+
+using CheckpointClock = std::chrono::steady_clock;
+
+enum class RegionKind { block, stacked, rank_local };
+
+struct ProtectedRegion {
+  std::string name;
+  DType dtype = DType::u8;
+  std::span<std::byte> data;
+  RegionKind kind = RegionKind::block;
+  Shape global_shape;  // resolved for stacked regions by resolve_stacked()
+  std::size_t first_row = 0;
+  Shape local_shape;  // stacked and rank-local regions
+  bool resolved = false;
+  std::size_t staging_offset = 0;
+
+  std::size_t row_bytes() const { return global_shape.row_elements() * dtype_bytes(dtype); }
+  std::size_t rows() const { return row_bytes() == 0 ? 0 : data.size() / row_bytes(); }
+};
+
+// The geometry and chunks of this rank's block of a region at its last committed save.
+struct PreviousBlock {
+  std::size_t first_row = 0;
+  std::size_t rows = 0;
+  std::uint64_t chunk_bytes = 0;
+  std::vector<detail::ChunkRef> chunks;
+};
+
+// An incremental save's look at one region before the copy: each chunk's XXH3, taken from the
+// live data, and the previous save's frame when that chunk is unchanged (else nullptr: the chunk
+// was copied into staging and is written). Empty when the region is copied whole.
+struct ChunkScan {
+  std::vector<std::uint64_t> hash;
+  std::vector<const detail::ChunkRef*> reuse;
+};
+
+// "step 42", as messages name a step.
+std::string step_text(long step);
+
+// Copies `from` into `to` in parallel pieces with the streaming-store copy kernel.
+void parallel_copy(oneapi::tbb::task_arena& arena, std::span<const std::byte> from,
+                   std::span<std::byte> to);
+
+// Rank 0 of a new Checkpointer: removes the `step-N.tmp` folders a crashed run left, and puts
+// back or removes `step-N.replaced` folders of a re-save interrupted between its two renames.
+void recover_step_folders(const std::string& dir);
+
+struct Checkpointer::Impl {
+  Runtime& rt;
+  Executor& ex;
+  CheckpointOptions options;
+  std::unique_ptr<MpiContext> commit_mpi;  // the background thread's own communicator
+  detail::FolderLock folder_lock;          // rank 0: this job owns the folder while it lives
+  bool async = true;
+  oneapi::tbb::task_arena arena;
+
+  std::vector<ProtectedRegion> regions;
+  PlacedRegion staging;
+  std::vector<detail::FrameBuffer> frame_pool;  // reused by every save
+
+  std::thread worker;
+  mutable std::mutex status_mutex;
+  SaveStatus status;
+  std::exception_ptr failure;
+  bool harvested = true;
+
+  std::map<std::string, PreviousBlock> previous;
+  std::vector<ChunkScan> scans;  // one per region, filled by save() (see stage())
+  int incremental_saves = 0;
+  CheckpointClock::time_point last_save_start = CheckpointClock::now();
+  RestoreReport last_restore;
+
+  Impl(Runtime& r, Executor& e, CheckpointOptions o)
+      : rt(r),
+        ex(e),
+        options(std::move(o)),
+        arena(static_cast<int>(std::max(2u, e.threads())), 1,
+              oneapi::tbb::task_arena::priority::low) {}
+
+  // ---- save (save_pipeline.cpp)
+
+  void resolve_stacked();
+  std::size_t layout_staging();
+  std::uint64_t stage();
+  void harvest();
+  void run_save(long step, CheckpointClock::time_point started);
+  detail::Manifest write_shard(long step, SaveStatus& st);
+
+  // ---- commit (commit.cpp)
+
+  void commit(long step, const std::string& local_error, ErrorCategory local_category,
+              const detail::Manifest& part, CheckpointClock::time_point started);
+
+  // ---- restore (restore.cpp)
+
+  std::string check_compatible(const detail::Manifest& m, const ProtectedRegion& p) const;
+  void read_into_staging(detail::StepReader& reader);
+};
+
+}  // namespace strata::io

@@ -1,0 +1,120 @@
+// The two-phase commit of a save, on the background thread's own communicator: every rank's
+// outcome (its part of the manifest, or why its shard failed) meets at rank 0, which merges the
+// manifest, writes it into step-N.tmp/, renames the folder to step-N, fsyncs and prunes; the
+// decision comes back to every rank, so all agree whether the step exists.
+#include <cstdio>
+#include <filesystem>
+
+#include "checkpoint/checkpointer_impl.hpp"
+#include "checkpoint/rank_outcome.hpp"
+#include "files/publish_file.hpp"
+#include "strata/runtime/base/error.hpp"
+
+namespace strata::io {
+namespace {
+
+namespace fs = std::filesystem;
+using detail::RankOutcome;
+
+// Makes `step`'s folder from its finished .tmp folder (rank 0): the manifest last, then the
+// rename that commits. Saving a step already committed (a restart repeating it): the old folder
+// steps aside only once the new one is complete, and goes after the new one is in place.
+void publish_step(const std::string& dir, long step, const detail::Manifest& m) {
+  const std::string tmp = detail::temp_step_folder(dir, step);
+  const std::string final_folder = detail::step_folder(dir, step);
+  detail::write_file_durably((fs::path(tmp) / detail::kManifestName).string(),
+                             detail::encode_manifest(m));
+  std::string replaced;
+  if (fs::exists(final_folder)) {
+    replaced = final_folder + ".replaced";
+    std::error_code ec;
+    fs::remove_all(replaced, ec);
+    if (::rename(final_folder.c_str(), replaced.c_str()) != 0) {
+      throw_errno("cannot move the old step aside", errno, {{"folder", final_folder}});
+    }
+  }
+  if (::rename(tmp.c_str(), final_folder.c_str()) != 0) {
+    throw_errno("cannot rename the finished checkpoint", errno, {{"folder", tmp}});
+  }
+  detail::sync_folder(dir, {{"folder", dir}});
+  if (!replaced.empty()) {
+    std::error_code ec;
+    fs::remove_all(replaced, ec);
+  }
+}
+
+// Rank 0's decision from every rank's outcome: ok once the step is committed, else the first
+// failure (naming its rank) with its category.
+RankOutcome decide(const CheckpointOptions& options, long step, int ranks,
+                   const std::vector<std::vector<std::byte>>& parts) {
+  std::vector<detail::Manifest> manifests;
+  try {
+    for (std::size_t r = 0; r < parts.size(); ++r) {
+      const std::string from = "rank " + std::to_string(r);
+      RankOutcome o = RankOutcome::decode(parts[r], from);
+      if (o.kind != RankOutcome::Kind::ok)
+        return {RankOutcome::Kind::failed, o.category, from + ": " + o.text};
+      manifests.push_back(detail::decode_manifest(o.text, from + " commit message",
+                                                  detail::ManifestScope::rank_part));
+    }
+    detail::Manifest m = detail::merge_manifests(step, ranks, options.codec, std::move(manifests));
+    m.run = options.run_id;
+    publish_step(options.dir, step, m);
+    prune_checkpoints(options.dir, options.keep);
+    return {};
+  } catch (const Error& e) {
+    return {RankOutcome::Kind::failed, e.category(), std::string("rank 0 (commit): ") + e.what()};
+  } catch (const std::exception& e) {
+    return {RankOutcome::Kind::failed, ErrorCategory::system,
+            std::string("rank 0 (commit): ") + e.what()};
+  }
+}
+
+}  // namespace
+
+// Phase two: every rank's outcome meets at rank 0; the decision comes back to every rank.
+void Checkpointer::Impl::commit(long step, const std::string& local_error,
+                                ErrorCategory local_category, const detail::Manifest& part,
+                                CheckpointClock::time_point started) {
+  MpiContext& mpi = *commit_mpi;
+  const RankOutcome mine =
+      local_error.empty()
+          ? RankOutcome{RankOutcome::Kind::ok, local_category, detail::encode_manifest(part)}
+          : RankOutcome{RankOutcome::Kind::failed, local_category, local_error};
+  auto parts = mpi.gather_bytes(mine.encode(), 0);
+
+  std::vector<std::byte> decided;
+  if (mpi.rank() == 0) {
+    const RankOutcome decision = decide(options, step, mpi.size(), parts);
+    if (decision.kind != RankOutcome::Kind::ok) {
+      std::error_code ec;
+      fs::remove_all(detail::temp_step_folder(options.dir, step), ec);
+    }
+    decided = decision.encode();
+  }
+  const RankOutcome decision = RankOutcome::decode(mpi.broadcast_bytes(decided, 0), "rank 0");
+
+  std::lock_guard lock(status_mutex);
+  status.total_seconds = std::chrono::duration<double>(CheckpointClock::now() - started).count();
+  if (decision.kind == RankOutcome::Kind::ok) {
+    status.state = SaveState::committed;
+    for (std::size_t i = 0; i < regions.size(); ++i) {
+      const ProtectedRegion& p = regions[i];
+      const detail::BlockRecord& b = part.regions[i].blocks[0];
+      previous[p.name] = {p.first_row, p.rows(), options.chunk_bytes, b.chunks};
+    }
+    const bool any_reused = status.chunks_reused > 0;
+    incremental_saves = any_reused ? incremental_saves + 1 : 0;
+    failure = nullptr;
+  } else {
+    status.state = SaveState::failed;
+    status.error = decision.text;
+    ErrorCategory category = decision.category;
+    if (category == ErrorCategory::invalid_argument) category = ErrorCategory::distributed;
+    failure = std::make_exception_ptr(
+        Error(category, "checkpoint " + step_text(step) + " failed: " + status.error,
+              {{"folder", options.dir}, {"step", std::to_string(step)}}));
+  }
+}
+
+}  // namespace strata::io
