@@ -1,9 +1,10 @@
 // Tests of reduce(ex, partition, acc), the one-pass reduction of a dataset partition: a bad chunk
-// is an Error naming it with one or two threads, each checksum chunk is verified exactly once per
-// opened Dataset however many threads read it, and results have the bits of the old two-pass path
-// (as<T>() then reduce) for the same chunking.
+// is an Error naming it with one or two threads and never reaches the accumulator, each checksum
+// chunk is verified exactly once per opened Dataset however many threads read it, and results
+// have the bits of the old two-pass path (as<T>() then reduce) for the same chunking.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <fstream>
@@ -85,6 +86,37 @@ TEST_F(PartitionReduce, BadChunkIsAnErrorNamingIt) {
         EXPECT_EQ(e.context_value("file"), file);
       }
     }
+  }
+}
+
+// An accumulator that notes whether it was ever handed a byte of the range [bad_lo, bad_hi).
+struct WatchRange {
+  static inline std::atomic<const std::byte*> bad_lo{nullptr}, bad_hi{nullptr};
+  static inline std::atomic<bool> saw_bad{false};
+  void add(std::span<const double> values) {
+    const auto* lo = reinterpret_cast<const std::byte*>(values.data());
+    const auto* hi = lo + values.size_bytes();
+    if (lo < bad_hi.load() && bad_lo.load() < hi) saw_bad.store(true);
+  }
+  void merge(const WatchRange&) {}
+};
+
+// Proves no value of a bad chunk reaches the accumulator, with 1 and 2 threads: the chunk is
+// verified before the kernel is called on it (it would see the chunk if verification came after).
+TEST_F(PartitionReduce, UnverifiedValuesNeverReachTheAccumulator) {
+  constexpr std::uint64_t kBad = 6;
+  const std::string file = write_file();
+  flip_byte_in_chunk(file, kBad);
+  for (unsigned threads : {1u, 2u}) {
+    Executor ex(two_cores(), {.threads = threads, .chunk_bytes = kFileChunk});
+    const auto part = Dataset::open(file).partition(0, 1);
+    // The mapping's address, from a view of good chunk 0.
+    const std::byte* base = part.bytes(0, 8).data();
+    WatchRange::bad_lo = base + kBad * kFileChunk;
+    WatchRange::bad_hi = base + (kBad + 1) * kFileChunk;
+    WatchRange::saw_bad = false;
+    EXPECT_THROW((void)strata::reduce<double>(ex, part, WatchRange{}), strata::Error);
+    EXPECT_FALSE(WatchRange::saw_bad.load()) << threads << " threads";
   }
 }
 
