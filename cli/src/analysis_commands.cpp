@@ -1,5 +1,6 @@
 // `strata stats` and `strata hist`: open the dataset, take this rank's partition, reduce it on the
-// Executor with the SIMD kernels, merge across ranks, print on rank 0 (text or --json).
+// Executor with the SIMD kernels in one pass that verifies each checksum chunk in the thread that
+// reads it, merge across ranks, print on rank 0 (text or --json).
 #include "analysis_commands.hpp"
 
 #include <chrono>
@@ -38,7 +39,8 @@ json describe_run(const Runtime& rt, const Executor& ex, const io::Dataset& ds, 
           {"bandwidth_gbps", seconds > 0 ? static_cast<double>(bytes) / seconds / 1e9 : 0.0}};
 }
 
-// Runs `reduce_part` on this rank's partition and returns the merged result with timing.
+// Runs reduce_part(ex, part, T{}) on this rank's partition, T its dtype, and returns the merged
+// result with timing (which includes verification).
 template <class Result, class Reduce>
 std::pair<Result, json> analyse(const AnalysisOptions& o, Reduce reduce_part) {
   Runtime rt;
@@ -46,20 +48,22 @@ std::pair<Result, json> analyse(const AnalysisOptions& o, Reduce reduce_part) {
   auto ds = io::Dataset::open(o.dataset);
   auto part = ds.partition(rt.rank(), rt.size());
   auto start = std::chrono::steady_clock::now();
-  Result local = visit_kernel_dtype(part.dtype(), [&]<class T>(T) { return reduce_part(ex, part.as<T>()); });
+  Result local =
+      visit_kernel_dtype(part.dtype(), [&]<class T>(T t) { return reduce_part(ex, part, t); });
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   Result merged = rt.allreduce(local);
   seconds = rt.mpi().allreduce_max(seconds);
-  std::uint64_t bytes = rt.mpi().allreduce_sum(static_cast<std::uint64_t>(part.bytes().size()));
+  std::uint64_t bytes = rt.mpi().allreduce_sum(part.size_bytes());
   json run = describe_run(rt, ex, ds, bytes, seconds);
   run["print"] = rt.rank() == 0;
   return {merged, run};
 }
 
 void run_stats(const AnalysisOptions& o) {
-  auto [s, run] = analyse<kernels::Stats>(o, [](Executor& ex, auto values) {
-    return reduce(ex, values, kernels::Stats{});
-  });
+  auto [s, run] =
+      analyse<kernels::Stats>(o, []<class T>(Executor& ex, const io::Partition& part, T) {
+        return reduce<T>(ex, part, kernels::Stats{});
+      });
   if (!run["print"].get<bool>()) return;
   run.erase("print");
   json j = {{"run", run},
@@ -88,9 +92,10 @@ void run_hist(const AnalysisOptions& o) {
     throw Error(ErrorCategory::invalid_argument, "--range needs LO HI");
   }
   kernels::Histogram empty(o.range[0], o.range[1], o.bins);  // validates before any work
-  auto [h, run] = analyse<kernels::Histogram>(o, [&](Executor& ex, auto values) {
-    return reduce(ex, values, empty);
-  });
+  auto [h, run] =
+      analyse<kernels::Histogram>(o, [&]<class T>(Executor& ex, const io::Partition& part, T) {
+        return reduce<T>(ex, part, empty);
+      });
   if (!run["print"].get<bool>()) return;
   run.erase("print");
   std::vector<double> edges(h.bins() + 1);
@@ -135,7 +140,12 @@ void add_analysis_commands(CLI::App& app) {
   CLI::App* h = app.add_subcommand("hist", "Histogram of a dataset array with uniform bins");
   h->add_option("dataset", hist->dataset, "FILE.strata[:array] or FILE.h5:/path")->required();
   h->add_option("--bins", hist->bins, "Number of bins")->capture_default_str();
-  h->add_option("--range", hist->range, "LO HI")->expected(2)->required();
+  // Exactly two values, wherever the positional dataset comes: `--range 0 100 data.strata`.
+  h->add_option("--range", hist->range, "LO HI (or LO,HI)")
+      ->expected(2)
+      ->allow_extra_args(false)
+      ->delimiter(',')
+      ->required();
   h->add_flag("--json", hist->json, "Print JSON");
   h->add_option("--threads", hist->threads, "Threads per rank (0: STRATA_THREADS or all allowed CPUs)");
   h->callback([hist] { run_hist(*hist); });

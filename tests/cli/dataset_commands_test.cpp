@@ -149,3 +149,71 @@ TEST(AnalysisCommands, StatsAndHistMatchScalarAndRanks) {
 }
 
 }  // namespace
+
+namespace {
+
+// Proves `strata stats` and `strata hist` fail with one line naming chunk 5 after a byte in chunk
+// 5 flips, with 1 and 2 threads: verification happens inside the one parallel pass.
+TEST(AnalysisCommands, BadChunkFailsNamingIt) {
+  ASSERT_EQ(
+      run_command(strata_cli + " gen " + temp("c.strata") + " --size 1M --chunk 64K").exit_code, 0);
+  {
+    std::fstream f(temp("c.strata"), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp((2 << 20) + 5 * 65536 + 99);  // data starts at 2 MiB: chunk 5
+    char c = 0x55;
+    f.write(&c, 1);
+  }
+  for (const std::string& command : {std::string(" stats "), std::string(" hist --range 0 1 ")}) {
+    for (const char* threads : {"1", "2"}) {
+      auto r = run_command(strata_cli + command + temp("c.strata") + " --threads " + threads);
+      EXPECT_EQ(r.exit_code, 1) << command << threads;
+      EXPECT_EQ(count_lines(r.err), 1) << r.err;
+      EXPECT_NE(r.err.find("chunk=5"), std::string::npos) << command << threads << ": " << r.err;
+    }
+  }
+  fs::remove(temp("c.strata"));
+}
+
+// Proves --range takes exactly two values wherever the dataset and other options come (`--range
+// 0 100 FILE --json` once failed with "At Most 2 required but received 3"), or LO,HI, and every
+// form counts what `hist FILE --range LO HI` counts.
+TEST(AnalysisCommands, RangeStopsAtTwoValues) {
+  ASSERT_EQ(
+      run_command(strata_cli + " gen " + temp("r.strata") + " --size 256K --kind uniform --seed 4")
+          .exit_code,
+      0);
+  auto after = run_command(strata_cli + " hist --json " + temp("r.strata") + " --range 0 100");
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  for (const std::string& args : {" hist --range 0 100 " + temp("r.strata") + " --json",
+                                  " hist --json --range 0 100 " + temp("r.strata"),
+                                  " hist --range 0,100 " + temp("r.strata") + " --json"}) {
+    auto before = run_command(strata_cli + args);
+    ASSERT_EQ(before.exit_code, 0) << args << ": " << before.err;
+    EXPECT_EQ(json::parse(before.out)["counts"], json::parse(after.out)["counts"]) << args;
+    EXPECT_EQ(json::parse(before.out)["low"], 0.0) << args;
+    EXPECT_EQ(json::parse(before.out)["high"], 100.0) << args;
+  }
+  fs::remove(temp("r.strata"));
+}
+
+// Proves an HDF5 dataset (no checksums, read into memory) still goes through `strata stats`, with
+// the count, min and max of the .strata array it was exported from.
+TEST(AnalysisCommands, Hdf5StatsStillWork) {
+  ASSERT_EQ(
+      run_command(strata_cli + " gen " + temp("h.strata") + " --size 256K --kind normal --seed 2")
+          .exit_code,
+      0);
+  ASSERT_EQ(run_command(strata_cli + " export " + temp("h.strata") + " " + temp("h.h5")).exit_code,
+            0);
+  auto a = run_command(strata_cli + " stats --json " + temp("h.strata"));
+  auto b = run_command(strata_cli + " stats --json " + temp("h.h5") + ":/values");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  for (const char* field : {"count", "min", "max"}) {
+    EXPECT_EQ(json::parse(a.out)[field], json::parse(b.out)[field]) << field;
+  }
+  fs::remove(temp("h.strata"));
+  fs::remove(temp("h.h5"));
+}
+
+}  // namespace

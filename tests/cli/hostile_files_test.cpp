@@ -87,21 +87,30 @@ TEST_F(HostileFiles, WrappedChunkCountIsRefusedByVerifyAndStats) {
 
 // Proves verify and stats on a file truncated after it was mapped and size-checked — while the
 // chunks are being read — fail with one line naming the file instead of dying of SIGBUS. The
-// preloaded hook truncates the file to its header and tables right after the 20th fstat of it,
-// which falls among the per-chunk checks of the 64 chunks (one thread: a fixed order).
+// preloaded hook truncates the file to its header and tables right after the N-th fstat of it,
+// N = 20..23, among the per-chunk checks of the 64 chunks (one thread: a fixed order). stats
+// checks each chunk inside its one pass, where size checks and reads (checksum, then kernel)
+// alternate: an N just after a size check must hit a read, caught by the mapped-read guard ("truncated
+// while it was being read"); an N just before one is caught by that check ("truncated after it
+// was mapped").
 TEST_F(HostileFiles, TruncatedWhileReadingIsAnError) {
   ASSERT_EQ(run_command(strata_cli + " gen " + path("x.strata") + " --size 4M --chunk 64K").exit_code, 0);
-  const std::string hook = std::string("LD_PRELOAD=") + STRATA_TRUNCATE_HOOK_PATH +
-                           " STRATA_TEST_TRUNCATE_AT_FSTAT=20 STRATA_TEST_TRUNCATE_TO=2097152" +
-                           " STRATA_TEST_TRUNCATE_FILE=";
   const std::vector<char> whole = load(path("x.strata"));
   for (const char* command : {" verify --threads 1 ", " stats --threads 1 "}) {
-    store(path("x.strata"), whole);
-    auto r = run_command(hook + path("x.strata") + " " + strata_cli + command + path("x.strata"));
-    expect_clean_failure(r, command);
-    EXPECT_NE(r.err.find("truncated while it was being read"), std::string::npos) << command << r.err;
-    EXPECT_NE(r.err.find(path("x.strata")), std::string::npos) << command << r.err;
-    EXPECT_EQ(fs::file_size(path("x.strata")), 2097152u) << "the hook did not truncate";
+    int caught_reading = 0;
+    for (int n = 20; n <= 23; ++n) {
+      const std::string hook = std::string("LD_PRELOAD=") + STRATA_TRUNCATE_HOOK_PATH +
+                               " STRATA_TEST_TRUNCATE_AT_FSTAT=" + std::to_string(n) +
+                               " STRATA_TEST_TRUNCATE_TO=2097152 STRATA_TEST_TRUNCATE_FILE=";
+      store(path("x.strata"), whole);
+      auto r = run_command(hook + path("x.strata") + " " + strata_cli + command + path("x.strata"));
+      expect_clean_failure(r, command);
+      caught_reading += r.err.find("truncated while it was being read") != std::string::npos;
+      EXPECT_NE(r.err.find("truncated"), std::string::npos) << command << n << r.err;
+      EXPECT_NE(r.err.find(path("x.strata")), std::string::npos) << command << r.err;
+      EXPECT_EQ(fs::file_size(path("x.strata")), 2097152u) << "the hook did not truncate";
+    }
+    EXPECT_GE(caught_reading, 1) << command << ": no truncation landed inside a read";
   }
 }
 

@@ -1,11 +1,13 @@
 // Dataset: resolves a spec to a .strata array or an HDF5 dataset and cuts partitions — mapped
-// views for .strata, hyperslab reads for HDF5.
+// views for .strata (each checksum chunk verified once per Dataset, by the first thread that asks
+// for it), hyperslab reads for HDF5.
 #include "strata/io/dataset/dataset.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "strata/io/format/strata_file.hpp"
@@ -27,6 +29,47 @@ bool is_hdf5_file(const std::string& path) {
   return got == 8 && std::equal(head, head + 8, kSignature);
 }
 
+// Per checksum chunk of one array of one opened file: unverified, being verified by one thread
+// (the others wait for it), or verified. A failed check goes back to unverified, so a later reader
+// sees the same Error.
+class ChunkVerification {
+ public:
+  explicit ChunkVerification(std::uint64_t chunks)
+      : state_(new std::atomic<std::uint8_t>[chunks]()) {}
+
+  // Runs check() for chunk c unless it has run successfully; never twice at once.
+  template <class Check>
+  void once(std::uint64_t c, const Check& check) {
+    std::atomic<std::uint8_t>& s = state_[c];
+    std::uint8_t v = s.load(std::memory_order_acquire);
+    while (v != kVerified) {
+      if (v == kUnverified && s.compare_exchange_strong(v, kVerifying, std::memory_order_acquire)) {
+        try {
+          check();
+        } catch (...) {
+          s.store(kUnverified, std::memory_order_release);
+          s.notify_all();
+          throw;
+        }
+        verified_.fetch_add(1, std::memory_order_relaxed);
+        s.store(kVerified, std::memory_order_release);
+        s.notify_all();
+        return;
+      }
+      if (v == kVerifying) {
+        s.wait(kVerifying, std::memory_order_acquire);
+        v = s.load(std::memory_order_acquire);
+      }
+    }
+  }
+  std::uint64_t verified() const noexcept { return verified_.load(std::memory_order_relaxed); }
+
+ private:
+  static constexpr std::uint8_t kUnverified = 0, kVerifying = 1, kVerified = 2;
+  std::unique_ptr<std::atomic<std::uint8_t>[]> state_;
+  std::atomic<std::uint64_t> verified_{0};
+};
+
 }  // namespace
 
 struct Dataset::Impl {
@@ -37,6 +80,7 @@ struct Dataset::Impl {
   Shape shape;
   std::shared_ptr<const StrataFile> strata;
   const ArrayInfo* array = nullptr;
+  std::shared_ptr<ChunkVerification> verification;  // .strata only
   std::shared_ptr<const Hdf5Dataset> hdf5;
 };
 
@@ -45,6 +89,7 @@ struct Partition::Impl {
   std::shared_ptr<const StrataFile> strata;
   const ArrayInfo* array = nullptr;
   std::uint64_t first_byte = 0;
+  std::shared_ptr<ChunkVerification> verification;  // shared by the Dataset's partitions
   // ... an HDF5 partition owns the rows it read.
   std::vector<std::byte> owned;
   std::uint64_t bytes = 0;
@@ -56,8 +101,31 @@ std::span<const std::byte> Partition::bytes(std::uint64_t offset, std::uint64_t 
                 {{"offset", std::to_string(offset)}, {"bytes", std::to_string(n)},
                  {"partition_bytes", std::to_string(impl_->bytes)}});
   }
-  if (impl_->strata) return impl_->strata->bytes(*impl_->array, impl_->first_byte + offset, n);
-  return std::span<const std::byte>(impl_->owned).subspan(offset, n);
+  if (!impl_->strata) return std::span<const std::byte>(impl_->owned).subspan(offset, n);
+  const ArrayInfo& a = *impl_->array;
+  const std::uint64_t first = impl_->first_byte + offset;
+  if (n > 0) {
+    for (std::uint64_t c = first / a.chunk_bytes; c <= (first + n - 1) / a.chunk_bytes; ++c) {
+      impl_->verification->once(c, [&] {
+        // A view of the whole chunk makes the file check its checksum (in this thread).
+        const std::uint64_t begin = c * a.chunk_bytes;
+        impl_->strata->bytes(a, begin, std::min(a.chunk_bytes, a.data_bytes - begin));
+      });
+    }
+  }
+  return impl_->strata->bytes(a, first, n);  // every chunk verified: checks the file's size only
+}
+
+std::uint64_t Partition::checksum_chunk_bytes() const noexcept {
+  return impl_->strata ? impl_->array->chunk_bytes : 0;
+}
+
+std::uint64_t Partition::checksum_chunk_offset() const noexcept {
+  return impl_->strata ? impl_->first_byte % impl_->array->chunk_bytes : 0;
+}
+
+std::uint64_t Partition::chunks_verified() const noexcept {
+  return impl_->verification ? impl_->verification->verified() : 0;
 }
 
 void Partition::check_dtype(DType wanted) const {
@@ -113,6 +181,7 @@ Dataset Dataset::open(const std::string& spec) {
   impl->dtype = info->dtype;
   impl->shape = info->shape;
   impl->array = info;
+  impl->verification = std::make_shared<ChunkVerification>(info->chunk_count);
   impl->strata = std::move(f);
   return Dataset(std::move(impl));
 }
@@ -132,6 +201,7 @@ Partition Dataset::partition(int rank, int size) const {
     p->strata = impl_->strata;
     p->array = impl_->array;
     p->first_byte = rows.first * row_bytes;
+    p->verification = impl_->verification;
   } else {
     p->owned = impl_->hdf5->read_rows(rows.first, rows.count);  // refuses what cannot fit
   }

@@ -1,7 +1,9 @@
 // byte_source(Partition): views through Partition::bytes (lazy verification); advice through a
-// memory source over the partition's mapping, made when the first view reveals its address.
+// memory source over the partition's mapping, made when the first view reveals its address; the
+// executor chunk that reduce(ex, partition, acc) uses.
 #include "strata/io/dataset/partition_source.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -42,6 +44,17 @@ ByteSource byte_source(const Partition& partition) {
     state->memory.advise_if(offset, n, advice);
   };
   return source;
+}
+
+std::size_t reduce_chunk_elements(const Partition& partition, std::size_t executor_chunk_bytes,
+                                  std::size_t element_bytes) {
+  const std::uint64_t file_chunk = partition.checksum_chunk_bytes();
+  std::uint64_t chunk = executor_chunk_bytes;
+  if (file_chunk != 0) {
+    // The nearest whole number of checksum chunks (a multiple of 4 KiB, so of every element size).
+    chunk = std::max<std::uint64_t>(1, (chunk + file_chunk / 2) / file_chunk) * file_chunk;
+  }
+  return static_cast<std::size_t>(std::max<std::uint64_t>(1, chunk / element_bytes));
 }
 
 }  // namespace strata::io

@@ -5,7 +5,9 @@
 // (= node) order — so a result has the same bits for the same chunking, whatever the thread count.
 //
 //   strata::Executor ex(rt);
-//   auto s = strata::reduce(ex, part.as<double>(), strata::kernels::Stats{});
+//   auto s = strata::reduce(ex, values, strata::kernels::Stats{});       // a span, vector, ...
+//   auto t = strata::reduce<double>(ex, part, strata::kernels::Stats{}); // a dataset partition:
+//                                        // io's overload, verifying each chunk in the pass
 //   auto h = strata::reduce(ex, u, strata::kernels::Histogram(0.0, 1.0, 64));   // Array: its plan
 //   strata::transform(ex, x, y, [](auto in, auto out) {
 //     strata::kernels::affine(in, 2.0, 1.0, out);

@@ -6,8 +6,12 @@
 //   std::span<const double> mine = part.as<double>();
 //
 // A `.strata` partition is a zero-copy view of the mapped file: the rank touches only the pages of
-// its own rows, and each chunk is verified against its checksum when first handed out. An HDF5
+// its own rows, and each checksum chunk is verified when first handed out — exactly once per opened
+// Dataset, however many threads ask for it at once (the others wait for the verdict). An HDF5
 // partition is read (its hyperslab) into memory owned by the partition.
+//
+// For a pass over the data, strata::reduce(ex, part, acc) (partition_source.hpp) verifies each
+// chunk in the thread that consumes it; as<T>() verifies all of them first, on the calling thread.
 #pragma once
 
 #include <cstdint>
@@ -32,25 +36,38 @@ class Partition {
   // The partition's shape: its rows by the dataset's other extents.
   const Shape& shape() const noexcept { return shape_; }
   std::uint64_t row_bytes() const noexcept { return shape_.row_elements() * dtype_bytes(dtype_); }
-  // All of the partition's bytes (verifies every chunk they cover, once).
-  std::span<const std::byte> bytes() const { return bytes(0, rows_.count * row_bytes()); }
-  // [offset, offset + n) of the partition's bytes; verifies only the chunks these cover, so a
-  // streaming reader pays for verification as it goes.
+  // The partition's size in bytes (reads and verifies nothing).
+  std::uint64_t size_bytes() const noexcept { return rows_.count * row_bytes(); }
+  // All of the partition's bytes: verifies every chunk they cover first, serially, on the calling
+  // thread (chunks already verified are skipped).
+  std::span<const std::byte> bytes() const { return bytes(0, size_bytes()); }
+  // [offset, offset + n) of the partition's bytes; verifies only the checksum chunks these cover
+  // that are not verified yet, in the calling thread, so a reader pays for verification as it
+  // goes. Error(corrupt_data) naming file, array and chunk for a bad chunk.
   std::span<const std::byte> bytes(std::uint64_t offset, std::uint64_t n) const;
-  // The values as T. Throws Error(invalid_argument) when T is not the dataset's dtype.
+  // The values as T, all verified (see bytes()). Error(invalid_argument) when T is not the dtype.
   template <class T>
   std::span<const T> as() const {
     check_dtype(dtype_of<T>());
     auto b = bytes();
     return {reinterpret_cast<const T*>(b.data()), b.size() / sizeof(T)};
   }
+  // Error(invalid_argument) when `wanted` is not the dataset's dtype.
+  void check_dtype(DType wanted) const;
+
+  // Bytes per checksum chunk of the file, 0 when the bytes carry no checksums (HDF5, in memory).
+  std::uint64_t checksum_chunk_bytes() const noexcept;
+  // Where the partition's first byte lies inside its checksum chunk (0: on a chunk boundary).
+  std::uint64_t checksum_chunk_offset() const noexcept;
+  // Checksum chunks of this array verified so far through this Dataset's partitions — each is
+  // counted once, when its checksum is computed: a statistic for tests and reports.
+  std::uint64_t chunks_verified() const noexcept;
 
   struct Impl;
   Partition(std::shared_ptr<const Impl> impl, RowRange rows, DType dtype, Shape shape)
       : impl_(std::move(impl)), rows_(rows), dtype_(dtype), shape_(shape) {}
 
  private:
-  void check_dtype(DType wanted) const;
   std::shared_ptr<const Impl> impl_;
   RowRange rows_;
   DType dtype_ = DType::u8;
