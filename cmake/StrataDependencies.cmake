@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Finds every dependency of strata the standard way (pkg-config or the package's CMake config)
 # and fails at configure time with the Debian package to install when one is missing.
 

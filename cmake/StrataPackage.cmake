@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Installs the CMake package so an outside project can find_package(strata) and link strata::strata.
 include(CMakePackageConfigHelpers)
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # strata_add_layer(): the one way a layer library is declared, so every layer gets the same
 # include layout (public include/strata/<layer>/, private src/), warnings, export name and install.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes docs/benchmarks.md and one plot per suite (docs/bench/<suite>.png) from the Google
 Benchmark JSON that scripts/bench leaves in build/release/bench-results/<suite>.json.
 

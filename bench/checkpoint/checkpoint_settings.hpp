@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Run settings, sizes and baseline names shared by every case of the checkpoint suite. Google
 // Benchmark builds a case's full name from these settings, so the baseline names are built here
 // from the same constants (scripts/bench_report.py fails on a label naming an unknown case).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // write()+fdatasync, fsync of a folder and pread of a whole file, for the baselines
 // (durable_file.hpp).
 #include "durable_file.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The system calls the checkpoint suite's baselines are made of: write() + fdatasync() of a whole
 // file and fsync() of its folder (what a save must at least cost to be as durable as strata's),
 // and pread() of a whole file. Each throws std::system_error naming the file.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A full save against write()+fdatasync of the same bytes: the baseline writes the field's bytes
 // into a file and syncs it and its folder; strata saves every chunk (incremental off) raw or as
 // zstd level 1 frames and commits. Both keep the last two copies, so each replaces (and frees)

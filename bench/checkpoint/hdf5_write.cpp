@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parallel HDF5 writing the same array with the same durability, against strata's full saves:
 // the baseline creates an HDF5 file through the MPI-IO driver (H5Pset_fapl_mpio on
 // MPI_COMM_WORLD, one rank here) with one contiguous 2-D f64 dataset, writes the whole field in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The diffused hot disk and top edge of heat_field.hpp, cell by cell.
 #include "heat_field.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The state every case saves: a 2-D f64 heat field like the one examples/heat evolves (a hot top
 // edge and a hot spot) after the heat has diffused for a while, so that it compresses as a
 // simulation's state does, not as noise and not as zeros.

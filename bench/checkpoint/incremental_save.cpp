@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An incremental save with 1 % of the chunks changed against a full one (save_zstd1, the same
 // codec and chunk size, incremental off). Before each timed save, untimed, the sign of every
 // value in the chosen chunks flips (0.0 becomes -0.0 too, so every byte pattern changes and the

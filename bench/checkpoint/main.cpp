@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // strata_bench_checkpoint's main(): starts the strata Runtime (MPI as a singleton, one rank) and
 // an Executor, which the Checkpointer needs, then makes the suite's state (suite_state.hpp:
 // field, checkpointers, warm-up saves, the read cases' files, all checked) before any case runs,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Restore against a raw read: pread() of a file holding the field's bytes into a ready buffer
 // (the baseline) against restore_latest() of a checkpoint of the same field, raw or zstd level 1,
 // into the protected array (manifest parsed, every chunk read, decoded and checked against its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The time save() holds the caller against a plain copy of the state: memcpy of the field into a
 // ready, touched buffer (the baseline) against save() returning, its staging buffer allocated by
 // an earlier save as in any run after the first checkpoint. wait() runs with the timer paused, so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Makes the checkpoint suite's state (suite_state.hpp): the field, the scratch folder, one
 // warmed-up Checkpointer per kind of save, the restore checkpoints and the raw copy, with checks
 // that what the read cases read back is the field. Everything here runs once, before the first

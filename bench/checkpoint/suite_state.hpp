@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What every case of the checkpoint suite works on, made once in main() before any case runs:
 // the heat field (a placed strata Array, as a simulation holds its state), a scratch folder on
 // the disk under test, one Checkpointer per kind of save, each warmed up by one untimed save, and

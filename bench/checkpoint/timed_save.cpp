@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // time_committed_saves and time_durable_writes (timed_save.hpp): save() + wait(), or a baseline's
 // durable write, per iteration; errors reported as the case's error.
 #include "timed_save.hpp"

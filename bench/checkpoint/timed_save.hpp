@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The timed unit of every case that saves: save() then wait(), i.e. the copy, checksums,
 // compression, the shard written and fsynced, the manifest, the rename and the folder's fsync —
 // a checkpoint as durable as the baselines' fdatasync + folder fsync.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The vectorised read loop that bench/limits measures the machine's read bandwidth with, shared so
 // that every suite reading memory against that limit (bench/memory's read pass) runs the very same
 // code: a ratio to the limit means something only if the loop is identical.

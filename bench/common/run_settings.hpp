@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The run settings and ratio labels every suite shares (bench/README.md): wall-clock time,
 // aggregates only, and the "baseline" / "vs:<baseline name>" labels scripts/bench_report.py reads.
 #pragma once

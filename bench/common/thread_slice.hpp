@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The part of an array one Google Benchmark thread works on, shared by every multi-threaded case
 // (bench/limits' read and copy limits, bench/kernels' baselines) so they split work the same way.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The first pass over a fresh mapping of the array, whose pages are in the page cache but not yet
 // in this process's page tables: MappedFile::open, then one scan with bench/limits' read loop,
 // without populate (the baseline: the scan's page faults map the pages) and with

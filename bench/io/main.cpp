@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // strata_bench_io's main(): makes the dataset every case reads (1 GiB `.strata` file and its HDF5
 // copy, unlinked once open) before any case runs, so no case times its making and a failure stops
 // the run with a clear message; records the suite's sizes in the report's context.

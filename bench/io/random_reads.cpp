@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Random 8-byte reads of the array in the page cache: one pread() per element (the baseline)
 // against one load from the `.strata` file's mapped view, at the same elements in the same order
 // (suite_dataset's random_elements). Reported in reads per second.

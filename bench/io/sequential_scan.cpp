@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A sequential pass over the whole 1 GiB array in the page cache, summed with bench/limits' read
 // loop, three ways: read() into a reused 1 MiB buffer (the baseline), the `.strata` file's mapped
 // view summed in place, and HDF5 read_rows of the exported copy into the same kind of buffer.

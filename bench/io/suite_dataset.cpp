@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Makes the io suite's dataset (suite_dataset.hpp): generate, export to HDF5, open, unlink, map
 // and verify, then draw the random reads. Everything here runs once, before the first case.
 #include "suite_dataset.hpp"

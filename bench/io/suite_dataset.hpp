@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The dataset every case of the io suite reads: 1 GiB of f64 "values" as a `.strata` file and its
 // HDF5 export, made once per run and in the page cache from then on. Both are unlinked once open,
 // so no run leaves 2 GiB behind; the cases reach them through /proc/self/fd and one open dataset.

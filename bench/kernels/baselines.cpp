@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The suite's baselines and the loops strata is compared with besides them: bench/limits' read
 // loop and memcpy at one and two threads (the machine's limits), and the statistics and histogram
 // written as a naive scalar loop, an OpenMP loop and a plain tbb::parallel_reduce, no placement.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // strata_bench_kernels' main(): makes the suite's data (suite_data.hpp) and checks, untimed, that
 // the strata passes compute what a plain loop computes (a fast wrong answer is no result), before
 // any case runs; then runs the cases.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // strata's kernels run by strata's scheduler on its Executor (1 and 2 threads): statistics,
 // histogram and count_if through strata::reduce over the resident Array (and statistics over the
 // mapped file), stencil5 rows in the Executor's arena. Each names its baseline (kernels_settings.hpp).

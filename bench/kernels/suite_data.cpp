@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Makes the kernels suite's data (suite_data.hpp): generate the `.strata` file, map and verify it,
 // copy it into placed memory and the stencil grid, and start the Executors. Runs once, untimed.
 #include "suite_data.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The data every case of the kernels suite reads, made once before the first case: 256 MiB of
 // normal f64 values (mean 50, sd 12.5) as a mapped `.strata` file and as a resident huge-page
 // Array, a 4096 x 8192 stencil grid pair, and the strata Executors at one and at two threads.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Run settings shared by every case of the limits suite, and the name of its baseline.
 // The baseline's full name is built by Google Benchmark from these settings, so both live here:
 // change one and the other must follow (scripts/bench_report.py fails on an unknown baseline).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Memory bandwidth limits: a vectorised read loop (the suite's baseline), copy (memcpy) and
 // STREAM triad over arrays far larger than the last-level cache, at one thread and at all threads.
 // Kernels in later suites are judged by how close they come to these numbers.

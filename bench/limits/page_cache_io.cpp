@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // File I/O limits: read() of a file that sits in the page cache, and write()+fdatasync of the same
 // bytes to a new file on the same file system. Mapped datasets are judged against the first,
 // checkpoints against the second. The files live in $TMPDIR (else /tmp) and vanish on exit.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Raising the 2 MiB hugetlb pool for the memory suite and putting it back. The restore runs from
 // a signal handler too, so it uses only async-signal-safe calls and state prepared beforehand.
 #include "huge_page_reservation.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reserves 2 MiB hugetlb pages for the memory suite's run by raising the kernel's pool
 // (/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages), and gives them back when the run ends:
 // on return, on an exception leaving main, and on SIGINT, SIGTERM or SIGHUP.

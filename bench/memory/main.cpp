@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // strata_bench_memory's main(): loads the topology once, reserves the 2 MiB hugetlb pages the
 // huge-page cases need for the length of the run (put back on every way out), records the
 // machine's page settings in the report's context, then runs the cases.

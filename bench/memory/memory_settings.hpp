@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Run settings, sizes and baseline names shared by every case of the memory suite, and the one
 // topology its cases allocate on. The baselines' full names are built by Google Benchmark from
 // these settings, so both live here: change one and the other must follow.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What it costs to get memory's pages in, per byte, with 4 KiB pages, 2 MiB hugetlb pages and
 // transparent huge pages: first touch (a write to every page of a fresh region) and populate
 // (PlacedRegion::populate, the MADV_POPULATE_WRITE behind RegionOptions::populate). 4 KiB is the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Allocating a region of exactly one page kind for a memory-suite case, and checking afterwards
 // that the kernel backed it with that kind: a silent fallback must never be measured as huge pages.
 #include "page_kinds.hpp"

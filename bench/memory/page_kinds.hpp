@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The three kinds of pages the memory suite compares — 4 KiB, 2 MiB hugetlb, transparent huge
 // pages — and the guard that a case measures the kind it names: regions are allocated without
 // fallback, and what the kernel really gave is checked before a measurement counts.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a placement costs at the call: PlacedRegion::allocate (and free) of a 2 MiB region with
 // bind(0) and interleave() against local, the kernel default that applies no policy; and
 // migrate(0) of a populated region. Counted in calls per second.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The TLB effect: one thread reads a populated 1 GiB placed region with bench/limits' read loop,
 // backed by 4 KiB pages, 2 MiB hugetlb pages or transparent huge pages. The baseline is that same
 // loop over memory mapped as bench/limits maps it, so a ratio says how close each page kind comes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The allocators the pools suite puts side by side, each as a type with allocate/deallocate:
 // the C library's malloc (glibc, or jemalloc when scripts/bench preloads it), mimalloc
 // (mi_malloc), tbbmalloc (scalable_malloc) and strata's NumaPool.

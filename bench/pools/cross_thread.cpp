@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Producer/consumer on two threads: one thread allocates 64-byte blocks and hands them through a
 // ring to the other, which frees them all, so every free is a cross-thread (remote) free.
 // tbbmalloc at the same size is every case's peer.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // strata_bench_pools' main(): owns the topology and the pool the pool cases use, notices whether
 // jemalloc was preloaded (scripts/bench runs the C-library cases again under LD_PRELOAD of
 // Debian's libjemalloc.so.2, which replaces malloc), names those cases accordingly, and runs.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Run settings and case names of the pools suite. A case's full name is built here from the same
 // settings Google Benchmark appends, so a "vs:" label always names a case of the same run.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Read-side cost: a read section of an RcuPtr (guard, load, read one field) against the same
 // read under a std::shared_mutex read lock, on one and two threads, with no writer (the cost a
 // reader pays on every access).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One thread: alloc/free pairs at 16 B to 4 KiB, and batches (1,000 allocations, then their
 // 1,000 frees), for each allocator; mimalloc at the same size is every case's peer.
 #include <array>

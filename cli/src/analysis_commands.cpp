@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `strata stats` and `strata hist`: open the dataset, take this rank's partition, reduce it on the
 // Executor with the SIMD kernels in one pass that verifies each checksum chunk in the thread that
 // reads it, merge across ranks, print on rank 0 (text or --json).

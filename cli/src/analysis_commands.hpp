@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The analysis subcommands: stats and hist over a dataset array, on every core, merged across
 // ranks when run under mpirun.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Byte sizes for the command line, in powers of 1024.
 #include "byte_size.hpp"
 

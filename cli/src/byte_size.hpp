@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sizes on the command line: "4096", "64K", "512M", "8G", "1T" (powers of 1024; an optional
 // trailing "B" or "iB" is accepted). Shared by every subcommand that takes a size.
 #pragma once

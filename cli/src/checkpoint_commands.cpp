@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `strata ckpt`: thin wrappers over the checkpoint tools of strata::io (checkpoint.hpp); every
 // check lives there. Exit codes: 0 good, 1 a problem found or an error, 2 a bad command line.
 #include "checkpoint_commands.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `strata ckpt list | verify | export | prune`: inspect, check, convert and trim a checkpoint
 // folder without running the simulation that wrote it.
 #pragma once

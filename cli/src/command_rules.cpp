@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Thread-count checking, the output overwrite rule and never-throwing JSON for the subcommands.
 #include "command_rules.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rules every subcommand applies the same way: thread counts, which output files may be
 // replaced, and how text read from files reaches the terminal and JSON.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // gen, inspect, verify, import, export: thin wrappers over strata::io; all checks live there.
 #include "dataset_commands.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The dataset subcommands: gen (synthetic .strata files), inspect, verify, import (HDF5 into
 // .strata) and export (.strata into HDF5).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `strata info`: each rank describes itself as JSON; rank 0 gathers the descriptions and prints
 // them as JSON or renders the same data as text, so both forms always say the same thing.
 #include "info_command.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `strata info`: the machine and the job as strata sees them (topology, huge pages, SIMD targets,
 // MPI and Slurm), human-readable or --json; under mpirun every rank is reported by rank 0.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The `strata` command: CLI11 subcommands, one file each. Any error becomes one line on stderr
 // and a non-zero exit: 2 for a bad command line, 1 for a failure while running.
 #include <CLI/CLI.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The analysis job: statistics, a histogram and a threshold count of one dataset array, streamed
 // through the SIMD kernels on every core of every NUMA node of every rank, merged across ranks
 // with MPI, printed as a table and written to HDF5. Written only against strata's public headers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The heat simulation: explicit 2-D heat diffusion (5-point stencil) with rows split across MPI
 // ranks, halos exchanged each step, state in placed huge-page arrays, and checkpoint/restart
 // through strata::io::Checkpointer — restartable after a kill, a stop signal or on another rank

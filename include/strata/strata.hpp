@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // strata's umbrella header: everything public of every layer. Link strata::strata.
 //
 //   #include <strata/strata.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Count and filter by comparison with a threshold: SIMD compare, CountTrue and compress-store,
 // one source compiled per Highway target and dispatched at run time. The remainder of a span
 // goes through the same comparisons as the body, so it follows the same rules.

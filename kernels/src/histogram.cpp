@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Histogram filling: bin indices computed with SIMD (one source compiled per Highway target,
 // dispatched at run time), then counted by a scalar scatter into four interleaved sub-histograms
 // so that runs of equal bins do not wait on each other's store. Bytes count by value first.

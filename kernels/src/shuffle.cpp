@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Byte shuffle and unshuffle (see shuffle.hpp), one source compiled per Highway target and
 // dispatched at run time. 2- and 4-byte elements are Highway's de-interleaving loads and
 // interleaving stores; 8-byte elements de-interleave as four u16 planes, each split into its low

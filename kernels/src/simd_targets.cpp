@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reports Highway's compiled, supported and dispatched targets. The dispatched one is found by
 // really dispatching a per-target function, the same mechanism every kernel uses.
 #undef HWY_TARGET_INCLUDE

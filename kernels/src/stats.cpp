@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Streaming statistics: each block of a span gets two SIMD passes (sum, min, max; then deviations
 // from the block mean), compiled once per Highway target and dispatched at run time. Blocks then
 // merge pairwise by Chan et al.'s update, and partial results keep their sum as a double-double.

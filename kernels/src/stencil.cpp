@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The 5-point heat-diffusion stencil over a band of rows, one source compiled per Highway target
 // and dispatched at run time. Each output element is one fixed formula of its five inputs, so
 // any split of the rows (threads, ranks) gives the same bits as one call.

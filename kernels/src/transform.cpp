@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Element-wise transforms (scale, axpy, affine) and the streaming copy, one source compiled per
 // Highway target and dispatched at run time. Remainders run the same operations on one-lane
 // vectors, so every element of a span is computed alike (fused or not, per target).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Per-target loads of f32, f64, i32 and i64 values as f64 lanes, shared by the kernels that
 // evaluate in double whatever the input type (stats, histogram). Highway's per-target include
 // guard: this file is re-included once per target by the sources that use it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ByteSource over memory: bounds-checked views, and madvise only on pages that belong to a file
 // mapping the kernel can read again, found in /proc/self/maps when the source is made.
 #include "strata/scheduler/byte_source.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ChunkPlan: NUMA partitions cut on one global chunk grid, and the merge tree's subtrees that lie
 // inside one partition.
 #include "strata/scheduler/chunk_plan.hpp"

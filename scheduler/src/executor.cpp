@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Executor: one oneTBB arena per NUMA node with threads, a task_scheduler_observer per arena that
 // pins entering threads to the node's allowed CPUs (and restores them on exit) and records which
 // arena a thread is in, so chunk statistics say where work really ran.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // load_resident: allocate unpopulated, then copy each plan block in its node's arena so the
 // copying threads' first touch places the pages (with the block's preferred-node policy agreeing).
 #include "strata/scheduler/resident.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The non-template parts of streaming: step size, release advice, element alignment checks.
 #include "strata/scheduler/streaming.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // STRATA_THREADS parsing and the split of threads over NUMA nodes. The split reuses
 // PlacementPlan::by_rows (one "row" per thread) so threads and data follow the same proportions.
 #include "thread_budget.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How many threads an Executor runs and on which NUMA node: the STRATA_THREADS variable, the
 // limit on oversubscription, and the split over nodes (the rule of PlacementPlan::by_rows).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One global_control for all executors, resized to the largest live reservation under a mutex.
 #include "worker_budget.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // oneTBB's process-wide cap on worker threads (global_control::max_allowed_parallelism) must cover
 // every live Executor at once. oneTBB applies the *smallest* of all live controls, so executors
 // cannot each hold their own: they register here, and one control is kept at the largest need.

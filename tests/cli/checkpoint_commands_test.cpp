@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of `strata ckpt list | verify | export | prune` as a user runs them on a checkpoint
 // folder written by the library: what they print, their exit codes, and what they leave on disk.
 #include <gtest/gtest.h>

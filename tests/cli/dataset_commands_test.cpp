@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of `strata gen`, `inspect` and `verify` as a user runs them: outputs, exit codes, and one
 // clear stderr line on bad input.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of the dataset commands against hostile files, as a user runs them: chunk sizes whose
 // arithmetic wraps, files truncated while they are read, symlinks planted at the names strata
 // writes, and FIFOs given as input. Each must be one clear stderr line and an exit below 128.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of the commands on hostile input as a user meets it: HDF5 external storage, huge thread
 // counts, a huge never-written HDF5 dataset, non-UTF-8 and terminal-control text in files, a full
 // disk, and outputs that would replace their input or a file strata did not write. Every case is

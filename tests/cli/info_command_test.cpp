@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of `strata info` and of the command line's error handling, run as a user would.
 #include <gtest/gtest.h>
 

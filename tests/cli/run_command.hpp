@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs a shell command line for the CLI tests and captures its exit code, stdout and stderr.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A test-only LD_PRELOAD library: truncates one file right after the N-th fstat of it returns,
 // so `strata verify` / `stats` pass their size check and then read a mapping whose file has just
 // been truncated — deterministically, at a chosen point of the read, with no timing involved.

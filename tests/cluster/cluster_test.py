@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """strata across the nodes of a real multi-node Slurm cluster on this machine
 (slurm/local-cluster/start --nodes 3: each node its own network, UTS and mount namespaces, its own
 hostname, address, /dev/shm and /tmp; STATE/shared seen by all). One case per run (--case):

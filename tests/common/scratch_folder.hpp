@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Per-test scratch space under the system's temporary folder, named for the process and the
 // running test so parallel ctest runs never share it: the one fixture every file-writing test
 // derives from.

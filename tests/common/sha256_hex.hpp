@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SHA-256 as lowercase hex straight from OpenSSL, for tests that forge a checkpoint manifest with
 // a correct seal (so only the code's other checks can catch the forgery).
 #pragma once

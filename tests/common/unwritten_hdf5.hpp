@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An HDF5 file holding one chunked f64 dataset whose values were never written: a few KiB on
 // disk however many elements it claims, for tests of sizes beyond any machine's memory.
 #pragma once

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Proves a damaged newest checkpoint is detected and passed over: with checkpoints of steps 20 and
 # 40 committed, step 40 gets a flipped byte in a shard, a deleted shard or a truncated manifest;
 # the restart must warn naming step 40 and the shard or manifest, restore step 20, and still end

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Proves a full disk costs no committed data: the checkpoint folder is a small tmpfs (needs root;
 # the test is skipped, exit 77, only when mount is refused) that holds the first uncompressed
 # checkpoint but not a second. Later saves must fail with 'checkpoint failed: ...' while the run

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by the fault tests: runs strata_heat under mpiexec (bounded in time, killable as a whole
 # process tree), parses the facts it prints on stdout, and computes the uninterrupted reference
 # checksum each test compares against.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Proves checkpoints survive kill -9 at any moment, saves included: 2-rank strata_heat runs that
 # checkpoint every 5 steps are SIGKILLed (mpiexec and every rank at once) at random times — half
 # of the kills aimed inside a save (a step-N.tmp folder exists) — then restarted until they end. Every restart must restore the newest complete checkpoint on disk

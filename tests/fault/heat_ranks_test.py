@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Proves the heat simulation's halo exchange and checksum do not depend on the rank count nor on
 # the NUMA split: strata_heat on 1, 2, 3 and 4 ranks (an odd grid, so ranks get unequal rows), and
 # on 2 ranks of a synthetic 2- and 4-node topology (rows split over the nodes' arenas), prints one

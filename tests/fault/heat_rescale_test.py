@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Proves a checkpoint restarts on another rank count: strata_heat stopped (--stop-at-step) on 4
 # ranks and restarted on 2, and stopped on 2 and restarted on 4, each ends with the checksum of
 # the uninterrupted run (the grid's odd row count gives the ranks unequal blocks). Then bad

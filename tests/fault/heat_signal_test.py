@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Proves the stop-signal path Slurm uses: SIGUSR1 to mpiexec (which forwards it to the ranks)
 # mid-run makes strata_heat checkpoint at its next step, say 'stopped at step N for requeue' and
 # exit 75; the restart restores step N and ends with the uninterrupted run's checksum.

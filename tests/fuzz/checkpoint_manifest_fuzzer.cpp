@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for checkpoint manifest decoding (a manifest is untrusted input: restore and
 // every `strata ckpt` command read it): any input must decode or fail with strata::Error, never
 // crash, hang or trip a sanitizer. Seeded by scripts/fuzz with manifests strata_heat wrote.

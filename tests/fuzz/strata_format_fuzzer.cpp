@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the .strata header, table and metadata parser. The input is the start of
 // a file; its last 8 bytes say how long the (sparse, zero-filled) file claims to be. Each input is
 // parsed twice: as it is (checksums must reject it) and resealed — header and table checksums

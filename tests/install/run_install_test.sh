@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the build tree into a fresh prefix and builds tests/install/consumer against it, the
 # way an outside project would; fails if the package, headers, libraries or binary are unusable.
 set -euo pipefail

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Whitebox tests of the checkpoint manifest: encode/decode round-trips every field, the merge of
 // ranks' parts, and a manifest edited in any field — resealed with a correct SHA-256 so the
 // field's own check must catch it — is refused as corrupt data naming the file and the field.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Whitebox tests of the checkpoint chunk codec: raw and zstd frames (shuffled or not) decode to
 // the exact bytes, checked against an XXH3 taken by xxHash directly, and a damaged frame or a
 // wrong checksum is refused as corrupt data naming the chunk.

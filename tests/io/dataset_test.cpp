@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of Dataset and Partition: opening by spec, the documented row split, zero-copy .strata
 // partitions and HDF5 hyperslab partitions (HDF5 files made through the C API here).
 #include "strata/io/dataset/dataset.hpp"

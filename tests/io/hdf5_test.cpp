@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of HDF5 interop. Input files are made here through the HDF5 C API (contiguous, chunked +
 // gzip, every dtype in both byte orders, rank 3, odd row counts), never through strata's export;
 // exports are checked by h5dump and h5ls (hdf5-tools, run as subprocesses) and by the C API.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Whitebox tests of the checkpoint shard header: the documented byte layout round-trips, and a
 // header whose magic, version, rank, step, rank count, sizes or reserved bytes differ from what
 // the reader expects is refused as corrupt data naming the shard and the field.

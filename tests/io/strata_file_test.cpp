@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of the .strata format: round trips through StrataWriter and StrataFile, and a corpus of
 // malformed files — each built by patching the documented byte offsets of docs/formats.md with
 // checksums recomputed by xxHash directly — each failing with its own field named.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests that the .strata reader refuses text fields the format says are UTF-8 (array names,
 // metadata keys, the creator) when they are not, naming the field: such files made `--json`
 // output throw. Files are written by StrataWriter and patched, checksums recomputed with XXH3.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of synthetic dataset generation: determinism independent of threads, and the
 // distributions it promises, checked by statistics computed here from the file's bytes.
 #include "strata/io/dataset/synthetic.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of how strata creates the files it publishes (the .strata writer, HDF5 import and export):
 // a symlink planted where the temporary file used to be predictable (".NAME.tmp-PID") or at the
 // final name never redirects a write, and new files get 0666 less the umask, never more.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of strata::kernels::count_if and filter against scalar C++ comparisons written here:
 // every compiled SIMD target, every type and Compare, odd sizes and misaligned starts, IEEE NaN
 // behaviour, in-place filtering and the output contract.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of strata::kernels::Histogram against the bin rule of its header, evaluated here in
 // scalar code: every compiled SIMD target, every value type, odd sizes and misaligned starts,
 // under/overflow, infinities and NaNs, merging and the byte image.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of strata::kernels byte_shuffle and byte_unshuffle against a scalar reference written
 // here: every compiled SIMD target, element sizes 1 to 9 and 16, odd sizes with tails shorter than
 // an element, misaligned starts, the exact inverse, and bad arguments refused.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of the SIMD target report: what dispatch picks must be compiled in and run on this CPU.
 #include "strata/kernels/simd_targets.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of strata::kernels::Stats against long-double references written here: every compiled
 // SIMD target (Highway's per-target GTest fixture re-dispatches the public API), odd sizes and
 // misaligned starts, NaN and infinity policy, merging, and 10^8 values with a large offset.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of strata::kernels::stencil5 against the formula of its header evaluated here: every
 // compiled SIMD target, grid widths around the vector widths, misaligned grids, the same bits
 // for any split of the rows, NaN spreading, and the size contract.

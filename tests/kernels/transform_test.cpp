@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of strata::kernels scale, axpy, affine and copy against scalar references written here:
 // every compiled SIMD target, odd sizes and misaligned starts, fused or unfused multiply-add
 // applied alike to every element, IEEE propagation, copies around the streaming threshold.

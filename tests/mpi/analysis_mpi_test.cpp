@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The analysis job's guarantee under mpiexec with 1, 2 and 4 ranks: every rank reduces its own
 // partition on the Executor, results merge across ranks, and the merged statistics, histogram and
 // threshold count equal a scalar recomputation over the whole file (counts and bins exactly,

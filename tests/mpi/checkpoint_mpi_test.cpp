@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Checkpointer's guarantees under mpiexec with 1, 2 and 4 ranks: a restore gives back exactly
 // what was saved (also into another block layout), saves are snapshots taken at save() time,
 // incremental saves rewrite only changed chunks, a failure on one rank aborts the checkpoint on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Runs PROGRAM under MPIEXEC with 2 ranks and passes only if the job was aborted: mpiexec exits
 # with the code MpiContext hands MPI_Abort (1) before TIMEOUT_SECONDS. The "MPI_ABORT was invoked"
 # banner is not checked because Open MPI 4.1 sometimes loses it (show_help unpack errors).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parallel HDF5 reads under mpiexec with 2 and 4 ranks: rank 0 writes files through the HDF5 C
 // API, then every rank opens them collectively and reads its partition through MPI-IO. Each rank
 // must hold exactly its rows, and the ranks' rows in rank order must be the whole dataset.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A job whose rank 1 leaves MpiContext's scope by an exception while rank 0 waits in a barrier.
 // MpiContext must abort the job (MPI_Abort) rather than finalize; without that, rank 0 would wait
 // forever. CTest passes when mpiexec reports the abort and fails on its timeout.

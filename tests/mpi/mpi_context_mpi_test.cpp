@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MpiContext under mpiexec with 2 and 4 ranks: job layout, every collective against closed-form
 // answers, and rank-order merging. One MpiContext lives for the whole binary (MPI initialises
 // once per process); it is created in main() before the tests and finalized after them.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of CpuSet: the Linux CPU-list form that topology, binding and Slurm share.
 #include "strata/runtime/base/cpu_set.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of DType and Shape: names, sizes and overflow-checked counts.
 #include "strata/runtime/base/dtype.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of the error module: how an errno becomes an Error, and what STRATA_ASSERT does.
 #include "strata/runtime/base/error.hpp"
 

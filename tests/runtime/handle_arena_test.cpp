@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of HandleArena: generation-checked handles (stale after free, also when the slot is
 // reused), compaction and promotion that move objects but keep every handle valid, growth of
 // the slow tier, the typed front end, and a file-backed slow tier that spills to disk.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of the huge-page and THP queries against prepared sysfs trees and the real kernel.
 #include "strata/runtime/machine/huge_pages.hpp"
 

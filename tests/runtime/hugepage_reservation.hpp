@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test helper: reserves hugetlb pages through /proc/sys/vm/nr_hugepages (or the per-size sysfs
 // file) for the life of the object and restores the previous value afterwards, as root may.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of MappedFile: the three modes, truncation under a mapping as an error (never a SIGBUS),
 // flush reaching the file, growth, advice and populate, placement, and a full disk at create().
 #include "strata/runtime/files/mapped_file.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of guard_mapped_read: a read of a mapped file truncated under it becomes a strata::Error
 // naming the file, in any thread and nested; a SIGBUS outside every guard still kills the process
 // as it did, and a handler installed before strata's still sees the faults that are not strata's.

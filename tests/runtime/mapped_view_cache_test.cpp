@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of MappedViewCache: window reuse, least-recently-used eviction under the mapping budget
 // (checked against /proc/self/maps, not only the cache's own statistics), held views never
 // unmapped, the cap on pooled file handles (checked in /proc/self/fd), truncated and replaced

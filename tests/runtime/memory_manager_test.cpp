@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of MemoryManager and Array: arrays placed per node, raw requests routed by size,
 // statistics per node that return to zero, and the STL allocator adapter.
 #include "strata/runtime/memory/memory_manager.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of MemoryScope: pmr containers built in a scope, everything returned to the manager when
 // the scope ends or is released, and the chunks drawn from the manager's pool or placed memory.
 #include "strata/runtime/memory/memory_scope.hpp"

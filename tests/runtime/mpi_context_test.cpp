@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests MpiContext in a program started without mpirun (Open MPI's singleton mode): a one-rank
 // job whose collectives hand back the input. MPI can be initialised once per process, so the
 // whole life cycle is one TEST; ctest runs every TEST in a process of its own.

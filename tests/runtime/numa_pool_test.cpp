@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of NumaPool and its pmr resource: size classes and alignment, no overlap between live
 // blocks, statistics that balance to zero, millions of mixed allocations and cross-thread frees
 // on 2-4 threads, threads that exit with live blocks, heaps on the thread's node of a synthetic

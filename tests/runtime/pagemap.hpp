@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test helper: what /proc/self/pagemap says about the pages of an address range — whether each is
 // present in this process's page tables, and its physical frame number (readable by root only;
 // others see 0) — and whether a frame is dirty (/proc/kpageflags, root only). Lets tests check

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of PlacedRegion: placement policies, the huge-page fallback chain checked against the
 // kernel, populate, mlock limits, memory-pressure refusal and file-backed regions.
 #include "strata/runtime/memory/placed_region.hpp"

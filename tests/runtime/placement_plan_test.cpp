@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of PlacementPlan: rows split into one block per NUMA node on 1, 2 and 4 synthetic nodes.
 #include "strata/runtime/memory/placement_plan.hpp"
 

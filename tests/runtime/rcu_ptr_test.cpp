@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of EpochDomain and RcuPtr: readers see whole objects, replaced objects are freed only
 // after readers leave, nested and moved guards, records of exited threads reused, garbage stays
 // bounded under a writer and several readers (run under ThreadSanitizer too, label tsan).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of open_regular_file: a FIFO, a folder or a device is refused at once, naming the file and
 // what it is, without blocking on the open; a regular file opens as a normal blocking descriptor.
 #include "strata/runtime/files/regular_file.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests for the Runtime's side of stop-and-requeue: exit_for_requeue() returns kExitRequeue (75)
 // and says so in the job log, the lead-time advice warns once when STRATA_SIGNAL_LEAD_SECONDS is
 // shorter than the last checkpoint needs, and a malformed value is a config error.

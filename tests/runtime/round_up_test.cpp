@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of round_up, checked_round_up and divide_round_up at ordinary values and at the top of
 // the range, where a naive value + unit - 1 wraps to a small number.
 #include "strata/runtime/base/round_up.hpp"

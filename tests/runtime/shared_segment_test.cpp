@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of SharedSegment: two processes (fork) meeting at one name share one copy of the bytes
 // (checked by the object's allocated blocks and, as root, by physical frame numbers), permissions,
 // the ready protocol with its timeout and creator-death errors, share_file and its staleness

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests for SlurmEnv::parse on prepared environments (as a batch script and a task of `srun` see
 // them) and for the Slurm host list expander, including the malformed lists it must refuse.
 #include "strata/runtime/cluster/slurm_env.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests for StopSignals: real SIGUSR1/SIGTERM deliveries (from this process and from another one)
 // set the flag, the first signal wins, the previous dispositions come back, and only one lives.
 #include "strata/runtime/cluster/stop_signals.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of is_utf8 and printable: the checks the .strata reader and every printed name rely on.
 #include "strata/runtime/base/text.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of Topology on this machine and on synthetic hwloc topologies with 1, 2 and 4 NUMA nodes.
 #include "strata/runtime/machine/topology.hpp"
 

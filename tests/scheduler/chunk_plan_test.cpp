@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of ChunkPlan: partitions on the chunk grid for an even split, chunks cut at the end of a
 // placement plan's blocks, and merge-tree subtrees that tile each partition.
 #include "strata/scheduler/chunk_plan.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of Executor: one arena per NUMA node on 1, 2 and 4 synthetic nodes, the thread count from
 // the API and STRATA_THREADS (malformed values rejected), the split over nodes, the chunk-size
 // rule, oneTBB's NUMA ids under HWLOC_SYNTHETIC, and run_on_nodes' error handling.

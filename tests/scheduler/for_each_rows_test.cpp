@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of for_each_rows on a synthetic 2-node topology: every row of the range is visited once,
 // in the arena of the node whose plan block holds it, in ranges that stay inside one block; an
 // empty range runs nothing, a range outside the array is refused, and errors reach the caller.

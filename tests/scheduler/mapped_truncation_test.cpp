@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests that the scheduler's chunk consumers turn a mapped file truncated under them into a
 // strata::Error naming the file: the reduction kernels, transform, and resident loading.
 #include <gtest/gtest.h>

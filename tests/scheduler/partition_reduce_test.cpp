@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of reduce(ex, partition, acc), the one-pass reduction of a dataset partition: a bad chunk
 // is an Error naming it with one or two threads and never reaches the accumulator, each checksum
 // chunk is verified exactly once per opened Dataset however many threads read it, and results

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of thread pinning on the real machine: the kernel's affinity of every thread running a
 // chunk is its node's allowed CPUs, the caller's own binding comes back after it helped, and
 // without pinning threads keep what they inherited. Skipped where fewer than two CPUs are allowed

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Proves RcuPtr covers oneTBB worker threads: readers running as tasks in tbb::task_arena (on
 // workers that register with the epoch domain on first use) never see a freed object while a
 // writer replaces it, and everything is reclaimed afterwards.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of the parallel algorithms on synthetic 1-, 2- and 4-node topologies: chunks run on the
 // node their partition is planned on, results have the same bits whatever the node and thread
 // count (for the same chunking) and are exact for integers over Arrays, for_each_chunk and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of resident loading: each block of the array is filled by the threads of the node it is
 // planned on (synthetic 2 and 4 nodes), the copy is exact, a dataset partition loads — and
 // streams — in one line through io::byte_source, and a corrupt chunk is an error, not bad data.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of streaming: a 512 MiB file scanned with a 32 MiB window keeps the process's resident
 // share of the file (RssFile + RssShmem, so the page cache does not count) within the window plus
 // slack while a plain scan does not; results are right; heap memory is never released.

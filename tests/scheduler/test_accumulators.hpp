@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Small accumulators for the scheduler tests: an order-sensitive floating sum (so any change in
 // merge order shows in the bits) and an exact integer sum, standing in for kernels::Stats.
 #pragma once

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Slurm end to end on a real one-node cluster (slurm/local-cluster): the analysis template on 2
 ranks gives the numbers of a direct mpiexec run with every thread inside the CPUs srun gave its
 rank; the simulation template, stopped with USR1 after its first checkpoint, checkpoints, exits

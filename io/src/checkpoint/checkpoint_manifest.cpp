@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The checkpoint manifest as JSON (nlohmann), its validation, and the folder names of a checkpoint
 // store. The manifest is {"sha256": <of the body's compact dump>, "manifest": <body>}, so a
 // truncated or edited manifest is detected before any of its numbers are trusted.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The checkpoint manifest: what a committed step holds (regions, each rank's block of them, where
 // every chunk's frame lives — in this step's shards or, for reused chunks, an older step's), the
 // SHA-256 of every shard, and its own SHA-256. Written last by rank 0; its presence in `step-N/`

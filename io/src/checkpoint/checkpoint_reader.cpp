@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // StepReader: shard files opened once per (step, rank), frames read with pread in parallel on
 // oneTBB, decoded straight into the caller's buffer when a chunk is wanted whole.
 #include "checkpoint/checkpoint_reader.hpp"

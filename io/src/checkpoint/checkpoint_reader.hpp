@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading a committed checkpoint step back: any range of a region's global rows, assembled from
 // the blocks of whichever ranks wrote them (so a restart may use another number of ranks), with
 // every chunk used decoded and checked against its XXH3, and optionally every shard of the step

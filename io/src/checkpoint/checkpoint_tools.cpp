@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tools over a checkpoint folder without a running job (strata ckpt list | verify | prune |
 // export): listing with each step's size and dependencies, complete verification, retention that
 // keeps what kept steps reference, and reading a region back as one global array.

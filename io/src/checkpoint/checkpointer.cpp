@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Checkpointer's public calls: options checked, regions protected, save() staging the state
 // and handing the rest to a background thread (save_pipeline.cpp, then commit.cpp), wait() and
 // status() reporting it; restore_latest() is in restore.cpp. The phases share Checkpointer::Impl

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checkpointer::Impl, shared by the phases of a checkpoint, one file each: the save pipeline
 // (save_pipeline.cpp: staging, the oneTBB pipeline, the shard), the two-phase commit (commit.cpp),
 // restore (restore.cpp) and the recovery of unfinished step folders (step_recovery.cpp);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // zstd per-chunk frames with one compression/decompression context per thread (contexts are
 // expensive to create and not thread-safe), and the XXH3 check of every decoded chunk.
 #include "checkpoint/chunk_codec.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One checkpoint chunk to and from its stored frame: a zstd frame at the chosen level, or the raw
 // bytes. Decoding checks the frame's size claims and the raw XXH3 before anything is used.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The two-phase commit of a save, on the background thread's own communicator: every rank's
 // outcome (its part of the manifest, or why its shard failed) meets at rank 0, which merges the
 // manifest, writes it into step-N.tmp/, renames the folder to step-N, fsyncs and prunes; the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FolderLock: flock(LOCK_EX | LOCK_NB) on dir/.strata-lock; the holder's "host H, pid P" is the
 // file's content while it holds the lock. The kernel drops the lock when the process ends, so a
 // crashed job never leaves the folder locked.

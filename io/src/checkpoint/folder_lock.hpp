@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The checkpoint folder's owner: rank 0 of the job that writes holds an exclusive flock on
 // `.strata-lock` in the folder for the Checkpointer's life, and writes its host and pid there, so
 // a second job on the same folder is refused with a message naming the holder instead of

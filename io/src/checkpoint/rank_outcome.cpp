@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RankOutcome's encoding: two bytes of kind and category, then the text.
 #include "checkpoint/rank_outcome.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What one rank reports to the others about a checkpoint step — during a save's two-phase commit
 // (its part of the manifest, or why it failed) and during restore (the step is usable, damaged or
 // incompatible) — and the decision sent back, as one type with one byte encoding for MPI.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // restore_latest(): rank 0 lists the complete steps, newest first; every rank reads its rows of a
 // candidate into staging (each chunk checked against its XXH3) and reports a RankOutcome; only a
 // step usable on every rank is copied into the protected regions, so nothing is overwritten

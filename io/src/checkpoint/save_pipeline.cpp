@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A save's pipeline, after save() returns: the protected regions are staged (copied, or for an
 // incremental save only their changed chunks), then on a low-priority oneTBB arena each chunk is
 // checksummed, compressed and hashed in parallel and appended in order to this rank's shard in

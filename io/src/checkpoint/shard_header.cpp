@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ShardHeader encode/decode: explicit little-endian fields, every one checked on the way in.
 #include "checkpoint/shard_header.hpp"
 

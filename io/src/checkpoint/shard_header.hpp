@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The 64-byte header that opens every checkpoint shard: which step and rank wrote it and how much
 // state it holds, so a shard copied from another step or rank, or one that does not belong to the
 // manifest naming it, is refused before any of its frames is used (docs/formats.md).

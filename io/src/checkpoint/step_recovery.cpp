@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a crashed run leaves in a checkpoint folder, put right by the next Checkpointer (rank 0,
 // before any save): `step-N.tmp` folders were never committed and go; `step-N.replaced` is the
 // previous copy of a step whose re-save crashed between its two renames — it comes back when the

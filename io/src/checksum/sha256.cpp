@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SHA-256 on OpenSSL EVP (see sha256.hpp).
 #include "checksum/sha256.hpp"
 

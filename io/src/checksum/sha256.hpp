@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SHA-256 through OpenSSL's EVP interface, streamed: the checkpoint store hashes each shard as it
 // writes it and each manifest body, so a changed byte anywhere is detected on restore.
 #pragma once

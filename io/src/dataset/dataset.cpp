@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Dataset: resolves a spec to a .strata array or an HDF5 dataset and cuts partitions — mapped
 // views for .strata (each checksum chunk verified once per Dataset, by the first thread that asks
 // for it), hyperslab reads for HDF5.

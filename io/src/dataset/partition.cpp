@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // partition_rows: the row split of docs/formats.md.
 #include "strata/io/dataset/partition.hpp"
 

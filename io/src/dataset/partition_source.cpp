@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // byte_source(Partition): views through Partition::bytes (lazy verification); advice through a
 // memory source over the partition's mapping, made when the first view reveals its address; the
 // executor chunk that reduce(ex, partition, acc) uses.

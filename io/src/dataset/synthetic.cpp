@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Synthetic dataset generation: per-chunk xoshiro256+ streams (seeded through splitmix64 from
 // seed, array and chunk), values produced straight into chunk buffers and written in parallel.
 #include "strata/io/dataset/synthetic.hpp"

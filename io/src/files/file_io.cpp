@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Whole-buffer pwrite/pread/fsync loops with strata's error mapping (see file_io.hpp).
 #include "files/file_io.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Whole-buffer file I/O with the project's error mapping: pwrite/pread loops that survive EINTR
 // and short transfers, fsync, and ENOSPC/EDQUOT reported as Error(resource) (a full disk), other
 // failures as Error(io) naming the file. Shared by the dataset writer and the checkpoint store.

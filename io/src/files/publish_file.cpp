@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // publish_file (fsync, rename, fsync the folder), write_file_durably built on it, make_folder.
 #include "files/publish_file.hpp"
 

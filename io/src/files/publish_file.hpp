@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Durable files and folders: publishing a finished file under its final name (fsync the
 // temporary, rename it into place, fsync the folder), so a file under its final name is always
 // complete — the guarantee the dataset writer, the HDF5 export and the checkpoint store all give —

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TemporaryFile: exclusive creation under a random hidden name, removal unless published.
 #include "files/temporary_file.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TemporaryFile: the one way strata creates the file it will publish under a final name — beside
 // it (so the rename stays on one file system), hidden, under a name no one can predict, and
 // created exclusively without following a symlink, so nothing planted in the folder can redirect

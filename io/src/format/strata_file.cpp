@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // StrataFile: parse and validate through pread (never through the mapping, so a damaged or
 // truncated file cannot fault), then hand out zero-copy views of the mapped data with each chunk
 // verified the first time it is covered.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Encoding and validation of the .strata header, array table and metadata (docs/formats.md).
 // Every multi-byte field is little-endian; this code runs on little-endian machines only.
 #include "format/strata_format.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The byte layout of the `.strata` format (docs/formats.md), in one place for the reader and the
 // writer: encoding and validating the header, array table entries and metadata, and computing a
 // file's layout from its arrays.

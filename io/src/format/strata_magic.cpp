@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // is_strata_file: recognising a `.strata` file by its magic, for tools deciding what they may
 // replace.
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // StrataWriter: lays the file out from its arrays, takes chunks in any order from any thread
 // (pwrite at a fixed offset, XXH3 as it goes), and commits by writing the header last, fsync, and
 // renaming a temporary file into place.

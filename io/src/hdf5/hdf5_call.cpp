@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hdf5Call and HDF5 error conversion: one lock and one quiet error stack for all HDF5 use in io/,
 // and the innermost HDF5 message copied into strata::Error's context.
 #include "hdf5/hdf5_call.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hdf5Call: the scope every public HDF5 function of io/ runs in. It serialises HDF5 (the library
 // is built without thread safety) and silences HDF5's automatic error printing, so failures reach
 // the user once, as a strata::Error carrying HDF5's own innermost message.

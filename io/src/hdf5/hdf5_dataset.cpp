@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hdf5Dataset: opening an HDF5 dataset with every check that makes a bad path or type a clear
 // error, and reading it by hyperslab — any block, a range of rows, or this rank's partition as
 // one collective MPI-IO transfer under parallel HDF5.

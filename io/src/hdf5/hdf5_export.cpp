@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // export_array and export_strata: writing arrays as HDF5 datasets of standard little-endian types
 // (optionally chunked and gzip-compressed) in bounded hyperslabs, and `.strata` metadata as
 // string attributes, so h5py, h5dump and any HDF5 reader open the result.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hdf5Handle: owns one HDF5 identifier (file, dataset, dataspace, type, property list, attribute)
 // and closes it with the matching H5?close, so an exception thrown between opening and closing
 // never leaks an identifier (a leaked file identifier keeps the file open and locked).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // import_hdf5: copies one numeric HDF5 dataset into a new `.strata` file through a bounded buffer
 // (hyperslab reads appended to a StrataWriter in row-major order), recording where it came from.
 #include <algorithm>

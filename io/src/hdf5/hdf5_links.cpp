@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Object paths inside an HDF5 file: which are well formed, and which component of one is missing
 // or is not a group.
 #include "hdf5/hdf5_links.hpp"

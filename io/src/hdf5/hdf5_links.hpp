@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Walking an absolute path inside an open HDF5 file one link at a time, so an error can say which
 // component is missing ("/fields" in "/fields/energy") or is not a group, instead of HDF5's
 // generic "component not found".

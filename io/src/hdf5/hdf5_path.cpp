@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hdf5Path: parsing and printing of "file.h5:/group/dataset", the way users name an HDF5 dataset
 // on the command line and in Dataset::open.
 #include <string>

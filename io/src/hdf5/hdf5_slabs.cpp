@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SlabPlan: choosing the dimension to split and the block extent along it (see hdf5_slabs.hpp).
 #include "hdf5/hdf5_slabs.hpp"
 

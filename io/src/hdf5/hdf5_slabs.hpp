@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SlabPlan: covers an n-dimensional array with hyperslabs of bounded size, in row-major order,
 // so import and export move datasets of any size through a fixed amount of memory. Blocks split
 // only the outermost dimension they must: whole rows when a row fits, parts of a row otherwise.

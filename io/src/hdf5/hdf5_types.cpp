@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // DType <-> HDF5 datatype mapping and h5dump-style type names (see hdf5_types.hpp).
 #include "hdf5/hdf5_types.hpp"
 

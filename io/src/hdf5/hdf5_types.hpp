@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The mapping between strata's DType and HDF5 datatypes: which HDF5 file types import as which
 // dtype (by class, size and sign, any byte order), the native memory type HDF5 converts into,
 // the standard little-endian type exports write, and h5dump-style names for messages.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The failure path of STRATA_ASSERT: one line on stderr, then abort.
 #include "strata/runtime/base/assert.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CpuSet: sorted unique CPU numbers and the Linux CPU-list text form.
 #include "strata/runtime/base/cpu_set.hpp"
 

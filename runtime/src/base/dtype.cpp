@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // DType names and sizes, and Shape's overflow-checked counts.
 #include "strata/runtime/base/dtype.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // strata::Error: formatting of the one-line message "category: message (key=value, ...)".
 #include "strata/runtime/base/error.hpp"
 

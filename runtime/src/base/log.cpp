@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The runtime's stderr log: level from STRATA_LOG, rank prefix, one write(2)-sized line per
 // message under a mutex so lines from threads never interleave.
 #include "strata/runtime/base/log.hpp"

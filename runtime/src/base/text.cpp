@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // UTF-8 validation and escaping of untrusted text for printing.
 #include "strata/runtime/base/text.hpp"
 

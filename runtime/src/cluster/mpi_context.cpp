@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MpiContext on Open MPI's C API: initialisation (or attaching to an MPI someone else started),
 // the node layout derived from shared-memory communicators, and the byte-moving collectives the
 // public header builds its typed helpers on. Every MPI error becomes Error(distributed).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runtime: the order of start-up matters — Slurm variables are validated before MPI starts (a
 // malformed job environment fails fast), the log learns the rank before anything is said, and the
 // topology is loaded before threads exist so the process affinity read is the launcher's.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SlurmEnv: reads the SLURM_* variables a job step sees into typed fields, and expands Slurm's
 // compressed host lists ("rack[1-2]-n[01-04],login") the way scontrol show hostnames does.
 // Malformed values are configuration errors that name the variable.

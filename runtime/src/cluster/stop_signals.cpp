@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // StopSignals: sigaction handlers for SIGUSR1/SIGTERM that record the first stop signal in a
 // lock-free atomic, the only kind of shared state a signal handler may touch safely. The state is
 // file-static because a signal disposition belongs to the process, not to an object.

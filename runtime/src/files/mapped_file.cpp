@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MappedFile: mmap of a whole file with its modes, advice, populate, flush and growth. Every range
 // handed out is first checked against the file's size now (fstat), so truncation behind our back
 // becomes Error(corrupt_data) instead of a SIGBUS in the caller.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The SIGBUS handler behind guard_mapped_read: a thread-local stack of guarded ranges, one
 // sigaction installed once for the process that jumps back into the innermost guard covering the
 // fault, and a registry of mapped files so the error can name the file that was truncated.

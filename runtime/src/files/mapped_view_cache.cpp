@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MappedViewCache: windows kept in one LRU list under a byte budget, indexed per file by start
 // offset, and file handles in a second LRU list under a count cap. A window is "held" while any
 // view shares it (its use count is above the cache's own reference); only unheld windows are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // open_regular_file: O_NONBLOCK open, fstat, refuse what is not a regular file.
 #include "strata/runtime/files/regular_file.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SharedSegment: the create-or-attach protocol over a named shared-memory object. Layout of the
 // object: a header page (magic, version, state, size, generation, creator pid, source tag), then
 // the data from a 2 MiB offset (sparse in between, so it costs nothing), aligned for huge pages.

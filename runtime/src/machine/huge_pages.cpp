@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reads hugetlb pools and the THP mode from sysfs. Missing files mean "not offered", never an
 // error: a container or an old kernel may hide them.
 #include "strata/runtime/machine/huge_pages.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Placement through hwloc: translates logical NUMA node indexes to the OS nodeset hwloc wants and
 // a strata policy to hwloc's, then binds an address range or the calling thread.
 #include "machine/hwloc_placement.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Placement of memory on NUMA nodes through hwloc: the one place where a strata Placement becomes
 // a memory binding, of an address range or of the calling thread. Placed regions, mapped files
 // and shared segments use it. Private to runtime/: code outside the layer uses those types.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MemAvailable from /proc/meminfo and memory.max/memory.current of each cgroup v2 ancestor.
 #include "strata/runtime/machine/memory_availability.hpp"
 

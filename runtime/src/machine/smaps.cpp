@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // /proc/self/smaps parser: header lines "start-end perms ..." open a mapping, "Key: N kB" lines
 // describe it, "VmFlags:" closes it.
 #include "machine/smaps.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reads /proc/self/smaps for an address range: what the kernel actually gave a mapping (page
 // size, resident bytes, transparent huge pages), so regions report facts, not intentions.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Topology through hwloc: loads this system, a synthetic description or an XML file once, and
 // copies what strata needs into plain structs so callers never touch hwloc objects.
 #include "strata/runtime/machine/topology.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HandleArena: a slot table (offset, size, generation, tier, age) and two bump-allocated tiers
 // of records — a 16-byte header naming the slot, then the object. Compaction walks a tier's
 // records in address order; a record is live when its slot still points at it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MemoryManager: arrays as placed regions with one preferred-node block per plan entry, raw
 // requests routed by size (pool, system allocator, placed region), and per-node accounting
 // through MemoryCharge receipts plus the pool's own counters.

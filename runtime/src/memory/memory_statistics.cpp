@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MemoryStatistics and MemoryCharge: per-node accounting under one mutex (regions are created
 // rarely; the small-allocation fast path belongs to the pools, not here).
 #include "strata/runtime/memory/memory_statistics.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NumaPool: per-thread heaps with one free list per span, spans carved from per-node placed
 // segments, remote frees pushed onto the owning heap's lock-free list, and exited threads' heaps
 // abandoned to their node until another thread adopts them or their last block comes back.

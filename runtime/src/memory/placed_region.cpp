@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PlacedRegion: mmap with the page-size fallback chain, placement through hwloc, populate, mlock,
 // and read-back of what the kernel really did. Every refusal on the way is recorded, not hidden.
 #include "strata/runtime/base/round_up.hpp"

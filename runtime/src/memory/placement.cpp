@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Placement's names, as shown in logs, statistics and `strata info --memory`.
 #include "strata/runtime/memory/placement.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PlacementPlan: proportional split of rows over NUMA nodes, weighted by each node's allowed CPUs.
 #include "strata/runtime/memory/placement_plan.hpp"
 

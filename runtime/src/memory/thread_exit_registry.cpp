@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The registry behind thread_exit_registry.hpp: live owners by id under one lock, and a
 // thread_local list of (owner id, slot) whose destructor releases the slots at thread exit.
 #include "memory/thread_exit_registry.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Per-thread state owned by an object that may die before or after the thread (a NumaPool's
 // thread heaps, an EpochDomain's reader records): the thread remembers each slot it took, and at
 // its exit hands every slot whose owner is still alive back to that owner. Private to runtime/.

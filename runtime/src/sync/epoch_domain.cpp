@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // EpochDomain: a global epoch, one reader record per thread (its epoch while inside a read
 // section, 0 outside), and a list of retired objects tagged with the epoch they were retired in.
 // The epoch advances only when every reader inside a section has seen the current one, so an

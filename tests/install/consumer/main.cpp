@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A user program built against the installed strata package: starts the runtime and reports.
 #include <iostream>
 #include <strata/strata.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Count and filter by a comparison with a threshold, with SIMD compress-store (Highway, run-time
 // dispatch). Comparisons follow IEEE: a NaN compares false to everything, so only not_equal keeps
 // it (a NaN value, or every value when the threshold is NaN); infinities compare as numbers.

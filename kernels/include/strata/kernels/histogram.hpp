@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Histograms with uniform bins over [low, high), filled with SIMD (Highway, run-time dispatch).
 // Values below low count as underflow, at or above high as overflow, NaNs apart; -inf is
 // underflow, +inf overflow. bin(x) = floor((x - low) * bins / (high - low)), evaluated in double

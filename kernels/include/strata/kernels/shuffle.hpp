@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Byte shuffle with SIMD (Highway, run-time dispatch): the bytes of fixed-size elements regrouped
 // by significance, as HDF5's shuffle filter and Blosc do before compression. Smooth numeric data
 // (a simulation field of doubles) then has long runs of equal high bytes, which zstd compresses

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Which SIMD instruction sets strata's kernels were compiled for, which of them this CPU supports,
 // and the one Highway's run-time dispatch picks here. Every kernel family dispatches the same way,
 // so the target reported here is the one they all run on.

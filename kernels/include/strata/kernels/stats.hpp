@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Streaming statistics: count, sum, min, max, mean and variance of a span, computed with SIMD
 // (Highway, dispatched at run time) and numerically sound — compensated/pairwise sums within a
 // span, Chan et al.'s pairwise update when partial results merge — so results over 10^8 values

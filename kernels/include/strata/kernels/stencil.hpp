@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The 5-point 2-D stencil of explicit heat diffusion, with SIMD (Highway, run-time dispatch):
 //   out[i][j] = in[i][j] + alpha * (in[i-1][j] + in[i+1][j] + in[i][j-1] + in[i][j+1] - 4 in[i][j])
 // over rows [row_first, row_last) and columns 1 .. nx-2 of row-major grids with nx columns; the

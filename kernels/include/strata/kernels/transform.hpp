@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Element-wise transforms with SIMD (Highway, run-time dispatch): scale, axpy, affine, and a copy
 // that switches to streaming (non-temporal) stores above kStreamingCopyBytes so large copies do
 // not evict the working set from the cache. Spans of different sizes, or spans that overlap

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ByteSource: bytes that the scheduler reads in ranges — for streaming a dataset larger than
 // memory and for loading it resident — with advice to read a range ahead or release it behind.
 // The scheduler cannot know io's datasets (io sits above it), so a source is two callables;

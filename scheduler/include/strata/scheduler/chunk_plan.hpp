@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ChunkPlan: how the parallel algorithms cut data. Elements are split into NUMA partitions (the
 // blocks of a PlacementPlan, or an even split by allowed CPUs), and partitions into chunks on one
 // grid of chunk_elements counted from the start of the data, cut again where a partition ends.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Calling a typed function for data whose element type is known only at run time (a dataset's
 // dtype): visit_kernel_dtype(dtype, f) calls f with a value of the C++ type the SIMD kernels
 // support (float, double, int32_t, int64_t) and refuses other types with a clear error.

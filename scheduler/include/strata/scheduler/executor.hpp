@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Executor: NUMA-aware execution on oneTBB — one task_arena per NUMA node
 // (constraints.set_numa_id), its threads pinned through hwloc to that node's share of the CPUs
 // this process may use (under Slurm, what Slurm gave the rank). Work on data placed on a node

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The parallel algorithms: reduce, for_each_chunk, transform and for_each_rows over spans and
 // Arrays, run on an Executor. Data is cut by a ChunkPlan (NUMA partitions, then chunks); each chunk
 // runs in the arena of the node its partition is planned on; partial results merge along the plan's

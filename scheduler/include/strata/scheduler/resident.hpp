@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Resident loading: a dataset copied once into placed memory, each block by the threads of the
 // NUMA node it is planned on, so first touch puts its pages there and later passes read local
 // memory at full bandwidth — the "resident" way of docs/design.md, next to mapped and streaming.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Streaming reduction for data larger than memory: the source is processed in steps of half a
 // window; while a step runs on every node, the next one is read ahead (MADV_WILLNEED), and when it
 // is done its pages are released (MADV_DONTNEED by default), so the process's resident share of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checkpointer: atomic, verified, compressed, incremental and asynchronous snapshots of a
 // simulation's state across all MPI ranks, and restart from the newest good one — also on a
 // different number of ranks. The on-disk format is specified in docs/formats.md ("Checkpoints").

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Dataset: one array to analyse, from a `.strata` file or an HDF5 file, named the way users write
 // it on a command line, and this rank's share of it.
 //

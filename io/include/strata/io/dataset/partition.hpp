@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one rule strata uses to split the rows (first dimension) of a dataset among ranks: every
 // reader of `.strata` and HDF5 data, and later the checkpoint redistribution, goes through it.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A dataset partition for the scheduler, which sits below io: reduce(ex, partition, acc), one
 // pass in which each thread verifies the checksum chunks it consumes, and the partition as a
 // ByteSource, so streaming and resident loading work on datasets: views verify only the chunks

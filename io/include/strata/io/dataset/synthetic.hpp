@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Synthetic datasets for demos, tests and benchmarks: uniform or normal values, or particle-like
 // records (position, velocity, energy, id), any size, generated in parallel and written as a
 // `.strata` file. Each chunk draws from its own generator seeded by (seed, array, chunk), so the

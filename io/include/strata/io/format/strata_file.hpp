@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // StrataFile: an open `.strata` dataset file (docs/formats.md) — header, array table and metadata
 // validated field by field on open, array data mapped with zero copies, chunk checksums verified
 // in full by verify() or lazily the first time a chunk is handed out.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // StrataWriter: creates a `.strata` file (docs/formats.md). Arrays are declared up front, so the
 // layout is fixed; data is then written chunk by chunk — from several threads at once if wanted —
 // with each chunk's XXH3 computed as it is written. finish() writes the tables and the header

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HDF5 interop: import a numeric HDF5 dataset into a `.strata` file, export arrays (from memory
 // or a whole `.strata` file) to HDF5 that h5py and h5dump read, and read an HDF5 dataset directly,
 // each MPI rank its own hyperslab of rows (parallel HDF5, collective MPI-IO, under mpirun/srun).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // STRATA_ASSERT(condition): checks an internal invariant (a pool's free list, an epoch's state, a
 // handle's slot) in the debug and sanitizer builds, and costs nothing in release builds.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CpuSet: a set of CPUs (operating-system PU numbers, as in taskset and /proc/cpuinfo), the
 // currency of topology, binding and Slurm's CPU allocation. Printed and parsed as a Linux CPU
 // list ("0-3,8,10-11").

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // DType and Shape: the element type and the n-dimensional extent (up to 8 dimensions) shared by
 // arrays, datasets and checkpoints. Shapes check their element and byte counts for overflow, so
 // a hostile or mistaken shape is an error, never a wrapped-around allocation.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // strata::Error, the one exception type thrown at strata's API boundaries.
 // It carries a category (what kind of failure), a message, and context (the file, field, rank or
 // size involved), so a caller can react by category and a user reads one line that says it all.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The runtime's log: one line per message on stderr, prefixed with the rank, so the interleaved
 // output of many ranks in a Slurm job log stays readable. The level comes from STRATA_LOG
 // (debug, info, warn, error, off; default warn).

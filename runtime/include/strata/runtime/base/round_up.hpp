@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rounding sizes to a unit (pages, alignment, chunks), the one spelling of it. Sizes often come
 // from files and users, so the checked form reports a result that would not fit instead of
 // wrapping to a small number.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Untrusted text: checking that bytes are UTF-8, and making names and values read from files safe
 // to print on a terminal (no escape sequences, carriage returns or invalid bytes reach it).
 //

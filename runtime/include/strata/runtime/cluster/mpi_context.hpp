@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MpiContext: the process's place among the job's ranks. It initialises MPI (under mpirun/srun,
 // or as a singleton when started directly), knows rank, size, node-local rank and node count,
 // and offers collective helpers for plain values and for mergeable result types.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runtime: the first object a strata program creates. It joins the MPI job (or runs as one rank),
 // reads the Slurm environment, loads the topology and installs the stop-signal handlers; every
 // other strata object (Executor, Dataset, Checkpointer) is built from it and passed by reference.

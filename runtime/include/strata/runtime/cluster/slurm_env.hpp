@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SlurmEnv: what Slurm told this process through its environment (job, step, task ids, CPUs per
 // task, node list, restart count). Read once by the Runtime; parsed from a plain map so it can be
 // tested on a prepared environment.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // StopSignals: turns SIGUSR1 and SIGTERM (what Slurm sends before a job's time limit, and what
 // scancel sends) into a flag that the job polls with stop_requested() at a safe point, e.g.
 // between time steps, to checkpoint and exit instead of being killed mid-write.

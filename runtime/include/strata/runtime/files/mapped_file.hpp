@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MappedFile: a file mapped into memory — read-only, read-write or copy-on-write — with populate,
 // access advice, sync and async flush of a range, growth, and a NUMA placement for its pages.
 // Views are handed out only after checking the file still has the bytes they cover, and the copy

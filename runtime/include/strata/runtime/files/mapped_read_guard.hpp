@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // guard_mapped_read: runs a read of mapped file bytes so that a SIGBUS inside them — the file was
 // truncated after it was mapped — becomes a strata::Error naming the file instead of killing the
 // process. A process-wide SIGBUS handler (installed once, chaining to any handler before it) checks

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MappedViewCache: read-only mapped views of ranges of many files under one budget of mapped bytes.
 // Ranges are served from windows aligned to 2 MiB; a window that already covers a range is reused
 // (a hit), least recently used windows nobody holds are unmapped when the budget is exceeded, and

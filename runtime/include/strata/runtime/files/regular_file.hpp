@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // open_regular_file: opening a file strata will read, refusing anything but a regular file before
 // a read can block. A FIFO, a terminal or a device named as input would otherwise hang the open or
 // the first read (and a FIFO's open ignores SIGTERM's default handling until a writer appears).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SharedSegment: one block of memory shared by the ranks of one node, so a read-only dataset or a
 // large table is held once per node instead of once per rank. The first rank to ask creates and
 // fills it, then marks it ready; the others attach to the same physical pages and wait for ready.

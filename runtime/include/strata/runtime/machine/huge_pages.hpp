@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the kernel offers in huge pages: each hugetlb page size with its pool counts (from
 // /sys/kernel/mm/hugepages) and the transparent-huge-page mode. The placed-memory layer walks its
 // fallback chain (1 GiB -> 2 MiB -> THP -> 4 KiB) from this, and `strata info` shows it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How much memory this process can still take without inviting the OOM killer: the kernel's
 // MemAvailable, bounded by every cgroup v2 limit above the process (memory.max - memory.current),
 // which is what Slurm's task/cgroup and container runtimes set.

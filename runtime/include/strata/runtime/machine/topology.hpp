@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Topology: the machine as hwloc sees it — packages, NUMA nodes with their memory and CPUs, cores,
 // PUs, caches — plus the CPUs this process may use (what Slurm, taskset or a cgroup gave it) and
 // thread binding. Loaded from this system, or from a synthetic description or XML file so NUMA

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Array<T>: an n-dimensional array (up to 8 dimensions) in a placed region, split by its first
 // dimension into one block per NUMA node according to its PlacementPlan. Simulations allocate
 // their state as Arrays (through MemoryManager::array), the scheduler walks their blocks, and the

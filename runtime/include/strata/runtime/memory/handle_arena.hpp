@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HandleArena: long-lived simulation objects behind stable handles instead of pointers, so the
 // arena may move them — compaction, promotion from a fast tier for young objects to a slow tier
 // for old ones, growth — without invalidating anything a caller holds. A handle carries a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MemoryManager: the one place strata's memory comes from. Arrays become placed regions split
 // per NUMA node; raw requests are routed by size — up to 32 KiB to the NumaPool heap of the
 // calling thread's node, up to 256 KiB to the system allocator, larger ones to placed regions —

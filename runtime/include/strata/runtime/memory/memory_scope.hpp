@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MemoryScope: memory for one phase of work (a time step, a request, a chunk's temporaries),
 // freed all at once when the scope ends. Allocation is a pointer bump in chunks drawn from a
 // MemoryManager (by its routing: up to 32 KiB from the calling thread's NUMA pool, up to 256 KiB

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MemoryStatistics: bytes in use, peak, huge-page bytes and regions by policy, per NUMA node, for
 // everything the MemoryManager hands out. MemoryCharge is the RAII receipt a region or block
 // holds: when it goes, its bytes are given back, so statistics return to zero when all is freed.

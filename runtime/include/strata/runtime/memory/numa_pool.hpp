@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NumaPool: small-object memory from per-thread heaps, each tied to the NUMA node of its thread and
 // carved from that node's own placed memory. A thread's own allocate/free pair touches only its
 // heap (no atomic read-modify-write); a block freed by another thread goes back to its owner

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PlacedRegion: a page-aligned block of memory with a NUMA placement and the largest pages the
 // machine will give, owned RAII-style. Huge pages follow an honest fallback chain — 1 GiB
 // hugetlb, 2 MiB hugetlb, transparent huge pages, 4 KiB — and the region records what it really

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Placement: where the pages of a region should live among the NUMA nodes (docs/design.md,
 // "Layers"): local (first touch), bind(node), interleave(nodes), preferred(node). Applied
 // through hwloc when a region is created; migrate moves an existing region.

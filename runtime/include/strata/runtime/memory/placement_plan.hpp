@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PlacementPlan: how an array's rows (its first dimension) are split into one block per NUMA
 // node. The memory layer binds each block's pages to its node; the scheduler runs a block's
 // chunks on that node's threads; the checkpointer saves blocks. One plan, read by all three.

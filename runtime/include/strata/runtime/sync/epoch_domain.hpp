@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // EpochDomain: epoch-based reclamation for data that many threads read while a writer replaces
 // it (RcuPtr is built on it). Readers mark a read-side section with a ReadGuard — a store to
 // their own cache line, no read-modify-write — and a replaced object is freed only after every

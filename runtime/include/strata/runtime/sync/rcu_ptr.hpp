@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RcuPtr<T>: a pointer to an immutable T that many threads read without locks while a writer
 // replaces it; the replaced object is reclaimed through an EpochDomain once no reader can see
 // it. Readers hold a guard for as long as they use the object.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The inside of NumaPool that its inline fast path needs: size classes, span metadata and the
 // per-thread heap cache. Not part of the API: included by numa_pool.hpp only, so that an
 // allocation and a free by the owning thread compile into the caller with no call at all.
