@@ -217,7 +217,9 @@ void for_each_row_piece(Executor& ex, const PlacementPlan& plan, std::size_t fir
   }
   if (nodes.empty()) return;
   ex.run_on_nodes(nodes, [&](std::size_t k) {
-    const auto [share_first, share_last] = shares[k];
+    // Plain variables, not a structured binding: clang 14 cannot capture one in the lambda below.
+    const std::size_t share_first = shares[k].first;
+    const std::size_t share_last = shares[k].second;
     const std::size_t pieces = (share_last - share_first + rows_per_piece - 1) / rows_per_piece;
     oneapi::tbb::parallel_for(std::size_t{0}, pieces, [&](std::size_t i) {
       const std::size_t lo = share_first + i * rows_per_piece;
