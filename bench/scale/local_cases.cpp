@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: Apache-2.0
+// The per-rank constants of the two steps that grow with the rank count on one rank, measured
+// without MPI (only in the 1-rank run): folding P ranks' partial results, as MpiContext::allreduce
+// does on every rank after its allgather, against a memcpy of the same bytes; and parsing a
+// manifest of many chunk entries, as every rank does at restore, against reading its bytes.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "common/run_settings.hpp"
+#include "scale_settings.hpp"
+#include "strata/io/checkpoint/checkpoint.hpp"
+#include "strata/kernels/histogram.hpp"
+#include "strata/kernels/stats.hpp"
+
+namespace strata::bench::scale {
+namespace {
+
+// The wire images of `fold_partials` ranks' results: a Stats's bytes, then a histogram's.
+struct PartialImages {
+  std::vector<std::vector<std::byte>> stats;
+  std::vector<std::vector<std::byte>> histograms;
+  std::size_t bytes = 0;
+};
+
+const PartialImages& partial_images() {
+  static const PartialImages images = [] {
+    PartialImages p;
+    for (int r = 0; r < fold_partials; ++r) {
+      kernels::Stats s;
+      kernels::Histogram h(0.0, 1.0, histogram_bins);
+      const double values[4] = {0.1 * (r % 10), 0.25, 0.5, 0.75 + 0.001 * (r % 100)};
+      s.add(std::span<const double>(values));
+      h.add(std::span<const double>(values));
+      const auto* first = reinterpret_cast<const std::byte*>(&s);
+      p.stats.emplace_back(first, first + sizeof s);
+      p.histograms.push_back(h.serialize());
+      p.bytes += p.stats.back().size() + p.histograms.back().size();
+    }
+    return p;
+  }();
+  return images;
+}
+
+void fold_copy(benchmark::State& state) {
+  const PartialImages& p = partial_images();
+  std::vector<std::byte> out(p.bytes);
+  for (auto _ : state) {
+    std::size_t at = 0;
+    for (int r = 0; r < fold_partials; ++r) {
+      std::memcpy(out.data() + at, p.stats[r].data(), p.stats[r].size());
+      at += p.stats[r].size();
+      std::memcpy(out.data() + at, p.histograms[r].data(), p.histograms[r].size());
+      at += p.histograms[r].size();
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * p.bytes));
+  label_ratio(state, "", true);
+}
+
+// What MpiContext::allreduce does with the gathered images, for both results.
+void fold_merge(benchmark::State& state, const std::string& baseline) {
+  const PartialImages& p = partial_images();
+  for (auto _ : state) {
+    kernels::Stats s;
+    std::memcpy(&s, p.stats[0].data(), sizeof s);
+    kernels::Histogram h = kernels::Histogram::deserialize(p.histograms[0]);
+    for (int r = 1; r < fold_partials; ++r) {
+      kernels::Stats other;
+      std::memcpy(&other, p.stats[r].data(), sizeof other);
+      s.merge(other);
+      h.merge(kernels::Histogram::deserialize(p.histograms[r]));
+    }
+    benchmark::DoNotOptimize(s);
+    benchmark::DoNotOptimize(h);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * p.bytes));
+  state.counters["partials"] = fold_partials;
+  label_ratio(state, baseline.c_str(), false);
+}
+
+// One committed checkpoint of manifest_chunks chunks (raw, so the save is quick), made once.
+struct ManifestFolder {
+  std::string folder;
+  std::string manifest;
+  std::size_t manifest_bytes = 0;
+};
+
+const ManifestFolder& manifest_folder() {
+  static const ManifestFolder made = [] {
+    ManifestFolder m;
+    m.folder = scratch_folder() + "/manifest";
+    std::vector<std::uint8_t> state(std::size_t{manifest_chunks} * manifest_chunk_bytes, 1);
+    io::CheckpointOptions o;
+    o.dir = m.folder;
+    o.codec = io::no_compression();
+    o.incremental = false;
+    o.chunk_bytes = manifest_chunk_bytes;
+    {
+      io::Checkpointer ck(runtime(), executor(), o);
+      ck.protect("state", std::span<std::uint8_t>(state),
+                 io::GlobalBlock{Shape{manifest_chunks, manifest_chunk_bytes}, 0});
+      ck.save(1);
+      ck.wait();
+    }
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(m.folder)) {
+      if (entry.path().filename() == "manifest.json") m.manifest = entry.path().string();
+    }
+    if (m.manifest.empty()) throw std::runtime_error("no manifest.json under " + m.folder);
+    m.manifest_bytes = std::filesystem::file_size(m.manifest);
+    return m;
+  }();
+  return made;
+}
+
+void manifest_read(benchmark::State& state) {
+  const ManifestFolder& m = manifest_folder();
+  std::vector<char> buffer(m.manifest_bytes);
+  for (auto _ : state) {
+    const int fd = ::open(m.manifest.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + m.manifest);
+    const ssize_t got = ::pread(fd, buffer.data(), buffer.size(), 0);
+    ::close(fd);
+    if (got != static_cast<ssize_t>(buffer.size())) throw std::runtime_error("short manifest read");
+    benchmark::DoNotOptimize(buffer.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * m.manifest_bytes));
+  label_ratio(state, "", true);
+}
+
+// list_checkpoints() reads, checks (SHA-256) and decodes every manifest of the folder: here one.
+void manifest_parse(benchmark::State& state, const std::string& baseline) {
+  const ManifestFolder& m = manifest_folder();
+  for (auto _ : state) {
+    auto found = io::list_checkpoints(m.folder);
+    if (found.size() != 1) throw std::runtime_error("expected one checkpoint in " + m.folder);
+    benchmark::DoNotOptimize(found);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * m.manifest_bytes));
+  state.counters["manifest_bytes"] = static_cast<double>(m.manifest_bytes);
+  state.counters["chunk_entries"] = manifest_chunks;
+  label_ratio(state, baseline.c_str(), false);
+}
+
+}  // namespace
+
+void register_local_cases() {
+  const std::string fold_base =
+      timed_name_local("fold_copy/partials:" + std::to_string(fold_partials), local_iterations);
+  apply_timed_settings(
+      benchmark::RegisterBenchmark(("fold_copy/partials:" + std::to_string(fold_partials)).c_str(),
+                                   fold_copy),
+      local_iterations);
+  apply_timed_settings(
+      benchmark::RegisterBenchmark(("fold_merge/partials:" + std::to_string(fold_partials)).c_str(),
+                                   [fold_base](benchmark::State& s) { fold_merge(s, fold_base); }),
+      local_iterations);
+  const std::string chunks = "/chunks:" + std::to_string(manifest_chunks);
+  const std::string read_base = timed_name_local("manifest_read" + chunks, local_iterations);
+  apply_timed_settings(
+      benchmark::RegisterBenchmark(("manifest_read" + chunks).c_str(), manifest_read),
+      local_iterations);
+  apply_timed_settings(benchmark::RegisterBenchmark(
+                           ("manifest_parse" + chunks).c_str(),
+                           [read_base](benchmark::State& s) { manifest_parse(s, read_base); }),
+                       local_iterations);
+}
+
+}  // namespace strata::bench::scale
