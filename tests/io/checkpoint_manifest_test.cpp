@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Whitebox tests of the checkpoint manifest: encode/decode round-trips every field, the merge of
-// ranks' parts, and a manifest edited in any field — resealed with a correct SHA-256 so the
-// field's own check must catch it — is refused as corrupt data naming the file and the field.
+// Whitebox tests of the checkpoint manifest: encode/decode round-trips every field, it is written
+// compactly and never over the bound restore reads, the merge of ranks' parts, and a manifest
+// edited in any field — resealed with a correct SHA-256 so the field's own check must catch it —
+// is refused as corrupt data naming the file and the field.
 #include "checkpoint/checkpoint_manifest.hpp"
 
 #include <gtest/gtest.h>
@@ -100,6 +101,35 @@ TEST(CheckpointManifest, RoundTripsEveryField) {
 
 // Proves merging ranks' parts gives one region with every rank's block, each rank's own shard,
 // the union of dependencies, and refuses parts that disagree on a region's shape.
+// Proves the manifest is written on one line: indentation doubled the bytes of a large state's
+// chunk entries (docs/scaling.md) and would fail this.
+TEST(CheckpointManifest, IsWrittenCompactly) {
+  const std::string text = strata::io::detail::encode_manifest(sample());
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.find('\n'), text.size() - 1);  // the final newline only
+  EXPECT_EQ(text.find(": "), std::string::npos);
+  EXPECT_EQ(text, json::parse(text).dump() + "\n");
+}
+
+// Proves a manifest over the bound is refused when encoded — as the commit encodes it, so a save
+// too large to restore fails instead of committing — naming its size, its chunk entries and
+// chunk_bytes; one exactly at the bound is written. Would fail if the bound were not checked.
+TEST(CheckpointManifest, EncodingRefusesAManifestOverTheBound) {
+  const std::string text = strata::io::detail::encode_manifest(sample());
+  EXPECT_EQ(strata::io::detail::encode_manifest(sample(), text.size()), text);
+  try {
+    (void)strata::io::detail::encode_manifest(sample(), text.size() - 1);
+    FAIL() << "a manifest one byte over the bound was encoded";
+  } catch (const strata::Error& e) {
+    EXPECT_EQ(e.category(), strata::ErrorCategory::resource) << e.what();
+    EXPECT_EQ(e.context_value("bytes"), std::to_string(text.size()));
+    EXPECT_EQ(e.context_value("limit"), std::to_string(text.size() - 1));
+    EXPECT_NE(std::string(e.what()).find("2 chunk entries of 2 ranks"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("chunk_bytes"), std::string::npos) << e.what();
+  }
+}
+
 TEST(CheckpointManifest, MergeJoinsTheRanksParts) {
   std::vector<Manifest> parts(2, sample());
   parts[0].regions[0].blocks.pop_back();

@@ -254,12 +254,31 @@ std::string shard_digest(std::span<const std::byte> header,
   return sha.hex_digest();
 }
 
-std::string encode_manifest(const Manifest& manifest) {
+std::string encode_manifest(const Manifest& manifest, std::uint64_t max_bytes) {
   json body = encode_body(manifest);
   std::string dumped = body.dump();
   json whole = {{"sha256", sha256_hex(std::as_bytes(std::span(dumped.data(), dumped.size())))},
                 {"manifest", std::move(body)}};
-  return whole.dump(1) + "\n";
+  std::string text = whole.dump() + "\n";
+  if (text.size() > max_bytes) {
+    std::uint64_t entries = 0;
+    std::uint64_t chunk_bytes = 0;
+    for (const RegionRecord& r : manifest.regions) {
+      chunk_bytes = std::max(chunk_bytes, r.chunk_bytes);
+      for (const BlockRecord& b : r.blocks) entries += b.chunks.size();
+    }
+    throw Error(ErrorCategory::resource,
+                "the manifest would be " + std::to_string(text.size() >> 20) + " MiB (" +
+                    std::to_string(entries) + " chunk entries of " +
+                    std::to_string(manifest.ranks) + " ranks), over the " +
+                    std::to_string(max_bytes >> 20) +
+                    " MiB a restore reads: raise CheckpointOptions::chunk_bytes (now " +
+                    std::to_string(chunk_bytes) + ") so the state has fewer chunks",
+                {{"step", std::to_string(manifest.step)},
+                 {"bytes", std::to_string(text.size())},
+                 {"limit", std::to_string(max_bytes)}});
+  }
+  return text;
 }
 
 Manifest decode_manifest(const std::string& text, const std::string& file, ManifestScope scope) {

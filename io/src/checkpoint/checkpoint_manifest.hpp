@@ -24,7 +24,9 @@ inline constexpr int kCheckpointFormatVersion = 2;
 inline constexpr std::size_t kMaxCheckpointChunkBytes = std::size_t{1} << 30;
 inline constexpr int kMaxCheckpointRanks = 1 << 20;
 // A manifest is refused above this size (before it is read) or this nesting depth (while it is
-// parsed). 256 MiB holds about three million chunk entries (a 2 TiB state in 1 MiB chunks).
+// parsed), and the commit refuses to write a larger one. Written compactly, a chunk's entry is
+// about 75 bytes for a large state (4 MiB chunks, offsets of gigabytes): 256 MiB holds about
+// three and a half million entries, a 14 TB state in the default 4 MiB chunks (docs/scaling.md).
 inline constexpr std::uint64_t kMaxManifestBytes = std::uint64_t{256} << 20;
 inline constexpr int kMaxManifestDepth = 16;
 
@@ -101,8 +103,11 @@ std::vector<long> temp_step_folders(const std::string& dir);
 std::string shard_digest(std::span<const std::byte> header,
                          std::span<const std::array<std::byte, 32>> frame_digests);
 
-// JSON text of the manifest, with its SHA-256 over the body.
-std::string encode_manifest(const Manifest& manifest);
+// JSON text of the manifest, with its SHA-256 over the body, written compactly (one line: the
+// chunk entries of a large state dominate the file, and indentation doubled them). Throws
+// Error(resource) naming the size and the chunk entries when the text exceeds `max_bytes`: a
+// manifest that restore would refuse must not be committed.
+std::string encode_manifest(const Manifest& manifest, std::uint64_t max_bytes = kMaxManifestBytes);
 // A whole step's manifest, whose blocks must hold every global row exactly once, or one rank's
 // part of it (its own blocks only) sent to rank 0 during the commit.
 enum class ManifestScope { whole_step, rank_part };

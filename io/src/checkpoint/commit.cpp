@@ -5,6 +5,7 @@
 // decision comes back to every rank, so all agree whether the step exists.
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 
 #include "checkpoint/checkpointer_impl.hpp"
 #include "checkpoint/rank_outcome.hpp"
@@ -80,7 +81,10 @@ void Checkpointer::Impl::commit(long step, const std::string& local_error,
   MpiContext& mpi = *commit_mpi;
   const RankOutcome mine =
       local_error.empty()
-          ? RankOutcome{RankOutcome::Kind::ok, local_category, detail::encode_manifest(part)}
+          // No bound on a rank's part: throwing here would leave the other ranks in the gather;
+          // rank 0 checks the whole manifest, which is larger, before it commits.
+          ? RankOutcome{RankOutcome::Kind::ok, local_category,
+                        detail::encode_manifest(part, std::numeric_limits<std::uint64_t>::max())}
           : RankOutcome{RankOutcome::Kind::failed, local_category, local_error};
   auto parts = mpi.gather_bytes(mine.encode(), 0);
 
