@@ -468,6 +468,17 @@ Manifest merge_manifests(long step, int ranks, const Codec& codec, std::vector<M
 }
 
 Manifest read_manifest(const std::string& dir, long step) {
+  return decode_step_manifest(read_manifest_text(dir, step), dir, step);
+}
+
+Manifest decode_step_manifest(const std::string& text, const std::string& dir, long step) {
+  const std::string path = manifest_path(dir, step);
+  Manifest m = decode_manifest(text, path);
+  if (m.step != step) bad(path, "step", "manifest names another step");
+  return m;
+}
+
+std::string read_manifest_text(const std::string& dir, long step) {
   const std::string path = manifest_path(dir, step);
   // O_NONBLOCK: a FIFO planted as the manifest must not block open(); the type check refuses it,
   // and a device (/dev/zero) or a file past the bound, before a byte is read.
@@ -492,9 +503,7 @@ Manifest read_manifest(const std::string& dir, long step) {
   }
   std::string text(static_cast<std::size_t>(st.st_size), '\0');
   read_all(fd, path, 0, std::as_writable_bytes(std::span(text.data(), text.size())));
-  Manifest m = decode_manifest(text, path);
-  if (m.step != step) bad(path, "step", "manifest names another step");
-  return m;
+  return text;
 }
 
 ManifestPresence manifest_presence(const std::string& dir, long step, std::string* why) {

@@ -124,6 +124,11 @@ Manifest merge_manifests(long step, int ranks, const Codec& codec, std::vector<M
 // Error(corrupt_data) when it is not a regular file (a FIFO, a device), exceeds kMaxManifestBytes,
 // or fails decode_manifest. Never blocks on a FIFO and never reads more than the bound.
 Manifest read_manifest(const std::string& dir, long step);
+// The two halves of read_manifest, for restore, where rank 0 reads the file once and every rank
+// decodes the text it broadcasts: the text, with the same checks before a byte is read; and the
+// decoded manifest, refused when it names another step.
+std::string read_manifest_text(const std::string& dir, long step);
+Manifest decode_step_manifest(const std::string& text, const std::string& dir, long step);
 
 // Whether step-N holds a manifest: absent (never committed), present, or unreadable when even
 // its existence cannot be told (a folder without permission; `why` says so). An unreadable step

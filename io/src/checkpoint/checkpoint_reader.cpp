@@ -51,6 +51,9 @@ std::string chunk_where(const std::string& shard, std::size_t index, std::uint64
 StepReader::StepReader(std::string dir, long step)
     : dir_(std::move(dir)), manifest_(read_manifest(dir_, step)) {}
 
+StepReader::StepReader(std::string dir, Manifest manifest)
+    : dir_(std::move(dir)), manifest_(std::move(manifest)) {}
+
 StepReader::~StepReader() {
   for (auto& [key, s] : shards_) {
     if (s.fd >= 0) ::close(s.fd);

@@ -20,6 +20,8 @@ class StepReader {
   // Reads and validates the manifest of `step` (Error(io) when missing, Error(corrupt_data) when
   // damaged).
   StepReader(std::string dir, long step);
+  // The same with the step's manifest already read and validated (restore reads it on one rank).
+  StepReader(std::string dir, Manifest manifest);
   ~StepReader();
   StepReader(const StepReader&) = delete;
   StepReader& operator=(const StepReader&) = delete;

@@ -124,6 +124,8 @@ struct Checkpointer::Impl {
 
   std::string check_compatible(const detail::Manifest& m, const ProtectedRegion& p) const;
   void read_into_staging(detail::StepReader& reader);
+  // Collective: the step's manifest, read by rank 0 once and broadcast (restore.cpp).
+  detail::Manifest step_manifest(long step);
 };
 
 }  // namespace strata::io

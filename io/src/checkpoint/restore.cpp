@@ -59,6 +59,28 @@ void Checkpointer::Impl::read_into_staging(detail::StepReader& reader) {
   });
 }
 
+// Rank 0 reads the step's manifest and broadcasts its text (or why it could not read it); every
+// rank decodes it. Every rank reading the file itself made the file system serve it once per node
+// and rank, which at thousands of ranks took longer than reading the state (docs/scaling.md).
+// Collective. Throws, on every rank alike, what reading or decoding throws.
+Manifest Checkpointer::Impl::step_manifest(long step) {
+  if (rt.size() == 1) return detail::read_manifest(options.dir, step);
+  RankOutcome read;
+  if (rt.rank() == 0) {
+    try {
+      read.text = detail::read_manifest_text(options.dir, step);
+    } catch (const Error& e) {
+      read = {RankOutcome::Kind::damaged, e.category(), e.what()};
+    } catch (const std::exception& e) {
+      read = {RankOutcome::Kind::damaged, ErrorCategory::io, e.what()};
+    }
+  }
+  const RankOutcome shared =
+      RankOutcome::decode(rt.mpi().broadcast_bytes(read.encode(), 0), "rank 0");
+  if (shared.kind != RankOutcome::Kind::ok) throw Error(shared.category, shared.text);
+  return detail::decode_step_manifest(shared.text, options.dir, step);
+}
+
 std::optional<long> Checkpointer::restore_latest() {
   Impl& d = *impl_;
   d.harvest();
@@ -88,7 +110,7 @@ std::optional<long> Checkpointer::restore_latest() {
     RankOutcome outcome;
     std::optional<Manifest> manifest;
     try {
-      detail::StepReader reader(d.options.dir, step);
+      detail::StepReader reader(d.options.dir, d.step_manifest(step));
       if (reader.manifest().run != d.options.run_id) {
         outcome.text = "checkpoint " + step_text(step) + " belongs to run '" +
                        reader.manifest().run + "', not to this run '" + d.options.run_id + "'";
