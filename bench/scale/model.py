@@ -445,6 +445,27 @@ def report(c, scale_ctx):
                   "rank 0: manifest", "save to commit", "efficiency (time computing)",
                   "background busy of the hour", "limited by"], rows)
     out += [""]
+
+    # --- Sensitivity to the assumed file system.
+    out += ["### At 1,024 nodes, by file-system bandwidth (the one assumption the times hang on)",
+            ""]
+    rows = []
+    saved = dict(ASSUMPTIONS)
+    try:
+        for bw in (0.25e12, 0.5e12, 1e12, 2.5e12, 10e12):
+            ASSUMPTIONS["pfs_read_bw"] = (bw, "")
+            ASSUMPTIONS["pfs_write_bw"] = (bw, "")
+            a = analysis(c, nodes, A("analysis_bytes"), A("numa_per_node"))
+            k = checkpoint(c, nodes, A("checkpoint_bytes"), A("numa_per_node"))
+            one = analysis(c, 1, A("analysis_bytes"), A("numa_per_node"))["total"]
+            rows.append([f"{bw / 1e12:g} TB/s", t(a["total"]), pct(one / (nodes * a["total"])),
+                         a["limit"], t(k["write"]), t(k["total"]), k["limit"]])
+    finally:
+        ASSUMPTIONS.clear()
+        ASSUMPTIONS.update(saved)
+    out += table(["file system", "analysis time", "strong-scaling efficiency", "limited by",
+                  "checkpoint write", "save to commit", "limited by"], rows)
+    out += [""]
     return out
 
 
