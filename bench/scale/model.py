@@ -252,7 +252,9 @@ def checkpoint(c, nodes, state_bytes, ranks_per_node):
 # Formatting.
 
 def t(s):
-    if s < 1e-3:
+    if abs(s) < 1e-6:
+        return f"{s * 1e9:.0f} ns"
+    if abs(s) < 1e-3:
         return f"{s * 1e6:.0f} µs"
     if s < 1:
         return f"{s * 1e3:.1f} ms"
