@@ -171,13 +171,16 @@ void run_hist(const AnalysisOptions& o) {
 
 void add_analysis_commands(CLI::App& app) {
   auto stats = std::make_shared<AnalysisOptions>();
-  CLI::App* s = app.add_subcommand("stats", "Count, sum, min, max, mean and variance of a dataset array");
+  CLI::App* s = app.add_subcommand(
+      "stats",
+      "Count, sum, min, max, mean and variance of a dataset array (--hist: and its histogram)");
   s->add_option("dataset", stats->dataset, "FILE.strata[:array] or FILE.h5:/path")->required();
   s->add_flag("--json", stats->json, "Print JSON");
   s->add_option("--threads", stats->threads, "Threads per rank (0: STRATA_THREADS or all allowed CPUs)");
   // The histogram in the same pass as the statistics: the data is read (and verified) once.
   CLI::Option* with_hist =
-      s->add_option("--hist", stats->bins, "Also a histogram of BINS bins over --range, same pass");
+      s->add_option("--hist", stats->bins, "Also a histogram of BINS bins over --range, same pass")
+          ->type_name("BINS");
   CLI::Option* stats_range = s->add_option("--range", stats->range, "LO HI (or LO,HI) for --hist")
                                  ->expected(2)
                                  ->allow_extra_args(false)
