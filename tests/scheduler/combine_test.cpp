@@ -9,10 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <bit>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -79,15 +77,11 @@ Topology nodes(unsigned n, unsigned cores) {
                              " pu:1");
 }
 
-// Values of many magnitudes and both signs (any change of order changes a floating sum's bits),
-// so the histogram over [0, 100) has bins, underflow and overflow filled. No NaN:
-// it would make every FloatSum NaN, equal whatever the order.
+// Values whose floating sum shows their order, over 16 decades of both signs: the histogram over
+// [0, 100) gets bins, underflow and overflow. No NaN: it would make every FloatSum NaN, equal
+// whatever the order.
 std::vector<double> test_values(std::size_t n) {
-  std::mt19937_64 rng(42);
-  std::uniform_real_distribution<double> exponent(-8.0, 8.0);
-  std::vector<double> v(n);
-  for (auto& x : v) x = ((rng() & 1) ? 1.0 : -1.0) * std::pow(10.0, exponent(rng));
-  return v;
+  return strata::testing::order_sensitive_values(n);
 }
 
 Analysis empty_analysis() {
