@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -22,20 +23,12 @@
 namespace strata::bench::kernels {
 namespace {
 
-struct count_above {
-  std::uint64_t count = 0;
-  void add(std::span<const double> values) noexcept {
-    count += strata::kernels::count_if(values, strata::kernels::Compare::greater, count_threshold);
-  }
-  void merge(const count_above& other) noexcept { count += other.count; }
-};
-
 void require(bool ok, const std::string& what) {
   if (!ok) throw std::runtime_error("result check failed: " + what);
 }
 
 // Statistics, histogram and count_if at both thread counts (and statistics over the mapped file)
-// against the read loop's sum and a scalar count.
+// against the read loop's sum and a scalar count; the one-pass analysis against the three passes.
 void check_results() {
   const auto x = data().resident_span();
   const double sum = sum_doubles(x);
@@ -53,7 +46,10 @@ void check_results() {
     const auto h =
         strata::reduce(ex, data().resident(), strata::kernels::Histogram(hist_low, hist_high, hist_bins));
     require(h.total() == value_count, "histogram total" + at);
-    require(strata::reduce(ex, data().resident(), count_above{}).count == above, "count_if" + at);
+    require(strata::reduce(ex, data().resident(), count_above()).count == above, "count_if" + at);
+    const auto [one_s, one_h, one_n] = analysis_pass(ex);
+    require(std::memcmp(&one_s, &s, sizeof s) == 0 && one_h == h && one_n.count == above,
+            "one-pass analysis" + at);
   }
   // One stencil5 call over the whole grid, checked at a few interior points against the formula.
   const auto in = data().grid_in();

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // strata's kernels run by strata's scheduler on its Executor (1 and 2 threads): statistics,
 // histogram and count_if through strata::reduce over the resident Array (and statistics over the
-// mapped file), stencil5 rows in the Executor's arena. Each names its baseline (kernels_settings.hpp).
+// mapped file), the three at once in one pass (strata::combine) against three separate passes,
+// stencil5 rows in the Executor's arena. Each names its baseline (kernels_settings.hpp).
 #include <benchmark/benchmark.h>
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
@@ -17,6 +18,7 @@
 #include "strata/kernels/histogram.hpp"
 #include "strata/kernels/stats.hpp"
 #include "strata/kernels/stencil.hpp"
+#include "strata/scheduler/combine.hpp"
 #include "strata/scheduler/parallel.hpp"
 #include "suite_data.hpp"
 
@@ -71,20 +73,41 @@ void histogram_scaling(benchmark::State& state) {
   label_vs(state, full_name("histogram_strata/workers:1"));
 }
 
-// count_if as an Accumulator, so strata::reduce runs it chunk by chunk on the Array's plan.
-struct count_above {
-  std::uint64_t count = 0;
-  void add(std::span<const double> values) noexcept {
-    count += k::count_if(values, k::Compare::greater, count_threshold);
-  }
-  void merge(const count_above& other) noexcept { count += other.count; }
-};
-
 void count_if_strata(benchmark::State& state) {
   Executor& ex = data().executor(workers(state));
-  for (auto _ : state) benchmark::DoNotOptimize(strata::reduce(ex, data().resident(), count_above{}));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(strata::reduce(ex, data().resident(), count_above()));
   state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
   label_vs(state, read_sum_name(static_cast<int>(workers(state))));
+}
+
+// The analysis job's three results (examples/analysis): bytes are the data analysed, once per
+// iteration, so GB/s is the job's speed whether it reads the data once or three times.
+void analysis_one_pass(benchmark::State& state) {
+  Executor& ex = data().executor(workers(state));
+  for (auto _ : state) benchmark::DoNotOptimize(analysis_pass(ex));
+  state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
+  label_vs(state, read_sum_name(static_cast<int>(workers(state))));
+}
+
+void analysis_separate_passes(benchmark::State& state) {
+  Executor& ex = data().executor(workers(state));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(strata::reduce(ex, data().resident(), k::Stats{}));
+    benchmark::DoNotOptimize(histogram_pass(ex));
+    benchmark::DoNotOptimize(strata::reduce(ex, data().resident(), count_above()));
+  }
+  state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
+  label_vs(state, read_sum_name(static_cast<int>(workers(state))));
+}
+
+// The very same pass as analysis_one_pass/workers:2, labelled against the separate passes: what
+// reading once buys.
+void analysis_one_pass_vs_separate(benchmark::State& state) {
+  Executor& ex = data().executor(workers(state));
+  for (auto _ : state) benchmark::DoNotOptimize(analysis_pass(ex));
+  state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
+  label_vs(state, full_name("analysis_separate_passes/workers:" + std::to_string(workers(state))));
 }
 
 // Interior rows in blocks of rows_per_task, run by the Executor's arena (one node here; the grid
@@ -124,15 +147,34 @@ void stencil5_single_call(benchmark::State& state) {
 }
 BENCHMARK(stencil5_single_call)->Apply(apply_run_settings);
 
+// The same pass again, labelled against the plain fused OpenMP loop (analysis_baseline.cpp).
+void analysis_one_pass_vs_openmp(benchmark::State& state) {
+  Executor& ex = data().executor(workers(state));
+  for (auto _ : state) benchmark::DoNotOptimize(analysis_pass(ex));
+  state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
+  label_vs(state, full_name("analysis_openmp"));
+}
+
 [[maybe_unused]] const bool registered = [] {
   register_workers("stats_strata", stats_strata, {1, 2});
   register_workers("stats_strata_mapped", stats_strata_mapped, {2});
   register_workers("histogram_strata", histogram_strata, {1, 2});
   register_workers("histogram_scaling", histogram_scaling, {2});
   register_workers("count_if_strata", count_if_strata, {1, 2});
+  register_workers("analysis_one_pass", analysis_one_pass, {1, 2});
+  register_workers("analysis_separate_passes", analysis_separate_passes, {1, 2});
+  register_workers("analysis_one_pass_vs_separate", analysis_one_pass_vs_separate, {2});
+  register_workers("analysis_one_pass_vs_openmp", analysis_one_pass_vs_openmp, {2});
   register_workers("stencil5_strata", stencil5_strata, {1, 2});
   return true;
 }();
 
 }  // namespace
+
+analysis_results analysis_pass(Executor& ex) {
+  return strata::reduce(
+      ex, data().resident(),
+      strata::combine(k::Stats{}, k::Histogram(hist_low, hist_high, hist_bins), count_above()));
+}
+
 }  // namespace strata::bench::kernels

@@ -8,7 +8,11 @@
 #include <memory>
 #include <span>
 
+#include "strata/kernels/filter.hpp"
+#include "strata/kernels/histogram.hpp"
+#include "strata/kernels/stats.hpp"
 #include "strata/runtime/memory/array.hpp"
+#include "strata/scheduler/combine.hpp"
 #include "strata/scheduler/executor.hpp"
 
 namespace strata::bench::kernels {
@@ -24,6 +28,10 @@ inline constexpr double hist_low = 0.0;
 inline constexpr double hist_high = 100.0;
 inline constexpr std::size_t hist_bins = 64;
 inline constexpr double count_threshold = 90.0;
+
+inline strata::kernels::CountIf<double> count_above() {
+  return {strata::kernels::Compare::greater, count_threshold};
+}
 
 class suite_data {
  public:
@@ -53,5 +61,10 @@ class suite_data {
 
 // The run's data; main() makes it before any case runs, so no case times its making.
 suite_data& data();
+
+// Statistics, histogram and count over the resident values in one pass.
+using analysis_results =
+    Combined<strata::kernels::Stats, strata::kernels::Histogram, strata::kernels::CountIf<double>>;
+analysis_results analysis_pass(Executor& ex);
 
 }  // namespace strata::bench::kernels

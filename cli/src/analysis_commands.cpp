@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // `strata stats` and `strata hist`: open the dataset, take this rank's partition, reduce it on the
 // Executor with the SIMD kernels in one pass that verifies each checksum chunk in the thread that
-// reads it, merge across ranks, print on rank 0 (text or --json).
+// reads it, merge across ranks, print on rank 0 (text or --json). `stats --hist BINS --range LO
+// HI` computes the statistics and the histogram in that same one pass (strata::combine).
 #include "analysis_commands.hpp"
 
 #include <chrono>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <tuple>
 
 #include "byte_size.hpp"
 #include "command_rules.hpp"
@@ -25,7 +28,43 @@ struct AnalysisOptions {
   std::size_t bins = 64;
   std::vector<double> range;
   unsigned threads = 0;
+  bool with_histogram = false;  // stats --hist: the histogram of bins over range, same pass
 };
+
+// The empty histogram of o.bins over o.range, checked before any work.
+kernels::Histogram empty_histogram(const AnalysisOptions& o) {
+  if (o.range.size() != 2) {
+    throw Error(ErrorCategory::invalid_argument, "--range needs LO HI");
+  }
+  return kernels::Histogram(o.range[0], o.range[1], o.bins);
+}
+
+json histogram_json(const kernels::Histogram& h) {
+  std::vector<double> edges(h.bins() + 1);
+  for (std::size_t i = 0; i <= h.bins(); ++i) edges[i] = h.edge(i);
+  return {{"low", h.low()},
+          {"high", h.high()},
+          {"edges", edges},
+          {"counts", h.counts()},
+          {"underflow", h.underflow()},
+          {"overflow", h.overflow()},
+          {"nan_count", h.nan_count()}};
+}
+
+// The bins as bars, then underflow, overflow and NaNs.
+void print_histogram(const kernels::Histogram& h) {
+  std::uint64_t peak = 1;
+  for (auto c : h.counts()) peak = std::max(peak, c);
+  for (std::size_t i = 0; i < h.bins(); ++i) {
+    int bar =
+        static_cast<int>(50.0 * static_cast<double>(h.counts()[i]) / static_cast<double>(peak));
+    char edge[32];
+    std::snprintf(edge, sizeof edge, "%12.6g", h.edge(i));
+    std::cout << edge << " | " << std::string(bar, '#') << ' ' << h.counts()[i] << '\n';
+  }
+  std::cout << "  underflow " << h.underflow() << ", overflow " << h.overflow() << ", NaN "
+            << h.nan_count() << '\n';
+}
 
 json describe_run(const Runtime& rt, const Executor& ex, const io::Dataset& ds, std::uint64_t bytes,
                   double seconds) {
@@ -60,11 +99,26 @@ std::pair<Result, json> analyse(const AnalysisOptions& o, Reduce reduce_part) {
   return {merged, run};
 }
 
-void run_stats(const AnalysisOptions& o) {
-  auto [s, run] =
-      analyse<kernels::Stats>(o, []<class T>(Executor& ex, const io::Partition& part, T) {
-        return reduce<T>(ex, part, kernels::Stats{});
+// The statistics and, with --hist, the histogram: both from one pass.
+std::tuple<kernels::Stats, std::optional<kernels::Histogram>, json> stats_pass(
+    const AnalysisOptions& o) {
+  if (!o.with_histogram) {
+    auto [s, run] =
+        analyse<kernels::Stats>(o, []<class T>(Executor& ex, const io::Partition& part, T) {
+          return reduce<T>(ex, part, kernels::Stats{});
+        });
+    return {s, std::nullopt, run};
+  }
+  const kernels::Histogram empty = empty_histogram(o);
+  auto [both, run] = analyse<Combined<kernels::Stats, kernels::Histogram>>(
+      o, [&empty]<class T>(Executor& ex, const io::Partition& part, T) {
+        return reduce<T>(ex, part, combine(kernels::Stats{}, empty));
       });
+  return {both.get<0>(), std::move(both.get<1>()), run};
+}
+
+void run_stats(const AnalysisOptions& o) {
+  auto [s, h, run] = stats_pass(o);
   if (!run["print"].get<bool>()) return;
   run.erase("print");
   json j = {{"run", run},
@@ -76,6 +130,7 @@ void run_stats(const AnalysisOptions& o) {
             {"mean", s.mean},
             {"variance", s.variance()},
             {"stddev", s.stddev()}};
+  if (h) j["histogram"] = histogram_json(*h);
   if (o.json) {
     std::cout << json_text(j) << '\n';
     return;
@@ -86,56 +141,56 @@ void run_stats(const AnalysisOptions& o) {
             << s.min << "  max " << s.max << "  sum " << s.sum << "\n  "
             << format_bytes(run["bytes"]) << " in " << run["seconds"].get<double>() << " s on "
             << run["ranks"] << " rank(s) x " << run["threads_per_rank"] << " threads\n";
+  if (h) {
+    std::cout << "  histogram, same pass: " << h->bins() << " bins over [" << h->low() << ", "
+              << h->high() << ")\n";
+    print_histogram(*h);
+  }
 }
 
 void run_hist(const AnalysisOptions& o) {
-  if (o.range.size() != 2) {
-    throw Error(ErrorCategory::invalid_argument, "--range needs LO HI");
-  }
-  kernels::Histogram empty(o.range[0], o.range[1], o.bins);  // validates before any work
+  const kernels::Histogram empty = empty_histogram(o);  // validates before any work
   auto [h, run] =
       analyse<kernels::Histogram>(o, [&]<class T>(Executor& ex, const io::Partition& part, T) {
         return reduce<T>(ex, part, empty);
       });
   if (!run["print"].get<bool>()) return;
   run.erase("print");
-  std::vector<double> edges(h.bins() + 1);
-  for (std::size_t i = 0; i <= h.bins(); ++i) edges[i] = h.edge(i);
-  json j = {{"run", run},
-            {"low", h.low()},
-            {"high", h.high()},
-            {"edges", edges},
-            {"counts", h.counts()},
-            {"underflow", h.underflow()},
-            {"overflow", h.overflow()},
-            {"nan_count", h.nan_count()}};
+  json j = histogram_json(h);
+  j["run"] = run;
   if (o.json) {
     std::cout << json_text(j) << '\n';
     return;
   }
-  std::uint64_t peak = 1;
-  for (auto c : h.counts()) peak = std::max(peak, c);
   std::cout << printable(run["dataset"].get<std::string>()) << ": " << h.bins() << " bins over ["
             << h.low() << ", " << h.high() << ")\n";
-  for (std::size_t i = 0; i < h.bins(); ++i) {
-    int bar = static_cast<int>(50.0 * static_cast<double>(h.counts()[i]) / static_cast<double>(peak));
-    char edge[32];
-    std::snprintf(edge, sizeof edge, "%12.6g", h.edge(i));
-    std::cout << edge << " | " << std::string(bar, '#') << ' ' << h.counts()[i] << '\n';
-  }
-  std::cout << "  underflow " << h.underflow() << ", overflow " << h.overflow() << ", NaN "
-            << h.nan_count() << '\n';
+  print_histogram(h);
 }
 
 }  // namespace
 
 void add_analysis_commands(CLI::App& app) {
   auto stats = std::make_shared<AnalysisOptions>();
-  CLI::App* s = app.add_subcommand("stats", "Count, sum, min, max, mean and variance of a dataset array");
+  CLI::App* s = app.add_subcommand(
+      "stats",
+      "Count, sum, min, max, mean and variance of a dataset array (--hist: and its histogram)");
   s->add_option("dataset", stats->dataset, "FILE.strata[:array] or FILE.h5:/path")->required();
   s->add_flag("--json", stats->json, "Print JSON");
   s->add_option("--threads", stats->threads, "Threads per rank (0: STRATA_THREADS or all allowed CPUs)");
-  s->callback([stats] { run_stats(*stats); });
+  // The histogram in the same pass as the statistics: the data is read (and verified) once.
+  CLI::Option* with_hist =
+      s->add_option("--hist", stats->bins, "Also a histogram of BINS bins over --range, same pass")
+          ->type_name("BINS");
+  CLI::Option* stats_range = s->add_option("--range", stats->range, "LO HI (or LO,HI) for --hist")
+                                 ->expected(2)
+                                 ->allow_extra_args(false)
+                                 ->delimiter(',');
+  with_hist->needs(stats_range);
+  stats_range->needs(with_hist);
+  s->callback([stats, with_hist] {
+    stats->with_histogram = with_hist->count() > 0;
+    run_stats(*stats);
+  });
 
   auto hist = std::make_shared<AnalysisOptions>();
   CLI::App* h = app.add_subcommand("hist", "Histogram of a dataset array with uniform bins");

@@ -47,6 +47,7 @@
 #include "strata/runtime/sync/rcu_ptr.hpp"
 #include "strata/scheduler/byte_source.hpp"
 #include "strata/scheduler/chunk_plan.hpp"
+#include "strata/scheduler/combine.hpp"
 #include "strata/scheduler/dtype_dispatch.hpp"
 #include "strata/scheduler/executor.hpp"
 #include "strata/scheduler/parallel.hpp"

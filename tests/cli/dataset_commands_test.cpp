@@ -153,8 +153,9 @@ TEST(AnalysisCommands, StatsAndHistMatchScalarAndRanks) {
 
 namespace {
 
-// Proves `strata stats` and `strata hist` fail with one line naming chunk 5 after a byte in chunk
-// 5 flips, with 1 and 2 threads: verification happens inside the one parallel pass.
+// Proves `strata stats`, `strata hist` and `strata stats --hist` fail with one line naming chunk 5
+// after a byte in chunk 5 flips, with 1 and 2 threads: verification happens inside the one
+// parallel pass.
 TEST(AnalysisCommands, BadChunkFailsNamingIt) {
   ASSERT_EQ(
       run_command(strata_cli + " gen " + temp("c.strata") + " --size 1M --chunk 64K").exit_code, 0);
@@ -164,7 +165,8 @@ TEST(AnalysisCommands, BadChunkFailsNamingIt) {
     char c = 0x55;
     f.write(&c, 1);
   }
-  for (const std::string& command : {std::string(" stats "), std::string(" hist --range 0 1 ")}) {
+  for (const std::string& command : {std::string(" stats "), std::string(" hist --range 0 1 "),
+                                     std::string(" stats --hist 4 --range 0 1 ")}) {
     for (const char* threads : {"1", "2"}) {
       auto r = run_command(strata_cli + command + temp("c.strata") + " --threads " + threads);
       EXPECT_EQ(r.exit_code, 1) << command << threads;
@@ -195,6 +197,46 @@ TEST(AnalysisCommands, RangeStopsAtTwoValues) {
     EXPECT_EQ(json::parse(before.out)["high"], 100.0) << args;
   }
   fs::remove(temp("r.strata"));
+}
+
+// Proves `strata stats --hist BINS --range LO HI` reports, from its one pass, the statistics
+// `stats` reports (the same bits: the same chunking) and the histogram `hist` reports, on one and
+// on two ranks; and that --hist and --range each refuse to come alone (exit 2, one line).
+TEST(AnalysisCommands, StatsWithHistMatchesStatsAndHist) {
+  ASSERT_EQ(run_command(strata_cli + " gen " + temp("sh.strata") +
+                        " --size 2M --kind normal --seed 6 --chunk 64K")
+                .exit_code,
+            0);
+  const std::string mpirun = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " +
+                             std::string(STRATA_MPIEXEC) + " -np 2 --oversubscribe ";
+  for (const std::string& prefix : {std::string(), mpirun}) {
+    auto stats = run_command(prefix + strata_cli + " stats --json " + temp("sh.strata"));
+    auto hist = run_command(prefix + strata_cli + " hist --json --bins 16 --range 20 80 " +
+                            temp("sh.strata"));
+    auto both = run_command(prefix + strata_cli + " stats " + temp("sh.strata") +
+                            " --hist 16 --range 20 80 --json");
+    ASSERT_EQ(stats.exit_code, 0) << prefix << stats.err;
+    ASSERT_EQ(hist.exit_code, 0) << prefix << hist.err;
+    ASSERT_EQ(both.exit_code, 0) << prefix << both.err;
+    const json js = json::parse(stats.out), jh = json::parse(hist.out), jb = json::parse(both.out);
+    for (const char* field : {"count", "nan_count", "sum", "min", "max", "mean", "variance"}) {
+      EXPECT_EQ(jb[field], js[field]) << prefix << field;
+    }
+    for (const char* field :
+         {"low", "high", "edges", "counts", "underflow", "overflow", "nan_count"}) {
+      EXPECT_EQ(jb["histogram"][field], jh[field]) << prefix << field;
+    }
+    EXPECT_GT(jb["histogram"]["underflow"].get<std::uint64_t>(), 0u) << prefix;
+  }
+  auto text = run_command(strata_cli + " stats --hist 4 --range 0,100 " + temp("sh.strata"));
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("4 bins over [0, 100)"), std::string::npos) << text.out;
+  for (const std::string& alone : {std::string(" --hist 16 "), std::string(" --range 0 1 ")}) {
+    auto r = run_command(strata_cli + " stats " + temp("sh.strata") + alone);
+    EXPECT_EQ(r.exit_code, 2) << alone;
+    EXPECT_EQ(count_lines(r.err), 1) << alone << r.err;
+  }
+  fs::remove(temp("sh.strata"));
 }
 
 // Proves an HDF5 dataset (no checksums, read into memory) still goes through `strata stats`, with

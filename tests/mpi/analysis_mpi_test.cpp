@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <strata/strata.hpp>
 
@@ -57,14 +58,8 @@ Reference reference(double low, double high, std::size_t nbins, double threshold
   return r;
 }
 
-struct CountAbove {
-  double threshold = 0;
-  std::uint64_t count = 0;
-  void add(std::span<const double> values) noexcept {
-    count += strata::kernels::count_if(values, strata::kernels::Compare::greater, threshold);
-  }
-  void merge(const CountAbove& other) noexcept { count += other.count; }
-};
+using CountAbove = strata::kernels::CountIf<double>;
+constexpr auto kGreater = strata::kernels::Compare::greater;
 
 // Merged statistics, histogram and count over all ranks equal the scalar recomputation.
 TEST(AnalysisMpi, MergedResultsMatchScalarRecomputation) {
@@ -73,7 +68,8 @@ TEST(AnalysisMpi, MergedResultsMatchScalarRecomputation) {
   auto values = part.as<double>();
   auto stats = rt().allreduce(strata::reduce(ex, values, strata::kernels::Stats{}));
   auto hist = rt().allreduce(strata::reduce(ex, values, strata::kernels::Histogram(10.0, 90.0, 37)));
-  auto above = rt().mpi().allreduce_sum(strata::reduce(ex, values, CountAbove{75.0}).count);
+  auto above =
+      rt().mpi().allreduce_sum(strata::reduce(ex, values, CountAbove(kGreater, 75.0)).count);
 
   Reference ref = reference(10.0, 90.0, 37, 75.0);
   EXPECT_EQ(stats.count, ref.count);
@@ -86,6 +82,35 @@ TEST(AnalysisMpi, MergedResultsMatchScalarRecomputation) {
   EXPECT_EQ(hist.underflow(), ref.under);
   EXPECT_EQ(hist.overflow(), ref.over);
   EXPECT_EQ(above, ref.above);
+}
+
+// Proves one combined pass (statistics, histogram, count in one verified pass over each rank's
+// partition), merged across ranks, gives each member the bits of its own pass merged alone — the
+// statistics bit for bit — and the scalar recomputation's counts, with 1, 2 and 4 ranks.
+TEST(AnalysisMpi, CombinedPassMergesAsEachAlone) {
+  strata::Executor ex(rt());
+  // Each pass opens the dataset afresh, so each one verifies its chunks as it reads them.
+  auto fresh_part = [] {
+    return strata::io::Dataset::open(dataset_path()).partition(rt().rank(), rt().size());
+  };
+  const strata::kernels::Histogram bins(10.0, 90.0, 37);
+  auto [stats, hist, above] = rt().allreduce(strata::reduce<double>(
+      ex, fresh_part(),
+      strata::combine(strata::kernels::Stats{}, bins, CountAbove(kGreater, 75.0))));
+
+  const auto stats_alone =
+      rt().allreduce(strata::reduce<double>(ex, fresh_part(), strata::kernels::Stats{}));
+  const auto hist_alone = rt().allreduce(strata::reduce<double>(ex, fresh_part(), bins));
+  const auto above_alone =
+      rt().allreduce(strata::reduce<double>(ex, fresh_part(), CountAbove(kGreater, 75.0)));
+  EXPECT_EQ(std::memcmp(&stats, &stats_alone, sizeof stats), 0);
+  EXPECT_EQ(hist, hist_alone);
+  EXPECT_EQ(above.count, above_alone.count);
+
+  Reference ref = reference(10.0, 90.0, 37, 75.0);
+  EXPECT_EQ(stats.count, ref.count);
+  EXPECT_EQ(hist.counts(), ref.bins);
+  EXPECT_EQ(above.count, ref.above);
 }
 
 // Every rank holds the same merged result, bit for bit (merging is in rank order everywhere).

@@ -10,7 +10,6 @@
 #include <cmath>
 #include <numeric>
 #include <optional>
-#include <random>
 #include <stdexcept>
 #include <vector>
 
@@ -26,22 +25,13 @@ using strata::Executor;
 using strata::Topology;
 using strata::testing::FloatSum;
 using strata::testing::IntSum;
+using strata::testing::order_sensitive_values;
 
 constexpr std::size_t kChunkBytes = 4096;  // 512 doubles: many chunks from small data
 
 Topology nodes(unsigned n, unsigned cores = 1) {
   return Topology::synthetic("pack:" + std::to_string(n) + " numa:1 core:" + std::to_string(cores) +
                              " pu:1");
-}
-
-// Values whose magnitudes span 16 decades with random signs: their floating sum changes with
-// almost any change of order, so equal bits mean equal order.
-std::vector<double> order_sensitive_values(std::size_t n) {
-  std::mt19937_64 rng(42);
-  std::uniform_real_distribution<double> exponent(-8.0, 8.0);
-  std::vector<double> v(n);
-  for (auto& x : v) x = ((rng() & 1) ? 1.0 : -1.0) * std::pow(10.0, exponent(rng));
-  return v;
 }
 
 // The documented merge tree, computed sequentially: chunks of `chunk` elements, halves split as

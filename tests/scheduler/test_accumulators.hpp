@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Small accumulators for the scheduler tests: an order-sensitive floating sum (so any change in
-// merge order shows in the bits) and an exact integer sum, standing in for kernels::Stats.
+// merge order shows in the bits) and an exact integer sum, standing in for kernels::Stats; and
+// values whose floating sum shows the order they were added in.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <random>
 #include <span>
+#include <vector>
 
 namespace strata::testing {
 
@@ -40,5 +44,15 @@ struct IntSum {
     count += other.count;
   }
 };
+
+// Values whose magnitudes span 16 decades with random signs: their floating sum changes with
+// almost any change of order, so equal bits mean equal order.
+inline std::vector<double> order_sensitive_values(std::size_t n) {
+  std::mt19937_64 rng(42);
+  std::uniform_real_distribution<double> exponent(-8.0, 8.0);
+  std::vector<double> v(n);
+  for (auto& x : v) x = ((rng() & 1) ? 1.0 : -1.0) * std::pow(10.0, exponent(rng));
+  return v;
+}
 
 }  // namespace strata::testing

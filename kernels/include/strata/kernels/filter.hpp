@@ -6,6 +6,7 @@
 //   auto n = strata::kernels::count_if(values, strata::kernels::Compare::greater, 90.0);
 //   std::vector<double> out(values.size());
 //   out.resize(strata::kernels::filter(values, strata::kernels::Compare::greater, 90.0, out));
+//   auto above = strata::reduce(ex, values, strata::kernels::CountIf<double>(Compare::greater, 90.0));
 #pragma once
 
 #include <cstddef>
@@ -33,5 +34,21 @@ std::size_t filter(std::span<const std::int32_t> values, Compare op, std::int32_
                    std::span<std::int32_t> out);
 std::size_t filter(std::span<const std::int64_t> values, Compare op, std::int64_t threshold,
                    std::span<std::int64_t> out);
+
+// count_if as an accumulator (strata::reduce, strata::combine): how many values of type T pass
+// `value OP threshold`, over any chunking and any number of merged partial counts. The threshold
+// is a T, so a caller with a double threshold for integer data decides how it rounds. merge adds
+// counts; it does not check that both sides count the same predicate.
+template <class T>
+struct CountIf {
+  Compare op = Compare::greater;
+  T threshold{};
+  std::uint64_t count = 0;
+
+  CountIf() = default;
+  CountIf(Compare compare, T value) noexcept : op(compare), threshold(value) {}
+  void add(std::span<const T> values) noexcept { count += count_if(values, op, threshold); }
+  void merge(const CountIf& other) noexcept { count += other.count; }
+};
 
 }  // namespace strata::kernels
