@@ -192,6 +192,45 @@ HWY_INLINE void int64_pass(D d, const std::int64_t* HWY_RESTRICT p, std::size_t 
   max = std::max(max, hn::GetLane(hn::MaxOfLanes(d, mx)));
 }
 
+// The second pass for int64: deviations from an integer centre c (the block's truncated mean),
+// taken before any rounding, so values near 2^62 that differ by 1 keep their variance, where
+// converting each x to double first would round them equal. When the block's values span less
+// than 2^63 (kSplit false: always, but for blocks holding both extremes of int64), x - c is
+// exact in int64 and converts once. Otherwise x and c split into high (signed) and low 32-bit
+// halves whose differences convert exactly, and d = (x_hi - c_hi) * 2^32 + (x_lo - c_lo) rounds
+// once. Prefetches `ahead` elements on, as second_pass does.
+template <bool kSplit, class D>
+HWY_INLINE void int64_second_pass(D d, const std::int64_t* HWY_RESTRICT p, std::size_t n,
+                                  std::size_t ahead, std::int64_t center, SecondPass& r) {
+  const hn::Rebind<std::int64_t, D> di;
+  const std::size_t lanes = hn::Lanes(d);
+  const std::size_t ahead_bytes = ahead * sizeof(std::int64_t);
+  const auto low_mask = hn::Set(di, std::int64_t{0xFFFFFFFF});
+  const auto center_high = hn::Set(di, center >> 32);
+  const auto center_low = hn::Set(di, center & std::int64_t{0xFFFFFFFF});
+  const auto two32 = hn::Set(d, 4294967296.0);
+  const auto center_v = hn::Set(di, center);
+  auto dev = hn::Zero(d), sq = hn::Zero(d);
+  for (std::size_t i = 0; i < n; i += lanes) {
+    hwy::Prefetch(reinterpret_cast<const std::int64_t*>(reinterpret_cast<std::uintptr_t>(p + i) +
+                                                        ahead_bytes));
+    const auto v = hn::LoadU(di, p + i);
+    hn::Vec<D> x;
+    if constexpr (kSplit) {
+      const auto high = hn::ConvertTo(d, hn::Sub(hn::ShiftRight<32>(v), center_high));
+      const auto low = hn::ConvertTo(d, hn::Sub(hn::And(v, low_mask), center_low));
+      x = hn::MulAdd(high, two32, low);
+    } else {
+      x = hn::ConvertTo(d, hn::Sub(v, center_v));
+    }
+    dev = hn::Add(dev, x);
+    sq = hn::MulAdd(x, x, sq);
+  }
+  if (n == 0) return;
+  r.sum_dev += hn::GetLane(hn::SumOfLanes(d, dev));
+  r.sum_dev2 += hn::GetLane(hn::SumOfLanes(d, sq));
+}
+
 // Statistics of one block p[0, n), small enough (the caller's kBlock) to stay in L1 between the
 // passes. Two passes make m2 immune to a large common offset: the squares are of deviations
 // from the block mean, and the corrected form sum(d^2) - sum(d)^2 / n removes the rounding of
@@ -214,25 +253,39 @@ void block_stats(const T* HWY_RESTRICT p, std::size_t n, Stats* HWY_RESTRICT out
   const T* const tail_p = body_p + body;
   const std::size_t tail = n - head - body;
 
+  Stats s;
   double sum = 0.0;
   std::uint64_t nan_count = 0;
-  first_pass<false>(d1, p, head, sum, nan_count);
-  first_pass<false>(d, body_p, body, sum, nan_count);
-  first_pass<false>(d1, tail_p, tail, sum, nan_count);
-  const bool skip_nan = std::isnan(sum);
-  if (skip_nan) {
-    sum = 0.0;
-    first_pass<true>(d1, p, head, sum, nan_count);
-    first_pass<true>(d, body_p, body, sum, nan_count);
-    first_pass<true>(d1, tail_p, tail, sum, nan_count);
-  }
-  // Still not finite without the NaNs: an infinity, or finite values past the double range.
-  if (!std::isfinite(sum)) {
-    exceptional_block_stats(p, n, out);
-    return;
+  bool skip_nan = false;
+  if constexpr (std::is_same_v<T, std::int64_t>) {
+    // int64 rounds in double beyond 2^53: its first pass sums exactly in integers instead, and
+    // finds the exact min and max; the mean for the second pass is that sum, rounded.
+    const hn::ScalableTag<std::int64_t> di;
+    const hn::CappedTag<std::int64_t, 1> di1;
+    std::int64_t high_sum = 0, low_sum = 0;
+    int64_pass(di1, p, head, high_sum, low_sum, s.integer_min, s.integer_max);
+    int64_pass(di, body_p, body, high_sum, low_sum, s.integer_min, s.integer_max);
+    int64_pass(di1, tail_p, tail, high_sum, low_sum, s.integer_min, s.integer_max);
+    s.integer_sum = static_cast<Int128>(high_sum) * (Int128{1} << 32) + low_sum;
+    sum = static_cast<double>(s.integer_sum);
+  } else {
+    first_pass<false>(d1, p, head, sum, nan_count);
+    first_pass<false>(d, body_p, body, sum, nan_count);
+    first_pass<false>(d1, tail_p, tail, sum, nan_count);
+    skip_nan = std::isnan(sum);
+    if (skip_nan) {
+      sum = 0.0;
+      first_pass<true>(d1, p, head, sum, nan_count);
+      first_pass<true>(d, body_p, body, sum, nan_count);
+      first_pass<true>(d1, tail_p, tail, sum, nan_count);
+    }
+    // Still not finite without the NaNs: an infinity, or finite values past the double range.
+    if (!std::isfinite(sum)) {
+      exceptional_block_stats(p, n, out);
+      return;
+    }
   }
 
-  Stats s;
   s.nan_count = nan_count;
   s.count = n - nan_count;
   if (s.count == 0) {
@@ -242,7 +295,22 @@ void block_stats(const T* HWY_RESTRICT p, std::size_t n, Stats* HWY_RESTRICT out
   const double count = static_cast<double>(s.count);
   const double m = sum / count;  // finite: the sum is
   SecondPass r;
-  if (skip_nan) {
+  if constexpr (std::is_same_v<T, std::int64_t>) {
+    const auto center = static_cast<std::int64_t>(s.integer_sum / static_cast<Int128>(s.count));
+    const std::uint64_t span =
+        static_cast<std::uint64_t>(s.integer_max) - static_cast<std::uint64_t>(s.integer_min);
+    if (span < (std::uint64_t{1} << 63)) {
+      int64_second_pass<false>(d1, p, head, n, center, r);
+      int64_second_pass<false>(d, body_p, body, n, center, r);
+      int64_second_pass<false>(d1, tail_p, tail, n, center, r);
+    } else {
+      int64_second_pass<true>(d1, p, head, n, center, r);
+      int64_second_pass<true>(d, body_p, body, n, center, r);
+      int64_second_pass<true>(d1, tail_p, tail, n, center, r);
+    }
+    r.min = static_cast<double>(s.integer_min);
+    r.max = static_cast<double>(s.integer_max);
+  } else if (skip_nan) {
     second_pass<true>(d1, p, head, n, m, r);
     second_pass<true>(d, body_p, body, n, m, r);
     second_pass<true>(d1, tail_p, tail, n, m, r);
@@ -269,17 +337,8 @@ void block_stats(const T* HWY_RESTRICT p, std::size_t n, Stats* HWY_RESTRICT out
     s.integer_min = static_cast<std::int64_t>(r.min);
     s.integer_max = static_cast<std::int64_t>(r.max);
   } else if constexpr (std::is_same_v<T, std::int64_t>) {
-    // int64 rounds in double beyond 2^53: a third pass over the block (still in L1) sums it
-    // exactly and finds the exact min and max.
-    const hn::ScalableTag<std::int64_t> di;
-    const hn::CappedTag<std::int64_t, 1> di1;
-    std::int64_t high_sum = 0, low_sum = 0;
-    int64_pass(di1, p, head, high_sum, low_sum, s.integer_min, s.integer_max);
-    int64_pass(di, body_p, body, high_sum, low_sum, s.integer_min, s.integer_max);
-    int64_pass(di1, tail_p, tail, high_sum, low_sum, s.integer_min, s.integer_max);
-    s.integer_count = s.count;
-    s.integer_sum = static_cast<Int128>(high_sum) * (Int128{1} << 32) + low_sum;
-    s.sum = static_cast<double>(s.integer_sum);
+    s.integer_count = s.count;  // integer_sum, integer_min and integer_max: the first pass
+    s.sum = sum;
     s.sum_low = static_cast<double>(s.integer_sum - static_cast<Int128>(s.sum));
     s.min = static_cast<double>(s.integer_min);
     s.max = static_cast<double>(s.integer_max);
@@ -405,10 +464,12 @@ void Stats::merge(const Stats& other) noexcept {
   neg_inf_count += other.neg_inf_count;
   min = std::min(min, other.min);
   max = std::max(max, other.max);
-  integer_count += other.integer_count;
-  integer_sum += other.integer_sum;  // cannot overflow: see Int128
-  integer_min = std::min(integer_min, other.integer_min);
-  integer_max = std::max(integer_max, other.integer_max);
+  if (other.integer_count != 0) {  // floating data leaves the integer fields alone
+    integer_count += other.integer_count;
+    integer_sum += other.integer_sum;  // cannot overflow: see Int128
+    integer_min = std::min(integer_min, other.integer_min);
+    integer_max = std::max(integer_max, other.integer_max);
+  }
 
   // The sum as a double-double: TwoSum of the high parts, low parts added, renormalised so
   // `sum` alone is the best double and merging many partials loses nothing.

@@ -231,8 +231,8 @@ namespace {
 // 1 and 2 threads, against results derived by hand: no values and only NaNs give null (JSON) and
 // "none" (text) for mean, variance, min and max; [1e308, 1e308, -1e308] has variance "inf"
 // (the variance, (24/9) 1e616 / 3, overflows a double); +inf is the max, written as the string
-// "inf" (never null); int64 [2^62 + 1, 2^62 + 3] has exact JSON integers as min and max, and
-// its sum 2^63 + 4 (past int64) exact in sum_exact.
+// "inf" (never null), and -inf as "-inf"; int64 [2^62 + 1, 2^62 + 3] has exact JSON integers
+// as min and max, and its sum 2^63 + 4 (past int64) exact in sum_exact.
 TEST(AnalysisCommands, StatsEdgesInJsonAndText) {
   constexpr double inf = std::numeric_limits<double>::infinity();
   const std::string h5 = temp("edges.h5");
@@ -245,6 +245,7 @@ TEST(AnalysisCommands, StatsEdgesInJsonAndText) {
   write("/nan", strata::DType::f64, std::vector<double>(10, std::nan("")));
   write("/big", strata::DType::f64, std::vector<double>{1e308, 1e308, -1e308});
   write("/inf", strata::DType::f64, std::vector<double>{1.0, inf, 2.0});
+  write("/neg", strata::DType::f32, std::vector<float>{-INFINITY, 1.0f});
   write("/int", strata::DType::i64, std::vector<std::int64_t>{two62 + 1, two62 + 3});
   const std::string mpirun = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " +
                              std::string(STRATA_MPIEXEC) + " --oversubscribe -np ";
@@ -284,11 +285,17 @@ TEST(AnalysisCommands, StatsEdgesInJsonAndText) {
       EXPECT_EQ(with_inf["variance"], "nan");
       EXPECT_EQ(with_inf["min"], 1.0);
       EXPECT_EQ(with_inf["pos_inf_count"], 1);
+      const json negative = json::parse(stats("/neg", "--json"));
+      EXPECT_EQ(negative["min"], "-inf");
+      EXPECT_EQ(negative["sum"], "-inf");
+      EXPECT_EQ(negative["max"], 1.0);
+      EXPECT_EQ(negative["neg_inf_count"], 1);
       if (text) EXPECT_NE(stats("/inf", "").find("max inf  sum inf"), std::string::npos);
       const json integers = json::parse(stats("/int", "--json"));
       EXPECT_EQ(integers["min"], two62 + 1);
       EXPECT_EQ(integers["max"], two62 + 3);
       EXPECT_EQ(integers["sum_exact"], "9223372036854775812");
+      EXPECT_EQ(integers["variance"], 1.0);
       if (text) {
         EXPECT_NE(stats("/int", "")
                       .find("min 4611686018427387905  max 4611686018427387907  sum "

@@ -431,7 +431,7 @@ TEST_P(StatsTest, InfinitiesAreCountedAndReported) {
 }
 
 // Proves int64 min, max and sum are exact integers beyond 2^53 — [2^62 + 1, 2^62 + 3] has
-// distinct min and max and the sum 2^63 + 4 — and that sums past int64 (the extremes) are exact
+// distinct min and max, the sum 2^63 + 4 and the variance 1 — and that sums past int64 (the extremes) are exact
 // in 128 bits: {min, max, min} sums to -2^63 - 1.
 TEST_P(StatsTest, Int64ResultsAreExact) {
   constexpr std::int64_t two62 = std::int64_t{1} << 62;
@@ -446,10 +446,14 @@ TEST_P(StatsTest, Int64ResultsAreExact) {
     EXPECT_TRUE(*r.integer_sum == (Int128{1} << 63) + 4);
     EXPECT_EQ(strata::kernels::to_decimal(*r.integer_sum), "9223372036854775812");
     EXPECT_EQ(r.mean, 4611686018427387904.0);  // 2^62 + 2, rounded to double: 2^62
+    EXPECT_EQ(r.variance, 1.0);  // deviations -1 and +1 (converted first, both would be 2^62)
     const StatsSummary e = summary_in_parts(std::vector<std::int64_t>{lo, hi, lo}, parts);
     EXPECT_EQ(strata::kernels::to_decimal(*e.integer_sum), "-9223372036854775809");
     EXPECT_EQ(e.integer_min, lo);
     EXPECT_EQ(e.integer_max, hi);
+    // Spanning all of int64 (the split deviations): variance (2/9) (2^64 - 1)^2, as Python's
+    // Fraction gives it rounded to double.
+    EXPECT_DOUBLE_EQ(e.variance.value(), 7.561830376020854e+37);
   }
   // 5000 values 2^62 + i (i = 0..4999) across blocks, misaligned by one: the sum is
   // 5000 * 2^62 + 4999 * 5000 / 2 = 23058430092136939520000 + 12497500.

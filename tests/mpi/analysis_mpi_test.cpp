@@ -119,7 +119,7 @@ strata::kernels::StatsSummary edge_summary(const std::vector<T>& all, unsigned t
 // Proves each edge of issue 21 holds after the merge across threads (1, 2) and ranks (1, 2, 4),
 // against results derived by hand: no values and only NaNs give no mean, variance, min or max;
 // [1e308, 1e308, -1e308] has sum 1e308 and variance inf; +inf is the max and the sum; int64
-// [2^62 + 1, 2^62 + 3] has distinct exact min and max; 3000 values 2^62 + i sum exactly to
+// [2^62 + 1, 2^62 + 3] has distinct exact min and max and variance 1; 3000 values 2^62 + i sum exactly to
 // 3000 * 2^62 + 2999 * 3000 / 2 = 13835058055282163712000 + 4498500.
 TEST(AnalysisMpi, EdgeDataHoldsAtEveryRankAndThreadCount) {
   constexpr double inf = std::numeric_limits<double>::infinity();
@@ -152,6 +152,7 @@ TEST(AnalysisMpi, EdgeDataHoldsAtEveryRankAndThreadCount) {
     const auto pair = edge_summary(std::vector<std::int64_t>{two62 + 1, two62 + 3}, threads);
     EXPECT_EQ(pair.integer_min, two62 + 1);
     EXPECT_EQ(pair.integer_max, two62 + 3);
+    EXPECT_EQ(pair.variance, 1.0);
     EXPECT_EQ(strata::kernels::to_decimal(pair.integer_sum.value()), "9223372036854775812");
 
     const auto sum = edge_summary(many, threads);
