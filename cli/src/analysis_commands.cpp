@@ -6,10 +6,15 @@
 #include "analysis_commands.hpp"
 
 #include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
 #include <tuple>
 
 #include "byte_size.hpp"
@@ -27,6 +32,7 @@ struct AnalysisOptions {
   bool json = false;
   std::size_t bins = 64;
   std::vector<double> range;
+  bool include_high = false;  // hist: NumPy's rule, the top edge counts in the last bin
   unsigned threads = 0;
   bool with_histogram = false;  // stats --hist: the histogram of bins over range, same pass
 };
@@ -36,7 +42,9 @@ kernels::Histogram empty_histogram(const AnalysisOptions& o) {
   if (o.range.size() != 2) {
     throw Error(ErrorCategory::invalid_argument, "--range needs LO HI");
   }
-  return kernels::Histogram(o.range[0], o.range[1], o.bins);
+  return kernels::Histogram(
+      o.range[0], o.range[1], o.bins,
+      o.include_high ? kernels::HighEdge::last_bin : kernels::HighEdge::overflow);
 }
 
 json histogram_json(const kernels::Histogram& h) {
@@ -44,6 +52,7 @@ json histogram_json(const kernels::Histogram& h) {
   for (std::size_t i = 0; i <= h.bins(); ++i) edges[i] = h.edge(i);
   return {{"low", h.low()},
           {"high", h.high()},
+          {"include_high", h.high_edge() == kernels::HighEdge::last_bin},
           {"edges", edges},
           {"counts", h.counts()},
           {"underflow", h.underflow()},
@@ -99,6 +108,59 @@ std::pair<Result, json> analyse(const AnalysisOptions& o, Reduce reduce_part) {
   return {merged, run};
 }
 
+// The statistics as `strata stats --json` prints them: null where no value exists (no values,
+// or only NaNs); inf and NaN as json_text encodes them. Integer dtypes: min and max are exact
+// JSON integers, `sum` too when it fits 64 bits, and `sum_exact` is the exact decimal string.
+json stats_json(const kernels::StatsSummary& r) {
+  auto value = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+  json j = {{"count", r.count},
+            {"nan_count", r.nan_count},
+            {"pos_inf_count", r.pos_inf_count},
+            {"neg_inf_count", r.neg_inf_count},
+            {"sum", r.sum},
+            {"min", value(r.min)},
+            {"max", value(r.max)},
+            {"mean", value(r.mean)},
+            {"variance", value(r.variance)},
+            {"stddev", value(r.stddev)}};
+  if (r.integer_sum) {
+    j["min"] = *r.integer_min;
+    j["max"] = *r.integer_max;
+    j["sum_exact"] = kernels::to_decimal(*r.integer_sum);
+    if (*r.integer_sum >= std::numeric_limits<std::int64_t>::min() &&
+        *r.integer_sum <= std::numeric_limits<std::int64_t>::max()) {
+      j["sum"] = static_cast<std::int64_t>(*r.integer_sum);
+    }
+  }
+  return j;
+}
+
+// The statistics as text: 12 significant digits, "none" where no value exists, inf and nan as
+// such; integer dtypes print their exact sum, min and max.
+std::string stats_text(const std::string& name, const kernels::StatsSummary& r) {
+  auto number = [](double x) {
+    if (std::isnan(x)) return std::string("nan");  // never "-nan"
+    char text[32];
+    std::snprintf(text, sizeof text, "%.12g", x);
+    return std::string(text);
+  };
+  auto value = [&](const std::optional<double>& v) { return v ? number(*v) : "none"; };
+  std::string out =
+      name + ": " + std::to_string(r.count) + " values (" + std::to_string(r.nan_count) + " NaN";
+  if (r.pos_inf_count + r.neg_inf_count > 0) {
+    out += ", " + std::to_string(r.pos_inf_count) + " +inf, " + std::to_string(r.neg_inf_count) +
+           " -inf";
+  }
+  out += ")\n  mean " + value(r.mean) + "  stddev " + value(r.stddev) + "\n  min ";
+  if (r.integer_sum) {
+    out += std::to_string(*r.integer_min) + "  max " + std::to_string(*r.integer_max) + "  sum " +
+           kernels::to_decimal(*r.integer_sum);
+  } else {
+    out += value(r.min) + "  max " + value(r.max) + "  sum " + number(r.sum);
+  }
+  return out + '\n';
+}
+
 // The statistics and, with --hist, the histogram: both from one pass.
 std::tuple<kernels::Stats, std::optional<kernels::Histogram>, json> stats_pass(
     const AnalysisOptions& o) {
@@ -121,24 +183,16 @@ void run_stats(const AnalysisOptions& o) {
   auto [s, h, run] = stats_pass(o);
   if (!run["print"].get<bool>()) return;
   run.erase("print");
-  json j = {{"run", run},
-            {"count", s.count},
-            {"nan_count", s.nan_count},
-            {"sum", s.sum},
-            {"min", s.min},
-            {"max", s.max},
-            {"mean", s.mean},
-            {"variance", s.variance()},
-            {"stddev", s.stddev()}};
-  if (h) j["histogram"] = histogram_json(*h);
+  const kernels::StatsSummary summary = s.summary();
   if (o.json) {
+    json j = stats_json(summary);
+    j["run"] = run;
+    if (h) j["histogram"] = histogram_json(*h);
     std::cout << json_text(j) << '\n';
     return;
   }
   std::cout.precision(12);
-  std::cout << printable(run["dataset"].get<std::string>()) << ": " << s.count << " values ("
-            << s.nan_count << " NaN)\n  mean " << s.mean << "  stddev " << s.stddev() << "\n  min "
-            << s.min << "  max " << s.max << "  sum " << s.sum << "\n  "
+  std::cout << stats_text(printable(run["dataset"].get<std::string>()), summary) << "  "
             << format_bytes(run["bytes"]) << " in " << run["seconds"].get<double>() << " s on "
             << run["ranks"] << " rank(s) x " << run["threads_per_rank"] << " threads\n";
   if (h) {
@@ -163,7 +217,7 @@ void run_hist(const AnalysisOptions& o) {
     return;
   }
   std::cout << printable(run["dataset"].get<std::string>()) << ": " << h.bins() << " bins over ["
-            << h.low() << ", " << h.high() << ")\n";
+            << h.low() << ", " << h.high() << (o.include_high ? "]" : ")") << "\n";
   print_histogram(h);
 }
 
@@ -194,6 +248,9 @@ void add_analysis_commands(CLI::App& app) {
 
   auto hist = std::make_shared<AnalysisOptions>();
   CLI::App* h = app.add_subcommand("hist", "Histogram of a dataset array with uniform bins");
+  h->footer(
+      "Every bin is half-open [lo, hi), the last one too: a value equal to HI counts as overflow.\n"
+      "NumPy's histogram closes its last bin instead; --include-high gives NumPy's rule.");
   h->add_option("dataset", hist->dataset, "FILE.strata[:array] or FILE.h5:/path")->required();
   h->add_option("--bins", hist->bins, "Number of bins")->capture_default_str();
   // Exactly two values, wherever the positional dataset comes: `--range 0 100 data.strata`.
@@ -202,6 +259,8 @@ void add_analysis_commands(CLI::App& app) {
       ->allow_extra_args(false)
       ->delimiter(',')
       ->required();
+  h->add_flag("--include-high", hist->include_high,
+              "Count a value equal to HI in the last bin (NumPy's rule), not as overflow");
   h->add_flag("--json", hist->json, "Print JSON");
   h->add_option("--threads", hist->threads, "Threads per rank (0: STRATA_THREADS or all allowed CPUs)");
   h->callback([hist] { run_hist(*hist); });

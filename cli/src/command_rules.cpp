@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <cmath>
 #include <filesystem>
 #include <system_error>
 
@@ -50,8 +51,32 @@ bool check_output(const std::string& out, OutputKind kind, bool overwrite,
   return true;
 }
 
+namespace {
+
+// A copy of j with every non-finite float as its string (nlohmann::json would print null).
+nlohmann::json with_nonfinite_as_strings(const nlohmann::json& j) {
+  if (j.is_number_float()) {
+    const double x = j.get<double>();
+    if (std::isnan(x)) return "nan";
+    if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+    return j;
+  }
+  if (!j.is_structured()) return j;
+  nlohmann::json out = j.is_array() ? nlohmann::json::array() : nlohmann::json::object();
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (j.is_array()) {
+      out.push_back(with_nonfinite_as_strings(*it));
+    } else {
+      out[it.key()] = with_nonfinite_as_strings(*it);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string json_text(const nlohmann::json& j) {
-  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  return with_nonfinite_as_strings(j).dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace strata::cli

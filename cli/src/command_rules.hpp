@@ -27,7 +27,9 @@ bool check_output(const std::string& out, OutputKind kind, bool overwrite,
                   const std::vector<std::string>& inputs = {});
 
 // JSON text that never throws: bytes that are not UTF-8 (metadata values may be anything) become
-// U+FFFD.
+// U+FFFD. The one encoding of every command's non-finite numbers (JSON has none): +inf, -inf and
+// NaN are the strings "inf", "-inf" and "nan"; null means that no value exists (the mean of no
+// values), never a number.
 std::string json_text(const nlohmann::json& j);
 
 }  // namespace strata::cli

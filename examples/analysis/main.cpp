@@ -8,9 +8,13 @@
 //   mpirun -np 4 strata_analysis run.h5:/fields/energy
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <limits>
+#include <optional>
 #include <strata/strata.hpp>
+#include <string>
 
 namespace {
 
@@ -63,10 +67,29 @@ int run(strata::Runtime& rt, const Options& o) {
               ds.shape().to_string().c_str());
   std::printf("ranks        %d, threads per rank %u, kernels on %s\n", rt.size(), ex.threads(),
               strata::kernels::simd_targets().dispatched.c_str());
-  std::printf("count        %llu (NaN %llu)\n", static_cast<unsigned long long>(stats.count),
-              static_cast<unsigned long long>(stats.nan_count));
-  std::printf("mean         %.12g\nstddev       %.12g\nmin          %.12g\nmax          %.12g\nsum          %.12g\n",
-              stats.mean, stats.stddev(), stats.min, stats.max, stats.sum);
+  // "none" where no value exists (no values, or only NaNs); integer data prints exact integers.
+  const strata::kernels::StatsSummary r = stats.summary();
+  auto text = [](std::optional<double> v) {
+    if (!v) return std::string("none");
+    if (std::isnan(*v)) return std::string("nan");
+    char out[32];
+    std::snprintf(out, sizeof out, "%.12g", *v);
+    return std::string(out);
+  };
+  std::printf("count        %llu (NaN %llu, +inf %llu, -inf %llu)\n",
+              static_cast<unsigned long long>(r.count),
+              static_cast<unsigned long long>(r.nan_count),
+              static_cast<unsigned long long>(r.pos_inf_count),
+              static_cast<unsigned long long>(r.neg_inf_count));
+  std::printf("mean         %s\nstddev       %s\n", text(r.mean).c_str(), text(r.stddev).c_str());
+  if (r.integer_sum) {
+    std::printf("min          %lld\nmax          %lld\nsum          %s\n",
+                static_cast<long long>(*r.integer_min), static_cast<long long>(*r.integer_max),
+                strata::kernels::to_decimal(*r.integer_sum).c_str());
+  } else {
+    std::printf("min          %s\nmax          %s\nsum          %s\n", text(r.min).c_str(),
+                text(r.max).c_str(), text(r.sum).c_str());
+  }
   std::printf("above %-6g %llu\n", o.above, static_cast<unsigned long long>(above));
   std::printf("histogram    %zu bins over [%g, %g), underflow %llu, overflow %llu\n", histogram.bins(),
               histogram.low(), histogram.high(), static_cast<unsigned long long>(histogram.underflow()),
@@ -85,8 +108,13 @@ int run(strata::Runtime& rt, const Options& o) {
       static_cast<double>(bytes) / (1u << 30), gbps(pass_s));
 
   if (!o.out.empty()) {
-    std::vector<double> summary{static_cast<double>(stats.count), stats.sum, stats.min, stats.max,
-                                stats.mean, stats.variance(), static_cast<double>(above)};
+    // NaN where no value exists: then count is 0 (a NaN with count > 0 is a result: the mean
+    // of +inf and -inf).
+    const double none = std::numeric_limits<double>::quiet_NaN();
+    std::vector<double> summary{static_cast<double>(r.count), r.sum,
+                                r.min.value_or(none),         r.max.value_or(none),
+                                r.mean.value_or(none),        r.variance.value_or(none),
+                                static_cast<double>(above)};
     std::vector<double> edges(histogram.bins() + 1);
     for (std::size_t i = 0; i <= histogram.bins(); ++i) edges[i] = histogram.edge(i);
     strata::io::export_array(o.out, "/histogram/counts", strata::DType::u64, {histogram.bins()},
@@ -95,8 +123,10 @@ int run(strata::Runtime& rt, const Options& o) {
                              std::as_bytes(std::span(edges)));
     strata::io::export_array(o.out, "/summary", strata::DType::f64, {summary.size()},
                              std::as_bytes(std::span(summary)));
-    std::printf("results      %s (/summary: count sum min max mean variance above; /histogram)\n",
-                o.out.c_str());
+    std::printf(
+        "results      %s (/summary: count sum min max mean variance above, NaN for no value; "
+        "/histogram)\n",
+        o.out.c_str());
   }
   return 0;
 }

@@ -35,7 +35,9 @@ namespace hn = hwy::HWY_NAMESPACE;
 // Extended indices of p[0, n) into out: 0 underflow, 1 + bin(x), bins + 1 overflow, bins + 2
 // NaN. bin(x) = floor((x - low) * bins / (high - low)) exactly as written (a true division, so
 // a value whose quotient is an integer lands on that bin, as integer data often does), clamped
-// to bins - 1 against rounding up just below high. n is a multiple of Lanes(d).
+// to bins - 1 against rounding up just below high (and for high itself when over_at is above
+// it). Values >= over_at are overflow: high, or the next double up for HighEdge::last_bin.
+// n is a multiple of Lanes(d).
 //
 // A vector division costs more than the rest of the loop together (16 cycles for 8 lanes on
 // Intel cores), so the quotient is first taken as a product with 1 / (high - low). That differs
@@ -48,10 +50,11 @@ namespace hn = hwy::HWY_NAMESPACE;
 // from ~5 to ~7 GB/s with it. Prefetches never fault, so running past the span is harmless.
 template <class D, typename T>
 HWY_INLINE void bin_indices(D d, const T* HWY_RESTRICT p, std::size_t n, std::size_t ahead_bytes,
-                            double low, double high, double bins, std::uint32_t* HWY_RESTRICT out) {
+                            double low, double high, double over_at, double bins,
+                            std::uint32_t* HWY_RESTRICT out) {
   const hn::Rebind<std::int32_t, D> di;
   const auto low_v = hn::Set(d, low);
-  const auto high_v = hn::Set(d, high);
+  const auto over_at_v = hn::Set(d, over_at);
   const auto bins_v = hn::Set(d, bins);
   const auto range_v = hn::Set(d, high - low);
   const auto inverse_range_v = hn::Set(d, 1.0 / (high - low));
@@ -75,7 +78,7 @@ HWY_INLINE void bin_indices(D d, const T* HWY_RESTRICT p, std::size_t n, std::si
     }
     auto index = hn::Add(hn::Min(q, last_v), one);
     index = hn::IfThenZeroElse(hn::Lt(v, low_v), index);
-    index = hn::IfThenElse(hn::Ge(v, high_v), over_v, index);
+    index = hn::IfThenElse(hn::Ge(v, over_at_v), over_v, index);
     index = hn::IfThenElse(hn::IsNaN(v), nan_v, index);
     // Small non-negative integers: the conversion is exact.
     hn::StoreU(hn::DemoteTo(di, index), di, reinterpret_cast<std::int32_t*>(out + i));
@@ -84,29 +87,29 @@ HWY_INLINE void bin_indices(D d, const T* HWY_RESTRICT p, std::size_t n, std::si
 
 template <typename T>
 void bin_indices_span(const T* HWY_RESTRICT p, std::size_t n, double low, double high,
-                      double bins, std::uint32_t* HWY_RESTRICT out) {
+                      double over_at, double bins, std::uint32_t* HWY_RESTRICT out) {
   const hn::ScalableTag<double> d;
   const hn::CappedTag<double, 1> d1;  // the remainder, through the same operations
   const std::size_t body = n - n % hn::Lanes(d);
-  bin_indices(d, p, body, n * sizeof(T), low, high, bins, out);
-  bin_indices(d1, p + body, n - body, n * sizeof(T), low, high, bins, out + body);
+  bin_indices(d, p, body, n * sizeof(T), low, high, over_at, bins, out);
+  bin_indices(d1, p + body, n - body, n * sizeof(T), low, high, over_at, bins, out + body);
 }
 
-void bin_indices_f32(const float* p, std::size_t n, double low, double high, double bins,
-                     std::uint32_t* out) {
-  bin_indices_span(p, n, low, high, bins, out);
+void bin_indices_f32(const float* p, std::size_t n, double low, double high, double over_at,
+                     double bins, std::uint32_t* out) {
+  bin_indices_span(p, n, low, high, over_at, bins, out);
 }
-void bin_indices_f64(const double* p, std::size_t n, double low, double high, double bins,
-                     std::uint32_t* out) {
-  bin_indices_span(p, n, low, high, bins, out);
+void bin_indices_f64(const double* p, std::size_t n, double low, double high, double over_at,
+                     double bins, std::uint32_t* out) {
+  bin_indices_span(p, n, low, high, over_at, bins, out);
 }
-void bin_indices_i32(const std::int32_t* p, std::size_t n, double low, double high, double bins,
-                     std::uint32_t* out) {
-  bin_indices_span(p, n, low, high, bins, out);
+void bin_indices_i32(const std::int32_t* p, std::size_t n, double low, double high, double over_at,
+                     double bins, std::uint32_t* out) {
+  bin_indices_span(p, n, low, high, over_at, bins, out);
 }
-void bin_indices_i64(const std::int64_t* p, std::size_t n, double low, double high, double bins,
-                     std::uint32_t* out) {
-  bin_indices_span(p, n, low, high, bins, out);
+void bin_indices_i64(const std::int64_t* p, std::size_t n, double low, double high, double over_at,
+                     double bins, std::uint32_t* out) {
+  bin_indices_span(p, n, low, high, over_at, bins, out);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -123,7 +126,15 @@ HWY_EXPORT(bin_indices_i32);
 HWY_EXPORT(bin_indices_i64);
 
 template <typename T>
-using BinIndicesFn = void (*)(const T*, std::size_t, double, double, double, std::uint32_t*);
+using BinIndicesFn = void (*)(const T*, std::size_t, double, double, double, double,
+                              std::uint32_t*);
+
+// The first value counted as overflow: high itself, or (NumPy's rule) the next double above it.
+double over_at(const Histogram& h) noexcept {
+  return h.high_edge() == HighEdge::last_bin
+             ? std::nextafter(h.high(), std::numeric_limits<double>::infinity())
+             : h.high();
+}
 
 constexpr std::size_t kMaxBins = std::size_t{1} << 24;
 // Indices computed per batch: 8 KiB of them stay in L1 between the SIMD pass and the scatter.
@@ -140,12 +151,13 @@ constexpr std::size_t kSubHistogramMaxBins = std::size_t{1} << 20;
 constexpr std::size_t kStackCounters = 4096;  // 16 KiB on the stack; larger ones go to the heap
 
 constexpr std::uint32_t kMagic = 0x54534948;  // "HIST" read as little-endian bytes
-constexpr std::uint32_t kVersion = 1;
-constexpr std::size_t kHeaderBytes = 4 + 4 + 6 * 8;
+constexpr std::uint32_t kVersion = 2;
+constexpr std::size_t kHeaderBytes = 4 + 4 + 7 * 8;
 
 }  // namespace
 
-Histogram::Histogram(double low, double high, std::size_t bins) : low_(low), high_(high) {
+Histogram::Histogram(double low, double high, std::size_t bins, HighEdge high_edge)
+    : low_(low), high_(high), high_edge_(high_edge) {
   if (!std::isfinite(low) || !std::isfinite(high) || !(low < high)) {
     throw std::invalid_argument("Histogram: need finite low < high, got [" + std::to_string(low) +
                                 ", " + std::to_string(high) + ")");
@@ -285,7 +297,7 @@ static void add_values(Histogram& h, std::span<const T> values, BinIndicesFn<T> 
         const std::size_t piece_end = std::min(values.size(), piece + kFoldEvery);
         for (std::size_t i = piece; i < piece_end; i += kBatch) {
           const std::size_t n = std::min(kBatch, piece_end - i);
-          bin_indices(values.data() + i, n, h.low(), h.high(), bins_d, index.data());
+          bin_indices(values.data() + i, n, h.low(), h.high(), over_at(h), bins_d, index.data());
           sub.count(index.data(), n);
         }
         sub.fold_into(counter);
@@ -295,7 +307,7 @@ static void add_values(Histogram& h, std::span<const T> values, BinIndicesFn<T> 
   }
   for (std::size_t i = 0; i < values.size(); i += kBatch) {
     const std::size_t n = std::min(kBatch, values.size() - i);
-    bin_indices(values.data() + i, n, h.low(), h.high(), bins_d, index.data());
+    bin_indices(values.data() + i, n, h.low(), h.high(), over_at(h), bins_d, index.data());
     counter.count_direct(index.data(), n);
   }
 }
@@ -346,7 +358,8 @@ void Histogram::add(std::span<const std::uint8_t> values) noexcept {
   for (std::size_t v = 0; v < 256; ++v) value[v] = static_cast<double>(v);
   std::array<std::uint32_t, 256> index;
   HWY_DYNAMIC_DISPATCH(bin_indices_f64)
-  (value.data(), value.size(), low_, high_, static_cast<double>(bins()), index.data());
+  (value.data(), value.size(), low_, high_, over_at(*this), static_cast<double>(bins()),
+   index.data());
   Counter counter(counts_.data(), bins(), underflow_, overflow_, nan_count_);
   for (std::size_t v = 0; v < 256; ++v) {
     if (by_value[v] != 0) counter.add_extended(index[v], by_value[v]);
@@ -359,7 +372,8 @@ void Histogram::merge(const Histogram& other) {
     return;
   }
   if (other.bins() == 0 && other.total() == 0) return;
-  if (other.low_ != low_ || other.high_ != high_ || other.bins() != bins()) {
+  if (other.low_ != low_ || other.high_ != high_ || other.bins() != bins() ||
+      other.high_edge_ != high_edge_) {
     throw std::invalid_argument(
         "Histogram::merge: bins differ ([" + std::to_string(low_) + ", " + std::to_string(high_) +
         ") x " + std::to_string(bins()) + " vs [" + std::to_string(other.low_) + ", " +
@@ -406,8 +420,9 @@ std::uint32_t get_u32(std::span<const std::byte> in, std::size_t at) {
 
 }  // namespace
 
-// Layout, little-endian: u32 magic "HIST", u32 version 1, f64 low, f64 high, u64 bins,
-// u64 underflow, u64 overflow, u64 NaNs, then bins x u64 counts.
+// Layout, little-endian: u32 magic "HIST", u32 version 2, f64 low, f64 high, u64 bins,
+// u64 underflow, u64 overflow, u64 NaNs, u64 flags (bit 0: HighEdge::last_bin), then bins x u64
+// counts.
 std::vector<std::byte> Histogram::serialize() const {
   std::vector<std::byte> out;
   out.reserve(kHeaderBytes + 8 * counts_.size());
@@ -419,6 +434,7 @@ std::vector<std::byte> Histogram::serialize() const {
   put_u64(out, underflow_);
   put_u64(out, overflow_);
   put_u64(out, nan_count_);
+  put_u64(out, high_edge_ == HighEdge::last_bin ? 1 : 0);
   for (std::uint64_t c : counts_) put_u64(out, c);
   return out;
 }
@@ -441,9 +457,14 @@ Histogram Histogram::deserialize(std::span<const std::byte> bytes) {
     throw std::invalid_argument("Histogram::deserialize: " + std::to_string(bins) + " bins in " +
                                 std::to_string(bytes.size()) + " bytes");
   }
+  const std::uint64_t flags = get_u64(bytes, 56);
+  if (flags > 1) {
+    throw std::invalid_argument("Histogram::deserialize: unknown flags " + std::to_string(flags));
+  }
   Histogram h;
   if (bins > 0) {
-    h = Histogram(low, high, bins);  // validates the range as the constructor does
+    // Validates the range as the constructor does.
+    h = Histogram(low, high, bins, flags == 1 ? HighEdge::last_bin : HighEdge::overflow);
   } else if (low != h.low_ || high != h.high_) {
     throw std::invalid_argument("Histogram::deserialize: a histogram without bins has range [0, 1)");
   }

@@ -4,12 +4,18 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <span>
+#include <vector>
 
 #include "run_command.hpp"
 #include "strata/io/format/strata_file.hpp"
+#include "strata/io/hdf5/hdf5.hpp"
 
 namespace {
 
@@ -257,6 +263,119 @@ TEST(AnalysisCommands, Hdf5StatsStillWork) {
   }
   fs::remove(temp("h.strata"));
   fs::remove(temp("h.h5"));
+}
+
+}  // namespace
+
+namespace {
+
+// Proves `strata stats` reports the edges of issue 21 in --json and text, at 1, 2 and 4 ranks and
+// 1 and 2 threads, against results derived by hand: no values and only NaNs give null (JSON) and
+// "none" (text) for mean, variance, min and max; [1e308, 1e308, -1e308] has variance "inf"
+// (the variance, (24/9) 1e616 / 3, overflows a double); +inf is the max, written as the string
+// "inf" (never null), and -inf as "-inf"; int64 [2^62 + 1, 2^62 + 3] has exact JSON integers
+// as min and max, and its sum 2^63 + 4 (past int64) exact in sum_exact.
+TEST(AnalysisCommands, StatsEdgesInJsonAndText) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  const std::string h5 = temp("edges.h5");
+  fs::remove(h5);
+  auto write = [&](const char* name, strata::DType dtype, const auto& values) {
+    strata::io::export_array(h5, name, dtype, {values.size()}, std::as_bytes(std::span(values)));
+  };
+  constexpr std::int64_t two62 = std::int64_t{1} << 62;
+  write("/empty", strata::DType::f64, std::vector<double>{});
+  write("/nan", strata::DType::f64, std::vector<double>(10, std::nan("")));
+  write("/big", strata::DType::f64, std::vector<double>{1e308, 1e308, -1e308});
+  write("/inf", strata::DType::f64, std::vector<double>{1.0, inf, 2.0});
+  write("/neg", strata::DType::f32, std::vector<float>{-INFINITY, 1.0f});
+  write("/int", strata::DType::i64, std::vector<std::int64_t>{two62 + 1, two62 + 3});
+  const std::string mpirun = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " +
+                             std::string(STRATA_MPIEXEC) + " --oversubscribe -np ";
+  for (const std::string& prefix : {std::string(), mpirun + "2 ", mpirun + "4 "}) {
+    for (const char* threads : {"1", "2"}) {
+      auto stats = [&](const char* name, const char* json_flag) {
+        auto r = run_command(prefix + strata_cli + " stats " + json_flag + " --threads " + threads +
+                             " " + h5 + ":" + name);
+        EXPECT_EQ(r.exit_code, 0) << prefix << name << ": " << r.err;
+        return r.out;
+      };
+      SCOPED_TRACE(prefix + " threads " + threads);
+      // Rank 0 prints the merged result: the text is checked once per thread count.
+      const bool text = prefix.empty();
+      for (const char* name : {"/empty", "/nan"}) {
+        const json j = json::parse(stats(name, "--json"));
+        EXPECT_EQ(j["count"], 0) << name;
+        EXPECT_EQ(j["nan_count"], name == std::string("/nan") ? 10 : 0) << name;
+        for (const char* field : {"mean", "variance", "stddev", "min", "max"}) {
+          EXPECT_TRUE(j[field].is_null()) << name << " " << field << ": " << j[field];
+        }
+        EXPECT_EQ(j["sum"], 0.0) << name;
+        if (!text) continue;
+        const std::string out = stats(name, "");
+        EXPECT_NE(out.find("mean none  stddev none"), std::string::npos) << out;
+        EXPECT_NE(out.find("min none  max none"), std::string::npos) << out;
+      }
+      const json big = json::parse(stats("/big", "--json"));
+      EXPECT_EQ(big["variance"], "inf");
+      EXPECT_EQ(big["stddev"], "inf");
+      EXPECT_EQ(big["sum"], 1e308);
+      EXPECT_DOUBLE_EQ(big["mean"].get<double>(), 1e308 / 3.0);
+      const json with_inf = json::parse(stats("/inf", "--json"));
+      EXPECT_EQ(with_inf["max"], "inf");
+      EXPECT_EQ(with_inf["sum"], "inf");
+      EXPECT_EQ(with_inf["mean"], "inf");
+      EXPECT_EQ(with_inf["variance"], "nan");
+      EXPECT_EQ(with_inf["min"], 1.0);
+      EXPECT_EQ(with_inf["pos_inf_count"], 1);
+      const json negative = json::parse(stats("/neg", "--json"));
+      EXPECT_EQ(negative["min"], "-inf");
+      EXPECT_EQ(negative["sum"], "-inf");
+      EXPECT_EQ(negative["max"], 1.0);
+      EXPECT_EQ(negative["neg_inf_count"], 1);
+      if (text) EXPECT_NE(stats("/inf", "").find("max inf  sum inf"), std::string::npos);
+      const json integers = json::parse(stats("/int", "--json"));
+      EXPECT_EQ(integers["min"], two62 + 1);
+      EXPECT_EQ(integers["max"], two62 + 3);
+      EXPECT_EQ(integers["sum_exact"], "9223372036854775812");
+      EXPECT_EQ(integers["variance"], 1.0);
+      if (text) {
+        EXPECT_NE(stats("/int", "")
+                      .find("min 4611686018427387905  max 4611686018427387907  sum "
+                            "9223372036854775812"),
+                  std::string::npos);
+      }
+    }
+  }
+  fs::remove(h5);
+}
+
+}  // namespace
+
+namespace {
+
+// Proves `strata hist` counts a value equal to the top of --range as overflow (half-open bins),
+// and with --include-high in the last bin as numpy.histogram([0, 5, 10], 2, (0, 10)) does
+// ([1, 2]); and that --help says so.
+TEST(AnalysisCommands, HistTopEdgeIsOverflowUnlessIncludeHigh) {
+  const std::string h5 = temp("edge.h5");
+  fs::remove(h5);
+  const std::vector<double> values = {0.0, 5.0, 10.0};
+  strata::io::export_array(h5, "/v", strata::DType::f64, {values.size()},
+                           std::as_bytes(std::span(values)));
+  auto half = run_command(strata_cli + " hist --json --bins 2 --range 0 10 " + h5 + ":/v");
+  ASSERT_EQ(half.exit_code, 0) << half.err;
+  EXPECT_EQ(json::parse(half.out)["counts"], json::array({1, 1}));
+  EXPECT_EQ(json::parse(half.out)["overflow"], 1);
+  auto closed =
+      run_command(strata_cli + " hist --json --include-high --bins 2 --range 0 10 " + h5 + ":/v");
+  ASSERT_EQ(closed.exit_code, 0) << closed.err;
+  EXPECT_EQ(json::parse(closed.out)["counts"], json::array({1, 2}));
+  EXPECT_EQ(json::parse(closed.out)["overflow"], 0);
+  EXPECT_EQ(json::parse(closed.out)["include_high"], true);
+  auto help = run_command(strata_cli + " hist --help");
+  EXPECT_NE(help.out.find("half-open"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("--include-high"), std::string::npos) << help.out;
+  fs::remove(h5);
 }
 
 }  // namespace

@@ -216,7 +216,7 @@ TEST(Histogram, SerializeRoundTripsAndRejectsMalformedBytes) {
   Histogram h(0.0, 1.0, 3);
   h.add(std::span<const double>(values));
   const auto bytes = h.serialize();
-  EXPECT_EQ(bytes.size(), 56u + 3 * 8);
+  EXPECT_EQ(bytes.size(), 64u + 3 * 8);
   EXPECT_EQ(Histogram::deserialize(bytes), h);
   EXPECT_EQ(Histogram::deserialize(Histogram{}.serialize()), Histogram{});
 
@@ -229,6 +229,59 @@ TEST(Histogram, SerializeRoundTripsAndRejectsMalformedBytes) {
   auto bad_range = bytes;
   bad_range[8 + 7] = std::byte{0x7f};  // low's top byte: low becomes huge, above high
   EXPECT_THROW(Histogram::deserialize(bad_range), std::invalid_argument);
+}
+
+// Proves the top edge: with HighEdge::overflow (the default) a value equal to high is overflow
+// (every bin half-open); with HighEdge::last_bin (NumPy's rule) it goes into the last bin and
+// only values above high are overflow — for every type, through both counting paths (a short
+// span counts directly, a long one through sub-histograms); the flag survives serialize and
+// merging histograms of different rules is refused.
+TEST(Histogram, HighEdgeOverflowOrLastBin) {
+  for (std::size_t repeat : {std::size_t{1}, std::size_t{1000}}) {
+    std::vector<double> values;
+    for (std::size_t i = 0; i < repeat; ++i) {
+      for (double x : {0.0, 2.5, 9.999, 10.0, 10.5, -1.0}) values.push_back(x);
+    }
+    auto check = [&](const auto& typed) {
+      using T = typename std::decay_t<decltype(typed)>::value_type;
+      Histogram half(0.0, 10.0, 4);
+      Histogram closed(0.0, 10.0, 4, strata::kernels::HighEdge::last_bin);
+      half.add(std::span<const T>(typed));
+      closed.add(std::span<const T>(typed));
+      // Bins [0, 2.5) [2.5, 5) [5, 7.5) [7.5, 10); each value `repeat` times. Integers
+      // truncate: 2.5 -> 2 (first bin), 9.999 -> 9, 10.5 -> 10 (the top edge).
+      const bool integral = std::is_integral_v<T>;
+      const std::uint64_t r = repeat;
+      const std::uint64_t second = integral ? 0 : r;
+      EXPECT_EQ(half.counts(), (std::vector<std::uint64_t>{r * (integral ? 2 : 1), second, 0, r}));
+      EXPECT_EQ(half.overflow(), 2 * r);
+      EXPECT_EQ(closed.counts(), (std::vector<std::uint64_t>{r * (integral ? 2 : 1), second, 0,
+                                                             r * (integral ? 3 : 2)}));
+      EXPECT_EQ(closed.overflow(), integral ? 0 : r);
+      EXPECT_EQ(half.underflow(), r);
+      EXPECT_EQ(closed.underflow(), r);
+    };
+    check(values);
+    check(std::vector<float>(values.begin(), values.end()));
+    std::vector<std::int32_t> i32;
+    std::vector<std::int64_t> i64;
+    for (double x : values) {
+      i32.push_back(static_cast<std::int32_t>(x));
+      i64.push_back(static_cast<std::int64_t>(x));
+    }
+    check(i32);
+    check(i64);
+  }
+  Histogram closed(0.0, 10.0, 4, strata::kernels::HighEdge::last_bin);
+  const std::uint8_t bytes[] = {10, 11};
+  closed.add(std::span<const std::uint8_t>(bytes));
+  EXPECT_EQ(closed.counts()[3], 1u);
+  EXPECT_EQ(closed.overflow(), 1u);
+  EXPECT_EQ(Histogram::deserialize(closed.serialize()), closed);
+  EXPECT_EQ(Histogram::deserialize(closed.serialize()).high_edge(),
+            strata::kernels::HighEdge::last_bin);
+  Histogram half(0.0, 10.0, 4);
+  EXPECT_THROW(half.merge(closed), std::invalid_argument);
 }
 
 // Proves the documented behaviour of add() on a default-constructed (binless) histogram.

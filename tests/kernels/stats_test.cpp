@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests of strata::kernels::Stats against long-double references written here: every compiled
 // SIMD target (Highway's per-target GTest fixture re-dispatches the public API), odd sizes and
-// misaligned starts, NaN and infinity policy, merging, and 10^8 values with a large offset.
+// misaligned starts, NaN and infinity policy, merging, and 10^8 values with a large offset; and
+// the edges against hand-derived values: no values, only NaNs, overflow, exact int64.
 #include "strata/kernels/stats.hpp"
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <random>
 #include <span>
 #include <type_traits>
@@ -293,10 +295,200 @@ TEST(Stats, MergeWithEmptyIsIdentity) {
   EXPECT_EQ(s.m2, 90.0);  // 36 + 9 + 9 + 36
   EXPECT_EQ(s.variance(), 22.5);
   EXPECT_EQ(s.sample_variance(), 30.0);
+  EXPECT_EQ(s.stddev(), std::sqrt(22.5));
   EXPECT_EQ(left.count, 4u);
   EXPECT_EQ(left.nan_count, 2u);
   EXPECT_EQ(left.m2, 90.0);
-  EXPECT_EQ(Stats{}.stddev(), 0.0);
+  EXPECT_FALSE(Stats{}.stddev().has_value());
+}
+
+// Edge data of issue 21, each with results derived by hand (the comment says how), added to a
+// Stats in `parts` pieces merged in order: the properties must survive any split, as they must
+// across threads and ranks.
+using strata::kernels::Int128;
+using strata::kernels::StatsSummary;
+
+template <typename T>
+StatsSummary summary_in_parts(const std::vector<T>& values, std::size_t parts) {
+  Stats total;
+  for (std::size_t p = 0; p < parts; ++p) {
+    const std::size_t first = values.size() * p / parts;
+    const std::size_t last = values.size() * (p + 1) / parts;
+    Stats piece;
+    piece.add(std::span<const T>(values.data() + first, last - first));
+    total.merge(piece);
+  }
+  return total.summary();
+}
+
+void expect_no_value(const StatsSummary& r) {
+  EXPECT_EQ(r.count, 0u);
+  EXPECT_EQ(r.sum, 0.0);  // the empty sum is 0: a value
+  EXPECT_FALSE(r.min.has_value());
+  EXPECT_FALSE(r.max.has_value());
+  EXPECT_FALSE(r.mean.has_value());
+  EXPECT_FALSE(r.variance.has_value());
+  EXPECT_FALSE(r.sample_variance.has_value());
+  EXPECT_FALSE(r.stddev.has_value());
+  EXPECT_FALSE(r.integer_sum.has_value());
+}
+
+// Proves no values and only NaNs (also across a block boundary) report no mean, variance, min or
+// max (the identities +inf/-inf/0 of the reduction never leak out as results).
+TEST_P(StatsTest, EmptyAndAllNaNHaveNoValue) {
+  for (std::size_t parts : {1, 2, 4}) {
+    SCOPED_TRACE(testing::Message() << "parts=" << parts);
+    expect_no_value(summary_in_parts(std::vector<double>{}, parts));
+    expect_no_value(summary_in_parts(std::vector<std::int64_t>{}, parts));
+    for (std::size_t n : {std::size_t{10}, std::size_t{2048 + 3}}) {
+      const StatsSummary r = summary_in_parts(std::vector<double>(n, kNaN), parts);
+      expect_no_value(r);
+      EXPECT_EQ(r.nan_count, n);
+      const StatsSummary f = summary_in_parts(std::vector<float>(n, NAN), parts);
+      expect_no_value(f);
+      EXPECT_EQ(f.nan_count, n);
+    }
+  }
+  const double one[] = {5.0};
+  Stats s;
+  s.add(std::span<const double>(one));
+  EXPECT_EQ(s.variance(), 0.0);
+  EXPECT_FALSE(s.sample_variance().has_value());  // n - 1 = 0: none
+}
+
+// Proves a second moment past the double range is inf, never 0 or a finite wrong value, while the
+// finite sum and mean stay exact: [1e308, 1e308, -1e308] has sum 1e308 (exactly that double),
+// mean 1e308 / 3 (to 4 ulps) and m2 = (24/9) 1e616. Also with the
+// three values in different 2048-value blocks among zeros, where block sums overflow on merge.
+TEST_P(StatsTest, OverflowingMomentsAreInfinite) {
+  const std::vector<double> three = {1e308, 1e308, -1e308};
+  for (std::size_t parts : {1, 2, 3}) {
+    SCOPED_TRACE(testing::Message() << "parts=" << parts);
+    const StatsSummary r = summary_in_parts(three, parts);
+    EXPECT_EQ(r.count, 3u);
+    EXPECT_EQ(r.sum, 1e308);
+    EXPECT_DOUBLE_EQ(*r.mean, 1e308 / 3.0);  // within 4 ulps: Chan's merged mean rounds twice
+    EXPECT_EQ(r.variance, kInf);
+    EXPECT_EQ(r.stddev, kInf);
+    EXPECT_EQ(r.min, -1e308);
+    EXPECT_EQ(r.max, 1e308);
+  }
+  std::vector<double> spread(3 * 2048, 0.0);
+  spread[10] = 1e308;
+  spread[2048 + 10] = 1e308;
+  spread[2 * 2048 + 10] = -1e308;
+  for (std::size_t parts : {1, 2, 4}) {
+    SCOPED_TRACE(testing::Message() << "spread parts=" << parts);
+    const StatsSummary r = summary_in_parts(spread, parts);
+    EXPECT_NEAR(r.sum, 1e308, 1e308 * 1e-15);
+    EXPECT_NEAR(*r.mean, 1e308 / 6144.0, 1e308 / 6144.0 * 1e-15);
+    EXPECT_EQ(r.variance, kInf);
+  }
+  // A sum that truly leaves the range: +inf, with the mean (1e308) still exact.
+  const std::vector<double> two = {1e308, 1e308};
+  for (std::size_t parts : {1, 2}) {
+    const StatsSummary r = summary_in_parts(two, parts);
+    EXPECT_EQ(r.sum, kInf);
+    EXPECT_EQ(r.mean, 1e308);
+    EXPECT_EQ(r.variance, 0.0);
+  }
+  // Squares overflow with a sum of 0: [1e200, -1e200] has m2 = 2e400.
+  const StatsSummary sq = summary_in_parts(std::vector<double>{1e200, -1e200}, 1);
+  EXPECT_EQ(sq.sum, 0.0);
+  EXPECT_EQ(sq.mean, 0.0);
+  EXPECT_EQ(sq.variance, kInf);
+}
+
+// Proves infinities are counted by sign and reported as values: max of [1, +inf, 2] is +inf, the
+// sum and mean +inf, the variance NaN (inf - inf); with both signs the sum and mean are NaN.
+TEST_P(StatsTest, InfinitiesAreCountedAndReported) {
+  for (std::size_t parts : {1, 2, 3}) {
+    SCOPED_TRACE(testing::Message() << "parts=" << parts);
+    const StatsSummary r = summary_in_parts(std::vector<double>{1.0, kInf, 2.0}, parts);
+    EXPECT_EQ(r.count, 3u);
+    EXPECT_EQ(r.pos_inf_count, 1u);
+    EXPECT_EQ(r.neg_inf_count, 0u);
+    EXPECT_EQ(r.min, 1.0);
+    EXPECT_EQ(r.max, kInf);
+    EXPECT_EQ(r.sum, kInf);
+    EXPECT_EQ(r.mean, kInf);
+    EXPECT_TRUE(std::isnan(*r.variance));
+    const StatsSummary b =
+        summary_in_parts(std::vector<float>{-INFINITY, 1.0f, NAN, INFINITY}, parts);
+    EXPECT_EQ(b.count, 3u);
+    EXPECT_EQ(b.nan_count, 1u);
+    EXPECT_EQ(b.pos_inf_count, 1u);
+    EXPECT_EQ(b.neg_inf_count, 1u);
+    EXPECT_EQ(b.min, -kInf);
+    EXPECT_EQ(b.max, kInf);
+    EXPECT_TRUE(std::isnan(b.sum));
+    EXPECT_TRUE(std::isnan(*b.mean));
+  }
+  // A finite sum that overflowed to +inf must not turn NaN when a -inf arrives: the sum is -inf.
+  std::vector<double> v(3 * 2048, 1e308);
+  v.back() = -kInf;
+  EXPECT_EQ(summary_in_parts(v, 3).sum, -kInf);
+}
+
+// Proves int64 min, max and sum are exact integers beyond 2^53 — [2^62 + 1, 2^62 + 3] has
+// distinct min and max, the sum 2^63 + 4 and the variance 1 — and that sums past int64 (the extremes) are exact
+// in 128 bits: {min, max, min} sums to -2^63 - 1.
+TEST_P(StatsTest, Int64ResultsAreExact) {
+  constexpr std::int64_t two62 = std::int64_t{1} << 62;
+  constexpr std::int64_t lo = std::numeric_limits<std::int64_t>::min();
+  constexpr std::int64_t hi = std::numeric_limits<std::int64_t>::max();
+  for (std::size_t parts : {1, 2}) {
+    SCOPED_TRACE(testing::Message() << "parts=" << parts);
+    const StatsSummary r = summary_in_parts(std::vector<std::int64_t>{two62 + 1, two62 + 3}, parts);
+    EXPECT_EQ(r.integer_min, two62 + 1);
+    EXPECT_EQ(r.integer_max, two62 + 3);
+    ASSERT_TRUE(r.integer_sum.has_value());
+    EXPECT_TRUE(*r.integer_sum == (Int128{1} << 63) + 4);
+    EXPECT_EQ(strata::kernels::to_decimal(*r.integer_sum), "9223372036854775812");
+    EXPECT_EQ(r.mean, 4611686018427387904.0);  // 2^62 + 2, rounded to double: 2^62
+    EXPECT_EQ(r.variance, 1.0);  // deviations -1 and +1 (converted first, both would be 2^62)
+    const StatsSummary e = summary_in_parts(std::vector<std::int64_t>{lo, hi, lo}, parts);
+    EXPECT_EQ(strata::kernels::to_decimal(*e.integer_sum), "-9223372036854775809");
+    EXPECT_EQ(e.integer_min, lo);
+    EXPECT_EQ(e.integer_max, hi);
+    // Spanning all of int64 (the split deviations): variance (2/9) (2^64 - 1)^2, as Python's
+    // Fraction gives it rounded to double.
+    EXPECT_DOUBLE_EQ(e.variance.value(), 7.561830376020854e+37);
+  }
+  // 5000 values 2^62 + i (i = 0..4999) across blocks, misaligned by one: the sum is
+  // 5000 * 2^62 + 4999 * 5000 / 2 = 23058430092136939520000 + 12497500.
+  std::vector<std::int64_t> many(5001);
+  for (std::size_t i = 0; i < 5000; ++i) many[i + 1] = two62 + static_cast<std::int64_t>(i);
+  for (std::size_t parts : {1, 2, 4}) {
+    Stats s;
+    s.add(std::span<const std::int64_t>(many).subspan(1));
+    Stats t;
+    for (std::size_t p = 0; p < parts; ++p) {
+      Stats piece;
+      piece.add(std::span<const std::int64_t>(many).subspan(1 + 5000 * p / parts, 5000 / parts));
+      t.merge(piece);
+    }
+    for (const StatsSummary& r : {s.summary(), t.summary()}) {
+      EXPECT_EQ(strata::kernels::to_decimal(*r.integer_sum), "23058430092136952017500");
+      EXPECT_EQ(r.integer_min, two62);
+      EXPECT_EQ(r.integer_max, two62 + 4999);
+    }
+  }
+  // int32 extremes: exact too.
+  const StatsSummary i32 =
+      summary_in_parts(std::vector<std::int32_t>{std::numeric_limits<std::int32_t>::min(), -1,
+                                                 std::numeric_limits<std::int32_t>::max()},
+                       2);
+  EXPECT_EQ(strata::kernels::to_decimal(*i32.integer_sum), "-2");
+  EXPECT_EQ(i32.integer_min, std::numeric_limits<std::int32_t>::min());
+  // Mixed integer and floating values: no integer results claimed.
+  Stats mixed;
+  const double half[] = {0.5};
+  const std::int32_t one[] = {1};
+  mixed.add(std::span<const double>(half));
+  mixed.add(std::span<const std::int32_t>(one));
+  EXPECT_FALSE(mixed.summary().integer_sum.has_value());
+  EXPECT_EQ(mixed.summary().sum, 1.5);
 }
 
 // A fast generator for the 10^8 test: splitmix64 gives 53-bit uniforms; the sum of four,

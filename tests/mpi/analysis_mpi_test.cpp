@@ -2,7 +2,9 @@
 // The analysis job's guarantee under mpiexec with 1, 2 and 4 ranks: every rank reduces its own
 // partition on the Executor, results merge across ranks, and the merged statistics, histogram and
 // threshold count equal a scalar recomputation over the whole file (counts and bins exactly,
-// floating statistics to 1e-12 relative) — so they agree with each other whatever the rank count.
+// floating statistics to 1e-12 relative) — so they agree with each other whatever the rank count;
+// and the statistics' edges (no values, only NaNs, overflow, infinities, exact int64) hold
+// after the merge across threads and ranks.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -10,7 +12,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
+#include <span>
 #include <strata/strata.hpp>
+#include <vector>
 
 namespace {
 
@@ -122,6 +127,61 @@ TEST(AnalysisMpi, EveryRankHoldsTheSameResult) {
   for (double v : mine) {
     EXPECT_EQ(rt().mpi().allreduce_min(v), v);
     EXPECT_EQ(rt().mpi().allreduce_max(v), v);
+  }
+}
+
+// This rank's share of `all` (contiguous, in rank order; empty on some ranks when all is short),
+// reduced on an Executor with `threads` threads and merged across ranks.
+template <typename T>
+strata::kernels::StatsSummary edge_summary(const std::vector<T>& all, unsigned threads) {
+  const std::size_t first = all.size() * static_cast<std::size_t>(rt().rank()) / rt().size();
+  const std::size_t last = all.size() * static_cast<std::size_t>(rt().rank() + 1) / rt().size();
+  strata::Executor ex(rt(), {.threads = threads});
+  const std::span<const T> mine(all.data() + first, last - first);
+  return rt().allreduce(strata::reduce(ex, mine, strata::kernels::Stats{})).summary();
+}
+
+// Proves each edge of issue 21 holds after the merge across threads (1, 2) and ranks (1, 2, 4),
+// against results derived by hand: no values and only NaNs give no mean, variance, min or max;
+// [1e308, 1e308, -1e308] has sum 1e308 and variance inf; +inf is the max and the sum; int64
+// [2^62 + 1, 2^62 + 3] has distinct exact min and max and variance 1; 3000 values 2^62 + i sum exactly to
+// 3000 * 2^62 + 2999 * 3000 / 2 = 13835058055282163712000 + 4498500.
+TEST(AnalysisMpi, EdgeDataHoldsAtEveryRankAndThreadCount) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  constexpr std::int64_t two62 = std::int64_t{1} << 62;
+  std::vector<std::int64_t> many(3000);
+  for (std::size_t i = 0; i < many.size(); ++i) many[i] = two62 + static_cast<std::int64_t>(i);
+  for (unsigned threads : {1u, 2u}) {
+    SCOPED_TRACE(testing::Message() << "threads=" << threads << " ranks=" << rt().size());
+    for (const auto& r : {edge_summary(std::vector<double>{}, threads),
+                          edge_summary(std::vector<double>(10, std::nan("")), threads)}) {
+      EXPECT_EQ(r.count, 0u);
+      EXPECT_FALSE(r.mean.has_value());
+      EXPECT_FALSE(r.variance.has_value());
+      EXPECT_FALSE(r.min.has_value());
+      EXPECT_FALSE(r.max.has_value());
+    }
+    EXPECT_EQ(edge_summary(std::vector<double>(10, std::nan("")), threads).nan_count, 10u);
+
+    const auto big = edge_summary(std::vector<double>{1e308, 1e308, -1e308}, threads);
+    EXPECT_EQ(big.sum, 1e308);
+    EXPECT_DOUBLE_EQ(big.mean.value(), 1e308 / 3.0);
+    EXPECT_EQ(big.variance, inf);
+
+    const auto with_inf = edge_summary(std::vector<double>{1.0, inf, 2.0, 3.0}, threads);
+    EXPECT_EQ(with_inf.max, inf);
+    EXPECT_EQ(with_inf.min, 1.0);
+    EXPECT_EQ(with_inf.sum, inf);
+    EXPECT_EQ(with_inf.pos_inf_count, 1u);
+
+    const auto pair = edge_summary(std::vector<std::int64_t>{two62 + 1, two62 + 3}, threads);
+    EXPECT_EQ(pair.integer_min, two62 + 1);
+    EXPECT_EQ(pair.integer_max, two62 + 3);
+    EXPECT_EQ(pair.variance, 1.0);
+    EXPECT_EQ(strata::kernels::to_decimal(pair.integer_sum.value()), "9223372036854775812");
+
+    const auto sum = edge_summary(many, threads);
+    EXPECT_EQ(strata::kernels::to_decimal(sum.integer_sum.value()), "13835058055282168210500");
   }
 }
 

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Histograms with uniform bins over [low, high), filled with SIMD (Highway, run-time dispatch).
 // Values below low count as underflow, at or above high as overflow, NaNs apart; -inf is
-// underflow, +inf overflow. bin(x) = floor((x - low) * bins / (high - low)), evaluated in double
+// underflow, +inf overflow. Every bin is half-open [lo, hi), the last one too, so a value equal
+// to high is overflow — NumPy closes its last bin instead; HighEdge::last_bin asks for NumPy's
+// rule (high goes into the last bin, only values above it are overflow). bin(x) = floor((x - low) * bins / (high - low)), evaluated in double
 // exactly in that order (a true division: a value whose quotient is an integer k lands in bin k),
 // clamped to the last bin against rounding just below high. Every type is converted to double
 // first (exact for f32, i32 and u8; i64 rounds beyond 2^53).
@@ -18,6 +20,9 @@
 
 namespace strata::kernels {
 
+// Where a value equal to `high` is counted.
+enum class HighEdge { overflow, last_bin };
+
 class Histogram {
  public:
   // No bins, range [0, 1): the identity of merge (it adopts the first histogram merged in).
@@ -25,19 +30,20 @@ class Histogram {
   Histogram() = default;
   // Throws std::invalid_argument unless low < high (both finite), 1 <= bins <= 2^24, and
   // (high - low) * bins is finite.
-  Histogram(double low, double high, std::size_t bins);
+  Histogram(double low, double high, std::size_t bins, HighEdge high_edge = HighEdge::overflow);
 
   void add(std::span<const float> values) noexcept;
   void add(std::span<const double> values) noexcept;
   void add(std::span<const std::int32_t> values) noexcept;
   void add(std::span<const std::int64_t> values) noexcept;
   void add(std::span<const std::uint8_t> values) noexcept;
-  // Adds another histogram's counts. Throws std::invalid_argument when low, high or the number
-  // of bins differ (unless one side is an empty default-constructed histogram).
+  // Adds another histogram's counts. Throws std::invalid_argument when low, high, the number
+  // of bins or the HighEdge differ (unless one side is an empty default-constructed histogram).
   void merge(const Histogram& other);
 
   double low() const noexcept { return low_; }
   double high() const noexcept { return high_; }
+  HighEdge high_edge() const noexcept { return high_edge_; }
   std::size_t bins() const noexcept { return counts_.size(); }
   const std::vector<std::uint64_t>& counts() const noexcept { return counts_; }
   std::uint64_t underflow() const noexcept { return underflow_; }
@@ -49,8 +55,9 @@ class Histogram {
   double edge(std::size_t i) const noexcept;
 
   // For moving between ranks: a self-describing byte image, and back (std::invalid_argument if
-  // malformed). Little-endian: u32 magic "HIST", u32 version 1, f64 low, f64 high, u64 bins,
-  // u64 underflow, u64 overflow, u64 NaNs, then the bins' u64 counts.
+  // malformed). Little-endian: u32 magic "HIST", u32 version 2, f64 low, f64 high, u64 bins,
+  // u64 underflow, u64 overflow, u64 NaNs, u64 flags (bit 0: HighEdge::last_bin), then the
+  // bins' u64 counts.
   std::vector<std::byte> serialize() const;
   static Histogram deserialize(std::span<const std::byte> bytes);
 
@@ -59,6 +66,7 @@ class Histogram {
  private:
   double low_ = 0.0;
   double high_ = 1.0;
+  HighEdge high_edge_ = HighEdge::overflow;
   std::vector<std::uint64_t> counts_;
   std::uint64_t underflow_ = 0;
   std::uint64_t overflow_ = 0;

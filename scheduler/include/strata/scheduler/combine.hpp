@@ -9,7 +9,7 @@
 //       strata::kernels::Stats{}, strata::kernels::Histogram(0.0, 100.0, 64),
 //       strata::kernels::CountIf<double>(strata::kernels::Compare::greater, 90.0)));
 //   auto all = rt.allreduce(strata::combine(s, h, n));   // across ranks, member by member
-//   double sd = all.get<0>().stddev();
+//   double sd = all.get<0>().stddev().value();
 //
 // Works wherever one accumulator does: reduce (spans, Arrays, plans, dataset partitions),
 // reduce_streaming, and rt.allreduce (members travel as their bytes — trivially copyable ones —
