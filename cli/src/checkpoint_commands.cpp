@@ -13,6 +13,7 @@
 #include "byte_size.hpp"
 #include "command_rules.hpp"
 #include "strata/io/checkpoint/checkpoint.hpp"
+#include "strata/io/files/unfinished_files.hpp"
 #include "strata/io/hdf5/hdf5.hpp"
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/base/text.hpp"
@@ -142,37 +143,37 @@ void run_export(const CkptOptions& o) {
   if (fs::exists(o.hdf5) && !o.overwrite) {
     throw Error(ErrorCategory::invalid_argument, "output exists (use --overwrite)", {{"file", o.hdf5}});
   }
-  // Written under a temporary name and renamed once complete: no half-exported file.
-  const std::string temp = o.hdf5 + ".part";
-  fs::remove(temp);
+  remove_abandoned_beside(o.hdf5);
+  io::InterruptCleanup cleanup("ckpt export " + printable(o.hdf5));
+  // Written under a hidden temporary name and renamed once complete: no half-exported file, and
+  // none left behind by an error or an interrupt.
+  io::UnfinishedFile temp(o.hdf5);
   std::size_t exported = 0;
-  try {
-    for (const auto& r : info->regions) {
-      if (!o.regions.empty() && std::find(o.regions.begin(), o.regions.end(), r.name) == o.regions.end()) {
-        continue;
-      }
-      if (r.rank_local) {
-        std::cerr << "strata: note: region '" << printable(r.name) << "' is rank-local state, not exported\n";
-        continue;
-      }
-      auto bytes = io::read_checkpoint_region(o.dir, step, r.name);
-      io::Hdf5ExportOptions options;
-      options.root_attributes = {{"strata.checkpoint.step", std::to_string(step)},
-                                 {"strata.checkpoint.folder", fs::absolute(o.dir).string()}};
-      io::export_array(temp, dataset_name(r.name), r.dtype, r.global_shape, bytes, options);
-      std::cout << "exported " << printable(r.name) << " " << to_string(r.dtype)
-                << r.global_shape.to_string() << " of step " << step << " -> " << printable(o.hdf5)
-                << ":" << printable(dataset_name(r.name)) << '\n';
-      ++exported;
+  for (const auto& r : info->regions) {
+    if (!o.regions.empty() &&
+        std::find(o.regions.begin(), o.regions.end(), r.name) == o.regions.end()) {
+      continue;
     }
-    if (exported == 0) {
-      throw Error(ErrorCategory::invalid_argument, "nothing to export (no such region)", {{"folder", o.dir}});
+    if (r.rank_local) {
+      std::cerr << "strata: note: region '" << printable(r.name)
+                << "' is rank-local state, not exported\n";
+      continue;
     }
-  } catch (...) {
-    fs::remove(temp);  // a failed export leaves nothing behind
-    throw;
+    auto bytes = io::read_checkpoint_region(o.dir, step, r.name);
+    io::Hdf5ExportOptions options;
+    options.root_attributes = {{"strata.checkpoint.step", std::to_string(step)},
+                               {"strata.checkpoint.folder", fs::absolute(o.dir).string()}};
+    io::export_array(temp.path(), dataset_name(r.name), r.dtype, r.global_shape, bytes, options);
+    std::cout << "exported " << printable(r.name) << " " << to_string(r.dtype)
+              << r.global_shape.to_string() << " of step " << step << " -> " << printable(o.hdf5)
+              << ":" << printable(dataset_name(r.name)) << '\n';
+    ++exported;
   }
-  fs::rename(temp, o.hdf5);
+  if (exported == 0) {
+    throw Error(ErrorCategory::invalid_argument, "nothing to export (no such region)",
+                {{"folder", o.dir}});
+  }
+  temp.publish(o.hdf5, {{"file", o.hdf5}});
 }
 
 void run_prune(const CkptOptions& o) {

@@ -5,11 +5,14 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <iostream>
 #include <system_error>
 
+#include "strata/io/files/unfinished_files.hpp"
 #include "strata/io/format/strata_file.hpp"
 #include "strata/io/hdf5/hdf5.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/text.hpp"
 #include "strata/runtime/machine/topology.hpp"
 #include "strata/scheduler/executor.hpp"
 
@@ -48,6 +51,14 @@ bool check_output(const std::string& out, OutputKind kind, bool overwrite,
                 {{"file", out}});
   }
   return true;
+}
+
+void remove_abandoned_beside(const std::string& out) {
+  for (const auto& path :
+       io::remove_abandoned_files(std::filesystem::path(out).parent_path().string())) {
+    std::cerr << "strata: note: removed " << printable(path)
+              << ", an unfinished file left by a strata run that was killed\n";
+  }
 }
 
 std::string json_text(const nlohmann::json& j) {

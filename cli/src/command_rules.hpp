@@ -26,6 +26,10 @@ enum class OutputKind { strata, hdf5_export };
 bool check_output(const std::string& out, OutputKind kind, bool overwrite,
                   const std::vector<std::string>& inputs = {});
 
+// Before a command writes `out`: removes from its folder the unfinished files a killed strata
+// run left there (remove_abandoned_files), saying so on stderr, one line per file.
+void remove_abandoned_beside(const std::string& out);
+
 // JSON text that never throws: bytes that are not UTF-8 (metadata values may be anything) become
 // U+FFFD.
 std::string json_text(const nlohmann::json& j);

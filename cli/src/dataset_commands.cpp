@@ -14,6 +14,7 @@
 #include "byte_size.hpp"
 #include "command_rules.hpp"
 #include "strata/io/dataset/synthetic.hpp"
+#include "strata/io/files/unfinished_files.hpp"
 #include "strata/io/format/strata_file.hpp"
 #include "strata/io/hdf5/hdf5.hpp"
 #include "strata/runtime/base/error.hpp"
@@ -74,6 +75,8 @@ void run_gen(const GenOptions& g) {
   o.chunk_bytes = parse_byte_size(g.chunk);
   o.threads = checked_threads(g.threads);
   check_output(g.out, OutputKind::strata, g.overwrite);
+  remove_abandoned_beside(g.out);
+  io::InterruptCleanup cleanup("gen " + printable(g.out));
   ProgressBar bar("gen " + g.out);
   o.progress = [&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
   auto start = std::chrono::steady_clock::now();
@@ -236,6 +239,8 @@ void add_dataset_commands(CLI::App& app) {
   im->callback([import] {
     const io::Hdf5Path source = io::Hdf5Path::parse(import->source);
     check_output(import->out, OutputKind::strata, import->overwrite, {source.file});
+    remove_abandoned_beside(import->out);
+    io::InterruptCleanup cleanup("import " + printable(import->out));
     io::Hdf5ImportOptions o;
     o.array_name = import->name;
     o.allow_external = import->allow_external;
@@ -265,6 +270,8 @@ void add_dataset_commands(CLI::App& app) {
     io::Hdf5ExportOptions o;
     o.gzip_level = exp->gzip;
     o.overwrite = check_output(exp->out, OutputKind::hdf5_export, exp->overwrite, {exp->file});
+    remove_abandoned_beside(exp->out);
+    io::InterruptCleanup cleanup("export " + printable(exp->out));
     io::export_strata(exp->file, exp->out, o);
     std::cout << "exported " << printable(exp->file) << " to " << printable(exp->out) << '\n';
   });
