@@ -96,7 +96,7 @@ struct Partition::Impl {
   std::uint64_t bytes = 0;
 };
 
-std::span<const std::byte> Partition::bytes(std::uint64_t offset, std::uint64_t n) const {
+std::span<const std::byte> Partition::bytes(std::uint64_t offset, std::uint64_t n) const& {
   if (offset > impl_->bytes || n > impl_->bytes - offset) {
     throw Error(ErrorCategory::invalid_argument, "range outside the partition",
                 {{"offset", std::to_string(offset)}, {"bytes", std::to_string(n)},
