@@ -140,7 +140,9 @@ void add_analysis_commands(CLI::App& app) {
   auto hist = std::make_shared<AnalysisOptions>();
   CLI::App* h = app.add_subcommand("hist", "Histogram of a dataset array with uniform bins");
   h->add_option("dataset", hist->dataset, "FILE.strata[:array] or FILE.h5:/path")->required();
-  h->add_option("--bins", hist->bins, "Number of bins")->capture_default_str();
+  h->add_option("--bins", hist->bins, "Number of bins")
+      ->capture_default_str()
+      ->check(whole_number_at_least(1));
   // Exactly two values, wherever the positional dataset comes: `--range 0 100 data.strata`.
   h->add_option("--range", hist->range, "LO HI (or LO,HI)")
       ->expected(2)

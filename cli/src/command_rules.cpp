@@ -4,6 +4,8 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <system_error>
@@ -51,6 +53,21 @@ bool check_output(const std::string& out, OutputKind kind, bool overwrite,
                 {{"file", out}});
   }
   return true;
+}
+
+CLI::Validator whole_number_at_least(long long minimum) {
+  return CLI::Validator(
+      [minimum](std::string& text) -> std::string {
+        errno = 0;
+        char* end = nullptr;
+        const long long value = std::strtoll(text.c_str(), &end, 10);
+        if (text.empty() || *end != '\0' || errno != 0 || value < minimum) {
+          return "must be a whole number of at least " + std::to_string(minimum) + ", got " +
+                 printable(text);
+        }
+        return {};
+      },
+      "INT>=" + std::to_string(minimum));
 }
 
 void remove_abandoned_beside(const std::string& out) {

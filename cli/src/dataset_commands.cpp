@@ -159,9 +159,11 @@ void add_dataset_commands(CLI::App& app) {
                 "Output .strata file (an existing .strata file is replaced; any other file only "
                 "with --overwrite)")
       ->required();
-  g->add_option("--size", gen->size, "Bytes of data, e.g. 512M, 8G")->capture_default_str();
+  g->add_option("--size", gen->size, "Bytes of data, e.g. 512M, 1.5G")->capture_default_str();
   g->add_option("--kind", gen->kind, "uniform, normal or particles")->capture_default_str();
-  g->add_option("--dtype", gen->dtype, "Element type of uniform/normal values: f32 f64 i8..i64 u8..u64")
+  g->add_option(
+       "--dtype", gen->dtype,
+       "Element type of uniform/normal values: f32 f64 i8..i64 u8..u64 (or float32, uint16, ...)")
       ->capture_default_str();
   g->add_option("--low", gen->low, "Lower end of the value range")->capture_default_str();
   g->add_option("--high", gen->high, "Upper end of the value range")->capture_default_str();

@@ -149,6 +149,40 @@ TEST(CheckpointCommands, ExportWritesTheGlobalArrayToHdf5) {
   fs::remove_all(dir);
 }
 
+// Proves `ckpt export DIR OUT.h5` takes the output as a positional, as `export` does (before:
+// "--hdf5 is required"), and that naming none is one clear line.
+TEST(CheckpointCommands, ExportTakesThePositionalOutput) {
+  auto dir = make_checkpoints("export-positional");
+  const std::string h5 = dir + ".h5";
+  fs::remove(h5);
+  auto r = run_command(strata_cli + " ckpt export " + dir + " " + h5);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(h5));
+  auto none = run_command(strata_cli + " ckpt export " + dir);
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_EQ(strata::test::count_lines(none.err), 1) << none.err;
+  EXPECT_NE(none.err.find("name the HDF5 file to write"), std::string::npos) << none.err;
+  fs::remove(h5);
+  fs::remove_all(dir);
+}
+
+// Proves `ckpt verify --step 55` and `ckpt export --step 55` for a step the folder lacks list the
+// steps it has (before: "manifest missing or unreadable").
+TEST(CheckpointCommands, AMissingStepListsTheStepsThere) {
+  auto dir = make_checkpoints("missing-step");
+  for (const std::string command : {" ckpt verify --step 55 ", " ckpt export --step 55 "}) {
+    const bool writes = command.find("export") != std::string::npos;
+    auto r = run_command(strata_cli + command + dir + (writes ? " " + dir + ".h5" : ""));
+    EXPECT_EQ(r.exit_code, 1) << command;
+    EXPECT_EQ(strata::test::count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("no checkpoint of step 55 in the folder; its steps are 1, 2, 3"),
+              std::string::npos)
+        << r.err;
+  }
+  EXPECT_FALSE(fs::exists(dir + ".h5"));
+  fs::remove_all(dir);
+}
+
 // Proves prune keeps the newest --keep steps and removes the rest.
 TEST(CheckpointCommands, PruneKeepsTheNewest) {
   auto dir = make_checkpoints("prune");

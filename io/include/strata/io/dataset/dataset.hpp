@@ -85,7 +85,8 @@ class Partition {
 
 class Dataset {
  public:
-  // "file.strata" (a file with one array), "file.strata:array", or "file.h5:/group/dataset".
+  // "file.strata" (a file with one array), "file.strata:array", or "file.h5:/group/dataset"
+  // ("file.h5:group/dataset", h5py's spelling, is the same when file.h5 is an HDF5 file).
   // Errors of StrataFile::open / Hdf5Dataset::open; Error(invalid_argument) naming the spec when a
   // .strata file has several arrays and none is named, or an HDF5 file is given without a path.
   static Dataset open(const std::string& spec);
