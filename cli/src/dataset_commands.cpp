@@ -165,8 +165,12 @@ void add_dataset_commands(CLI::App& app) {
        "--dtype", gen->dtype,
        "Element type of uniform/normal values: f32 f64 i8..i64 u8..u64 (or float32, uint16, ...)")
       ->capture_default_str();
-  g->add_option("--low", gen->low, "Lower end of the value range")->capture_default_str();
-  g->add_option("--high", gen->high, "Upper end of the value range")->capture_default_str();
+  g->add_option("--low", gen->low,
+                "Lower end of the value range (uniform); normal: mean (low+high)/2, "
+                "stddev (high-low)/8, not clipped")
+      ->capture_default_str();
+  g->add_option("--high", gen->high, "Upper end of the value range (uniform; see --low)")
+      ->capture_default_str();
   g->add_option("--seed", gen->seed, "Random seed; the same seed gives the same bytes")->capture_default_str();
   g->add_option("--chunk", gen->chunk, "Checksum chunk size")->capture_default_str();
   g->add_option(
