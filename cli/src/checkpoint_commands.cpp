@@ -196,11 +196,10 @@ void run_export(CkptOptions o) {
                 << "' is rank-local state, not exported\n";
       continue;
     }
-    auto bytes = io::read_checkpoint_region(o.dir, step, r.name);
-    io::Hdf5ExportOptions options;
+    io::Hdf5ExportOptions options;  // streamed in slabs of 64 MiB: bounded memory at any size
     options.root_attributes = {{"strata.checkpoint.step", std::to_string(step)},
                                {"strata.checkpoint.folder", fs::absolute(o.dir).string()}};
-    io::export_array(temp.path(), dataset_name(r.name), r.dtype, r.global_shape, bytes, options);
+    io::export_checkpoint_region(o.dir, step, r.name, temp.path(), dataset_name(r.name), options);
     std::cout << "exported " << printable(r.name) << " " << to_string(r.dtype)
               << r.global_shape.to_string() << " of step " << step << " -> " << printable(o.hdf5)
               << ":" << printable(dataset_name(r.name)) << '\n';
