@@ -252,7 +252,9 @@ void add_analysis_commands(CLI::App& app) {
       "Every bin is half-open [lo, hi), the last one too: a value equal to HI counts as overflow.\n"
       "NumPy's histogram closes its last bin instead; --include-high gives NumPy's rule.");
   h->add_option("dataset", hist->dataset, "FILE.strata[:array] or FILE.h5:/path")->required();
-  h->add_option("--bins", hist->bins, "Number of bins")->capture_default_str();
+  h->add_option("--bins", hist->bins, "Number of bins")
+      ->capture_default_str()
+      ->check(whole_number_at_least(1));
   // Exactly two values, wherever the positional dataset comes: `--range 0 100 data.strata`.
   h->add_option("--range", hist->range, "LO HI (or LO,HI)")
       ->expected(2)

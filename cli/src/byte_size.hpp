@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Sizes on the command line: "4096", "64K", "512M", "8G", "1T" (powers of 1024; an optional
-// trailing "B" or "iB" is accepted). Shared by every subcommand that takes a size.
+// Sizes on the command line: "4096", "64K", "512M", "8G", "1T", "1.5G" (powers of 1024; an
+// optional trailing "B" or "iB" is accepted; a fraction is rounded down to whole bytes). Shared
+// by every subcommand that takes a size.
 #pragma once
 
 #include <cstdint>

@@ -13,6 +13,7 @@
 #include "byte_size.hpp"
 #include "command_rules.hpp"
 #include "strata/io/checkpoint/checkpoint.hpp"
+#include "strata/io/files/unfinished_files.hpp"
 #include "strata/io/hdf5/hdf5.hpp"
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/base/text.hpp"
@@ -28,6 +29,7 @@ struct CkptOptions {
   bool json = false;
   int keep = 2;
   std::string hdf5;
+  std::string hdf5_positional;  // `ckpt export DIR OUT.h5`, as `export FILE OUT.h5`
   std::vector<std::string> regions;
   bool overwrite = false;
 };
@@ -66,6 +68,13 @@ void run_list(const CkptOptions& o) {
   for (const auto& p : problems) {
     std::cerr << "strata: warning: step " << p.step << " unreadable: " << p.reason << '\n';
   }
+  if (all.empty()) {  // an empty table with exit 0 would pass for a listing in a job script
+    throw Error(ErrorCategory::invalid_argument,
+                problems.empty() ? "no checkpoints in the folder (a Checkpointer writes step-N "
+                                   "folders; is this the folder given as CheckpointOptions::dir?)"
+                                 : "no readable checkpoint in the folder",
+                {{"folder", o.dir}});
+  }
   if (o.json) {
     json out = json::array();
     for (const auto& c : all) out.push_back(describe(c));
@@ -92,7 +101,24 @@ void run_list(const CkptOptions& o) {
   }
 }
 
+// Error(invalid_argument) naming the steps the folder holds when `step` is not one of them.
+void require_step(const std::string& dir, long step) {
+  std::vector<io::SkippedCheckpoint> problems;
+  std::vector<long> steps;
+  for (const auto& c : io::list_checkpoints(dir, &problems)) steps.push_back(c.step);
+  for (const auto& p : problems) steps.push_back(p.step);
+  if (std::find(steps.begin(), steps.end(), step) != steps.end()) return;
+  std::sort(steps.begin(), steps.end());
+  std::string list;
+  for (long s : steps) list += (list.empty() ? "" : ", ") + std::to_string(s);
+  throw Error(ErrorCategory::invalid_argument,
+              "no checkpoint of step " + std::to_string(step) + " in the folder; " +
+                  (steps.empty() ? std::string("it holds none") : "its steps are " + list),
+              {{"folder", dir}});
+}
+
 int run_verify(const CkptOptions& o) {
+  if (o.step >= 0) require_step(o.dir, o.step);
   const long step = o.step >= 0 ? o.step : newest_step(o.dir, true);
   auto problems = io::verify_checkpoint(o.dir, step);
   if (o.json) {
@@ -112,8 +138,20 @@ std::string dataset_name(const std::string& region) {
   return name;
 }
 
-void run_export(const CkptOptions& o) {
+void run_export(CkptOptions o) {
   namespace fs = std::filesystem;
+  if (!o.hdf5_positional.empty()) {
+    if (!o.hdf5.empty() && o.hdf5 != o.hdf5_positional) {
+      throw Error(ErrorCategory::invalid_argument, "two different output files given",
+                  {{"--hdf5", o.hdf5}, {"out", o.hdf5_positional}});
+    }
+    o.hdf5 = o.hdf5_positional;
+  }
+  if (o.hdf5.empty()) {
+    throw Error(ErrorCategory::invalid_argument,
+                "name the HDF5 file to write: strata ckpt export DIR OUT.h5");
+  }
+  if (o.step >= 0) require_step(o.dir, o.step);
   std::vector<io::SkippedCheckpoint> problems;
   auto all = io::list_checkpoints(o.dir, &problems);
   const io::CheckpointInfo* info = nullptr;
@@ -142,37 +180,36 @@ void run_export(const CkptOptions& o) {
   if (fs::exists(o.hdf5) && !o.overwrite) {
     throw Error(ErrorCategory::invalid_argument, "output exists (use --overwrite)", {{"file", o.hdf5}});
   }
-  // Written under a temporary name and renamed once complete: no half-exported file.
-  const std::string temp = o.hdf5 + ".part";
-  fs::remove(temp);
+  remove_abandoned_beside(o.hdf5);
+  io::InterruptCleanup cleanup("ckpt export " + printable(o.hdf5));
+  // Written under a hidden temporary name and renamed once complete: no half-exported file, and
+  // none left behind by an error or an interrupt.
+  io::UnfinishedFile temp(o.hdf5);
   std::size_t exported = 0;
-  try {
-    for (const auto& r : info->regions) {
-      if (!o.regions.empty() && std::find(o.regions.begin(), o.regions.end(), r.name) == o.regions.end()) {
-        continue;
-      }
-      if (r.rank_local) {
-        std::cerr << "strata: note: region '" << printable(r.name) << "' is rank-local state, not exported\n";
-        continue;
-      }
-      auto bytes = io::read_checkpoint_region(o.dir, step, r.name);
-      io::Hdf5ExportOptions options;
-      options.root_attributes = {{"strata.checkpoint.step", std::to_string(step)},
-                                 {"strata.checkpoint.folder", fs::absolute(o.dir).string()}};
-      io::export_array(temp, dataset_name(r.name), r.dtype, r.global_shape, bytes, options);
-      std::cout << "exported " << printable(r.name) << " " << to_string(r.dtype)
-                << r.global_shape.to_string() << " of step " << step << " -> " << printable(o.hdf5)
-                << ":" << printable(dataset_name(r.name)) << '\n';
-      ++exported;
+  for (const auto& r : info->regions) {
+    if (!o.regions.empty() &&
+        std::find(o.regions.begin(), o.regions.end(), r.name) == o.regions.end()) {
+      continue;
     }
-    if (exported == 0) {
-      throw Error(ErrorCategory::invalid_argument, "nothing to export (no such region)", {{"folder", o.dir}});
+    if (r.rank_local) {
+      std::cerr << "strata: note: region '" << printable(r.name)
+                << "' is rank-local state, not exported\n";
+      continue;
     }
-  } catch (...) {
-    fs::remove(temp);  // a failed export leaves nothing behind
-    throw;
+    io::Hdf5ExportOptions options;  // streamed in slabs of 64 MiB: bounded memory at any size
+    options.root_attributes = {{"strata.checkpoint.step", std::to_string(step)},
+                               {"strata.checkpoint.folder", fs::absolute(o.dir).string()}};
+    io::export_checkpoint_region(o.dir, step, r.name, temp.path(), dataset_name(r.name), options);
+    std::cout << "exported " << printable(r.name) << " " << to_string(r.dtype)
+              << r.global_shape.to_string() << " of step " << step << " -> " << printable(o.hdf5)
+              << ":" << printable(dataset_name(r.name)) << '\n';
+    ++exported;
   }
-  fs::rename(temp, o.hdf5);
+  if (exported == 0) {
+    throw Error(ErrorCategory::invalid_argument, "nothing to export (no such region)",
+                {{"folder", o.dir}});
+  }
+  temp.publish(o.hdf5, {{"file", o.hdf5}});
 }
 
 void run_prune(const CkptOptions& o) {
@@ -195,7 +232,8 @@ void add_checkpoint_commands(CLI::App& app) {
 
   CLI::App* verify = ckpt->add_subcommand("verify", "Check every shard's SHA-256 and every chunk");
   verify->add_option("dir", o->dir, "Checkpoint folder")->required()->check(CLI::ExistingDirectory);
-  verify->add_option("--step", o->step, "Step to verify (default: the newest)")->check(CLI::NonNegativeNumber);
+  verify->add_option("--step", o->step, "Step to verify (default: the newest)")
+      ->check(whole_number_at_least(0));
   verify->add_flag("--json", o->json, "Print JSON");
   verify->callback([o] {
     if (int rc = run_verify(*o); rc != 0) throw CLI::RuntimeError(rc);
@@ -203,15 +241,19 @@ void add_checkpoint_commands(CLI::App& app) {
 
   CLI::App* exp = ckpt->add_subcommand("export", "Write a checkpoint's global arrays to HDF5");
   exp->add_option("dir", o->dir, "Checkpoint folder")->required()->check(CLI::ExistingDirectory);
-  exp->add_option("--hdf5", o->hdf5, "Output HDF5 file")->required();
-  exp->add_option("--step", o->step, "Step to export (default: the newest)")->check(CLI::NonNegativeNumber);
+  exp->add_option("out", o->hdf5_positional, "Output HDF5 file (or --hdf5)");
+  exp->add_option("--hdf5", o->hdf5, "Output HDF5 file");
+  exp->add_option("--step", o->step, "Step to export (default: the newest)")
+      ->check(whole_number_at_least(0));
   exp->add_option("--region", o->regions, "Only these regions (repeatable)");
   exp->add_flag("--overwrite", o->overwrite, "Replace an existing output file");
   exp->callback([o] { run_export(*o); });
 
   CLI::App* prune = ckpt->add_subcommand("prune", "Delete all but the newest --keep checkpoints");
   prune->add_option("dir", o->dir, "Checkpoint folder")->required()->check(CLI::ExistingDirectory);
-  prune->add_option("--keep", o->keep, "Complete checkpoints to keep")->required()->check(CLI::PositiveNumber);
+  prune->add_option("--keep", o->keep, "Complete checkpoints to keep (at least 1)")
+      ->required()
+      ->check(whole_number_at_least(1));
   prune->callback([o] { run_prune(*o); });
 }
 

@@ -4,13 +4,18 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <system_error>
 
+#include "strata/io/files/unfinished_files.hpp"
 #include "strata/io/format/strata_file.hpp"
 #include "strata/io/hdf5/hdf5.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/text.hpp"
 #include "strata/runtime/machine/topology.hpp"
 #include "strata/scheduler/executor.hpp"
 
@@ -49,6 +54,29 @@ bool check_output(const std::string& out, OutputKind kind, bool overwrite,
                 {{"file", out}});
   }
   return true;
+}
+
+CLI::Validator whole_number_at_least(long long minimum) {
+  return CLI::Validator(
+      [minimum](std::string& text) -> std::string {
+        errno = 0;
+        char* end = nullptr;
+        const long long value = std::strtoll(text.c_str(), &end, 10);
+        if (text.empty() || *end != '\0' || errno != 0 || value < minimum) {
+          return "must be a whole number of at least " + std::to_string(minimum) + ", got " +
+                 printable(text);
+        }
+        return {};
+      },
+      "INT>=" + std::to_string(minimum));
+}
+
+void remove_abandoned_beside(const std::string& out) {
+  for (const auto& path :
+       io::remove_abandoned_files(std::filesystem::path(out).parent_path().string())) {
+    std::cerr << "strata: note: removed " << printable(path)
+              << ", an unfinished file left by a strata run that was killed\n";
+  }
 }
 
 namespace {

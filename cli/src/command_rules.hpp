@@ -3,6 +3,7 @@
 // replaced, and how text read from files reaches the terminal and JSON.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -25,6 +26,15 @@ enum class OutputKind { strata, hdf5_export };
 // existing file will be replaced.
 bool check_output(const std::string& out, OutputKind kind, bool overwrite,
                   const std::vector<std::string>& inputs = {});
+
+// Before a command writes `out`: removes from its folder the unfinished files a killed strata
+// run left there (remove_abandoned_files), saying so on stderr, one line per file.
+void remove_abandoned_beside(const std::string& out);
+
+// A CLI11 check for a whole number >= minimum, failing with "must be a whole number of at least
+// N, got X" (CLI11's own ranges print the limits of double, and an unsigned option turns -5 into
+// 18446744073709551611 unless checked first).
+CLI::Validator whole_number_at_least(long long minimum);
 
 // JSON text that never throws: bytes that are not UTF-8 (metadata values may be anything) become
 // U+FFFD. The one encoding of every command's non-finite numbers (JSON has none): +inf, -inf and

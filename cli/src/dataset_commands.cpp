@@ -14,6 +14,7 @@
 #include "byte_size.hpp"
 #include "command_rules.hpp"
 #include "strata/io/dataset/synthetic.hpp"
+#include "strata/io/files/unfinished_files.hpp"
 #include "strata/io/format/strata_file.hpp"
 #include "strata/io/hdf5/hdf5.hpp"
 #include "strata/runtime/base/error.hpp"
@@ -74,6 +75,8 @@ void run_gen(const GenOptions& g) {
   o.chunk_bytes = parse_byte_size(g.chunk);
   o.threads = checked_threads(g.threads);
   check_output(g.out, OutputKind::strata, g.overwrite);
+  remove_abandoned_beside(g.out);
+  io::InterruptCleanup cleanup("gen " + printable(g.out));
   ProgressBar bar("gen " + g.out);
   o.progress = [&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
   auto start = std::chrono::steady_clock::now();
@@ -156,12 +159,18 @@ void add_dataset_commands(CLI::App& app) {
                 "Output .strata file (an existing .strata file is replaced; any other file only "
                 "with --overwrite)")
       ->required();
-  g->add_option("--size", gen->size, "Bytes of data, e.g. 512M, 8G")->capture_default_str();
+  g->add_option("--size", gen->size, "Bytes of data, e.g. 512M, 1.5G")->capture_default_str();
   g->add_option("--kind", gen->kind, "uniform, normal or particles")->capture_default_str();
-  g->add_option("--dtype", gen->dtype, "Element type of uniform/normal values: f32 f64 i8..i64 u8..u64")
+  g->add_option(
+       "--dtype", gen->dtype,
+       "Element type of uniform/normal values: f32 f64 i8..i64 u8..u64 (or float32, uint16, ...)")
       ->capture_default_str();
-  g->add_option("--low", gen->low, "Lower end of the value range")->capture_default_str();
-  g->add_option("--high", gen->high, "Upper end of the value range")->capture_default_str();
+  g->add_option("--low", gen->low,
+                "Lower end of the value range (uniform); normal: mean (low+high)/2, "
+                "stddev (high-low)/8, not clipped")
+      ->capture_default_str();
+  g->add_option("--high", gen->high, "Upper end of the value range (uniform; see --low)")
+      ->capture_default_str();
   g->add_option("--seed", gen->seed, "Random seed; the same seed gives the same bytes")->capture_default_str();
   g->add_option("--chunk", gen->chunk, "Checksum chunk size")->capture_default_str();
   g->add_option(
@@ -236,6 +245,8 @@ void add_dataset_commands(CLI::App& app) {
   im->callback([import] {
     const io::Hdf5Path source = io::Hdf5Path::parse(import->source);
     check_output(import->out, OutputKind::strata, import->overwrite, {source.file});
+    remove_abandoned_beside(import->out);
+    io::InterruptCleanup cleanup("import " + printable(import->out));
     io::Hdf5ImportOptions o;
     o.array_name = import->name;
     o.allow_external = import->allow_external;
@@ -265,6 +276,8 @@ void add_dataset_commands(CLI::App& app) {
     io::Hdf5ExportOptions o;
     o.gzip_level = exp->gzip;
     o.overwrite = check_output(exp->out, OutputKind::hdf5_export, exp->overwrite, {exp->file});
+    remove_abandoned_beside(exp->out);
+    io::InterruptCleanup cleanup("export " + printable(exp->out));
     io::export_strata(exp->file, exp->out, o);
     std::cout << "exported " << printable(exp->file) << " to " << printable(exp->out) << '\n';
   });

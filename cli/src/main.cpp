@@ -7,6 +7,7 @@
 
 #include "analysis_commands.hpp"
 #include "checkpoint_commands.hpp"
+#include "command_suggestion.hpp"
 #include "dataset_commands.hpp"
 #include "info_command.hpp"
 #include "strata/runtime/base/error.hpp"
@@ -20,6 +21,10 @@ int main(int argc, char** argv) {
   strata::cli::add_dataset_commands(app);
   strata::cli::add_analysis_commands(app);
   strata::cli::add_checkpoint_commands(app);
+  if (auto unknown = strata::cli::unknown_subcommand(app, argc, argv)) {
+    std::cerr << "strata: " << *unknown << '\n';
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

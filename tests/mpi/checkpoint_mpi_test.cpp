@@ -698,14 +698,18 @@ TEST(Checkpoint, ShuffledFramesOfOddSizesRoundTrip) {
   }
 }
 
-// Saving a step that is already committed (a restart repeating it) replaces it completely: the
-// restore gives the new contents and no `.replaced` or `.tmp` folder is left behind.
+// Saving a step that an earlier run committed (a restart repeating it) replaces it completely:
+// the restore gives the new contents and no `.replaced` or `.tmp` folder is left behind.
 TEST(Checkpoint, SavingACommittedStepAgainReplacesIt) {
   const std::string dir = shared_folder("replace");
   Field f = even_field();
-  Checkpointer ck(rt(), ex(), options(dir));
+  {
+    Checkpointer first(rt(), ex(), options(dir));
+    f.protect_in(first);
+    save_version(first, f, 1, 5);
+  }
+  Checkpointer ck(rt(), ex(), options(dir));  // the restart, repeating step 5 without restoring it
   f.protect_in(ck);
-  save_version(ck, f, 1, 5);
   save_version(ck, f, 2, 5);
   f.fill(0);
   EXPECT_EQ(ck.restore_latest(), std::optional<long>(5));
@@ -717,6 +721,51 @@ TEST(Checkpoint, SavingACommittedStepAgainReplacesIt) {
     std::sort(names.begin(), names.end());
     EXPECT_EQ(names, (std::vector<std::string>{".strata-lock", "step-00000005"}));
   }
+  remove_shared(dir);
+}
+
+// The message of the Error that `call` throws, or "" when it throws none.
+template <class F>
+std::string error_of(F call) {
+  try {
+    call();
+  } catch (const strata::Error& e) {
+    return e.category() == strata::ErrorCategory::invalid_argument ? e.what() : "";
+  }
+  return "";
+}
+
+// Misuse of one Checkpointer is a clear invalid_argument on every rank, before anything is
+// written: save() with nothing protected (before: an empty checkpoint), save(5) twice (before:
+// corrupt_data naming depends_on), save(3) after step 5 (before: accepted, and restore_latest()
+// still returned 5), and saving the step just restored. Newer steps still save.
+TEST(Checkpoint, MisuseIsAClearError) {
+  const std::string dir = shared_folder("misuse");
+  Field f = even_field();
+  {
+    Checkpointer ck(rt(), ex(), options(dir));
+    const std::string empty = error_of([&] { ck.save(1); });
+    EXPECT_NE(empty.find("nothing to checkpoint"), std::string::npos) << empty;
+    f.protect_in(ck);
+    save_version(ck, f, 1, 5);
+    const std::string twice = error_of([&] { ck.save(5); });
+    EXPECT_NE(twice.find("step 5 exists"), std::string::npos) << twice;
+    const std::string older = error_of([&] { ck.save(3); });
+    EXPECT_NE(older.find("steps must increase: step 3 is older than step 5"), std::string::npos)
+        << older;
+    EXPECT_EQ(ck.wait().step, 5) << "a refused save changes nothing";
+    save_version(ck, f, 2, 6);
+  }
+  if (rt().rank() == 0) {
+    EXPECT_FALSE(fs::exists(dir + "/step-00000001"));
+  }
+  Checkpointer restarted(rt(), ex(), options(dir));
+  f.protect_in(restarted);
+  EXPECT_EQ(restarted.restore_latest(), std::optional<long>(6));
+  EXPECT_TRUE(all_ranks(f.holds(2)));
+  const std::string restored = error_of([&] { restarted.save(6); });
+  EXPECT_NE(restored.find("step 6 exists"), std::string::npos) << restored;
+  EXPECT_NO_THROW(save_version(restarted, f, 3, 7));
   remove_shared(dir);
 }
 

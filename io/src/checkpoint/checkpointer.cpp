@@ -159,6 +159,31 @@ void Checkpointer::save(long step) {
                 {{"step", std::to_string(step)}});
   }
   d.harvest();
+  if (d.status.state == SaveState::committed && d.status.step >= 0 &&
+      (!d.newest_step || d.status.step > *d.newest_step)) {
+    d.newest_step = d.status.step;
+  }
+  // Checked here, where every rank has the same regions, steps and history, so all throw alike.
+  if (d.regions.empty()) {
+    throw Error(ErrorCategory::invalid_argument,
+                "nothing to checkpoint: protect() at least one region before save()",
+                {{"folder", d.options.dir}, {"step", std::to_string(step)}});
+  }
+  if (d.newest_step && step == *d.newest_step) {
+    throw Error(ErrorCategory::invalid_argument,
+                step_text(step) +
+                    " exists: this Checkpointer already saved or restored it; "
+                    "checkpoint steps must increase",
+                {{"folder", d.options.dir}, {"step", std::to_string(step)}});
+  }
+  if (d.newest_step && step < *d.newest_step) {
+    throw Error(ErrorCategory::invalid_argument,
+                "checkpoint steps must increase: " + step_text(step) + " is older than " +
+                    step_text(*d.newest_step) + ", the newest this Checkpointer saved or restored",
+                {{"folder", d.options.dir},
+                 {"step", std::to_string(step)},
+                 {"newest_step", std::to_string(*d.newest_step)}});
+  }
   d.resolve_stacked();
   const auto started = CheckpointClock::now();
   d.last_save_start = started;

@@ -98,6 +98,8 @@ struct Checkpointer::Impl {
   int incremental_saves = 0;
   CheckpointClock::time_point last_save_start = CheckpointClock::now();
   RestoreReport last_restore;
+  // The newest step this Checkpointer committed or restored: save() takes only newer ones.
+  std::optional<long> newest_step;
 
   Impl(Runtime& r, Executor& e, CheckpointOptions o)
       : rt(r),

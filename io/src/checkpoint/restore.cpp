@@ -172,6 +172,7 @@ std::optional<long> Checkpointer::restore_latest() {
     }
     d.last_save_start = CheckpointClock::now();
     d.last_restore.step = step;
+    d.newest_step = step;  // going back to an older step is allowed: saves continue from here
     return step;
   }
   return std::nullopt;

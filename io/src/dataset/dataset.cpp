@@ -96,7 +96,7 @@ struct Partition::Impl {
   std::uint64_t bytes = 0;
 };
 
-std::span<const std::byte> Partition::bytes(std::uint64_t offset, std::uint64_t n) const {
+std::span<const std::byte> Partition::bytes(std::uint64_t offset, std::uint64_t n) const& {
   if (offset > impl_->bytes || n > impl_->bytes - offset) {
     throw Error(ErrorCategory::invalid_argument, "range outside the partition",
                 {{"offset", std::to_string(offset)}, {"bytes", std::to_string(n)},
@@ -139,8 +139,20 @@ void Partition::check_dtype(DType wanted) const {
 
 Dataset::Dataset(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Dataset Dataset::open(const std::string& spec) {
+Dataset Dataset::open(const std::string& given) {
   auto impl = std::make_shared<Impl>();
+  std::string spec = given;
+  if (spec.find(":/") == std::string::npos) {
+    // "file.h5:fields/energy", as h5py names a dataset: the path is taken from the root. Split at
+    // the last ':' whose left side is an HDF5 file, so a name holding ':' still works.
+    for (std::size_t colon = spec.rfind(':'); colon != std::string::npos && colon > 0;
+         colon = spec.rfind(':', colon - 1)) {
+      if (colon + 1 < spec.size() && is_hdf5_file(spec.substr(0, colon))) {
+        spec = spec.substr(0, colon) + ":/" + spec.substr(colon + 1);
+        break;
+      }
+    }
+  }
   if (spec.find(":/") != std::string::npos) {
     Hdf5Path path = Hdf5Path::parse(spec);
     auto h = std::make_shared<const Hdf5Dataset>(Hdf5Dataset::open(path));

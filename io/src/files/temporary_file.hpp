@@ -4,7 +4,11 @@
 // created exclusively without following a symlink, so nothing planted in the folder can redirect
 // the write. Its mode is 0666 less the umask, as any file a user's program creates.
 //
-//   auto temp = detail::TemporaryFile::beside("/data/out.strata");  // /data/.out.strata.tmp-3f9c...
+// While unpublished it is in the table that InterruptCleanup's handler empties, and its name
+// carries this process's pid and host so that remove_abandoned_files can tell a killed writer's
+// leftover (unfinished_files.hpp).
+//
+//   auto temp = detail::TemporaryFile::beside("/data/out.strata");  // /data/.out.strata.tmp-PID-...
 //   ... write through temp.fd() ...
 //   temp.publish({{"file", "/data/out.strata"}});  // fsync, rename over the final name, fsync folder
 #pragma once
@@ -18,7 +22,7 @@ namespace strata::io::detail {
 
 class TemporaryFile {
  public:
-  // Creates ".<final name>.tmp-<16 random hex digits>" in final_path's folder, open read-write,
+  // Creates ".<final name>.tmp-<pid>-<host>-<16 random hex digits>" in final_path's folder, open read-write,
   // with O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC and mode 0666 & ~umask. Error(io) (or resource)
   // naming final_path when it cannot.
   static TemporaryFile beside(const std::string& final_path);
@@ -41,11 +45,13 @@ class TemporaryFile {
   void publish(const std::string& final_path, const std::vector<ErrorContext>& context);
 
  private:
-  TemporaryFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  TemporaryFile(std::string path, int fd, int slot)
+      : path_(std::move(path)), fd_(fd), slot_(slot) {}
   void release() noexcept;
 
   std::string path_;
   int fd_ = -1;
+  int slot_ = -1;  // in the unfinished-file table, or -1
   bool published_ = false;
 };
 

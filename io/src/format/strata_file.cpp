@@ -175,7 +175,7 @@ const ArrayInfo& StrataFile::array(std::string_view name) const {
 }
 
 std::span<const std::byte> StrataFile::bytes(const ArrayInfo& array, std::uint64_t offset,
-                                             std::uint64_t bytes) const {
+                                             std::uint64_t bytes) const& {
   std::size_t index = impl_->index_of(array);
   const ArrayInfo& a = impl_->parsed.arrays[index];
   impl_->check_range(a, offset, bytes);
@@ -212,7 +212,7 @@ void StrataFile::read(const ArrayInfo& array, std::uint64_t offset, std::span<st
 }
 
 std::span<std::byte> StrataFile::writable(const ArrayInfo& array, std::uint64_t offset,
-                                          std::uint64_t bytes) {
+                                          std::uint64_t bytes) & {
   if (!impl_->writable) {
     throw Error(ErrorCategory::invalid_argument, "file was opened read-only", {{"file", impl_->path}});
   }

@@ -84,6 +84,13 @@ void encode_header(const Header& h, std::span<std::byte> out) {
 
 Header decode_header(std::span<const std::byte> in, const std::string& file) {
   if (std::memcmp(in.data(), kMagic.data(), kMagic.size()) != 0) {
+    static constexpr char kHdf5Signature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+    if (std::memcmp(in.data(), kHdf5Signature, sizeof kHdf5Signature) == 0) {
+      throw Error(ErrorCategory::invalid_argument,
+                  "an HDF5 file, not a .strata file: name one of its datasets as "
+                  "FILE.h5:/group/dataset (strata stats, hist) or convert it with strata import",
+                  {{"file", file}});
+    }
     corrupt(file, "magic", "not a .strata file (bad magic)");
   }
   std::uint64_t stored = get<std::uint64_t>(in, 504);

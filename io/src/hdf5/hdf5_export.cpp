@@ -16,6 +16,7 @@
 #include <system_error>
 #include <vector>
 
+#include "checkpoint/checkpoint_reader.hpp"
 #include "files/temporary_file.hpp"
 #include "hdf5/hdf5_call.hpp"
 #include "hdf5/hdf5_handle.hpp"
@@ -174,21 +175,12 @@ void close_written(Hdf5Handle& file, const std::vector<ErrorContext>& context) {
   }
 }
 
-}  // namespace
-
-void export_array(const std::string& h5_file, std::string_view dataset_path, DType dtype,
-                  const Shape& shape, std::span<const std::byte> data,
-                  const Hdf5ExportOptions& options) {
-  check_options(options);
+// Writes `source` as a new dataset of h5_file (created, or opened when it is an HDF5 file) and
+// sets the root attributes: the body of export_array for any source of bytes.
+template <class Source>
+void add_dataset(const std::string& h5_file, std::string_view dataset_path, DType dtype,
+                 const Shape& shape, const Hdf5ExportOptions& options, Source&& source) {
   const std::vector<ErrorContext> context{{"file", h5_file}};
-  const std::size_t bytes = shape.byte_count(dtype);
-  if (data.size() != bytes) {
-    throw Error(ErrorCategory::invalid_argument, "data size does not match dtype and shape",
-                {{"file", h5_file},
-                 {"dataset", std::string(dataset_path)},
-                 {"expected_bytes", std::to_string(bytes)},
-                 {"data_bytes", std::to_string(data.size())}});
-  }
   Hdf5Call call;
   std::error_code ec;
   Hdf5Handle file;
@@ -203,13 +195,68 @@ void export_array(const std::string& h5_file, std::string_view dataset_path, DTy
     file = Hdf5Handle(H5Fcreate(h5_file.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
     if (!file) throw_hdf5_error(ErrorCategory::io, "cannot create the HDF5 file", context);
   }
-  write_dataset(file.get(), std::string(dataset_path), dtype, shape, options, context,
-                [&](std::uint64_t offset, std::size_t n) { return data.subspan(offset, n); });
+  write_dataset(file.get(), std::string(dataset_path), dtype, shape, options, context, source);
   for (const auto& [key, value] : options.root_attributes) {
     if (H5Aexists(file.get(), key.c_str()) > 0) H5Adelete(file.get(), key.c_str());
     write_attribute(file.get(), key, value, context);
   }
   close_written(file, context);
+}
+
+}  // namespace
+
+void export_array(const std::string& h5_file, std::string_view dataset_path, DType dtype,
+                  const Shape& shape, std::span<const std::byte> data,
+                  const Hdf5ExportOptions& options) {
+  check_options(options);
+  const std::size_t bytes = shape.byte_count(dtype);
+  if (data.size() != bytes) {
+    throw Error(ErrorCategory::invalid_argument, "data size does not match dtype and shape",
+                {{"file", h5_file},
+                 {"dataset", std::string(dataset_path)},
+                 {"expected_bytes", std::to_string(bytes)},
+                 {"data_bytes", std::to_string(data.size())}});
+  }
+  add_dataset(h5_file, dataset_path, dtype, shape, options,
+              [&](std::uint64_t offset, std::size_t n) { return data.subspan(offset, n); });
+}
+
+void export_checkpoint_region(const std::string& dir, long step, const std::string& region,
+                              const std::string& h5_file, std::string_view dataset_path,
+                              const Hdf5ExportOptions& options) {
+  check_options(options);
+  detail::StepReader reader(dir, step);
+  const detail::RegionRecord* r = reader.manifest().find(region);
+  if (r == nullptr) {
+    throw Error(ErrorCategory::invalid_argument, "no such region in the checkpoint",
+                {{"region", region}, {"step", std::to_string(step)}});
+  }
+  if (r->rank_local) {
+    throw Error(ErrorCategory::invalid_argument, "a rank-local region has no global array",
+                {{"region", region}});
+  }
+  const Shape& shape = r->global_shape;
+  const std::uint64_t rows = shape.rank() == 0 ? 1 : shape[0];
+  const std::uint64_t row_bytes = rows == 0 ? 0 : shape.byte_count(r->dtype) / rows;
+  // The whole rows covering the slab write_dataset asks for (a slab is at most
+  // options.slab_bytes, or a part of one row when a row is larger): memory stays at one slab or
+  // one row, whatever the region's size.
+  std::vector<std::byte> rows_read;
+  std::uint64_t rows_read_offset = 0;
+  add_dataset(h5_file, dataset_path, r->dtype, shape, options,
+              [&](std::uint64_t offset, std::size_t n) -> std::span<const std::byte> {
+                if (n == 0 || row_bytes == 0) return {};
+                if (offset < rows_read_offset || offset + n > rows_read_offset + rows_read.size()) {
+                  const std::uint64_t first = offset / row_bytes;
+                  const std::uint64_t last = (offset + n + row_bytes - 1) / row_bytes;
+                  rows_read.clear();
+                  rows_read.shrink_to_fit();
+                  rows_read.resize((last - first) * row_bytes);
+                  reader.read_rows(*r, first, last - first, rows_read);
+                  rows_read_offset = first * row_bytes;
+                }
+                return std::span<const std::byte>(rows_read).subspan(offset - rows_read_offset, n);
+              });
 }
 
 bool is_strata_hdf5_export(const std::string& h5_file) {

@@ -15,6 +15,21 @@ constexpr std::array<std::pair<DType, std::string_view>, 10> kNames{{
     {DType::u32, "u32"}, {DType::u64, "u64"},
 }};
 
+// NumPy's names for the same types (np.dtype("float32").name), so a user can paste them. NumPy's
+// short codes are not taken: its "u8" is an 8-byte integer, strata's a 1-byte one.
+constexpr std::array<std::pair<DType, std::string_view>, 10> kNumpyNames{{
+    {DType::f32, "float32"},
+    {DType::f64, "float64"},
+    {DType::i8, "int8"},
+    {DType::i16, "int16"},
+    {DType::i32, "int32"},
+    {DType::i64, "int64"},
+    {DType::u8, "uint8"},
+    {DType::u16, "uint16"},
+    {DType::u32, "uint32"},
+    {DType::u64, "uint64"},
+}};
+
 }  // namespace
 
 std::string_view to_string(DType dtype) noexcept {
@@ -38,8 +53,13 @@ DType parse_dtype(std::string_view text) {
   for (const auto& [d, name] : kNames) {
     if (name == text) return d;
   }
-  throw Error(ErrorCategory::invalid_argument, "unknown dtype (use f32, f64, i8..i64, u8..u64)",
-              {{"dtype", std::string(text)}});
+  for (const auto& [d, name] : kNumpyNames) {
+    if (name == text) return d;
+  }
+  throw Error(
+      ErrorCategory::invalid_argument,
+      "unknown dtype (use f32, f64, i8..i64, u8..u64, or NumPy's float32, int16, uint8, ...)",
+      {{"dtype", std::string(text)}});
 }
 
 Shape::Shape(std::initializer_list<std::size_t> extents) {

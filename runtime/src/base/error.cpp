@@ -48,7 +48,7 @@ Error::Error(ErrorCategory category, std::string message, std::vector<ErrorConte
       message_(std::move(message)),
       context_(std::move(context)) {}
 
-std::string_view Error::context_value(std::string_view key) const noexcept {
+std::string_view Error::context_value(std::string_view key) const& noexcept {
   for (const auto& c : context_) {
     if (c.key == key) return c.value;
   }

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "cluster/uncaught_error.hpp"
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/base/log.hpp"
 
@@ -61,6 +62,7 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options)
       memory_(topology_),
       signal_lead_seconds_(signal_lead_from_environment()) {
   if (options.install_stop_signals) stop_signals_.emplace();
+  detail::install_uncaught_error_handler();
 }
 
 Runtime::Runtime(RuntimeOptions options) : Runtime(no_argc(), no_argv(), std::move(options)) {}

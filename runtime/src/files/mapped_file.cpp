@@ -206,14 +206,14 @@ void MappedFile::check_file_covers(std::uint64_t end) const {
   }
 }
 
-std::span<const std::byte> MappedFile::bytes(std::uint64_t offset, std::uint64_t bytes) const {
+std::span<const std::byte> MappedFile::bytes(std::uint64_t offset, std::uint64_t bytes) const& {
   check_range(offset, bytes);
   if (bytes == 0) return {};
   check_file_covers(offset + bytes);
   return {data_ + offset, bytes};
 }
 
-std::span<std::byte> MappedFile::writable_bytes(std::uint64_t offset, std::uint64_t bytes) {
+std::span<std::byte> MappedFile::writable_bytes(std::uint64_t offset, std::uint64_t bytes) & {
   if (mode_ == MapMode::read_only) {
     throw Error(ErrorCategory::invalid_argument, "writable view of a read-only mapping",
                 {{"file", path_}});

@@ -85,6 +85,9 @@ struct Stats {
   double sum_low = 0.0;
   // Values that came from integer spans, and their exact sum, min and max.
   std::uint64_t integer_count = 0;
+  // Explicit, always zero: the 8 bytes the 16-byte aligned integer_sum would leave as padding,
+  // so the byte image of a Stats (what crosses ranks) holds no indeterminate bytes.
+  std::uint64_t padding = 0;
   Int128 integer_sum = 0;
   std::int64_t integer_min = std::numeric_limits<std::int64_t>::max();
   std::int64_t integer_max = std::numeric_limits<std::int64_t>::min();
@@ -106,5 +109,6 @@ struct Stats {
   std::optional<double> sample_variance() const noexcept;
   std::optional<double> stddev() const noexcept;
 };
+static_assert(sizeof(Stats) == 128, "Stats has no implicit padding");
 
 }  // namespace strata::kernels

@@ -149,7 +149,11 @@ class Checkpointer {
   // Collective. Waits for a save still in flight (its failure is reported through status(), not
   // thrown here), copies every protected region into a staging buffer, and returns; checksums,
   // compression, writing and the two-phase commit go on in the background. Throws Error(resource)
-  // when the staging buffer cannot be allocated.
+  // when the staging buffer cannot be allocated, and Error(invalid_argument) (on every rank, before
+  // anything is written) when nothing is protected, or `step` is not newer than the newest step
+  // this Checkpointer committed or restored ("step 5 exists", "steps must increase"). A step the
+  // folder holds from an earlier run is replaced (a restart that fell back past a damaged one);
+  // a failed save may be retried with the same step.
   void save(long step);
   // Collective. Waits for the save in flight; returns its status. Throws the save's error
   // (Error(io), Error(resource) for a full disk, Error(distributed) when another rank failed)

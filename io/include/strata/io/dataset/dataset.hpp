@@ -41,18 +41,26 @@ class Partition {
   std::uint64_t size_bytes() const noexcept { return rows_.count * row_bytes(); }
   // All of the partition's bytes: verifies every chunk they cover first, serially, on the calling
   // thread (chunks already verified are skipped).
-  std::span<const std::byte> bytes() const { return bytes(0, size_bytes()); }
+  // Like as<T>(), not on a temporary: the view would outlive the partition that owns it.
+  std::span<const std::byte> bytes() const& { return bytes(0, size_bytes()); }
+  std::span<const std::byte> bytes() const&& = delete;
   // [offset, offset + n) of the partition's bytes; verifies only the checksum chunks these cover
   // that are not verified yet, in the calling thread, so a reader pays for verification as it
   // goes. Error(corrupt_data) naming file, array and chunk for a bad chunk.
-  std::span<const std::byte> bytes(std::uint64_t offset, std::uint64_t n) const;
+  std::span<const std::byte> bytes(std::uint64_t offset, std::uint64_t n) const&;
+  std::span<const std::byte> bytes(std::uint64_t offset, std::uint64_t n) const&& = delete;
   // The values as T, all verified (see bytes()). Error(invalid_argument) when T is not the dtype.
+  // A view into the partition (an HDF5 partition owns the memory), so the partition must outlive
+  // it: keep it in a variable. On a temporary (`ds.partition(r, n).as<float>()`) it does not
+  // compile.
   template <class T>
-  std::span<const T> as() const {
+  std::span<const T> as() const& {
     check_dtype(dtype_of<T>());
     auto b = bytes();
     return {reinterpret_cast<const T*>(b.data()), b.size() / sizeof(T)};
   }
+  template <class T>
+  std::span<const T> as() const&& = delete;
   // Error(invalid_argument) when `wanted` is not the dataset's dtype.
   void check_dtype(DType wanted) const;
 
@@ -77,7 +85,8 @@ class Partition {
 
 class Dataset {
  public:
-  // "file.strata" (a file with one array), "file.strata:array", or "file.h5:/group/dataset".
+  // "file.strata" (a file with one array), "file.strata:array", or "file.h5:/group/dataset"
+  // ("file.h5:group/dataset", h5py's spelling, is the same when file.h5 is an HDF5 file).
   // Errors of StrataFile::open / Hdf5Dataset::open; Error(invalid_argument) naming the spec when a
   // .strata file has several arrays and none is named, or an HDF5 file is given without a path.
   static Dataset open(const std::string& spec);

@@ -110,13 +110,19 @@ class StrataFile {
   // verified the first time any view covers them (Error(corrupt_data) naming array and chunk).
   // Checks the file still has its size first, so a file truncated since open is an error here,
   // not a SIGBUS in the caller.
+  // Not on a temporary StrataFile: the view would outlive the mapping.
   std::span<const std::byte> bytes(const ArrayInfo& array, std::uint64_t offset,
-                                   std::uint64_t bytes) const;
+                                   std::uint64_t bytes) const&;
+  std::span<const std::byte> bytes(const ArrayInfo& array, std::uint64_t offset,
+                                   std::uint64_t bytes) const&& = delete;
   // Copies [offset, offset + out.size()) into `out` with pread: safe even if the file is
   // truncated meanwhile. Verifies like bytes().
   void read(const ArrayInfo& array, std::uint64_t offset, std::span<std::byte> out) const;
   // Read-write files only: a writable view; the chunks it covers get new checksums on flush().
-  std::span<std::byte> writable(const ArrayInfo& array, std::uint64_t offset, std::uint64_t bytes);
+  std::span<std::byte> writable(const ArrayInfo& array, std::uint64_t offset,
+                                std::uint64_t bytes) &;
+  std::span<std::byte> writable(const ArrayInfo& array, std::uint64_t offset,
+                                std::uint64_t bytes) && = delete;
   // Writes the checksums of modified chunks and syncs data and tables to disk.
   void flush();
 

@@ -190,6 +190,15 @@ void export_array(const std::string& h5_file, std::string_view dataset_path, DTy
                   const Shape& shape, std::span<const std::byte> data,
                   const Hdf5ExportOptions& options = {});
 
+// Writes one global region of checkpoint `step` in folder `dir` as a new dataset `dataset_path`
+// of `h5_file`, as export_array does, reading and writing it in slabs of options.slab_bytes (or
+// one row, when a row is larger): memory stays bounded whatever the region's size. Throws
+// Error(invalid_argument) for an unknown or rank-local region, Error(corrupt_data) for a chunk
+// failing its checksum, Error(io) for a missing step or shard, and export_array's errors.
+void export_checkpoint_region(const std::string& dir, long step, const std::string& region,
+                              const std::string& h5_file, std::string_view dataset_path,
+                              const Hdf5ExportOptions& options = {});
+
 // Writes every array of a `.strata` file to a new HDF5 file, each as dataset "/<name>", and the
 // file's metadata as variable-length UTF-8 string attributes of the root group (a value that is
 // not UTF-8 or holds a NUL byte becomes a variable-length sequence of u8). The file is written

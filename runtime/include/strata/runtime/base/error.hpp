@@ -43,8 +43,10 @@ class Error : public std::runtime_error {
   // The message without context.
   const std::string& message() const noexcept { return message_; }
   const std::vector<ErrorContext>& context() const noexcept { return context_; }
-  // The value of one context key, or an empty view when absent.
-  std::string_view context_value(std::string_view key) const noexcept;
+  // The value of one context key, or an empty view when absent. A view into this Error: not on a
+  // temporary.
+  std::string_view context_value(std::string_view key) const& noexcept;
+  std::string_view context_value(std::string_view key) const&& = delete;
 
  private:
   ErrorCategory category_;

@@ -2,6 +2,11 @@
 // Runtime: the first object a strata program creates. It joins the MPI job (or runs as one rank),
 // reads the Slurm environment, loads the topology and installs the stop-signal handlers; every
 // other strata object (Executor, Dataset, Checkpointer) is built from it and passed by reference.
+// It also installs, for the rest of the process, a std::terminate handler: an exception nobody
+// catches (a strata::Error from a file the job could not read) prints one line
+// "<program>: error: <category>: <message> (<context>)" and ends the process with exit code 1,
+// or the whole job through MPI_Abort(1) when it has several ranks — no backtrace. Catching
+// errors in main (as examples/analysis does) stays the way to choose the message and exit code.
 //
 //   int main(int argc, char** argv) {
 //     strata::Runtime rt(argc, argv);

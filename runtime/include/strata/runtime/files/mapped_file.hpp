@@ -91,9 +91,12 @@ class MappedFile {
   // Error(corrupt_data) naming the file when the file has been truncated below the range.
   // The check is made when the view is handed out: a file truncated while a view is in use can
   // still fault on access (no mapping can prevent that); read() is the path that never does.
-  std::span<const std::byte> bytes(std::uint64_t offset, std::uint64_t bytes) const;
+  // Not on a temporary MappedFile: the view would outlive the mapping.
+  std::span<const std::byte> bytes(std::uint64_t offset, std::uint64_t bytes) const&;
+  std::span<const std::byte> bytes(std::uint64_t offset, std::uint64_t bytes) const&& = delete;
   // Same, writable (read_write or copy_on_write only, else Error(invalid_argument)).
-  std::span<std::byte> writable_bytes(std::uint64_t offset, std::uint64_t bytes);
+  std::span<std::byte> writable_bytes(std::uint64_t offset, std::uint64_t bytes) &;
+  std::span<std::byte> writable_bytes(std::uint64_t offset, std::uint64_t bytes) && = delete;
   // Copies [offset, offset + out.size()) into `out` with pread: never SIGBUS; a short file is
   // Error(corrupt_data), a failing read Error(io), a range outside the mapping
   // Error(invalid_argument). Reads the file, so in copy_on_write mode it does not see this

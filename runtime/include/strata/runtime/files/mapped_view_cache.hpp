@@ -37,7 +37,8 @@ class MappedView {
   // Exactly the bytes asked for. Checked against the file's size when acquired; a file truncated
   // while the view is in use can still fault on access (use MappedFile::read for a copy that never
   // does).
-  std::span<const std::byte> bytes() const noexcept { return bytes_; }
+  std::span<const std::byte> bytes() const& noexcept { return bytes_; }
+  std::span<const std::byte> bytes() const&& = delete;  // the window is kept mapped by the view
   std::uint64_t offset() const noexcept { return offset_; }
   const std::string& path() const noexcept;
 

@@ -96,8 +96,11 @@ class SharedSegment {
   // memory is freed when the last one goes. Call once every rank has attached (after a barrier).
   void unlink();
 
-  std::span<std::byte> data() const noexcept { return {data_, bytes_}; }
-  std::span<const std::byte> bytes() const noexcept { return {data_, bytes_}; }
+  // Views into the mapping: not on a temporary segment, which unmaps it.
+  std::span<std::byte> data() const& noexcept { return {data_, bytes_}; }
+  std::span<std::byte> data() const&& = delete;
+  std::span<const std::byte> bytes() const& noexcept { return {data_, bytes_}; }
+  std::span<const std::byte> bytes() const&& = delete;
   std::uint64_t size() const noexcept { return bytes_; }
   // Set by the creator from the clock and its pid: ranks can compare it to check they all attached
   // to the same incarnation of a name.

@@ -37,11 +37,14 @@ class ArrayStorage {
   DType dtype() const noexcept { return dtype_; }
   const Shape& shape() const noexcept { return shape_; }
   std::size_t bytes() const noexcept { return shape_.element_count() * dtype_bytes(dtype_); }
-  std::byte* data() const noexcept { return region_.data(); }
+  // Views into the memory this object owns: not on a temporary (it would free them).
+  std::byte* data() const& noexcept { return region_.data(); }
+  std::byte* data() const&& = delete;
   const PlacedRegion& region() const noexcept { return region_; }
   PlacedRegion& region() noexcept { return region_; }
   const PlacementPlan& plan() const noexcept { return plan_; }
-  std::span<std::byte> byte_span() const noexcept { return {region_.data(), bytes()}; }
+  std::span<std::byte> byte_span() const& noexcept { return {region_.data(), bytes()}; }
+  std::span<std::byte> byte_span() const&& = delete;
 
  private:
   std::string name_;
@@ -73,8 +76,11 @@ class Array {
   const Shape& shape() const noexcept { return storage_.shape(); }
   std::size_t size() const noexcept { return storage_.shape().element_count(); }
   std::size_t bytes() const noexcept { return storage_.bytes(); }
-  T* data() const noexcept { return reinterpret_cast<T*>(storage_.data()); }
-  std::span<T> span() const noexcept { return {data(), size()}; }
+  // Views into the memory this array owns: not on a temporary array (it would free them).
+  T* data() const& noexcept { return reinterpret_cast<T*>(storage_.data()); }
+  T* data() const&& = delete;
+  std::span<T> span() const& noexcept { return {data(), size()}; }
+  std::span<T> span() const&& = delete;
   const PlacementPlan& plan() const noexcept { return storage_.plan(); }
   const PlacedRegion& region() const noexcept { return storage_.region(); }
   const ArrayStorage& storage() const noexcept { return storage_; }
@@ -82,7 +88,8 @@ class Array {
 
   // Rows [first, first + count) of the first dimension, contiguous. Throws Error(invalid_argument)
   // when out of range.
-  std::span<T> rows(std::size_t first, std::size_t count) const {
+  std::span<T> rows(std::size_t first, std::size_t count) const&& = delete;
+  std::span<T> rows(std::size_t first, std::size_t count) const& {
     std::size_t nrows = shape().rank() == 0 ? 1 : shape()[0];
     if (first > nrows || count > nrows - first) {
       throw Error(ErrorCategory::invalid_argument, "row range out of bounds",

@@ -78,7 +78,8 @@ class PlacedRegion {
   PlacedRegion& operator=(const PlacedRegion&) = delete;
   ~PlacedRegion();
 
-  std::byte* data() const noexcept { return data_; }
+  std::byte* data() const& noexcept { return data_; }
+  std::byte* data() const&& = delete;  // a temporary region unmaps its memory
   // The bytes asked for; mapped_bytes() is that rounded up to whole pages.
   std::size_t size() const noexcept { return size_; }
   std::size_t mapped_bytes() const noexcept { return mapped_; }
