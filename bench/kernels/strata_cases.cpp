@@ -41,7 +41,7 @@ void stats_strata(benchmark::State& state) {
   Executor& ex = data().executor(workers(state));
   for (auto _ : state) benchmark::DoNotOptimize(strata::reduce(ex, data().resident(), k::Stats{}));
   state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
-  label_vs(state, read_sum_name(static_cast<int>(workers(state))));
+  label_vs(state, read_limit_name(static_cast<int>(workers(state))));
 }
 
 // The same over the mapped `.strata` file (page cache, zero-copy), against the resident read loop.
@@ -49,7 +49,7 @@ void stats_strata_mapped(benchmark::State& state) {
   Executor& ex = data().executor(workers(state));
   for (auto _ : state) benchmark::DoNotOptimize(strata::reduce(ex, data().mapped(), k::Stats{}));
   state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
-  label_vs(state, read_sum_name(static_cast<int>(workers(state))));
+  label_vs(state, read_limit_name(static_cast<int>(workers(state))));
 }
 
 k::Histogram histogram_pass(Executor& ex) {
@@ -60,7 +60,7 @@ void histogram_strata(benchmark::State& state) {
   Executor& ex = data().executor(workers(state));
   for (auto _ : state) benchmark::DoNotOptimize(histogram_pass(ex));
   state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
-  label_vs(state, read_sum_name(static_cast<int>(workers(state))));
+  label_vs(state, histogram_limit_name(static_cast<int>(workers(state))));
 }
 
 // The very same pass as histogram_strata/workers:2, labelled against workers:1: the scaling ratio.
@@ -84,7 +84,7 @@ void count_if_strata(benchmark::State& state) {
   Executor& ex = data().executor(workers(state));
   for (auto _ : state) benchmark::DoNotOptimize(strata::reduce(ex, data().resident(), count_above{}));
   state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
-  label_vs(state, read_sum_name(static_cast<int>(workers(state))));
+  label_vs(state, read_limit_name(static_cast<int>(workers(state))));
 }
 
 // Interior rows in blocks of rows_per_task, run by the Executor's arena (one node here; the grid
