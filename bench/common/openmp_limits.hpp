@@ -95,4 +95,23 @@ void run_timed_region(benchmark::State& state, std::size_t bytes, Timed timed) {
   state.counters["threads"] = static_cast<double>(state.range(0));
 }
 
+// The read limit as a case: timed_parallel_sum over `x` at state.range(0) threads. The caller labels.
+inline void read_limit_case(benchmark::State& state, std::span<const double> x) {
+  double sink = 0.0;
+  run_timed_region(state, x.size_bytes(), [&] {
+    return timed_parallel_sum(x, static_cast<int>(state.range(0)), sink);
+  });
+  benchmark::DoNotOptimize(sink);
+}
+
+// The plain OpenMP histogram as a case, the same way.
+inline void histogram_limit_case(benchmark::State& state, std::span<const double> x,
+                                 const HistogramBins& h) {
+  std::vector<std::uint64_t> counts;
+  run_timed_region(state, x.size_bytes(), [&] {
+    return timed_parallel_histogram(x, static_cast<int>(state.range(0)), h, counts);
+  });
+  benchmark::DoNotOptimize(counts.data());
+}
+
 }  // namespace strata::bench

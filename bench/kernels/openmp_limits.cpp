@@ -7,9 +7,6 @@
 
 #include <benchmark/benchmark.h>
 
-#include <cstdint>
-#include <vector>
-
 #include "kernels_settings.hpp"
 #include "suite_data.hpp"
 
@@ -19,21 +16,12 @@ namespace {
 constexpr HistogramBins bins{.low = hist_low, .high = hist_high, .bins = hist_bins};
 
 void read_limit(benchmark::State& state) {
-  const auto x = data().resident_span();
-  double sink = 0.0;
-  run_timed_region(state, x.size_bytes(),
-                   [&] { return timed_parallel_sum(x, static_cast<int>(state.range(0)), sink); });
-  benchmark::DoNotOptimize(sink);
+  read_limit_case(state, data().resident_span());
   label_baseline(state);
 }
 
 void histogram_pass(benchmark::State& state) {
-  const auto x = data().resident_span();
-  std::vector<std::uint64_t> counts;
-  run_timed_region(state, x.size_bytes(), [&] {
-    return timed_parallel_histogram(x, static_cast<int>(state.range(0)), bins, counts);
-  });
-  benchmark::DoNotOptimize(counts.data());
+  histogram_limit_case(state, data().resident_span(), bins);
 }
 
 void histogram_openmp(benchmark::State& state) {

@@ -12,7 +12,6 @@
 #include <span>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "common/openmp_limits.hpp"
 #include "limits_settings.hpp"
@@ -74,12 +73,7 @@ const histogram_values_data& histogram_data() {
 }();
 
 void histogram_limit(benchmark::State& state) {
-  const auto x = histogram_data().values();
-  std::vector<std::uint64_t> counts;
-  run_timed_region(state, x.size_bytes(), [&] {
-    return timed_parallel_histogram(x, static_cast<int>(state.range(0)), histogram_bins, counts);
-  });
-  benchmark::DoNotOptimize(counts.data());
+  histogram_limit_case(state, histogram_data().values(), histogram_bins);
   set_ratio_label(state, false);
 }
 BENCHMARK(histogram_limit)->Apply(apply_timed_region_settings);

@@ -132,11 +132,7 @@ void triad(benchmark::State& state) {
 // The independent read limit: one OpenMP region over the same 1 GiB, timed as a whole (bytes ÷ the
 // region's wall time), so it does not depend on how Google Benchmark adds up its threads' rates.
 void read_limit(benchmark::State& state) {
-  const auto x = arrays().read_span();
-  double sink = 0.0;
-  run_timed_region(state, x.size_bytes(),
-                   [&] { return timed_parallel_sum(x, static_cast<int>(state.range(0)), sink); });
-  benchmark::DoNotOptimize(sink);
+  read_limit_case(state, arrays().read_span());
   set_ratio_label(state, false);
 }
 
