@@ -25,4 +25,15 @@ inline void apply_run_settings(benchmark::internal::Benchmark* b, double min_tim
       ->Unit(benchmark::kMillisecond);
 }
 
+// The same for a case that times its own region (state.SetIterationTime): manual time instead of
+// the wall-clock time of the benchmark loop, which Google Benchmark refuses to combine.
+inline void apply_manual_time_settings(benchmark::internal::Benchmark* b, double min_time_seconds,
+                                       int repetitions) {
+  b->MinTime(min_time_seconds)
+      ->Repetitions(repetitions)
+      ->ReportAggregatesOnly(true)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
+}
+
 }  // namespace strata::bench

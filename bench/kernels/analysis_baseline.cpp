@@ -68,7 +68,7 @@ void analysis_openmp(benchmark::State& state) {
   const auto x = data().resident_span();
   for (auto _ : state) benchmark::DoNotOptimize(openmp_analysis(x));
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(x.size_bytes()));
-  label_vs(state, read_sum_name(2));
+  label_vs(state, read_limit_name(2));
 }
 BENCHMARK(analysis_openmp)->Apply(apply_run_settings);
 

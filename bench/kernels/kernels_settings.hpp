@@ -29,6 +29,17 @@ inline std::string full_name(const std::string& name, int benchmark_threads = 0)
 inline std::string read_sum_name(int threads) { return full_name("read_sum", threads); }
 inline std::string memcpy_name(int threads) { return full_name("memcpy", threads); }
 
+// The independent limits (common/openmp_limits.hpp), timed as one OpenMP region each:
+// "<case>/threads:<n>/min_time:0.200/repeats:8/manual_time".
+inline std::string timed_region_name(const std::string& name, int threads) {
+  return name + "/threads:" + std::to_string(threads) +
+         "/min_time:0.200/repeats:" + std::to_string(repetitions) + "/manual_time";
+}
+inline std::string read_limit_name(int threads) { return timed_region_name("read_limit", threads); }
+inline std::string histogram_limit_name(int threads) {
+  return timed_region_name("histogram_openmp", threads);
+}
+
 inline void label_baseline(benchmark::State& state) { state.SetLabel("baseline"); }
 inline void label_vs(benchmark::State& state, const std::string& baseline) {
   state.SetLabel("vs:" + baseline);

@@ -43,7 +43,7 @@ void stats_strata(benchmark::State& state) {
   Executor& ex = data().executor(workers(state));
   for (auto _ : state) benchmark::DoNotOptimize(strata::reduce(ex, data().resident(), k::Stats{}));
   state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
-  label_vs(state, read_sum_name(static_cast<int>(workers(state))));
+  label_vs(state, read_limit_name(static_cast<int>(workers(state))));
 }
 
 // The same over the mapped `.strata` file (page cache, zero-copy), against the resident read loop.
@@ -51,7 +51,7 @@ void stats_strata_mapped(benchmark::State& state) {
   Executor& ex = data().executor(workers(state));
   for (auto _ : state) benchmark::DoNotOptimize(strata::reduce(ex, data().mapped(), k::Stats{}));
   state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
-  label_vs(state, read_sum_name(static_cast<int>(workers(state))));
+  label_vs(state, read_limit_name(static_cast<int>(workers(state))));
 }
 
 k::Histogram histogram_pass(Executor& ex) {
@@ -62,7 +62,7 @@ void histogram_strata(benchmark::State& state) {
   Executor& ex = data().executor(workers(state));
   for (auto _ : state) benchmark::DoNotOptimize(histogram_pass(ex));
   state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
-  label_vs(state, read_sum_name(static_cast<int>(workers(state))));
+  label_vs(state, histogram_limit_name(static_cast<int>(workers(state))));
 }
 
 // The very same pass as histogram_strata/workers:2, labelled against workers:1: the scaling ratio.
@@ -78,7 +78,7 @@ void count_if_strata(benchmark::State& state) {
   for (auto _ : state)
     benchmark::DoNotOptimize(strata::reduce(ex, data().resident(), count_above()));
   state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
-  label_vs(state, read_sum_name(static_cast<int>(workers(state))));
+  label_vs(state, read_limit_name(static_cast<int>(workers(state))));
 }
 
 // The analysis job's three results (examples/analysis): bytes are the data analysed, once per
@@ -87,7 +87,7 @@ void analysis_one_pass(benchmark::State& state) {
   Executor& ex = data().executor(workers(state));
   for (auto _ : state) benchmark::DoNotOptimize(analysis_pass(ex));
   state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
-  label_vs(state, read_sum_name(static_cast<int>(workers(state))));
+  label_vs(state, read_limit_name(static_cast<int>(workers(state))));
 }
 
 void analysis_separate_passes(benchmark::State& state) {
@@ -98,7 +98,7 @@ void analysis_separate_passes(benchmark::State& state) {
     benchmark::DoNotOptimize(strata::reduce(ex, data().resident(), count_above()));
   }
   state.SetBytesProcessed(state.iterations() * value_bytes_per_pass());
-  label_vs(state, read_sum_name(static_cast<int>(workers(state))));
+  label_vs(state, read_limit_name(static_cast<int>(workers(state))));
 }
 
 // The very same pass as analysis_one_pass/workers:2, labelled against the separate passes: what

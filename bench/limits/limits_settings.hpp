@@ -7,6 +7,7 @@
 #include <benchmark/benchmark.h>
 
 #include <string>
+#include <thread>
 
 #include "common/run_settings.hpp"
 
@@ -31,6 +32,16 @@ inline void set_ratio_label(benchmark::State& state, bool is_baseline) {
 // wall-clock time is what a job sees.
 inline void apply_run_settings(benchmark::internal::Benchmark* b) {
   strata::bench::apply_run_settings(b, min_time_seconds, repetitions);
+}
+
+// The independent limits (common/openmp_limits.hpp) time one parallel region themselves: manual
+// time, one case per thread count as its argument ("<name>/threads:<n>/.../manual_time"), at one
+// thread and at every hardware thread.
+inline void apply_timed_region_settings(benchmark::internal::Benchmark* b) {
+  strata::bench::apply_manual_time_settings(b, min_time_seconds, repetitions);
+  b->ArgName("threads")->Arg(1);
+  const int all = static_cast<int>(std::thread::hardware_concurrency());
+  if (all > 1) b->Arg(all);
 }
 
 }  // namespace strata::bench::limits

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Memory bandwidth limits: a vectorised read loop (the suite's baseline), copy (memcpy) and
-// STREAM triad over arrays far larger than the last-level cache, at one thread and at all threads.
+// STREAM triad over arrays far larger than the last-level cache, at one thread and at all threads;
+// and the independent read limit: the same read as one timed OpenMP region (openmp_limits.hpp).
 // Kernels in later suites are judged by how close they come to these numbers.
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
@@ -15,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/openmp_limits.hpp"
 #include "common/read_loop.hpp"
 #include "common/thread_slice.hpp"
 #include "limits_settings.hpp"
@@ -127,6 +129,13 @@ void triad(benchmark::State& state) {
   set_ratio_label(state, false);
 }
 
+// The independent read limit: one OpenMP region over the same 1 GiB, timed as a whole (bytes ÷ the
+// region's wall time), so it does not depend on how Google Benchmark adds up its threads' rates.
+void read_limit(benchmark::State& state) {
+  read_limit_case(state, arrays().read_span());
+  set_ratio_label(state, false);
+}
+
 // One thread, then every hardware thread (skipped on a one-CPU machine, where it is the same).
 void one_and_all_threads(benchmark::internal::Benchmark* b) {
   apply_run_settings(b);
@@ -138,6 +147,7 @@ void one_and_all_threads(benchmark::internal::Benchmark* b) {
 BENCHMARK(read_sum)->Apply(one_and_all_threads);
 BENCHMARK(copy)->Apply(one_and_all_threads);
 BENCHMARK(triad)->Apply(one_and_all_threads);
+BENCHMARK(read_limit)->Apply(apply_timed_region_settings);
 
 }  // namespace
 }  // namespace strata::bench::limits

@@ -80,11 +80,13 @@ void add(const std::string& who) {
 
 }  // namespace
 
-void register_cross_thread_cases(bool jemalloc_loaded) {
+void register_cross_thread_cases(const std::string& system) {
   add<tbbmalloc>("tbbmalloc");
   add<strata_pool>("strata_pool");
+#ifndef STRATA_BENCH_POOLS_GLIBC
   add<mimalloc>("mimalloc");
-  add<system_malloc>(jemalloc_loaded ? "jemalloc" : "glibc");
+#endif
+  if (system != "mimalloc") add<system_malloc>(system);
 }
 
 }  // namespace strata::bench::pools

@@ -36,8 +36,9 @@ benchmark::internal::Benchmark* add_case(const std::string& name, const std::str
 }
 
 // Cases registered by each file of the suite (main.cpp calls them).
-void register_single_thread_cases(bool jemalloc_loaded);
-void register_cross_thread_cases(bool jemalloc_loaded);
+// `system` names the allocator behind malloc (system_malloc_name()); its cases carry that name.
+void register_single_thread_cases(const std::string& system);
+void register_cross_thread_cases(const std::string& system);
 void register_rcu_cases();
 
 }  // namespace strata::bench::pools

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // One thread: alloc/free pairs at 16 B to 4 KiB, and batches (1,000 allocations, then their
-// 1,000 frees), for each allocator; mimalloc at the same size is every case's peer.
+// 1,000 frees), for each allocator; mimalloc at the same size is every case's peer (tbbmalloc in
+// strata_bench_pools_glibc, which has no mimalloc).
 #include <array>
 #include <string>
 #include <vector>
@@ -43,31 +44,37 @@ void batch(benchmark::State& state, std::size_t bytes) {
 template <class A>
 void add_size(const std::string& who, std::size_t bytes) {
   const std::string size = std::to_string(bytes);
-  add_case("pair/" + who + "/" + size, "pair/mimalloc/" + size,
+  add_case("pair/" + who + "/" + size, std::string("pair/") + single_thread_peer + "/" + size,
            [bytes](benchmark::State& s) { pairs<A>(s, bytes); });
 }
 
 template <class A>
 void add_batch(const std::string& who, std::size_t bytes) {
   const std::string size = std::to_string(bytes);
-  add_case("batch1000/" + who + "/" + size, "batch1000/mimalloc/" + size,
+  add_case("batch1000/" + who + "/" + size,
+           std::string("batch1000/") + single_thread_peer + "/" + size,
            [bytes](benchmark::State& s) { batch<A>(s, bytes); });
 }
 
 }  // namespace
 
-void register_single_thread_cases(bool jemalloc_loaded) {
-  const std::string system = jemalloc_loaded ? "jemalloc" : "glibc";
+void register_single_thread_cases(const std::string& system) {
+  // malloc is a case of its own only when it is not mimalloc's (then it is that case again).
+  const bool own_system = system != "mimalloc";
   for (std::size_t bytes : {16, 64, 256, 1024, 4096}) {
+#ifndef STRATA_BENCH_POOLS_GLIBC
     add_size<mimalloc>("mimalloc", bytes);
+#endif
     add_size<strata_pool>("strata_pool", bytes);
-    add_size<system_malloc>(system, bytes);
+    if (own_system) add_size<system_malloc>(system, bytes);
     add_size<tbbmalloc>("tbbmalloc", bytes);
   }
   for (std::size_t bytes : {64, 1024}) {
+#ifndef STRATA_BENCH_POOLS_GLIBC
     add_batch<mimalloc>("mimalloc", bytes);
+#endif
     add_batch<strata_pool>("strata_pool", bytes);
-    add_batch<system_malloc>(system, bytes);
+    if (own_system) add_batch<system_malloc>(system, bytes);
     add_batch<tbbmalloc>("tbbmalloc", bytes);
   }
 }

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/scratch_folder.hpp"
+#include "common/vm_flags.hpp"
 #include "strata/io/format/strata_writer.hpp"
 #include "strata/runtime/base/error.hpp"
 
@@ -112,6 +113,24 @@ TEST_F(StrataFileTest, RoundTrip) {
   EXPECT_TRUE(f.verify().ok());
   EXPECT_TRUE(f.verify(2).ok());
   EXPECT_THROW(f.array("nope"), strata::Error);
+}
+
+// Proves a read-only open asks for huge pages on its mapping (VmFlags "hg": a cold read then fills
+// the page cache with 2 MiB folios that every later run maps cheaply) and a read-write open does
+// not; fails if the advice is dropped or reaches writable mappings.
+TEST_F(StrataFileTest, ReadOnlyMappingAsksForHugePages) {
+  if (!fs::exists("/sys/kernel/mm/transparent_hugepage")) {
+    GTEST_SKIP() << "no transparent huge pages in this kernel";
+  }
+  std::string p = write_sample();
+  {
+    StrataFile f = StrataFile::open(p);
+    const auto& pos = f.array("pos");
+    EXPECT_TRUE(strata::test::has_vm_flag(f.bytes(pos, 0, 8).data(), "hg"));
+  }
+  StrataFile rw = StrataFile::open(p, StrataFile::Access::read_write);
+  const auto& pos = rw.array("pos");
+  EXPECT_FALSE(strata::test::has_vm_flag(rw.bytes(pos, 0, 8).data(), "hg"));
 }
 
 // Proves chunks written out of order from several threads make the same file as appending.

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "common/vm_flags.hpp"
 #include "pagemap.hpp"
 #include "strata/runtime/base/error.hpp"
 
@@ -244,6 +245,24 @@ TEST(MappedFile, AdviseAndPopulateSucceed) {
     EXPECT_EQ(strata::test::present_pages(view.data(), view.size()), pages);
     EXPECT_EQ(static_cast<unsigned char>(view[3 * kMiB]), TempFile::pattern(3 * kMiB));
   }
+}
+
+// Proves huge_pages advice reaches the kernel: the mapping carries VmFlags "hg" (MADV_HUGEPAGE),
+// given on open or later on a range, on a read-only file mapping; fails if the advice is dropped.
+TEST(MappedFile, HugePagesAdviceMarksTheMapping) {
+  if (!std::filesystem::exists("/sys/kernel/mm/transparent_hugepage")) {
+    GTEST_SKIP() << "no transparent huge pages in this kernel";
+  }
+  TempFile file("hugepages");
+  file.write_pattern(4 * kMiB);
+  auto advised = MappedFile::open(file.path(), MappedFileOptions().advise(MapAdvice::huge_pages));
+  EXPECT_TRUE(strata::test::has_vm_flag(advised.bytes(0, 1).data(), "hg"));
+  auto plain = MappedFile::open(file.path(), MappedFileOptions());
+  EXPECT_FALSE(strata::test::has_vm_flag(plain.bytes(0, 1).data(), "hg"));
+  plain.advise(0, plain.size(), MapAdvice::huge_pages);
+  EXPECT_TRUE(strata::test::has_vm_flag(plain.bytes(0, 1).data(), "hg"));
+  EXPECT_EQ(static_cast<unsigned char>(plain.bytes(0, plain.size())[3 * kMiB]),
+            TempFile::pattern(3 * kMiB));
 }
 
 // Proves a placement on the mapping is accepted for every policy on this machine (node 0 exists

@@ -124,7 +124,14 @@ StrataFile StrataFile::open(const std::string& path, Access access) {
   impl->path = path;
   impl->writable = access == Access::read_write;
   MappedFileOptions options;
-  if (impl->writable) options.read_write();
+  if (impl->writable) {
+    options.read_write();
+  } else {
+    // Huge pages on the read-only mapping: a cold read then faults 2 MiB folios in with 2 MiB of
+    // read-ahead each, instead of 4 KiB folios, and every later mapping of the cached file (a
+    // warm run) maps them with one fault per 2 MiB and unmaps them as cheaply.
+    options.advise(MapAdvice::huge_pages);
+  }
   impl->file = MappedFile::open(path, options);
   const MappedFile& f = impl->file;
   impl->parsed = detail::parse(

@@ -42,6 +42,7 @@ int to_madvise(MapAdvice advice) noexcept {
     case MapAdvice::random: return MADV_RANDOM;
     case MapAdvice::willneed: return MADV_WILLNEED;
     case MapAdvice::dontneed: return MADV_DONTNEED;
+    case MapAdvice::huge_pages: return MADV_HUGEPAGE;
   }
   return MADV_NORMAL;
 }
@@ -251,6 +252,7 @@ void MappedFile::advise(std::uint64_t offset, std::uint64_t bytes, MapAdvice adv
   std::uint64_t first = offset / page() * page();
   std::uint64_t last = round_up_to_page(offset + bytes);
   if (::madvise(data_ + first, last - first, to_madvise(advice)) != 0) {
+    if (advice == MapAdvice::huge_pages && errno == EINVAL) return;  // no THP here: advice only
     throw_system_error("madvise failed", errno, {{"file", path_}});
   }
 }

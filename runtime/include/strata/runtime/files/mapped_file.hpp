@@ -22,7 +22,10 @@
 namespace strata {
 
 enum class MapMode { read_only, read_write, copy_on_write };
-enum class MapAdvice { normal, sequential, random, willneed, dontneed };
+// huge_pages asks for transparent huge pages on the mapping (MADV_HUGEPAGE): where the kernel and
+// the file system support large page-cache folios, a fault reads ahead and maps 2 MiB at a time.
+// Advice only: a kernel that refuses it (EINVAL: no THP) leaves the mapping as it was, no error.
+enum class MapAdvice { normal, sequential, random, willneed, dontneed, huge_pages };
 
 // A builder of mapping options; every setter returns *this.
 class MappedFileOptions {
