@@ -106,6 +106,31 @@ Hdf5Storage describe_storage(hid_t dataset, hid_t type) {
   return storage;
 }
 
+// Refuses a dataset whose chunks need a filter this HDF5 library cannot load (a compression
+// plugin missing from HDF5_PLUGIN_PATH) before anything is read, naming the filter: HDF5's own
+// report names only the plugin folder it searched.
+void check_filters(hid_t dataset, const std::vector<ErrorContext>& context) {
+  Hdf5Handle dcpl(H5Dget_create_plist(dataset), H5Pclose);
+  if (!dcpl) throw_hdf5_error(ErrorCategory::io, "cannot read the dataset's storage", context);
+  const int filters = H5Pget_nfilters(dcpl.get());
+  for (int i = 0; i < filters; ++i) {
+    unsigned flags = 0;
+    unsigned config = 0;
+    std::size_t values = 0;
+    char name[64] = {};
+    const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &values,
+                                           nullptr, sizeof name, name, &config);
+    if ((flags & H5Z_FLAG_OPTIONAL) != 0 || H5Zfilter_avail(id) > 0) continue;
+    std::vector<ErrorContext> c = context;
+    c.push_back({"filter", (name[0] != '\0' ? std::string(name) + " " : std::string()) + "(id " +
+                               std::to_string(id) + ")"});
+    throw Error(ErrorCategory::unsupported,
+                "HDF5 dataset needs a filter this HDF5 library does not have (a plugin in "
+                "HDF5_PLUGIN_PATH can provide it)",
+                c);
+  }
+}
+
 // A string HDF5 hands out through a (buffer, size) call returning the length it needs.
 template <class Get>
 std::string hdf5_string(Get&& get) {
@@ -390,6 +415,7 @@ std::unique_ptr<Hdf5Dataset::Impl> open_impl(const Hdf5Path& path, bool want_col
                 c);
   }
   impl->storage = describe_storage(impl->dataset.get(), type.get());
+  check_filters(impl->dataset.get(), context);
   impl->storage.external_files =
       check_external_data(impl->file.get(), impl->dataset.get(), path, options, context);
   return impl;
