@@ -305,6 +305,7 @@ std::unique_ptr<MpiContext> MpiContext::duplicate() const {
   check(MPI_Comm_set_errhandler(dup, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
   std::unique_ptr<MpiContext> copy(new MpiContext(duplicate_tag{}));
   copy->comm_handle_ = MPI_Comm_c2f(dup);
+  copy->uses_mpi_ = true;
   copy->rank_ = rank_;
   copy->size_ = size_;
   copy->local_rank_ = local_rank_;
