@@ -43,6 +43,50 @@ void clear_launcher_environment() {
   }
 }
 
+// What every one-rank context must do, with MPI (a singleton) or without: rank 0 of 1 on one
+// node, every collective hands back its input, and a root outside the job is refused.
+void expect_one_rank_job(const MpiContext& mpi) {
+  EXPECT_EQ(mpi.rank(), 0);
+  EXPECT_EQ(mpi.size(), 1);
+  EXPECT_EQ(mpi.local_rank(), 0);
+  EXPECT_EQ(mpi.local_size(), 1);
+  EXPECT_EQ(mpi.node_count(), 1);
+  EXPECT_EQ(mpi.node_index(), 0);
+  EXPECT_NE(mpi.library_version().find("Open MPI"), std::string::npos);
+  EXPECT_FALSE(mpi.processor_name().empty());
+
+  EXPECT_EQ(mpi.allreduce_sum(2.5), 2.5);
+  EXPECT_EQ(mpi.allreduce_min(-1.25), -1.25);
+  EXPECT_EQ(mpi.allreduce_max(std::int64_t{-7}), -7);
+  EXPECT_EQ(mpi.allreduce_sum(std::int64_t{1} << 40), std::int64_t{1} << 40);
+  EXPECT_EQ(mpi.allreduce_sum(std::uint64_t{18'000'000'000'000'000'000u}),
+            18'000'000'000'000'000'000u);
+  EXPECT_FALSE(mpi.allreduce_and(false));
+  EXPECT_TRUE(mpi.allreduce_or(true));
+
+  std::array<double, 3> values{1.5, -2.0, 4.0};
+  mpi.allreduce_sum(std::span<double>(values));
+  EXPECT_EQ(values, (std::array<double, 3>{1.5, -2.0, 4.0}));
+
+  const partial_sum merged = mpi.allreduce(partial_sum{3, 9.5});
+  EXPECT_EQ(merged.count, 3);
+  EXPECT_EQ(merged.sum, 9.5);
+
+  EXPECT_EQ(mpi.gather(std::string("only rank"), 0), std::vector<std::string>{"only rank"});
+  EXPECT_EQ(mpi.allgather(42), std::vector<int>{42});
+  const std::vector<std::byte> message{std::byte{1}, std::byte{2}, std::byte{3}};
+  EXPECT_EQ(mpi.broadcast_bytes(message, 0), message);
+  mpi.barrier();
+
+  try {
+    mpi.gather(std::string("x"), 1);
+    ADD_FAILURE() << "gather to a root outside the job was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::invalid_argument);
+    EXPECT_EQ(e.context_value("root"), "1");
+  }
+}
+
 // Proves the launcher rule: each launcher's variable counts, a Slurm step counts only with more
 // than one task, and a batch script or a plain shell does not; fails if a direct start would
 // start MPI or a launched rank would run alone.
@@ -76,36 +120,13 @@ TEST(MpiContext, NoMpiWithoutLauncher) {
   clear_launcher_environment();
   MpiContext mpi;
   EXPECT_FALSE(mpi.uses_mpi());
-  EXPECT_EQ(mpi.rank(), 0);
-  EXPECT_EQ(mpi.size(), 1);
-  EXPECT_EQ(mpi.local_size(), 1);
-  EXPECT_EQ(mpi.node_count(), 1);
   EXPECT_EQ(mpi.thread_level(), strata::MpiThreadLevel::multiple);
-  EXPECT_NE(mpi.library_version().find("Open MPI"), std::string::npos);
-  EXPECT_FALSE(mpi.processor_name().empty());
-
-  EXPECT_EQ(mpi.allreduce_sum(2.5), 2.5);
-  EXPECT_EQ(mpi.allreduce_max(std::int64_t{-7}), -7);
-  EXPECT_FALSE(mpi.allreduce_and(false));
-  EXPECT_TRUE(mpi.allreduce_or(true));
+  expect_one_rank_job(mpi);
   std::array<std::uint64_t, 2> counts{5, 9};
   mpi.allreduce_sum(std::span<std::uint64_t>(counts));
   EXPECT_EQ(counts, (std::array<std::uint64_t, 2>{5, 9}));
-  const partial_sum merged = mpi.allreduce(partial_sum{3, 9.5});
-  EXPECT_EQ(merged.count, 3);
-  EXPECT_EQ(merged.sum, 9.5);
-  EXPECT_EQ(mpi.gather(std::string("only rank"), 0), std::vector<std::string>{"only rank"});
-  EXPECT_EQ(mpi.allgather(42), std::vector<int>{42});
-  const std::vector<std::byte> message{std::byte{1}, std::byte{2}, std::byte{3}};
-  EXPECT_EQ(mpi.broadcast_bytes(message, 0), message);
-  mpi.barrier();
-  try {
-    mpi.broadcast_bytes(message, 1);
-    ADD_FAILURE() << "broadcast from a root outside the job was accepted";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.category(), ErrorCategory::invalid_argument);
-  }
 
+  const std::vector<std::byte> message{std::byte{1}, std::byte{2}, std::byte{3}};
   std::vector<std::byte> received(3);
   mpi.sendrecv_bytes(message, 0, received, 0);
   EXPECT_EQ(received, message);
@@ -141,45 +162,7 @@ TEST(MpiContext, SingletonWithoutMpirun) {
   {
     MpiContext mpi(MpiStart::always);
     EXPECT_TRUE(mpi.uses_mpi());
-    EXPECT_EQ(mpi.rank(), 0);
-    EXPECT_EQ(mpi.size(), 1);
-    EXPECT_EQ(mpi.local_rank(), 0);
-    EXPECT_EQ(mpi.local_size(), 1);
-    EXPECT_EQ(mpi.node_count(), 1);
-    EXPECT_EQ(mpi.node_index(), 0);
-    EXPECT_NE(mpi.library_version().find("Open MPI"), std::string::npos);
-    EXPECT_FALSE(mpi.processor_name().empty());
-
-    EXPECT_EQ(mpi.allreduce_sum(2.5), 2.5);
-    EXPECT_EQ(mpi.allreduce_min(-1.25), -1.25);
-    EXPECT_EQ(mpi.allreduce_max(std::int64_t{-7}), -7);
-    EXPECT_EQ(mpi.allreduce_sum(std::int64_t{1} << 40), std::int64_t{1} << 40);
-    EXPECT_EQ(mpi.allreduce_sum(std::uint64_t{18'000'000'000'000'000'000u}),
-              18'000'000'000'000'000'000u);
-    EXPECT_FALSE(mpi.allreduce_and(false));
-    EXPECT_TRUE(mpi.allreduce_or(true));
-
-    std::array<double, 3> values{1.5, -2.0, 4.0};
-    mpi.allreduce_sum(std::span<double>(values));
-    EXPECT_EQ(values, (std::array<double, 3>{1.5, -2.0, 4.0}));
-
-    const partial_sum merged = mpi.allreduce(partial_sum{3, 9.5});
-    EXPECT_EQ(merged.count, 3);
-    EXPECT_EQ(merged.sum, 9.5);
-
-    EXPECT_EQ(mpi.gather(std::string("only rank"), 0), std::vector<std::string>{"only rank"});
-    EXPECT_EQ(mpi.allgather(42), std::vector<int>{42});
-    const std::vector<std::byte> message{std::byte{1}, std::byte{2}, std::byte{3}};
-    EXPECT_EQ(mpi.broadcast_bytes(message, 0), message);
-    mpi.barrier();
-
-    try {
-      mpi.gather(std::string("x"), 1);
-      ADD_FAILURE() << "gather to a root outside the job was accepted";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.category(), ErrorCategory::invalid_argument);
-      EXPECT_EQ(e.context_value("root"), "1");
-    }
+    expect_one_rank_job(mpi);
 
     {
       MpiContext attached;  // MPI runs already: attached to, even without a launcher
