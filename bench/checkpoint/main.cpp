@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
   namespace checkpoint = strata::bench::checkpoint;
   int status = 0;
   try {
-    strata::Runtime runtime(argc, argv, {.install_stop_signals = false});
+    // MPI started even without a launcher: the HDF5 baseline opens its file through MPI-IO.
+    strata::Runtime runtime(argc, argv,
+                            {.install_stop_signals = false, .mpi_start = strata::MpiStart::always});
     if (runtime.size() != 1) {
       // Every rank would write the same scratch files and time the others' I/O as well as its own.
       std::fprintf(stderr, "strata_bench_checkpoint: runs on one rank (started on %d)\n",

@@ -92,7 +92,9 @@ json describe_run(const Runtime& rt, const Executor& ex, const io::Dataset& ds, 
 // result with timing (which includes verification).
 template <class Result, class Reduce>
 std::pair<Result, json> analyse(const AnalysisOptions& o, Reduce reduce_part) {
-  Runtime rt;
+  // No stop-signal handlers: a read-only analysis has nothing to save, so SIGTERM (scancel, a
+  // Slurm time limit) and SIGUSR1 keep their default action and end it at once.
+  Runtime rt({.install_stop_signals = false});
   Executor ex(rt, {.threads = o.threads});
   auto ds = io::Dataset::open(o.dataset);
   auto part = ds.partition(rt.rank(), rt.size());

@@ -142,7 +142,8 @@ json describe_simd() {
 
 json describe_mpi(const MpiContext& mpi) {
   static constexpr const char* levels[] = {"single", "funneled", "serialized", "multiple"};
-  return {{"rank", mpi.rank()},
+  return {{"started", mpi.uses_mpi()},
+          {"rank", mpi.rank()},
           {"size", mpi.size()},
           {"local_rank", mpi.local_rank()},
           {"local_size", mpi.local_size()},
@@ -211,8 +212,12 @@ void print_text(const json& rank, std::ostream& out) {
   out << "rank " << mpi["rank"] << " of " << mpi["size"] << " on " << mpi["host"].get<std::string>()
       << " (local rank " << mpi["local_rank"] << " of " << mpi["local_size"] << ", node "
       << mpi["node_index"] << " of " << mpi["node_count"] << ")\n";
-  out << "  MPI        " << mpi["library"].get<std::string>().substr(0, 60) << ", thread level "
-      << mpi["thread_level"].get<std::string>() << '\n';
+  out << "  MPI        " << mpi["library"].get<std::string>().substr(0, 60);
+  if (mpi["started"].get<bool>()) {
+    out << ", thread level " << mpi["thread_level"].get<std::string>() << '\n';
+  } else {
+    out << ", not started (no launcher; STRATA_MPI=always starts it)\n";
+  }
   out << "  topology   " << topo["source"].get<std::string>();
   if (topo.contains("origin")) out << " \"" << topo["origin"].get<std::string>() << '"';
   if (!topo["this_system"].get<bool>()) out << " (binding is not real)";

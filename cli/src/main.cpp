@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
+#include <new>
 
 #include "analysis_commands.hpp"
 #include "checkpoint_commands.hpp"
@@ -12,6 +13,7 @@
 #include "info_command.hpp"
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/base/text.hpp"
+#include "strata/runtime/machine/memory_availability.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"strata: NUMA-aware analysis and checkpoint/restart runtime", "strata"};
@@ -40,6 +42,10 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const strata::Error& e) {
     std::cerr << "strata: error: " << strata::printable(e.what()) << '\n';  // names from files
+    return 1;
+  } catch (const std::bad_alloc&) {  // e.g. a thread pool starting under `ulimit -v`
+    std::cerr << "strata: error: " << strata::out_of_memory_error("running the command").what()
+              << '\n';
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "strata: error: " << strata::printable(e.what()) << '\n';

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -131,6 +132,24 @@ TEST_F(StrataFileTest, ReadOnlyMappingAsksForHugePages) {
   StrataFile rw = StrataFile::open(p, StrataFile::Access::read_write);
   const auto& pos = rw.array("pos");
   EXPECT_FALSE(strata::test::has_vm_flag(rw.bytes(pos, 0, 8).data(), "hg"));
+}
+
+// Proves verify counts threads as an Executor does: 0 is all allowed CPUs (a full check), and a
+// count no machine allows is Error(invalid_argument) naming it instead of an arena of that size.
+TEST_F(StrataFileTest, VerifyChecksItsThreadCount) {
+  write_sample("v.strata");
+  StrataFile f = StrataFile::open(path("v.strata"));
+  unsetenv("STRATA_THREADS");
+  const auto all = f.verify(0);
+  EXPECT_TRUE(all.ok());
+  EXPECT_EQ(all.chunks_checked, f.array("pos").chunk_count + f.array("ids").chunk_count);
+  try {
+    f.verify(1000000);
+    ADD_FAILURE() << "verify(1000000) was accepted";
+  } catch (const strata::Error& e) {
+    EXPECT_EQ(e.category(), strata::ErrorCategory::invalid_argument);
+    EXPECT_EQ(e.context_value("threads"), "1000000");
+  }
 }
 
 // Proves chunks written out of order from several threads make the same file as appending.

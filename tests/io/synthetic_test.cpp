@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -113,6 +114,36 @@ TEST(Synthetic, IntegerRangesAndErrors) {
                strata::Error);
   EXPECT_THROW(strata::io::generate_dataset(temp("x"), {.low = 5, .high = 5}), strata::Error);
   EXPECT_FALSE(fs::exists(temp("x")));
+}
+
+// Proves the thread count is checked as an Executor checks it, before anything is written: an
+// absurd count (once a SIGSEGV in oneTBB's arena teardown) and a bad STRATA_THREADS are errors
+// naming the count, and 0 means all allowed CPUs rather than an unchecked default arena.
+TEST(Synthetic, ThreadCountsAreCheckedBeforeWriting) {
+  unsetenv("STRATA_THREADS");
+  for (unsigned threads : {100000u, 4294967295u}) {
+    try {
+      strata::io::generate_dataset(temp("t"), {.bytes = 1u << 16, .threads = threads});
+      ADD_FAILURE() << threads << " threads were accepted";
+    } catch (const strata::Error& e) {
+      EXPECT_EQ(e.category(), strata::ErrorCategory::invalid_argument);
+      EXPECT_EQ(e.context_value("threads"), std::to_string(threads));
+    }
+    EXPECT_FALSE(fs::exists(temp("t")));
+  }
+  setenv("STRATA_THREADS", "100000", 1);
+  try {
+    strata::io::generate_dataset(temp("t"), {.bytes = 1u << 16, .threads = 0});
+    ADD_FAILURE() << "STRATA_THREADS=100000 was accepted";
+  } catch (const strata::Error& e) {
+    EXPECT_EQ(e.category(), strata::ErrorCategory::config);
+    EXPECT_EQ(e.context_value("variable"), "STRATA_THREADS");
+  }
+  unsetenv("STRATA_THREADS");
+  EXPECT_FALSE(fs::exists(temp("t")));
+  strata::io::generate_dataset(temp("t"), {.bytes = 1u << 16, .threads = 0});
+  EXPECT_TRUE(strata::io::StrataFile::open(temp("t")).verify(0).ok());
+  fs::remove(temp("t"));
 }
 
 }  // namespace

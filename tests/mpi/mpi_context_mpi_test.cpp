@@ -87,6 +87,17 @@ TEST(MpiContextMpi, SizeAndRankMatchLauncher) {
 }
 
 // On one machine all ranks share a node: one node, node index 0, local rank = world rank.
+// Proves a launched process runs MPI, and so does a duplicate of its context (the checkpointer's
+// commit): its gather sees every rank, not only its own bytes as a process without MPI would.
+TEST(MpiContextMpi, LaunchedContextAndItsDuplicateUseMpi) {
+  EXPECT_TRUE(mpi().uses_mpi());
+  const auto copy = mpi().duplicate();
+  EXPECT_TRUE(copy->uses_mpi());
+  const std::vector<int> ranks = copy->allgather(mpi().rank());
+  ASSERT_EQ(ranks.size(), static_cast<std::size_t>(mpi().size()));
+  for (int r = 0; r < mpi().size(); ++r) EXPECT_EQ(ranks[static_cast<std::size_t>(r)], r);
+}
+
 TEST(MpiContextMpi, OneNodeLayout) {
   EXPECT_EQ(mpi().node_count(), 1);
   EXPECT_EQ(mpi().node_index(), 0);

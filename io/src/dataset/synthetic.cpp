@@ -14,6 +14,8 @@
 
 #include "strata/io/format/strata_writer.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/machine/topology.hpp"
+#include "strata/scheduler/executor.hpp"
 
 namespace strata::io {
 namespace {
@@ -147,6 +149,8 @@ SyntheticResult generate_dataset(const std::string& path, const SyntheticOptions
     throw Error(ErrorCategory::invalid_argument, "range must have low < high",
                 {{"low", std::to_string(o.low)}, {"high", std::to_string(o.high)}});
   }
+  // Checked before anything is written, and counted as an Executor counts its threads.
+  const unsigned threads = Executor::resolve_threads(Topology::load(), o.threads);
   std::vector<ArraySpec> specs;
   SyntheticResult result;
   if (o.kind == SyntheticKind::particles) {
@@ -214,12 +218,8 @@ SyntheticResult generate_dataset(const std::string& path, const SyntheticOptions
       }
     });
   };
-  if (o.threads > 0) {
-    tbb::task_arena arena(static_cast<int>(o.threads));
-    arena.execute(run);
-  } else {
-    run();
-  }
+  tbb::task_arena arena(static_cast<int>(threads));
+  arena.execute(run);
   writer.finish();
   if (o.progress) o.progress(total, total);
   result.bytes = total;

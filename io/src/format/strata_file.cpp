@@ -17,6 +17,8 @@
 #include "strata/runtime/base/log.hpp"
 #include "strata/runtime/files/mapped_file.hpp"
 #include "strata/runtime/files/mapped_read_guard.hpp"
+#include "strata/runtime/machine/topology.hpp"
+#include "strata/scheduler/executor.hpp"
 
 namespace strata::io {
 namespace {
@@ -256,7 +258,8 @@ void StrataFile::flush() {
   }
 }
 
-VerifyResult StrataFile::verify(unsigned threads) const {
+VerifyResult StrataFile::verify(unsigned requested_threads) const {
+  const unsigned threads = Executor::resolve_threads(Topology::load(), requested_threads);
   struct Task {
     std::size_t array;
     std::uint64_t chunk;

@@ -67,7 +67,10 @@ bool all_ranks_ok(bool ok) {
   return all != 0;
 }
 
-Hdf5Storage describe_storage(hid_t dataset, hid_t type) {
+// The dataset's type, layout and filters. Refuses a dataset whose chunks need a filter this HDF5
+// library cannot load (a compression plugin missing from HDF5_PLUGIN_PATH) before anything is
+// read, naming the filter: HDF5's own report names only the plugin folder it searched.
+Hdf5Storage describe_storage(hid_t dataset, hid_t type, const std::vector<ErrorContext>& context) {
   Hdf5Storage storage;
   storage.hdf5_type = detail::describe_hdf5_type(type);
   Hdf5Handle dcpl(H5Dget_create_plist(dataset), H5Pclose);
@@ -102,6 +105,14 @@ Hdf5Storage describe_storage(hid_t dataset, hid_t type) {
     const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &values,
                                            nullptr, sizeof name, name, &config);
     storage.filters.push_back(name[0] != '\0' ? std::string(name) : "filter " + std::to_string(id));
+    if ((flags & H5Z_FLAG_OPTIONAL) != 0 || H5Zfilter_avail(id) > 0) continue;
+    std::vector<ErrorContext> c = context;
+    c.push_back({"filter", (name[0] != '\0' ? std::string(name) + " " : std::string()) + "(id " +
+                               std::to_string(id) + ")"});
+    throw Error(ErrorCategory::unsupported,
+                "HDF5 dataset needs a filter this HDF5 library does not have (a plugin in "
+                "HDF5_PLUGIN_PATH can provide it)",
+                c);
   }
   return storage;
 }
@@ -389,7 +400,7 @@ std::unique_ptr<Hdf5Dataset::Impl> open_impl(const Hdf5Path& path, bool want_col
     throw Error(ErrorCategory::invalid_argument, "HDF5 dataset's size overflows: " + e.message(),
                 c);
   }
-  impl->storage = describe_storage(impl->dataset.get(), type.get());
+  impl->storage = describe_storage(impl->dataset.get(), type.get(), context);
   impl->storage.external_files =
       check_external_data(impl->file.get(), impl->dataset.get(), path, options, context);
   return impl;

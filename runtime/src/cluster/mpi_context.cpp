@@ -1,16 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
-// MpiContext on Open MPI's C API: initialisation (or attaching to an MPI someone else started),
-// the node layout derived from shared-memory communicators, and the byte-moving collectives the
-// public header builds its typed helpers on. Every MPI error becomes Error(distributed).
+// MpiContext on Open MPI's C API: the launcher check that decides whether MPI starts at all,
+// initialisation (or attaching to an MPI someone else started), the node layout derived from
+// shared-memory communicators, and the byte-moving collectives the public header builds its typed
+// helpers on, each with its one-rank form for a process without MPI. Every MPI error becomes
+// Error(distributed).
 #include "strata/runtime/cluster/mpi_context.hpp"
 
 #include <mpi.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -129,23 +136,82 @@ void allreduce_span_in_place(MPI_Comm comm, std::span<T> values, MPI_Datatype ty
   }
 }
 
+// A task count from the environment; anything that is not a plain positive number counts as 1
+// (SlurmEnv reports malformed Slurm variables with their name).
+long task_count(const std::map<std::string, std::string>& environment, const char* name) {
+  const auto it = environment.find(name);
+  if (it == environment.end() || it->second.empty()) return 1;
+  char* end = nullptr;
+  errno = 0;
+  const long n = std::strtol(it->second.c_str(), &end, 10);
+  return errno == 0 && *end == '\0' && n > 0 ? n : 1;
+}
+
+// Variables an MPI launcher sets in every process it starts (see mpi_launcher_variable).
+constexpr const char* kLauncherVariables[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK",
+                                              "PMI_SIZE"};
+constexpr const char* kSlurmStepVariables[] = {"SLURM_STEP_ID", "SLURM_STEPID",
+                                               "SLURM_STEP_NUM_TASKS", "SLURM_NTASKS"};
+
+// STRATA_MPI=always starts MPI without a launcher; "auto" (or unset) leaves it to the launcher.
+bool always_from_environment() {
+  const char* text = std::getenv("STRATA_MPI");
+  if (text == nullptr || *text == '\0' || std::strcmp(text, "auto") == 0) return false;
+  if (std::strcmp(text, "always") == 0) return true;
+  throw Error(ErrorCategory::config, "STRATA_MPI must be \"auto\" or \"always\"",
+              {{"variable", "STRATA_MPI"}, {"value", text}});
+}
+
 }  // namespace
 
-MpiContext::MpiContext(int& argc, char**& argv) { init(&argc, &argv); }
+std::string mpi_launcher_variable(const std::map<std::string, std::string>& environment) {
+  for (const char* name : kLauncherVariables) {
+    if (environment.contains(name)) return name;
+  }
+  const bool in_step =
+      environment.contains("SLURM_STEP_ID") || environment.contains("SLURM_STEPID");
+  if (!in_step) return {};
+  const char* tasks =
+      environment.contains("SLURM_STEP_NUM_TASKS") ? "SLURM_STEP_NUM_TASKS" : "SLURM_NTASKS";
+  return task_count(environment, tasks) > 1 ? tasks : std::string();
+}
 
-MpiContext::MpiContext() { init(nullptr, nullptr); }
+std::string mpi_launcher_variable_from_environment() {
+  std::map<std::string, std::string> environment;
+  for (const auto& names : {std::span<const char* const>(kLauncherVariables),
+                            std::span<const char* const>(kSlurmStepVariables)}) {
+    for (const char* name : names) {
+      if (const char* value = std::getenv(name)) environment.emplace(name, value);
+    }
+  }
+  return mpi_launcher_variable(environment);
+}
 
-void MpiContext::init(int* argc, char*** argv) {
+MpiContext::MpiContext(int& argc, char**& argv, MpiStart start) { init(&argc, &argv, start); }
+
+MpiContext::MpiContext(MpiStart start) { init(nullptr, nullptr, start); }
+
+void MpiContext::init(int* argc, char*** argv, MpiStart start) {
   uncaught_at_construction_ = std::uncaught_exceptions();
 
   int finalized = 0;
   MPI_Finalized(&finalized);
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  const bool wanted = start == MpiStart::always || always_from_environment() ||
+                      !mpi_launcher_variable_from_environment().empty();
+  if (!wanted && (!initialized || finalized)) {
+    // Started directly: one rank, and no MPI start-up (Open MPI's singleton forks a daemon and
+    // probes the network, most of a short command's run time). The collectives are local, so
+    // any thread may call them.
+    thread_level_ = MpiThreadLevel::multiple;
+    return;
+  }
   if (finalized) {
     throw Error(ErrorCategory::distributed,
                 "MPI was already finalized in this process and cannot be initialised again");
   }
-  int initialized = 0;
-  MPI_Initialized(&initialized);
+  uses_mpi_ = true;
   int provided = MPI_THREAD_SINGLE;
   if (initialized) {
     check(MPI_Query_thread(&provided), "MPI_Query_thread");
@@ -212,20 +278,34 @@ std::string MpiContext::library_version() const {
 }
 
 std::string MpiContext::processor_name() const {
+  if (!uses_mpi_) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0) return "localhost";
+    return host;
+  }
   char text[MPI_MAX_PROCESSOR_NAME];
   int length = 0;
   check(MPI_Get_processor_name(text, &length), "MPI_Get_processor_name");
   return std::string(text, static_cast<std::size_t>(length));
 }
 
-void MpiContext::barrier() const { check(MPI_Barrier(comm_of(comm_handle_)), "MPI_Barrier"); }
+void MpiContext::barrier() const {
+  if (!uses_mpi_) return;
+  check(MPI_Barrier(comm_of(comm_handle_)), "MPI_Barrier");
+}
 
 std::unique_ptr<MpiContext> MpiContext::duplicate() const {
+  if (!uses_mpi_) {
+    std::unique_ptr<MpiContext> copy(new MpiContext(duplicate_tag{}));
+    copy->thread_level_ = thread_level_;
+    return copy;
+  }
   MPI_Comm dup = MPI_COMM_NULL;
   check(MPI_Comm_dup(comm_of(comm_handle_), &dup), "MPI_Comm_dup");
   check(MPI_Comm_set_errhandler(dup, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
   std::unique_ptr<MpiContext> copy(new MpiContext(duplicate_tag{}));
   copy->comm_handle_ = MPI_Comm_c2f(dup);
+  copy->uses_mpi_ = true;
   copy->rank_ = rank_;
   copy->size_ = size_;
   copy->local_rank_ = local_rank_;
@@ -245,6 +325,20 @@ void MpiContext::sendrecv_bytes(std::span<const std::byte> send, int destination
                 {{"destination", std::to_string(destination)}, {"source", std::to_string(source)},
                  {"size", std::to_string(size_)}});
   }
+  if (!uses_mpi_) {
+    // One rank: a message to itself is a copy; receiving from itself with nothing sent would
+    // wait forever under MPI, so it is refused here.
+    if (from == MPI_PROC_NULL) return;
+    if (to == MPI_PROC_NULL || send.size() != receive.size()) {
+      throw Error(ErrorCategory::invalid_argument,
+                  "sendrecv from rank 0 to itself needs a send of the receive's size",
+                  {{"destination", std::to_string(destination)},
+                   {"sent_bytes", std::to_string(send.size())},
+                   {"received_bytes", std::to_string(receive.size())}});
+    }
+    std::copy(send.begin(), send.end(), receive.begin());
+    return;
+  }
   check(MPI_Sendrecv(send.data(), to_count(send.size(), "sent message"), MPI_BYTE, to, tag,
                      receive.data(), to_count(receive.size(), "received message"), MPI_BYTE, from,
                      tag, comm_of(comm_handle_), MPI_STATUS_IGNORE),
@@ -253,48 +347,64 @@ void MpiContext::sendrecv_bytes(std::span<const std::byte> send, int destination
 }
 
 void MpiContext::abort(int exit_code) const noexcept {
+  if (!uses_mpi_) std::_Exit(exit_code);
   MPI_Abort(MPI_COMM_WORLD, exit_code);
   // MPI_Abort is not declared noreturn and may return on some implementations.
   std::_Exit(exit_code);
 }
 
 double MpiContext::allreduce_sum(double v) const {
+  if (!uses_mpi_) return v;
   return allreduce_one(comm_of(comm_handle_), v, MPI_DOUBLE, MPI_SUM, "MPI_Allreduce");
 }
 double MpiContext::allreduce_min(double v) const {
+  if (!uses_mpi_) return v;
   return allreduce_one(comm_of(comm_handle_), v, MPI_DOUBLE, MPI_MIN, "MPI_Allreduce");
 }
 double MpiContext::allreduce_max(double v) const {
+  if (!uses_mpi_) return v;
   return allreduce_one(comm_of(comm_handle_), v, MPI_DOUBLE, MPI_MAX, "MPI_Allreduce");
 }
 std::int64_t MpiContext::allreduce_sum(std::int64_t v) const {
+  if (!uses_mpi_) return v;
   return allreduce_one(comm_of(comm_handle_), v, MPI_INT64_T, MPI_SUM, "MPI_Allreduce");
 }
 std::int64_t MpiContext::allreduce_min(std::int64_t v) const {
+  if (!uses_mpi_) return v;
   return allreduce_one(comm_of(comm_handle_), v, MPI_INT64_T, MPI_MIN, "MPI_Allreduce");
 }
 std::int64_t MpiContext::allreduce_max(std::int64_t v) const {
+  if (!uses_mpi_) return v;
   return allreduce_one(comm_of(comm_handle_), v, MPI_INT64_T, MPI_MAX, "MPI_Allreduce");
 }
 std::uint64_t MpiContext::allreduce_sum(std::uint64_t v) const {
+  if (!uses_mpi_) return v;
   return allreduce_one(comm_of(comm_handle_), v, MPI_UINT64_T, MPI_SUM, "MPI_Allreduce");
 }
 // Reduced as int: MPI_C_BOOL is C's _Bool, which C++ does not promise to match bool.
 bool MpiContext::allreduce_and(bool v) const {
+  if (!uses_mpi_) return v;
   return allreduce_one(comm_of(comm_handle_), v ? 1 : 0, MPI_INT, MPI_LAND, "MPI_Allreduce") != 0;
 }
 bool MpiContext::allreduce_or(bool v) const {
+  if (!uses_mpi_) return v;
   return allreduce_one(comm_of(comm_handle_), v ? 1 : 0, MPI_INT, MPI_LOR, "MPI_Allreduce") != 0;
 }
 void MpiContext::allreduce_sum(std::span<double> values) const {
+  if (!uses_mpi_) return;
   allreduce_span_in_place(comm_of(comm_handle_), values, MPI_DOUBLE);
 }
 void MpiContext::allreduce_sum(std::span<std::uint64_t> values) const {
+  if (!uses_mpi_) return;
   allreduce_span_in_place(comm_of(comm_handle_), values, MPI_UINT64_T);
 }
 
 std::vector<std::vector<std::byte>> MpiContext::allgather_bytes(
     std::span<const std::byte> mine) const {
+  if (!uses_mpi_) {
+    to_count(mine.size(), "gathered message");
+    return {std::vector<std::byte>(mine.begin(), mine.end())};
+  }
   const message_layout layout = exchange_sizes(mine.size(), size_, comm_of(comm_handle_));
   std::vector<std::byte> all(layout.total);
   check(MPI_Allgatherv(mine.data(), static_cast<int>(mine.size()), MPI_BYTE, all.data(),
@@ -306,6 +416,10 @@ std::vector<std::vector<std::byte>> MpiContext::allgather_bytes(
 std::vector<std::vector<std::byte>> MpiContext::gather_bytes(std::span<const std::byte> mine,
                                                              int root) const {
   check_root(root, size_);
+  if (!uses_mpi_) {
+    to_count(mine.size(), "gathered message");
+    return {std::vector<std::byte>(mine.begin(), mine.end())};
+  }
   const message_layout layout = exchange_sizes(mine.size(), size_, comm_of(comm_handle_));
   const bool at_root = rank_ == root;
   std::vector<std::byte> all(at_root ? layout.total : 0);
@@ -320,6 +434,10 @@ std::vector<std::vector<std::byte>> MpiContext::gather_bytes(std::span<const std
 std::vector<std::byte> MpiContext::broadcast_bytes(std::span<const std::byte> mine,
                                                    int root) const {
   check_root(root, size_);
+  if (!uses_mpi_) {
+    to_count(mine.size(), "broadcast message");
+    return std::vector<std::byte>(mine.begin(), mine.end());
+  }
   std::int64_t count = rank_ == root ? static_cast<std::int64_t>(mine.size()) : 0;
   check(MPI_Bcast(&count, 1, MPI_INT64_T, root, comm_of(comm_handle_)), "MPI_Bcast",
         {{"root", std::to_string(root)}});

@@ -57,7 +57,7 @@ SlurmEnv validated_job_environment() {
 
 Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options)
     : slurm_(validated_job_environment()),
-      mpi_(argc, argv),
+      mpi_(argc, argv, options.mpi_start),
       topology_((log::set_rank(mpi_.size() > 1 ? mpi_.rank() : -1), load_topology(options))),
       memory_(topology_),
       signal_lead_seconds_(signal_lead_from_environment()) {

@@ -2,10 +2,13 @@
 // MemAvailable from /proc/meminfo and memory.max/memory.current of each cgroup v2 ancestor.
 #include "strata/runtime/machine/memory_availability.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace strata {
 namespace {
@@ -85,6 +88,22 @@ MemoryAvailability read_memory_availability(const std::string& meminfo,
     rel = rel.parent_path();
   }
   return out;
+}
+
+std::optional<std::uint64_t> address_space_limit_bytes() noexcept {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return std::nullopt;
+  return static_cast<std::uint64_t>(limit.rlim_cur);
+}
+
+Error out_of_memory_error(const std::string& what) {
+  std::vector<ErrorContext> context;
+  std::string message = "out of memory while " + what;
+  if (auto limit = address_space_limit_bytes()) {
+    message += "; the address-space limit (ulimit -v) is the likely cause";
+    context.push_back({"address_space_limit_bytes", std::to_string(*limit)});
+  }
+  return Error(ErrorCategory::resource, std::move(message), std::move(context));
 }
 
 }  // namespace strata

@@ -161,6 +161,9 @@ std::unique_ptr<Topology::Impl> new_impl(TopologySource source, std::string orig
   // Keep disallowed CPUs in the tree so all_cpus() shows the whole machine and allowed_cpus()
   // what this process got.
   hwloc_topology_set_flags(impl->topo, HWLOC_TOPOLOGY_FLAG_INCLUDE_DISALLOWED);
+  // No PCI, bridge or OS-device objects: nothing in strata places work by device locality, and
+  // discovering them reads every device's PCI configuration space, a cost each start would pay.
+  hwloc_topology_set_io_types_filter(impl->topo, HWLOC_TYPE_FILTER_KEEP_NONE);
   return impl;
 }
 

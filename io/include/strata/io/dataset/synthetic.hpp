@@ -36,7 +36,8 @@ struct SyntheticOptions {
   double high = 100.0;
   std::uint64_t seed = 1;
   std::uint64_t chunk_bytes = std::uint64_t{4} << 20;
-  // Worker threads; 0 means all the CPUs this process may use.
+  // Worker threads, counted as Executor::resolve_threads counts them: 0 means STRATA_THREADS, or
+  // else one per CPU this process may use; more than 16 per allowed CPU is an error.
   unsigned threads = 0;
   // Called now and then with bytes done and total (from one thread at a time).
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
@@ -48,7 +49,8 @@ struct SyntheticResult {
 };
 
 // Writes the dataset to `path` (atomically, through StrataWriter). Errors of StrataWriter;
-// Error(invalid_argument) for low >= high or a dtype that cannot hold the range.
+// Error(invalid_argument) for low >= high, a dtype that cannot hold the range or too many threads
+// (Error(config) when the count came from STRATA_THREADS), before anything is written.
 SyntheticResult generate_dataset(const std::string& path, const SyntheticOptions& options);
 
 }  // namespace strata::io

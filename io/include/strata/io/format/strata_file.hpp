@@ -127,6 +127,9 @@ class StrataFile {
   void flush();
 
   // Checks every chunk of every array (in parallel when threads > 1) and reports the first bad.
+  // `threads` is counted as Executor::resolve_threads counts it: 0 means STRATA_THREADS, or else
+  // one per CPU this process may use; more than 16 per allowed CPU is Error(invalid_argument)
+  // (Error(config) when it came from STRATA_THREADS).
   VerifyResult verify(unsigned threads = 1) const;
 
   struct Impl;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// MpiContext: the process's place among the job's ranks. It initialises MPI (under mpirun/srun,
-// or as a singleton when started directly), knows rank, size, node-local rank and node count,
-// and offers collective helpers for plain values and for mergeable result types.
+// MpiContext: the process's place among the job's ranks. It initialises MPI when an MPI launcher
+// (mpirun, srun) started the process; started directly, the process is rank 0 of 1 without MPI
+// (no MPI_Init, no singleton daemon) and every collective is local. It knows rank, size,
+// node-local rank and node count, and offers collective helpers for plain values and for
+// mergeable result types.
 //
 //   strata::MpiContext mpi(argc, argv);
 //   double total = mpi.allreduce_sum(local_total);
@@ -16,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -40,14 +43,35 @@ concept SerializableMergeable = !Mergeable<T> && requires(T& a, const T& b, std:
 
 enum class MpiThreadLevel { single, funneled, serialized, multiple };
 
+// When a context starts MPI.
+//   when_launched: only when an MPI launcher started the process (see mpi_launcher_variable) or
+//                  STRATA_MPI=always is set; otherwise the context is rank 0 of 1 without MPI.
+//   always:        always, as an MPI singleton when no launcher started the process.
+// MPI that the program initialised itself is attached to in either case.
+enum class MpiStart { when_launched, always };
+
+// The environment variable that shows an MPI launcher started this process, or an empty string.
+// The rule: any of OMPI_COMM_WORLD_SIZE (Open MPI's mpirun), PMIX_RANK (PMIx launchers: prterun,
+// srun --mpi=pmix), PMI_RANK or PMI_SIZE (MPICH/Intel hydra, srun --mpi=pmi2) is set, or the
+// process is a task of a Slurm step of more than one task (SLURM_STEP_ID with SLURM_STEP_NUM_TASKS,
+// else SLURM_NTASKS, above 1: srun without an MPI plugin, where MPI decides what that means).
+// A Slurm batch script itself (no SLURM_STEP_ID) is not a launch. Pure function of `environment`.
+std::string mpi_launcher_variable(const std::map<std::string, std::string>& environment);
+// The same on the process environment.
+std::string mpi_launcher_variable_from_environment();
+
 class MpiContext {
  public:
-  // Initialises MPI unless the program already did (then it only attaches and will not finalize).
-  // Requests MPI_THREAD_MULTIPLE; thread_level() says what the library provided.
-  // Throws Error(distributed) if initialisation fails.
-  MpiContext(int& argc, char**& argv);
+  // Attaches to MPI when the program already initialised it (and will not finalize it). Otherwise
+  // initialises MPI when `start` asks for it (see MpiStart; STRATA_MPI=always in the environment
+  // turns when_launched into always), requesting MPI_THREAD_MULTIPLE; thread_level() says what the
+  // library provided. Otherwise MPI is not touched: rank 0 of 1 on one node, thread level
+  // multiple, collectives that hand back their input (with the same argument checks as under
+  // MPI). Throws Error(distributed) if initialisation fails, Error(config) for a STRATA_MPI value
+  // other than "auto" or "always".
+  MpiContext(int& argc, char**& argv, MpiStart start = MpiStart::when_launched);
   // Same, for programs that have no argc/argv at hand (tests, libraries).
-  MpiContext();
+  explicit MpiContext(MpiStart start = MpiStart::when_launched);
   // Finalizes MPI if this object initialised it. If it did, and it is destroyed while an
   // exception unwinds and the job has more than one rank, it aborts the job instead (MPI_Abort):
   // the other ranks would otherwise wait forever in their next collective. MPI can be initialised
@@ -69,9 +93,11 @@ class MpiContext {
   int node_count() const noexcept { return node_count_; }
   int node_index() const noexcept { return node_index_; }
   MpiThreadLevel thread_level() const noexcept { return thread_level_; }
-  // The MPI library's own version string ("Open MPI v4.1.4, ...").
+  // True when MPI runs under this context; false for a process started without a launcher.
+  bool uses_mpi() const noexcept { return uses_mpi_; }
+  // The MPI library's own version string ("Open MPI v4.1.4, ..."), whether MPI runs or not.
   std::string library_version() const;
-  // Name of this host as MPI sees it.
+  // Name of this host as MPI sees it (gethostname without MPI).
   std::string processor_name() const;
 
   // A context on a duplicate of this one's communicator (MPI_Comm_dup; collective): the same
@@ -154,9 +180,10 @@ class MpiContext {
   }
   struct duplicate_tag {};
   explicit MpiContext(duplicate_tag) noexcept {}
-  void init(int* argc, char*** argv);
+  void init(int* argc, char*** argv, MpiStart start);
 
   bool owns_mpi_ = false;
+  bool uses_mpi_ = false;
   int comm_handle_ = -1;  // Fortran handle of a duplicated communicator; -1: MPI_COMM_WORLD
   int uncaught_at_construction_ = 0;
   int rank_ = 0;

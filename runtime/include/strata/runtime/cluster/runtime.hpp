@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Runtime: the first object a strata program creates. It joins the MPI job (or runs as one rank),
-// reads the Slurm environment, loads the topology and installs the stop-signal handlers; every
-// other strata object (Executor, Dataset, Checkpointer) is built from it and passed by reference.
+// Runtime: the first object a strata program creates. It joins the MPI job when a launcher started
+// the process (else it is rank 0 of 1 without starting MPI), reads the Slurm environment, loads
+// the topology and installs the stop-signal handlers; every other strata object (Executor,
+// Dataset, Checkpointer) is built from it and passed by reference.
 // It also installs, for the rest of the process, a std::terminate handler: an exception nobody
 // catches (a strata::Error from a file the job could not read) prints one line
 // "<program>: error: <category>: <message> (<context>)" and ends the process with exit code 1,
@@ -37,6 +38,9 @@ struct RuntimeOptions {
   // Load this synthetic topology instead of the machine (tests, what-if planning); when unset,
   // HWLOC_SYNTHETIC / HWLOC_XMLFILE are honoured, else the real machine is loaded.
   std::optional<std::string> synthetic_topology;
+  // When MPI starts (MpiStart): by default only under a launcher (mpirun, srun) or with
+  // STRATA_MPI=always; `always` makes a directly started program an MPI singleton.
+  MpiStart mpi_start = MpiStart::when_launched;
 };
 
 class Runtime {

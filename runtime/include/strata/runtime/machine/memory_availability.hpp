@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 
+#include "strata/runtime/base/error.hpp"
+
 namespace strata {
 
 struct MemoryAvailability {
@@ -30,5 +32,13 @@ struct MemoryAvailability {
 MemoryAvailability read_memory_availability(const std::string& meminfo = "/proc/meminfo",
                                             const std::string& cgroup_root = "/sys/fs/cgroup",
                                             const std::string& self_cgroup = "/proc/self/cgroup");
+
+// The process's address-space limit (RLIMIT_AS, `ulimit -v`) in bytes; nullopt when unlimited.
+std::optional<std::uint64_t> address_space_limit_bytes() noexcept;
+
+// Error(resource) for an allocation that failed (std::bad_alloc, ENOMEM) while doing `what`,
+// naming the address-space limit when one is set: under `ulimit -v` that limit, not the
+// machine's memory, is what ran out.
+Error out_of_memory_error(const std::string& what);
 
 }  // namespace strata
