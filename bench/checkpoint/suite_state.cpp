@@ -7,7 +7,6 @@
 
 #include <benchmark/benchmark.h>
 #include <hdf5.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +21,7 @@
 #include <system_error>
 
 #include "checkpoint_settings.hpp"
+#include "common/file_system_name.hpp"
 #include "durable_file.hpp"
 #include "heat_field.hpp"
 
@@ -55,32 +55,6 @@ std::string make_scratch_folder() {
                             "checkpoint bench: cannot create " + path);
   }
   return path;
-}
-
-// The file system's name from statfs: fdatasync on a tmpfs costs nothing, which would make every
-// save look as fast as a copy.
-std::string file_system_of(const std::string& path) {
-  struct statfs fs {};
-  if (::statfs(path.c_str(), &fs) != 0) return "unknown";
-  switch (static_cast<unsigned long>(fs.f_type)) {
-    case 0xEF53UL:
-      return "ext4";
-    case 0x58465342UL:
-      return "xfs";
-    case 0x9123683EUL:
-      return "btrfs";
-    case 0x01021994UL:
-      return "tmpfs";
-    case 0x794C7630UL:
-      return "overlayfs";
-    case 0x6969UL:
-      return "nfs";
-    default: {
-      char hex[32];
-      std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(fs.f_type));
-      return std::string("statfs type ") + hex;
-    }
-  }
 }
 
 void require(bool ok, const std::string& what) {
@@ -182,7 +156,7 @@ void suite_state::warm_up() {
 
 void suite_state::add_context() const {
   benchmark::AddCustomContext("checkpoint_dir", folder_);
-  const std::string file_system = file_system_of(folder_);
+  const std::string file_system = strata::bench::file_system_of(folder_);
   benchmark::AddCustomContext("checkpoint_file_system", file_system);
   if (file_system == "tmpfs") {
     std::fprintf(stderr,

@@ -7,7 +7,6 @@
 #include <benchmark/benchmark.h>
 #include <mpi.h>
 #include <stdlib.h>
-#include <sys/statfs.h>
 
 #include <chrono>
 #include <cstdio>
@@ -22,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/file_system_name.hpp"
 #include "scale_settings.hpp"
 
 namespace strata::bench::scale {
@@ -63,28 +63,6 @@ std::string make_scratch(Runtime& rt) {
   if (path.empty())
     throw std::runtime_error("cannot create a scratch folder under $TMPDIR or /tmp");
   return path;
-}
-
-std::string file_system_of(const std::string& path) {
-  struct statfs fs {};
-  if (::statfs(path.c_str(), &fs) != 0) return "unknown";
-  switch (static_cast<unsigned long>(fs.f_type)) {
-    case 0xEF53UL:
-      return "ext4";
-    case 0x58465342UL:
-      return "xfs";
-    case 0x01021994UL:
-      return "tmpfs";
-    case 0x794C7630UL:
-      return "overlayfs";
-    case 0x6969UL:
-      return "nfs";
-    default: {
-      char hex[32];
-      std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(fs.f_type));
-      return hex;
-    }
-  }
 }
 
 }  // namespace
@@ -136,7 +114,7 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("scale_mpi", rt.mpi().library_version().substr(0, 40));
     benchmark::AddCustomContext(
         "scale_scratch_dir",
-        scale::the_scratch + " (" + scale::file_system_of(scale::the_scratch) + ")");
+        scale::the_scratch + " (" + strata::bench::file_system_of(scale::the_scratch) + ")");
 
     scale::register_startup_cases(rt.size(), mpi_init_seconds, runtime_seconds);
     scale::register_merge_cases(rt.size());

@@ -54,6 +54,19 @@ StepReader::StepReader(std::string dir, long step)
 StepReader::StepReader(std::string dir, Manifest manifest)
     : dir_(std::move(dir)), manifest_(std::move(manifest)) {}
 
+const RegionRecord& StepReader::global_region(const std::string& region) const {
+  const RegionRecord* r = manifest_.find(region);
+  if (r == nullptr) {
+    throw Error(ErrorCategory::invalid_argument, "no such region in the checkpoint",
+                {{"region", region}, {"step", std::to_string(manifest_.step)}});
+  }
+  if (r->rank_local) {
+    throw Error(ErrorCategory::invalid_argument, "a rank-local region has no global array",
+                {{"region", region}});
+  }
+  return *r;
+}
+
 StepReader::~StepReader() {
   for (auto& [key, s] : shards_) {
     if (s.fd >= 0) ::close(s.fd);

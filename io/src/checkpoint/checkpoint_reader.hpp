@@ -27,6 +27,9 @@ class StepReader {
   StepReader& operator=(const StepReader&) = delete;
 
   const Manifest& manifest() const noexcept { return manifest_; }
+  // The record of `region`, a global array (what export and read_checkpoint_region read).
+  // Error(invalid_argument) naming it when the step has no such region or it is rank-local.
+  const RegionRecord& global_region(const std::string& region) const;
 
   // Reads shard `rank` of this step whole and compares size and SHA-256 with the manifest.
   // Throws Error(corrupt_data) / Error(io) naming the shard.

@@ -134,15 +134,7 @@ std::vector<long> prune_checkpoints(const std::string& dir, int keep) {
 std::vector<std::byte> read_checkpoint_region(const std::string& dir, long step,
                                               const std::string& region) {
   detail::StepReader reader(dir, step);
-  const detail::RegionRecord* r = reader.manifest().find(region);
-  if (r == nullptr) {
-    throw Error(ErrorCategory::invalid_argument, "no such region in the checkpoint",
-                {{"region", region}, {"step", std::to_string(step)}});
-  }
-  if (r->rank_local) {
-    throw Error(ErrorCategory::invalid_argument, "a rank-local region has no global array",
-                {{"region", region}});
-  }
+  const detail::RegionRecord* r = &reader.global_region(region);
   std::vector<std::byte> out(r->global_shape.byte_count(r->dtype));
   reader.read_rows(*r, 0, r->global_shape[0], out);
   return out;

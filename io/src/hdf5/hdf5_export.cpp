@@ -226,15 +226,7 @@ void export_checkpoint_region(const std::string& dir, long step, const std::stri
                               const Hdf5ExportOptions& options) {
   check_options(options);
   detail::StepReader reader(dir, step);
-  const detail::RegionRecord* r = reader.manifest().find(region);
-  if (r == nullptr) {
-    throw Error(ErrorCategory::invalid_argument, "no such region in the checkpoint",
-                {{"region", region}, {"step", std::to_string(step)}});
-  }
-  if (r->rank_local) {
-    throw Error(ErrorCategory::invalid_argument, "a rank-local region has no global array",
-                {{"region", region}});
-  }
+  const detail::RegionRecord* r = &reader.global_region(region);
   const Shape& shape = r->global_shape;
   const std::uint64_t rows = shape.rank() == 0 ? 1 : shape[0];
   const std::uint64_t row_bytes = rows == 0 ? 0 : shape.byte_count(r->dtype) / rows;
