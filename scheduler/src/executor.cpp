@@ -32,6 +32,8 @@ constexpr std::size_t kMinChunkBytes = std::size_t{64} << 10;
 constexpr std::size_t kMaxChunkBytes = std::size_t{4} << 20;
 // What a hardware thread is assumed to have when the topology reports no L2 (synthetic ones).
 constexpr std::size_t kAssumedL2PerThread = std::size_t{1} << 20;
+// How long run_on_nodes waits for any worker to begin before the caller runs the work itself.
+constexpr std::chrono::milliseconds kWorkerStall{1000};
 
 std::size_t page_bytes() noexcept {
   static const std::size_t bytes = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
@@ -330,6 +332,7 @@ void Executor::run_on_nodes(std::span<const unsigned> nodes,
   std::condition_variable finished_cv;
   std::size_t finished = 0;
   std::size_t started = 0;
+  std::size_t running = 0;  // tasks a thread has begun
   std::exception_ptr first_error;
   try {
     for (; started < n; ++started) {
@@ -347,20 +350,33 @@ void Executor::run_on_nodes(std::span<const unsigned> nodes,
             cv.notify_one();
           }
         } done{mutex, finished_cv, finished};
+        {
+          std::lock_guard lock(mutex);
+          ++running;
+        }
         work(k);
       }));
     }
   } catch (...) {
+    // The enqueue that threw (oneTBB failing to start a worker) may have queued its task: it is
+    // joined below like the others, or its group would wait for it forever when destroyed.
     first_error = std::current_exception();
+    if (started < n) ++started;
   }
   // No group is cancelled before its task has run: a cancelled group may skip the task, and
   // then nothing would count it. A failing node's own chunks stop at its exception (oneTBB
   // cancels the rest of its parallel loop); the other nodes finish theirs.
+  // If no worker has begun any node's task after kWorkerStall, the workers are not coming (oneTBB
+  // could not create its threads: an address-space or process limit, or a max_allowed_parallelism
+  // of 1 set by the program): the caller stops waiting outside and joins the arenas below, where
+  // waiting on a group runs its task. The result is the same, on fewer threads, instead of a hang.
   {
     std::unique_lock lock(mutex);
-    finished_cv.wait(lock, [&] { return finished == started; });
+    while (!finished_cv.wait_for(lock, kWorkerStall, [&] { return finished == started; })) {
+      if (running == 0) break;
+    }
   }
-  // Every started group is waited for in its arena (now without work left to help with): a
+  // Every started group is waited for in its arena (normally without work left to help with): a
   // task_group must not die with tasks in flight, and wait() is where a task's exception comes
   // back; the first is rethrown.
   for (std::size_t k = 0; k < started; ++k) {

@@ -58,8 +58,9 @@ TEST_F(Start, MpiStartsOnlyUnderALauncherOrWhenAsked) {
 // with SIGSEGV and a 40-line report), and that at tighter limits, where the libraries, the
 // executor's thread pool or the file mapping fail, every run fails with one line below exit 128:
 // an allocation failure named as memory with the limit, never std::bad_alloc's bare name or a
-// signal. (Between about 50000 and 60000 KiB the executor's worker threads cannot start and
-// stats waits for them forever: a known executor bug, killed here after 60 s, not tested.)
+// signal or a hang. (Between about 50000 and 90000 KiB oneTBB cannot start the executor's worker
+// threads at some limits: stats waited for them forever, killed here after 60 s; now the caller
+// stops waiting after a second without a worker and the run ends with a result or oneTBB's line.)
 TEST_F(Start, AddressSpaceLimitIsAResultOrOneLine) {
   ASSERT_EQ(run_command(strata_cli + " gen " + path("one.strata") + " --size 1M").exit_code, 0);
   const auto stats_under = [&](int kib) {
@@ -69,9 +70,9 @@ TEST_F(Start, AddressSpaceLimitIsAResultOrOneLine) {
   auto r = stats_under(100000);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["count"], 131072);
-  for (int kib = 20000; kib <= 40000; kib += 5000) {
+  for (int kib = 20000; kib <= 90000; kib += 5000) {
     r = stats_under(kib);
-    EXPECT_LT(r.exit_code, 128) << kib << " KiB: " << r.err;
+    EXPECT_LT(r.exit_code, 128) << kib << " KiB: " << r.err;  // 137: killed by the timeout
     if (r.exit_code == 0) continue;
     EXPECT_EQ(count_lines(r.err), 1) << kib << " KiB: " << r.err;
     EXPECT_EQ(r.err.find("bad_alloc"), std::string::npos) << kib << " KiB: " << r.err;
