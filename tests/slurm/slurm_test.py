@@ -111,13 +111,13 @@ RESULT_LINES = ("dataset", "count", "mean", "stddev", "min", "max", "sum", "abov
 
 
 def analysis_results(text):
-    """The result lines of strata_analysis's output (not the bandwidth), values as numbers."""
+    """The result lines of strata_analysis's output (not the timings), values as numbers."""
     results = {}
     for line in text.splitlines():
         words = line.split()
         if not words:
             continue
-        if words[0] == "bandwidth":  # timings from here on
+        if words[0] == "wall":  # timings from here on
             break
         if words[0] in RESULT_LINES:
             results[words[0]] = words[1:]
