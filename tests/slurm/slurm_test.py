@@ -231,7 +231,9 @@ def check_pinning(sampler, rank_cpus, threads_per_rank):
 
 def test_analysis(args, env, work):
     dataset = os.path.join(work, "data.strata")
-    run([args.strata, "gen", "--size", "256M", "--seed", "7", dataset], env, timeout=120)
+    # --overwrite: the work folder is kept between runs.
+    run([args.strata, "gen", "--size", "256M", "--seed", "7", "--overwrite", dataset], env,
+        timeout=120)
     analysis_args = [dataset, "--bins", "32", "--range", "0", "100", "--above", "75"]
 
     # The rank's CPUs as srun gives them, seen through the runtime's own topology.
