@@ -118,7 +118,8 @@ int run(strata::Runtime& rt, const Options& o, Clock::time_point job_start) {
   std::printf("wall time    %.3g s for %.2f GiB (%.3g GB/s over the whole job)\n", wall_s,
               static_cast<double>(bytes) / (1u << 30), gbps(wall_s));
   std::printf("  startup    %.3g s (MPI, runtime, threads)\n", startup_max_s);
-  std::printf("  open       %.3g s (HDF5: reads and decompresses the whole dataset)\n", open_s);
+  std::printf("  open       %.3g s (.strata: maps the file; HDF5: reads and decompresses all of it)\n",
+              open_s);
   std::printf("  compute    %.3g s (one pass: verify, statistics, histogram, count; %.3g GB/s)\n",
               pass_s, gbps(pass_s));
   std::printf("  merge      %.3g s (across ranks)\n", merge_s);
