@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // `strata stats` and `strata hist`: open the dataset, take this rank's partition, reduce it on the
 // Executor with the SIMD kernels in one pass that verifies each checksum chunk in the thread that
-// reads it, merge across ranks, print on rank 0 (text or --json). `stats --hist BINS --range LO
-// HI` computes the statistics and the histogram in that same one pass (strata::combine).
+// reads it, merge across ranks, print on rank 0 (text or --json) with the command's wall time and
+// its phases. `stats --hist BINS --range LO HI` computes the statistics and the histogram in that
+// same one pass (strata::combine); `hist` without --range first finds the data's min and max.
 #include "analysis_commands.hpp"
 
 #include <chrono>
@@ -11,11 +12,13 @@
 #include <cstdio>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
 
 #include "byte_size.hpp"
 #include "command_rules.hpp"
@@ -47,6 +50,53 @@ kernels::Histogram empty_histogram(const AnalysisOptions& o) {
       o.include_high ? kernels::HighEdge::last_bin : kernels::HighEdge::overflow);
 }
 
+// The range numpy.histogram picks when none is given: [min, max] of the data, widened to
+// [min - 0.5, max + 0.5] when every value is the same. No values, or an infinite one, leave no
+// range to pick.
+std::pair<double, double> data_range(const kernels::StatsSummary& s, const std::string& dataset) {
+  if (!s.min || !s.max) {
+    throw Error(ErrorCategory::invalid_argument,
+                "hist: no values to take a range from (" + std::to_string(s.nan_count) +
+                    " NaN); give --range LO HI",
+                {{"file", dataset}});
+  }
+  if (!std::isfinite(*s.min) || !std::isfinite(*s.max)) {
+    throw Error(ErrorCategory::invalid_argument,
+                "hist: the data holds infinities, so its range [min, max] is not finite; give "
+                "--range LO HI",
+                {{"file", dataset}});
+  }
+  if (*s.min == *s.max) return {*s.min - 0.5, *s.max + 0.5};
+  return {*s.min, *s.max};
+}
+
+// Wall-clock time of one command on this rank: from the start of the command (runtime start-up
+// included) and, phase by phase, from the end of the previous phase.
+class Timing {
+ public:
+  // Adds the time since the previous mark (or the start) to `phase`.
+  void mark(const std::string& phase) {
+    const auto now = clock::now();
+    phases_[phase] += std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+  }
+  // The wall time and every phase as the slowest rank's, in seconds: wall_seconds and phases.
+  // With one rank the phases add up to at most the wall time; with several, each phase is its
+  // own slowest rank's, so their sum may exceed it.
+  json slowest_rank(const Runtime& rt) const {
+    json phases = json::object();
+    for (const auto& [name, seconds] : phases_) phases[name] = rt.mpi().allreduce_max(seconds);
+    const double wall = std::chrono::duration<double>(clock::now() - start_).count();
+    return {{"wall_seconds", rt.mpi().allreduce_max(wall)}, {"phases", phases}};
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  clock::time_point start_ = clock::now();
+  clock::time_point last_ = start_;
+  std::map<std::string, double> phases_;  // the same names on every rank, in the same order
+};
+
 json histogram_json(const kernels::Histogram& h) {
   std::vector<double> edges(h.bins() + 1);
   for (std::size_t i = 0; i <= h.bins(); ++i) edges[i] = h.edge(i);
@@ -76,38 +126,78 @@ void print_histogram(const kernels::Histogram& h) {
 }
 
 json describe_run(const Runtime& rt, const Executor& ex, const io::Dataset& ds, std::uint64_t bytes,
-                  double seconds) {
+                  const Timing& timing) {
   std::vector<std::uint64_t> shape(ds.shape().begin(), ds.shape().end());
-  return {{"dataset", ds.file() + ":" + ds.name()},
-          {"dtype", to_string(ds.dtype())},
-          {"shape", shape},
-          {"ranks", rt.size()},
-          {"threads_per_rank", ex.threads()},
-          {"bytes", bytes},
-          {"seconds", seconds},
-          {"bandwidth_gbps", seconds > 0 ? static_cast<double>(bytes) / seconds / 1e9 : 0.0}};
+  json run = {{"dataset", ds.file() + ":" + ds.name()},
+              {"dtype", to_string(ds.dtype())},
+              {"shape", shape},
+              {"ranks", rt.size()},
+              {"threads_per_rank", ex.threads()},
+              {"bytes", bytes}};
+  run.update(timing.slowest_rank(rt));
+  // Over the compute pass alone (read, verify and reduce the open data): not what the command
+  // took, which wall_seconds says.
+  const double compute = run["phases"]["compute"].get<double>();
+  run["compute_gbps"] = compute > 0 ? static_cast<double>(bytes) / compute / 1e9 : 0.0;
+  return run;
 }
 
-// Runs reduce_part(ex, part, T{}) on this rank's partition, T its dtype, and returns the merged
-// result with timing (which includes verification).
-template <class Result, class Reduce>
-std::pair<Result, json> analyse(const AnalysisOptions& o, Reduce reduce_part) {
+// Opens the dataset, takes this rank's partition, reduces it with reduce<T>(ex, part,
+// make_accumulator(rt, ex, part, T{}), merges across ranks and returns the merged result and the
+// run's description, its timing phases included: startup (runtime and threads), open (for HDF5
+// that reads and decompresses the whole dataset), compute (the verified reduction pass), merge
+// (across ranks), and whatever phases make_accumulator marks on the Timing (hist's range pass).
+template <class MakeAccumulator>
+auto analyse(const AnalysisOptions& o, Timing& timing, MakeAccumulator make_accumulator) {
   // No stop-signal handlers: a read-only analysis has nothing to save, so SIGTERM (scancel, a
   // Slurm time limit) and SIGUSR1 keep their default action and end it at once.
   Runtime rt({.install_stop_signals = false});
   Executor ex(rt, {.threads = o.threads});
+  timing.mark("startup");
   auto ds = io::Dataset::open(o.dataset);
   auto part = ds.partition(rt.rank(), rt.size());
-  auto start = std::chrono::steady_clock::now();
-  Result local =
-      visit_kernel_dtype(part.dtype(), [&]<class T>(T t) { return reduce_part(ex, part, t); });
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  timing.mark("open");
+  using Result = decltype(make_accumulator(rt, ex, part, 0.0));
+  Result local = visit_kernel_dtype(part.dtype(), [&]<class T>(T t) {
+    auto empty = make_accumulator(rt, ex, part, t);
+    auto result = reduce<T>(ex, part, std::move(empty));
+    timing.mark("compute");
+    return result;
+  });
   Result merged = rt.allreduce(local);
-  seconds = rt.mpi().allreduce_max(seconds);
+  timing.mark("merge");
   std::uint64_t bytes = rt.mpi().allreduce_sum(part.size_bytes());
-  json run = describe_run(rt, ex, ds, bytes, seconds);
+  json run = describe_run(rt, ex, ds, bytes, timing);
   run["print"] = rt.rank() == 0;
-  return {merged, run};
+  return std::pair<Result, json>{std::move(merged), run};
+}
+
+// "0.0099 s", "2.48 s": three significant digits.
+std::string seconds_text(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g s", s);
+  return text;
+}
+
+// The run line of the text output: bytes, the command's wall time, then each phase with the
+// compute pass's bandwidth, ranks and threads.
+std::string run_text(const json& run) {
+  std::string out = "  " + format_bytes(run["bytes"].get<std::uint64_t>()) + ", " +
+                    seconds_text(run["wall_seconds"].get<double>()) + " wall (";
+  const json& phases = run["phases"];
+  std::string sep;
+  for (const char* name : {"startup", "open", "range", "compute", "merge"}) {
+    if (!phases.contains(name)) continue;
+    out += sep + name + " " + seconds_text(phases[name].get<double>());
+    if (std::string(name) == "compute") {
+      char rate[32];
+      std::snprintf(rate, sizeof rate, " at %.3g GB/s", run["compute_gbps"].get<double>());
+      out += rate;
+    }
+    sep = ", ";
+  }
+  return out + ") on " + std::to_string(run["ranks"].get<int>()) + " rank(s) x " +
+         std::to_string(run["threads_per_rank"].get<unsigned>()) + " threads\n";
 }
 
 // The statistics as `strata stats --json` prints them: null where no value exists (no values,
@@ -165,24 +255,20 @@ std::string stats_text(const std::string& name, const kernels::StatsSummary& r) 
 
 // The statistics and, with --hist, the histogram: both from one pass.
 std::tuple<kernels::Stats, std::optional<kernels::Histogram>, json> stats_pass(
-    const AnalysisOptions& o) {
+    const AnalysisOptions& o, Timing& timing) {
   if (!o.with_histogram) {
-    auto [s, run] =
-        analyse<kernels::Stats>(o, []<class T>(Executor& ex, const io::Partition& part, T) {
-          return reduce<T>(ex, part, kernels::Stats{});
-        });
+    auto [s, run] = analyse(o, timing, [](auto&&...) { return kernels::Stats{}; });
     return {s, std::nullopt, run};
   }
   const kernels::Histogram empty = empty_histogram(o);
-  auto [both, run] = analyse<Combined<kernels::Stats, kernels::Histogram>>(
-      o, [&empty]<class T>(Executor& ex, const io::Partition& part, T) {
-        return reduce<T>(ex, part, combine(kernels::Stats{}, empty));
-      });
+  auto [both, run] =
+      analyse(o, timing, [&empty](auto&&...) { return combine(kernels::Stats{}, empty); });
   return {both.get<0>(), std::move(both.get<1>()), run};
 }
 
 void run_stats(const AnalysisOptions& o) {
-  auto [s, h, run] = stats_pass(o);
+  Timing timing;
+  auto [s, h, run] = stats_pass(o, timing);
   if (!run["print"].get<bool>()) return;
   run.erase("print");
   const kernels::StatsSummary summary = s.summary();
@@ -194,9 +280,7 @@ void run_stats(const AnalysisOptions& o) {
     return;
   }
   std::cout.precision(12);
-  std::cout << stats_text(printable(run["dataset"].get<std::string>()), summary) << "  "
-            << format_bytes(run["bytes"]) << " in " << run["seconds"].get<double>() << " s on "
-            << run["ranks"] << " rank(s) x " << run["threads_per_rank"] << " threads\n";
+  std::cout << stats_text(printable(run["dataset"].get<std::string>()), summary) << run_text(run);
   if (h) {
     std::cout << "  histogram, same pass: " << h->bins() << " bins over [" << h->low() << ", "
               << h->high() << ")\n";
@@ -205,10 +289,19 @@ void run_stats(const AnalysisOptions& o) {
 }
 
 void run_hist(const AnalysisOptions& o) {
-  const kernels::Histogram empty = empty_histogram(o);  // validates before any work
+  Timing timing;
+  const bool given_range = !o.range.empty();
+  std::optional<kernels::Histogram> given;
+  if (given_range) given = empty_histogram(o);  // validates before any work
   auto [h, run] =
-      analyse<kernels::Histogram>(o, [&]<class T>(Executor& ex, const io::Partition& part, T) {
-        return reduce<T>(ex, part, empty);
+      analyse(o, timing, [&]<class T>(Runtime& rt, Executor& ex, const io::Partition& part, T) {
+        if (given) return *given;
+        // numpy.histogram's range: a first pass for min and max, merged across ranks. Its last
+        // bin is closed, as NumPy's: the maximum counts in it.
+        const kernels::Stats local = reduce<T>(ex, part, kernels::Stats{});
+        const auto [low, high] = data_range(rt.allreduce(local).summary(), o.dataset);
+        timing.mark("range");
+        return kernels::Histogram(low, high, o.bins, kernels::HighEdge::last_bin);
       });
   if (!run["print"].get<bool>()) return;
   run.erase("print");
@@ -218,9 +311,12 @@ void run_hist(const AnalysisOptions& o) {
     std::cout << json_text(j) << '\n';
     return;
   }
+  const bool closed = h.high_edge() == kernels::HighEdge::last_bin;
   std::cout << printable(run["dataset"].get<std::string>()) << ": " << h.bins() << " bins over ["
-            << h.low() << ", " << h.high() << (o.include_high ? "]" : ")") << "\n";
+            << h.low() << ", " << h.high() << (closed ? "]" : ")")
+            << (given_range ? "" : " (the data's min and max)") << "\n";
   print_histogram(h);
+  std::cout << run_text(run);
 }
 
 }  // namespace
@@ -252,17 +348,19 @@ void add_analysis_commands(CLI::App& app) {
   CLI::App* h = app.add_subcommand("hist", "Histogram of a dataset array with uniform bins");
   h->footer(
       "Every bin is half-open [lo, hi), the last one too: a value equal to HI counts as overflow.\n"
-      "NumPy's histogram closes its last bin instead; --include-high gives NumPy's rule.");
+      "NumPy's histogram closes its last bin instead; --include-high gives NumPy's rule.\n"
+      "Without --range, the range is the data's [min, max] as numpy.histogram takes it (a first\n"
+      "pass over the data; [v - 0.5, v + 0.5] when every value is v), with the last bin closed.\n"
+      "Data with no values, only NaNs, or infinities has no such range: give --range.");
   h->add_option("dataset", hist->dataset, "FILE.strata[:array] or FILE.h5:/path")->required();
   h->add_option("--bins", hist->bins, "Number of bins")
       ->capture_default_str()
       ->check(whole_number_at_least(1));
   // Exactly two values, wherever the positional dataset comes: `--range 0 100 data.strata`.
-  h->add_option("--range", hist->range, "LO HI (or LO,HI)")
+  h->add_option("--range", hist->range, "LO HI (or LO,HI); default: the data's min and max")
       ->expected(2)
       ->allow_extra_args(false)
-      ->delimiter(',')
-      ->required();
+      ->delimiter(',');
   h->add_flag("--include-high", hist->include_high,
               "Count a value equal to HI in the last bin (NumPy's rule), not as overflow");
   h->add_flag("--json", hist->json, "Print JSON");

@@ -177,9 +177,7 @@ void run_export(CkptOptions o) {
                 {{"folder", o.dir}, {"step", std::to_string(o.step)}});
   }
   const long step = info->step;
-  if (fs::exists(o.hdf5) && !o.overwrite) {
-    throw Error(ErrorCategory::invalid_argument, "output exists (use --overwrite)", {{"file", o.hdf5}});
-  }
+  check_output(o.hdf5, OutputKind::hdf5_export, o.overwrite);
   remove_abandoned_beside(o.hdf5);
   io::InterruptCleanup cleanup("ckpt export " + printable(o.hdf5));
   // Written under a hidden temporary name and renamed once complete: no half-exported file, and

@@ -43,14 +43,17 @@ bool check_output(const std::string& out, OutputKind kind, bool overwrite,
                 "the output exists and is not a regular file; name a file to write",
                 {{"file", out}});
   }
-  const bool ours = resolves && (kind == OutputKind::strata ? io::is_strata_file(out)
-                                                            : io::is_strata_hdf5_export(out));
-  if (!ours && !overwrite) {
+  if (!overwrite) {
+    // One rule for every command that writes: an existing output is replaced only when asked,
+    // checked before any work. The message says what the file is, so a user knows what they
+    // would replace.
+    const bool ours = resolves && (kind == OutputKind::strata ? io::is_strata_file(out)
+                                                              : io::is_strata_hdf5_export(out));
+    const std::string what = !ours                        ? "a file strata did not write"
+                             : kind == OutputKind::strata ? "a .strata file"
+                                                          : "an HDF5 file strata exported";
     throw Error(ErrorCategory::invalid_argument,
-                kind == OutputKind::strata
-                    ? "the output exists and is not a .strata file; pass --overwrite to replace it"
-                    : "the output exists and is not an HDF5 file strata exported; pass "
-                      "--overwrite to replace it",
+                "the output exists (" + what + "); pass --overwrite to replace it",
                 {{"file", out}});
   }
   return true;

@@ -18,12 +18,13 @@ unsigned checked_threads(unsigned requested);
 // What an output file will be once written.
 enum class OutputKind { strata, hdf5_export };
 
-// The overwrite rule of gen, import and export. Refused with Error(invalid_argument) naming the
-// file: an output that is the same file as one of `inputs` (same device and inode, whatever the
-// spelling or symlink), even with --overwrite; an existing output that is not a regular file
-// (folder, FIFO, device); an existing regular file that is not a `.strata` file (kind strata) or
-// not an HDF5 file strata exported (kind hdf5_export) unless `overwrite`. Returns true when an
-// existing file will be replaced.
+// The overwrite rule of every command that writes a file (gen, import, export; ckpt export
+// applies the same rule). Refused with Error(invalid_argument) naming the file: an output that is
+// the same file as one of `inputs` (same device and inode, whatever the spelling or symlink),
+// even with --overwrite; an existing output that is not a regular file (folder, FIFO, device);
+// any existing regular file unless `overwrite` (the message says whether it is a `.strata` file,
+// kind strata, or an HDF5 file strata exported, kind hdf5_export). Returns true when an existing
+// file will be replaced.
 bool check_output(const std::string& out, OutputKind kind, bool overwrite,
                   const std::vector<std::string>& inputs = {});
 

@@ -156,8 +156,7 @@ void add_dataset_commands(CLI::App& app) {
   auto gen = std::make_shared<GenOptions>();
   CLI::App* g = app.add_subcommand("gen", "Generate a synthetic .strata dataset");
   g->add_option("out", gen->out,
-                "Output .strata file (an existing .strata file is replaced; any other file only "
-                "with --overwrite)")
+                "Output .strata file (an existing file is replaced only with --overwrite)")
       ->required();
   g->add_option("--size", gen->size, "Bytes of data, e.g. 512M, 1.5G")->capture_default_str();
   g->add_option("--kind", gen->kind, "uniform, normal or particles")->capture_default_str();
@@ -177,8 +176,7 @@ void add_dataset_commands(CLI::App& app) {
        "--threads", gen->threads,
        "Worker threads (0: STRATA_THREADS or all allowed CPUs; at most 16 per allowed CPU)")
       ->capture_default_str();
-  g->add_flag("--overwrite", gen->overwrite,
-              "Replace an existing output that is not a .strata file");
+  g->add_flag("--overwrite", gen->overwrite, "Replace an existing output file");
   g->callback([gen] { run_gen(*gen); });
 
   struct InspectOptions {
@@ -233,15 +231,14 @@ void add_dataset_commands(CLI::App& app) {
   CLI::App* im = app.add_subcommand("import", "Import an HDF5 dataset (FILE.h5:/path) into a .strata file");
   im->add_option("source", import->source, "FILE.h5:/group/dataset")->required();
   im->add_option("out", import->out,
-                 "Output .strata file (never the input; an existing .strata file is replaced, any "
-                 "other file only with --overwrite)")
+                 "Output .strata file (never the input; an existing file is replaced only with "
+                 "--overwrite)")
       ->required();
   im->add_option("--name", import->name, "Array name in the .strata file (default: the dataset's name)");
   im->add_flag("--allow-external", import->allow_external,
                "Read a dataset whose data lives in other files (HDF5 external storage or a virtual "
                "dataset mapping other files); they are recorded as source.external_files");
-  im->add_flag("--overwrite", import->overwrite,
-               "Replace an existing output that is not a .strata file");
+  im->add_flag("--overwrite", import->overwrite, "Replace an existing output file");
   im->callback([import] {
     const io::Hdf5Path source = io::Hdf5Path::parse(import->source);
     check_output(import->out, OutputKind::strata, import->overwrite, {source.file});
@@ -266,12 +263,11 @@ void add_dataset_commands(CLI::App& app) {
   CLI::App* ex = app.add_subcommand("export", "Export every array of a .strata file to an HDF5 file");
   ex->add_option("file", exp->file, "A .strata file")->required();
   ex->add_option("out", exp->out,
-                 "Output HDF5 file (never the input; an HDF5 file strata exported is replaced, any "
-                 "other file only with --overwrite)")
+                 "Output HDF5 file (never the input; an existing file is replaced only with "
+                 "--overwrite)")
       ->required();
   ex->add_option("--gzip", exp->gzip, "Gzip level 1-9 (0: none)")->check(CLI::Range(0, 9));
-  ex->add_flag("--overwrite", exp->overwrite,
-               "Replace an existing output that is not an HDF5 file strata exported");
+  ex->add_flag("--overwrite", exp->overwrite, "Replace an existing output file");
   ex->callback([exp] {
     io::Hdf5ExportOptions o;
     o.gzip_level = exp->gzip;

@@ -119,7 +119,8 @@ TEST(CheckpointCommands, MissingFolderIsACommandLineError) {
 }
 
 // Proves export writes the global array to HDF5 with the saved values (read back via the C API),
-// and a failed export leaves no file.
+// refuses an existing output without --overwrite and a folder even with it, and a failed export
+// leaves no file.
 TEST(CheckpointCommands, ExportWritesTheGlobalArrayToHdf5) {
   auto dir = make_checkpoints("export");
   const std::string h5 = dir + ".h5";
@@ -137,6 +138,11 @@ TEST(CheckpointCommands, ExportWritesTheGlobalArrayToHdf5) {
   for (std::size_t i = 0; i < back.size(); ++i) ASSERT_EQ(back[i], 2e6 + static_cast<double>(i)) << i;
   auto again = run_command(strata_cli + " ckpt export " + dir + " --hdf5 " + h5);
   EXPECT_EQ(again.exit_code, 1) << "an existing output is not replaced without --overwrite";
+  EXPECT_NE(again.err.find("pass --overwrite"), std::string::npos) << again.err;
+  auto folder = run_command(strata_cli + " ckpt export " + dir + " --hdf5 " + dir + " --overwrite");
+  EXPECT_EQ(folder.exit_code, 1) << "a folder is never replaced";
+  EXPECT_NE(folder.err.find("not a regular file"), std::string::npos) << folder.err;
+  EXPECT_TRUE(fs::is_directory(dir));
   fs::remove(h5);
   auto none = run_command(strata_cli + " ckpt export " + dir + " --region nosuch --hdf5 " + h5);
   EXPECT_EQ(none.exit_code, 1);

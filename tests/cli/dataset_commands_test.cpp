@@ -379,3 +379,115 @@ TEST(AnalysisCommands, HistTopEdgeIsOverflowUnlessIncludeHigh) {
 }
 
 }  // namespace
+
+namespace {
+
+// Proves `stats` and `hist` report the wall time of the whole command and its phases (startup,
+// open, compute, merge; `range` for hist without --range), each >= 0 and adding up to at most
+// the wall time on one rank; that an HDF5 input's open phase (its read and decompression) is
+// reported; that the bandwidth is named for the compute pass; and that the text says so too.
+// Fails if a phase is missing, negative, or the wall time is only part of the command.
+TEST(AnalysisCommands, RunReportsWallTimeAndPhases) {
+  ASSERT_EQ(
+      run_command(strata_cli + " gen " + temp("t.strata") + " --size 1M --kind uniform --seed 4")
+          .exit_code,
+      0);
+  fs::remove(temp("t.h5"));
+  ASSERT_EQ(
+      run_command(strata_cli + " export " + temp("t.strata") + " " + temp("t.h5") + " --gzip 1")
+          .exit_code,
+      0);
+  const std::string h5 = temp("t.h5") + ":/values";
+  for (const std::string& args : {" stats --json " + temp("t.strata"), " stats --json " + h5,
+                                  " stats --json --hist 4 --range 0 100 " + h5,
+                                  " hist --json --range 0 100 " + h5, " hist --json " + h5}) {
+    auto r = run_command(strata_cli + args);
+    ASSERT_EQ(r.exit_code, 0) << args << ": " << r.err;
+    const json run = json::parse(r.out)["run"];
+    ASSERT_TRUE(run.contains("wall_seconds")) << args << ": " << run.dump();
+    ASSERT_TRUE(run["phases"].is_object()) << args << ": " << run.dump();
+    std::vector<std::string> expected = {"startup", "open", "compute", "merge"};
+    if (args.find("hist --json " + h5) != std::string::npos) expected.push_back("range");
+    EXPECT_EQ(run["phases"].size(), expected.size()) << args << ": " << run.dump();
+    double sum = 0;
+    for (const std::string& phase : expected) {
+      ASSERT_TRUE(run["phases"].contains(phase)) << args << ": " << phase << " in " << run.dump();
+      EXPECT_GE(run["phases"][phase].get<double>(), 0.0) << args << ": " << phase;
+      sum += run["phases"][phase].get<double>();
+    }
+    // One rank: the phases are consecutive parts of the command (1e-9: rounding of the sum).
+    EXPECT_GE(run["wall_seconds"].get<double>() + 1e-9, sum) << args << ": " << run.dump();
+    EXPECT_TRUE(run.contains("compute_gbps")) << args;
+    EXPECT_FALSE(run.contains("seconds")) << args;  // the old, unlabelled compute-only time
+    EXPECT_FALSE(run.contains("bandwidth_gbps")) << args;
+    if (args.find(".h5") != std::string::npos) {
+      EXPECT_GT(run["phases"]["open"].get<double>(), 0.0) << args;  // HDF5 is read on open
+    }
+  }
+  for (const std::string& args : {" stats " + h5, " hist --range 0 100 " + h5}) {
+    auto r = run_command(strata_cli + args);
+    ASSERT_EQ(r.exit_code, 0) << args << ": " << r.err;
+    for (const char* label : {" wall (", "startup ", "open ", "compute ", "merge ", " GB/s"}) {
+      EXPECT_NE(r.out.find(label), std::string::npos) << args << ": " << label << " in " << r.out;
+    }
+  }
+  fs::remove(temp("t.strata"));
+  fs::remove(temp("t.h5"));
+}
+
+// Proves `strata hist` without --range takes numpy.histogram's range, on one and two ranks,
+// against counts derived by hand: [1, 2, 2, 3, 7, NaN] in 3 bins is [1, 7] with edges 1 3 5 7
+// and counts [3, 1, 1] (7 in the closed last bin, the NaN counted apart); [4, 4, 4] in 2 bins is
+// [3.5, 4.5] and counts [0, 3]; int32 [-2, 0, 5, 5] in 7 bins is [-2, 5], counts
+// [1, 0, 1, 0, 0, 0, 2]. Only NaNs, or an infinity, leave no range: one line naming --range
+// (on one rank: an error on several ranks ends in an MPI abort, which is outside this command).
+TEST(AnalysisCommands, HistWithoutRangeTakesTheDataRange) {
+  const std::string h5 = temp("autorange.h5");
+  fs::remove(h5);
+  auto write = [&](const char* name, strata::DType dtype, const auto& values) {
+    strata::io::export_array(h5, name, dtype, {values.size()}, std::as_bytes(std::span(values)));
+  };
+  write("/mixed", strata::DType::f64, std::vector<double>{1, 2, 2, 3, 7, std::nan("")});
+  write("/same", strata::DType::f64, std::vector<double>{4, 4, 4});
+  write("/int", strata::DType::i32, std::vector<std::int32_t>{-2, 0, 5, 5});
+  write("/nan", strata::DType::f64, std::vector<double>(3, std::nan("")));
+  write("/inf", strata::DType::f64, std::vector<double>{1, INFINITY});
+  const std::string mpirun = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " +
+                             std::string(STRATA_MPIEXEC) + " -np 2 --oversubscribe ";
+  for (const std::string& prefix : {std::string(), mpirun}) {
+    auto hist = [&](const std::string& args) {
+      auto r = run_command(prefix + strata_cli + " hist --json " + args);
+      EXPECT_EQ(r.exit_code, 0) << prefix << args << ": " << r.err;
+      return r.exit_code == 0 ? json::parse(r.out) : json::object();
+    };
+    const json mixed = hist("--bins 3 " + h5 + ":/mixed");
+    EXPECT_EQ(mixed["edges"], json::array({1.0, 3.0, 5.0, 7.0})) << prefix;
+    EXPECT_EQ(mixed["counts"], json::array({3, 1, 1})) << prefix;
+    EXPECT_EQ(mixed["overflow"], 0) << prefix;
+    EXPECT_EQ(mixed["nan_count"], 1) << prefix;
+    EXPECT_EQ(mixed["include_high"], true) << prefix;
+    const json same = hist("--bins 2 " + h5 + ":/same");
+    EXPECT_EQ(same["low"], 3.5) << prefix;
+    EXPECT_EQ(same["high"], 4.5) << prefix;
+    EXPECT_EQ(same["counts"], json::array({0, 3})) << prefix;
+    const json ints = hist("--bins 7 " + h5 + ":/int");
+    EXPECT_EQ(ints["low"], -2.0) << prefix;
+    EXPECT_EQ(ints["high"], 5.0) << prefix;
+    EXPECT_EQ(ints["counts"], json::array({1, 0, 1, 0, 0, 0, 2})) << prefix;
+  }
+  for (const char* name : {"/nan", "/inf"}) {
+    auto r = run_command(strata_cli + " hist " + h5 + ":" + name);
+    EXPECT_EQ(r.exit_code, 1) << name << ": " << r.err;
+    EXPECT_NE(r.err.find("give --range"), std::string::npos) << name << ": " << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << name << ": " << r.err;
+  }
+  auto text = run_command(strata_cli + " hist --bins 3 " + h5 + ":/mixed");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("3 bins over [1, 7] (the data's min and max)"), std::string::npos)
+      << text.out;
+  auto help = run_command(strata_cli + " hist --help");
+  EXPECT_NE(help.out.find("Without --range"), std::string::npos) << help.out;
+  fs::remove(h5);
+}
+
+}  // namespace

@@ -148,17 +148,27 @@ TEST_F(HostileInputCommands, AnOutputThatIsTheInputIsRefused) {
   EXPECT_EQ(slurp(path("a.strata")), strata_before);
 }
 
-// Proves gen, import and export replace only what strata wrote (.strata files; HDF5 files strata
-// exported) unless --overwrite is given, never a folder, and say --overwrite in --help.
-TEST_F(HostileInputCommands, OnlyStrataFilesAreReplacedWithoutOverwrite) {
+// Proves gen, import and export refuse every existing output without --overwrite (a text file, a
+// .strata file, an HDF5 file strata exported or not) in one line naming --overwrite and what the
+// file is, leaving it as it was; replace it with --overwrite; never replace a folder; and say
+// --overwrite in --help. Fails if any of them replaces a file silently.
+TEST_F(HostileInputCommands, NoOutputIsReplacedWithoutOverwrite) {
   { std::ofstream(path("notes.txt")) << "precious notes\n"; }
   ASSERT_EQ(run_command(strata_cli + " gen " + path("a.strata") + " --size 64K").exit_code, 0);
   auto r = run_command(strata_cli + " gen " + path("notes.txt") + " --size 64K");
   expect_one_line_error(r, "gen over a text file");
   EXPECT_NE(r.err.find("--overwrite"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("a file strata did not write"), std::string::npos) << r.err;
   EXPECT_EQ(slurp(path("notes.txt")), "precious notes\n");
+  r = run_command(strata_cli + " gen " + path("a.strata") + " --size 128K --seed 2");
+  expect_one_line_error(r, "gen over a .strata file");
+  EXPECT_NE(r.err.find("a .strata file"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--overwrite"), std::string::npos) << r.err;
+  EXPECT_EQ(strata::io::StrataFile::open(path("a.strata")).array("values").data_bytes, 64u << 10);
   EXPECT_EQ(
-      run_command(strata_cli + " gen " + path("a.strata") + " --size 128K --seed 2").exit_code, 0);
+      run_command(strata_cli + " gen " + path("a.strata") + " --size 128K --seed 2 --overwrite")
+          .exit_code,
+      0);
   EXPECT_EQ(strata::io::StrataFile::open(path("a.strata")).array("values").data_bytes, 128u << 10);
 
   ASSERT_EQ(run_command(strata_cli + " export " + path("a.strata") + " " + path("a.h5")).exit_code,
@@ -166,18 +176,34 @@ TEST_F(HostileInputCommands, OnlyStrataFilesAreReplacedWithoutOverwrite) {
   r = run_command(strata_cli + " import " + path("a.h5") + ":/values " + path("notes.txt"));
   expect_one_line_error(r, "import over a text file");
   EXPECT_EQ(slurp(path("notes.txt")), "precious notes\n");
+  ASSERT_EQ(run_command(strata_cli + " gen " + path("b.strata") + " --size 64K").exit_code, 0);
+  const std::string b_before = slurp(path("b.strata"));
+  r = run_command(strata_cli + " import " + path("a.h5") + ":/values " + path("b.strata"));
+  expect_one_line_error(r, "import over a .strata file");
+  EXPECT_EQ(slurp(path("b.strata")), b_before);
+  EXPECT_EQ(run_command(strata_cli + " import " + path("a.h5") + ":/values " + path("b.strata") +
+                        " --overwrite")
+                .exit_code,
+            0);
+  EXPECT_EQ(strata::io::StrataFile::open(path("b.strata")).array("values").data_bytes, 128u << 10);
   r = run_command(strata_cli + " export " + path("a.strata") + " " + path("notes.txt"));
   expect_one_line_error(r, "export over a text file");
   EXPECT_EQ(slurp(path("notes.txt")), "precious notes\n");
-  {  // An HDF5 file strata did not write is not replaced either.
+  {  // An HDF5 file strata did not write.
     hid_t f = H5Fcreate(path("theirs.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     ASSERT_GE(H5Fclose(f), 0);
   }
   r = run_command(strata_cli + " export " + path("a.strata") + " " + path("theirs.h5"));
   expect_one_line_error(r, "export over another HDF5 file");
-  EXPECT_EQ(run_command(strata_cli + " export " + path("a.strata") + " " + path("a.h5")).exit_code,
-            0)
-      << "an HDF5 file strata exported is replaced";
+  const std::string h5_before = slurp(path("a.h5"));
+  r = run_command(strata_cli + " export " + path("a.strata") + " " + path("a.h5"));
+  expect_one_line_error(r, "export over an HDF5 file strata exported");
+  EXPECT_NE(r.err.find("an HDF5 file strata exported"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(path("a.h5")), h5_before);
+  EXPECT_EQ(
+      run_command(strata_cli + " export " + path("a.strata") + " " + path("a.h5") + " --overwrite")
+          .exit_code,
+      0);
   r = run_command(strata_cli + " gen " + dir_.string() + " --size 64K --overwrite");
   expect_one_line_error(r, "gen over a folder");
 

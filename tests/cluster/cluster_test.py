@@ -101,7 +101,8 @@ def check_info(ranks, nodes, per_node):
 def case_analysis(args, env, plain_env, work):
     shared = env["STRATA_CLUSTER_SHARED"]
     dataset = os.path.join(shared, "data.strata")
-    run([args.strata, "gen", "--size", "64M", "--seed", "7", dataset], plain_env, timeout=120)
+    run([args.strata, "gen", "--size", "64M", "--seed", "7", "--overwrite", dataset], plain_env,
+        timeout=120)  # --overwrite: cases share the folder and its data.strata
 
     info = run(["srun", "--mpi=pmix", "-N", "2", "--ntasks-per-node=2", args.strata, "info",
                 "--json"], env, timeout=90, cwd=shared)
@@ -201,7 +202,8 @@ def case_requeue(args, env, plain_env, work):
 def case_pinning(args, env, plain_env, work):
     shared = env["STRATA_CLUSTER_SHARED"]
     dataset = os.path.join(shared, "data.strata")
-    run([args.strata, "gen", "--size", "128M", "--seed", "7", dataset], plain_env, timeout=120)
+    run([args.strata, "gen", "--size", "128M", "--seed", "7", "--overwrite", dataset], plain_env,
+        timeout=120)  # --overwrite: cases share the folder and its data.strata
     srun_options = ["-N", "2", "--ntasks-per-node=2", "-c", "1", "--cpu-bind=cores"]
     info = run(["srun", "--mpi=pmix"] + srun_options + [args.strata, "info", "--json"], env,
                timeout=90, cwd=shared)

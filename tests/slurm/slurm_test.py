@@ -111,13 +111,13 @@ RESULT_LINES = ("dataset", "count", "mean", "stddev", "min", "max", "sum", "abov
 
 
 def analysis_results(text):
-    """The result lines of strata_analysis's output (not the bandwidth), values as numbers."""
+    """The result lines of strata_analysis's output (not the timings), values as numbers."""
     results = {}
     for line in text.splitlines():
         words = line.split()
         if not words:
             continue
-        if words[0] == "bandwidth":  # timings from here on
+        if words[0] == "wall":  # timings from here on
             break
         if words[0] in RESULT_LINES:
             results[words[0]] = words[1:]
@@ -231,7 +231,9 @@ def check_pinning(sampler, rank_cpus, threads_per_rank):
 
 def test_analysis(args, env, work):
     dataset = os.path.join(work, "data.strata")
-    run([args.strata, "gen", "--size", "256M", "--seed", "7", dataset], env, timeout=120)
+    # --overwrite: the work folder is kept between runs.
+    run([args.strata, "gen", "--size", "256M", "--seed", "7", "--overwrite", dataset], env,
+        timeout=120)
     analysis_args = [dataset, "--bins", "32", "--range", "0", "100", "--above", "75"]
 
     # The rank's CPUs as srun gives them, seen through the runtime's own topology.
