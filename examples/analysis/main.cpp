@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <limits>
 #include <optional>
@@ -24,6 +25,7 @@ struct Options {
   std::vector<double> range{0.0, 100.0};
   double above = 90.0;
   std::string out;
+  bool overwrite = false;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -125,6 +127,7 @@ int run(strata::Runtime& rt, const Options& o, Clock::time_point job_start) {
   std::printf("  merge      %.3g s (across ranks)\n", merge_s);
 
   if (!o.out.empty()) {
+    if (o.overwrite) std::filesystem::remove(o.out);  // checked before any work (main)
     // NaN where no value exists: then count is 0 (a NaN with count > 0 is a result: the mean
     // of +inf and -inf).
     const double none = std::numeric_limits<double>::quiet_NaN();
@@ -162,13 +165,26 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--above", o.above, "Count values above this")->capture_default_str();
   app.add_option("--out", o.out, "Write results to this HDF5 file (rank 0)");
+  app.add_flag("--overwrite", o.overwrite, "Replace the --out file if it exists");
   const auto job_start = Clock::now();
   CLI11_PARSE(app, argc, argv);
+  // An existing output is refused before any work, as every strata command does.
+  if (!o.out.empty() && !o.overwrite && std::filesystem::exists(o.out)) {
+    std::fprintf(stderr, "strata_analysis: error: %s exists (--overwrite replaces it)\n",
+                 o.out.c_str());
+    return 2;
+  }
+  // The runtime lives outside the try block: destroyed while an exception unwinds, it would end a
+  // job of several ranks (MPI_Abort) before the handler printed why.
+  std::optional<strata::Runtime> rt;
   try {
-    strata::Runtime rt(argc, argv);
-    return run(rt, o, job_start);
+    rt.emplace(argc, argv);
+    return run(*rt, o, job_start);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "strata_analysis: error: %s\n", e.what());
+    std::fflush(stderr);
+    // The other ranks may wait in a collective for this one: end them all.
+    if (rt && rt->size() > 1) rt->mpi().abort(1);
     return 1;
   }
 }
