@@ -13,6 +13,7 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <exception>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -148,10 +149,8 @@ json describe_run(const Runtime& rt, const Executor& ex, const io::Dataset& ds, 
 // that reads and decompresses the whole dataset), compute (the verified reduction pass), merge
 // (across ranks), and whatever phases make_accumulator marks on the Timing (hist's range pass).
 template <class MakeAccumulator>
-auto analyse(const AnalysisOptions& o, Timing& timing, MakeAccumulator make_accumulator) {
-  // No stop-signal handlers: a read-only analysis has nothing to save, so SIGTERM (scancel, a
-  // Slurm time limit) and SIGUSR1 keep their default action and end it at once.
-  Runtime rt({.install_stop_signals = false});
+auto analyse_on(Runtime& rt, const AnalysisOptions& o, Timing& timing,
+                MakeAccumulator& make_accumulator) {
   Executor ex(rt, {.threads = o.threads});
   timing.mark("startup");
   auto ds = io::Dataset::open(o.dataset);
@@ -170,6 +169,21 @@ auto analyse(const AnalysisOptions& o, Timing& timing, MakeAccumulator make_accu
   json run = describe_run(rt, ex, ds, bytes, timing);
   run["print"] = rt.rank() == 0;
   return std::pair<Result, json>{std::move(merged), run};
+}
+
+template <class MakeAccumulator>
+auto analyse(const AnalysisOptions& o, Timing& timing, MakeAccumulator make_accumulator) {
+  // No stop-signal handlers: a read-only analysis has nothing to save, so SIGTERM (scancel, a
+  // Slurm time limit) and SIGUSR1 keep their default action and end it at once.
+  Runtime rt({.install_stop_signals = false});
+  try {
+    return analyse_on(rt, o, timing, make_accumulator);
+  } catch (...) {
+    // With several ranks, unwinding through the runtime ends the job (MPI_Abort) before main
+    // prints the error; the runtime's terminate handler prints it, naming the rank, then aborts.
+    if (rt.size() > 1) std::terminate();
+    throw;
+  }
 }
 
 // "0.0099 s", "2.48 s": three significant digits.

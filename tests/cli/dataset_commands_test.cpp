@@ -161,7 +161,7 @@ namespace {
 
 // Proves `strata stats`, `strata hist` and `strata stats --hist` fail with one line naming chunk 5
 // after a byte in chunk 5 flips, with 1 and 2 threads: verification happens inside the one
-// parallel pass.
+// parallel pass; and on 2 ranks the failing rank still prints its line before the job ends.
 TEST(AnalysisCommands, BadChunkFailsNamingIt) {
   ASSERT_EQ(
       run_command(strata_cli + " gen " + temp("c.strata") + " --size 1M --chunk 64K").exit_code, 0);
@@ -180,6 +180,15 @@ TEST(AnalysisCommands, BadChunkFailsNamingIt) {
       EXPECT_NE(r.err.find("chunk=5"), std::string::npos) << command << threads << ": " << r.err;
     }
   }
+  // On 2 ranks only rank 0 reads chunk 5 and fails while rank 1 waits in the merge: the error is
+  // still printed, naming the rank, and the job ends non-zero (it once ended in MPI_Abort's report
+  // alone: the runtime, unwinding, aborted before the error was printed).
+  const std::string mpirun = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " +
+                             std::string(STRATA_MPIEXEC) + " -np 2 --oversubscribe ";
+  auto r = run_command(mpirun + strata_cli + " stats " + temp("c.strata"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("strata: error (rank 0): corrupt_data"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("chunk=5"), std::string::npos) << r.err;
   fs::remove(temp("c.strata"));
 }
 
