@@ -318,7 +318,11 @@ def suite_section(suite, result, cases, plotted):
              + (f"; load average at start {load}" if load else "")
              + f"; `{Path(ctx.get('executable', '?')).name}`.", ""]
     busy = ctx.get("load_avg") and ctx.get("num_cpus") and ctx["load_avg"][0] > ctx["num_cpus"] / 2
-    if busy:
+    if busy and str(ctx.get("priority", "")).startswith("real-time"):
+        lines += [f"The machine was busy (load average {ctx['load_avg'][0]:.1f} on "
+                  f"{ctx['num_cpus']} CPUs when the run started), but the cases ran at real-time "
+                  "priority: the other work waited while each case ran.", ""]
+    elif busy:
         lines += [f"**The machine was busy** (load average {ctx['load_avg'][0]:.1f} on "
                   f"{ctx['num_cpus']} CPUs when the run started): the all-threads cases shared "
                   "their CPUs with other work; read the ratios with the spread column.", ""]

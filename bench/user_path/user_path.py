@@ -241,6 +241,9 @@ def measure(args, folder):
         "user_path_numpy": agree if numpy_ok else f"{args.python} has no numpy: rows skipped",
         "user_path_repetitions": f"{args.repetitions} warm, {args.cold_repetitions} cold",
     }
+    if os.sched_getscheduler(0) in (os.SCHED_RR, os.SCHED_FIFO):
+        # scripts/bench with STRATA_BENCH_PRIORITY=realtime: other work waited while cases ran.
+        context["priority"] = f"real-time {os.sched_getparam(0).sched_priority}"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     partial = args.out.with_suffix(".json.partial")
     partial.write_text(json.dumps({"context": context, "benchmarks": results.entries}, indent=1))
