@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // The `strata._strata` extension (re-exported by the `strata` package): errors, the process's
-// Runtime, datasets and kernels. The runtime is closed from an atexit hook, which runs before
+// Runtime, datasets, kernels and checkpoints. The runtime is closed from an atexit hook, which runs before
 // mpi4py finalises MPI, so its communicator is freed while MPI is still up.
 #include <pybind11/pybind11.h>
 
 #include <memory>
 #include <optional>
 
+#include "checkpoint_binding.hpp"
 #include "dataset_binding.hpp"
 #include "errors.hpp"
 #include "kernel_binding.hpp"
@@ -94,6 +95,7 @@ PYBIND11_MODULE(_strata, m) {
   strata::python::bind_runtime(m);
   strata::python::bind_datasets(m);
   strata::python::bind_kernels(m);
+  strata::python::bind_checkpoints(m);
   py::module_::import("atexit").attr("register")(
       py::cpp_function([] { strata::python::end_session(); }));
 }

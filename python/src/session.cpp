@@ -36,6 +36,11 @@ Executor& Session::executor() {
 }
 
 void Session::close() noexcept {
+  while (!closers_.empty()) {
+    auto closer = std::move(closers_.back());
+    closers_.pop_back();
+    closer();
+  }
   executor_.reset();
   runtime_.reset();
 }

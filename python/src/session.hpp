@@ -3,7 +3,9 @@
 // first need, with defaults by strata.runtime(); closed at interpreter exit before mpi4py ends MPI.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "strata/runtime/cluster/runtime.hpp"
 #include "strata/scheduler/executor.hpp"
@@ -28,11 +30,16 @@ class Session {
   Runtime& runtime();
   Executor& executor();
   bool closed() const noexcept { return !runtime_; }
+  // Runs the closers (newest first: what uses the runtime, such as a Checkpointer, ends before
+  // it), then ends the executor and the runtime.
   void close() noexcept;
+  // `closer` runs at close(); it must not throw.
+  void on_close(std::function<void()> closer) { closers_.push_back(std::move(closer)); }
 
  private:
   std::unique_ptr<Runtime> runtime_;
   std::unique_ptr<Executor> executor_;
+  std::vector<std::function<void()>> closers_;
 };
 
 // The process's session: the current one, or a new one with default options.

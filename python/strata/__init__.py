@@ -15,6 +15,7 @@ itself are subclasses of strata.Error (ChecksumError, FormatError, FileError, ..
 
 from ._strata import (  # noqa: F401  (the package's API)
     EXIT_REQUEUE,
+    Checkpointer,
     ChecksumError,
     ConfigError,
     CorruptDataError,
@@ -27,6 +28,7 @@ from ._strata import (  # noqa: F401  (the package's API)
     InvalidArgumentError,
     Partition,
     ResourceError,
+    SaveStatus,
     Runtime,
     Stats,
     Summary,
