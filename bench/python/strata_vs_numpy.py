@@ -117,10 +117,7 @@ def main():
                         "min, max, std and the 64 histogram counts equal",
         "python_repetitions": f"{args.repetitions}, warm",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    partial = args.out.with_suffix(".json.partial")
-    partial.write_text(json.dumps({"context": context, "benchmarks": results.entries}, indent=1))
-    partial.replace(args.out)
+    results.write(args.out, context)
     print(f"python: wrote {args.out}")
     return 0
 

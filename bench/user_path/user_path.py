@@ -104,6 +104,13 @@ class Results:
             entry["bytes_per_second"] = data_bytes / seconds
         self.entries.append(entry)
 
+    def write(self, out, context):
+        """The suite's JSON at `out`, replaced whole (a partial file first, then renamed)."""
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_suffix(".json.partial")
+        partial.write_text(json.dumps({"context": context, "benchmarks": self.entries}, indent=1))
+        partial.replace(out)
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -241,10 +248,7 @@ def measure(args, folder):
         "user_path_numpy": agree if numpy_ok else f"{args.python} has no numpy: rows skipped",
         "user_path_repetitions": f"{args.repetitions} warm, {args.cold_repetitions} cold",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    partial = args.out.with_suffix(".json.partial")
-    partial.write_text(json.dumps({"context": context, "benchmarks": results.entries}, indent=1))
-    partial.replace(args.out)
+    results.write(args.out, context)
     print(f"user_path: wrote {args.out}")
     return 0
 
