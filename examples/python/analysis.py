@@ -23,11 +23,9 @@ def main():
                         help="do not import mpi4py: strata starts MPI itself under a launcher")
     args = parser.parse_args()
 
-    comm = None
     if not args.no_mpi4py:
         try:
-            from mpi4py import MPI  # initialises MPI; strata attaches to it
-            comm = MPI.COMM_WORLD
+            from mpi4py import MPI  # noqa: F401  (initialises MPI; strata attaches to it)
         except ImportError:
             pass
     import strata
@@ -42,8 +40,8 @@ def main():
                                       count=(">", above), allreduce=True)
     except strata.Error as e:
         print(f"analysis.py: error: {e}", file=sys.stderr, flush=True)
-        if rt.size > 1 and comm is not None:
-            comm.Abort(1)  # the other ranks wait in the merge: end the whole job
+        if rt.size > 1:
+            rt.abort(1)  # the other ranks wait in the merge: end the whole job
         return 1
 
     if rt.rank != 0:

@@ -158,12 +158,14 @@ void bind_datasets(py::module_& m) {
           "mapping alive on its own, after the Partition and Dataset are gone or closed.")
       .def(
           "__array__",
-          [](const PartitionHandle& p, py::object dtype) {
+          [](const PartitionHandle& p, py::object dtype, py::object copy) {
             py::array values = view_of(p.partition);
-            if (dtype.is_none()) return values;
-            return py::array(values.attr("astype")(dtype, py::arg("copy") = false));
+            if (dtype.is_none() && !copy.is(py::bool_(true))) return values;
+            return py::array(values.attr("astype")(dtype.is_none() ? values.dtype() : dtype,
+                                                   py::arg("copy") = copy.is(py::bool_(true))));
           },
-          py::arg("dtype") = py::none(), "numpy.asarray(partition): the same as values().")
+          py::arg("dtype") = py::none(), py::arg("copy") = py::none(),
+          "numpy.asarray(partition): the same as values() (NumPy 2's copy=True copies).")
       .def("__repr__", [](const PartitionHandle& p) {
         return "strata.Partition(rows=[" + std::to_string(p.partition.rows().first) + ", " +
                std::to_string(p.partition.rows().first + p.partition.rows().count) +

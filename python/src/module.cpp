@@ -70,6 +70,15 @@ void bind_runtime(py::module_& m) {
           "Logs that the job wants to be requeued and returns 75 "
           "(sys.exit(rt.exit_for_requeue())).")
       .def(
+          "abort",
+          [](const RuntimeHandle& r, int exit_code) {
+            r.session->runtime().mpi().abort(exit_code);
+          },
+          py::arg("exit_code") = 1,
+          "Ends the whole job now with exit_code (MPI_Abort with several ranks, else the process "
+          "exits at once): for an error on one rank while the others wait in a collective. "
+          "Python's buffers are not flushed: print with flush=True first.")
+      .def(
           "close", [](const RuntimeHandle& r) { r.session->close(); },
           "Ends the executor and the runtime (and MPI, if this runtime started it). Called at "
           "interpreter exit; a later strata call starts a new runtime.")

@@ -36,3 +36,10 @@ def test_rank_count_independent(gen):
         for key in ("sum", "mean", "variance"):
             assert other[key] == pytest.approx(one[key], rel=1e-12), key
     assert one["count"] == 4 * 2**20 // 8
+
+
+def test_abort_ends_the_process_with_its_code():
+    # Runtime.abort ends the process at once with the given code (MPI_Abort under a launcher).
+    done = subprocess.run([sys.executable, "-c", "import strata; strata.runtime().abort(3); "
+                           "print('still here')"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3 and "still here" not in done.stdout
