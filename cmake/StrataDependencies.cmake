@@ -85,3 +85,21 @@ if(STRATA_BUILD_BENCHMARKS)
     strata_missing("tbbmalloc" libtbb-dev)
   endif()
 endif()
+
+# The Python package: Debian's interpreter (/usr/bin/python3 — a python3 earlier on PATH may lack
+# NumPy or pybind11), its headers and NumPy, and pybind11's CMake package. Missing any of them
+# leaves the package out with a note, not a failed configuration.
+set(STRATA_PYTHON_FOUND FALSE)
+if(STRATA_BUILD_PYTHON)
+  if(NOT DEFINED Python3_EXECUTABLE AND EXISTS /usr/bin/python3)
+    set(Python3_EXECUTABLE /usr/bin/python3)
+  endif()
+  find_package(Python3 QUIET COMPONENTS Interpreter Development.Module NumPy)
+  find_package(pybind11 QUIET CONFIG)
+  if(Python3_FOUND AND Python3_NumPy_FOUND AND pybind11_FOUND)
+    set(STRATA_PYTHON_FOUND TRUE)
+  else()
+    message(STATUS "strata: the Python package is not built (needs python3-dev, python3-numpy and "
+                   "pybind11-dev: scripts/setup installs them)")
+  endif()
+endif()

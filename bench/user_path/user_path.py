@@ -104,6 +104,16 @@ class Results:
             entry["bytes_per_second"] = data_bytes / seconds
         self.entries.append(entry)
 
+    def write(self, out, context):
+        """The suite's JSON at `out`, replaced whole (a partial file first, then renamed)."""
+        if os.sched_getscheduler(0) in (os.SCHED_RR, os.SCHED_FIFO):
+            # scripts/bench with STRATA_BENCH_PRIORITY=realtime: other work waited while cases ran.
+            context = dict(context, priority=f"real-time {os.sched_getparam(0).sched_priority}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_suffix(".json.partial")
+        partial.write_text(json.dumps({"context": context, "benchmarks": self.entries}, indent=1))
+        partial.replace(out)
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -241,13 +251,7 @@ def measure(args, folder):
         "user_path_numpy": agree if numpy_ok else f"{args.python} has no numpy: rows skipped",
         "user_path_repetitions": f"{args.repetitions} warm, {args.cold_repetitions} cold",
     }
-    if os.sched_getscheduler(0) in (os.SCHED_RR, os.SCHED_FIFO):
-        # scripts/bench with STRATA_BENCH_PRIORITY=realtime: other work waited while cases ran.
-        context["priority"] = f"real-time {os.sched_getparam(0).sched_priority}"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    partial = args.out.with_suffix(".json.partial")
-    partial.write_text(json.dumps({"context": context, "benchmarks": results.entries}, indent=1))
-    partial.replace(args.out)
+    results.write(args.out, context)
     print(f"user_path: wrote {args.out}")
     return 0
 

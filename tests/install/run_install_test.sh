@@ -17,4 +17,13 @@ echo "$out"
 nodes=$(ls -d /sys/devices/system/node/node[0-9]* 2>/dev/null | wc -l)
 [[ $nodes -ge 1 ]] || nodes=1
 [[ "$out" == "numa_nodes=$nodes rank=0 size=1" ]] || { echo "unexpected consumer output"; exit 1; }
+# The Python package, when built, imports from the prefix and runs a kernel with the installed
+# libraries (found through its RPATH, not LD_LIBRARY_PATH).
+package=$(find "$work/prefix" -path '*-packages/strata/__init__.py' -print -quit)
+if [[ -n "$package" ]]; then
+  sum=$(PYTHONPATH=$(dirname "$(dirname "$package")") /usr/bin/python3 -c \
+        'import numpy, strata; print(strata.stats(numpy.arange(10.0)).sum)')
+  [[ "$sum" == "45.0" ]] || { echo "installed Python package: unexpected sum '$sum'"; exit 1; }
+  echo "installed Python package imported and ran"
+fi
 echo "outside project built and ran against the installed package"

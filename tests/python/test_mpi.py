@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: Apache-2.0
+# examples/python/analysis.py under mpirun: 1 and 2 ranks, with MPI started by mpi4py or by strata
+# itself, give the same merged answer (counts, extremes and histogram exactly; moments to 1e-12).
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_btl_vader_single_copy_mechanism="none", STRATA_THREADS="1")
+
+
+def run(ranks, dataset, *extra):
+    cmd = [os.environ["MPIEXEC"], "-np", str(ranks), "--oversubscribe", sys.executable,
+           os.environ["STRATA_ANALYSIS_EXAMPLE"], str(dataset), "--json", *extra]
+    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1, done.stdout  # rank 0 alone prints
+    return json.loads(lines[0])
+
+
+def test_rank_count_independent(gen):
+    # Each rank reduces its own rows; the merge in rank order gives the 1-rank answer. (One dtype:
+    # each mpirun costs seconds; the kernels' dtypes are covered in process.)
+    path = gen(dtype="f64", size="4M", low=0, high=100)
+    one = run(1, path)
+    two = run(2, path)
+    two_own = run(2, path, "--no-mpi4py")  # strata starts MPI itself
+    assert (one["ranks"], two["ranks"], two_own["ranks"]) == (1, 2, 2)
+    for other in (two, two_own):
+        for key in ("count", "min", "max", "histogram", "underflow", "overflow", "above"):
+            assert other[key] == one[key], key
+        for key in ("sum", "mean", "variance"):
+            assert other[key] == pytest.approx(one[key], rel=1e-12), key
+    assert one["count"] == 4 * 2**20 // 8
+
+
+def test_abort_ends_the_process_with_its_code():
+    # Runtime.abort ends the process at once with the given code (MPI_Abort under a launcher).
+    done = subprocess.run([sys.executable, "-c", "import strata; strata.runtime().abort(3); "
+                           "print('still here')"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3 and "still here" not in done.stdout
