@@ -202,9 +202,9 @@ class Checkpointer {
   // regions and returns its step; nullopt when there is none. Checkpoints that fail (a corrupt,
   // truncated or missing shard, a truncated manifest, a region that no longer matches) are
   // skipped with a warning naming the problem; nothing is written into the regions until a
-  // checkpoint has verified. Throws Error(invalid_argument) when the newest good checkpoint lacks
-  // a protected region or has it with another dtype or global shape, or belongs to another
-  // run_id.
+  // checkpoint has verified; protected read_write mapped files are then msynced before it
+  // returns. Throws Error(invalid_argument) when the newest good checkpoint lacks a protected
+  // region or has it with another dtype or global shape, or belongs to another run_id.
   std::optional<long> restore_latest();
   const RestoreReport& last_restore() const noexcept;
 
