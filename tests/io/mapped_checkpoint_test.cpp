@@ -198,6 +198,24 @@ TEST_F(MappedCheckpointTest, RestoreOntoAFileOfAnotherSizeIsRefused) {
   EXPECT_EQ(first_difference(file.bytes(0, file.size()), 2), file.size());
 }
 
+// Proves a row-layout mapped file grown to a partial row is refused at the next save with
+// invalid_argument naming the file and the row size, before anything is written.
+TEST_F(MappedCheckpointTest, GrowingIntoAPartialRowIsRefusedAtSave) {
+  auto file = MappedFile::open(path("rows.bin"), MappedFileOptions().read_write().create(10 * 32));
+  Checkpointer ck(rt_, ex_, options());
+  ck.protect("rows", file, strata::io::MappedRows{strata::DType::f64, {4}});
+  file.grow(10 * 32 + 3);
+  try {
+    ck.save(1);
+    ADD_FAILURE() << "a save of a partial row succeeded";
+  } catch (const strata::Error& e) {
+    EXPECT_EQ(e.category(), strata::ErrorCategory::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("rows.bin"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("whole rows of 32 bytes"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(strata::io::list_checkpoints(options().dir).empty());
+}
+
 // Word i of the shared file after writer pass p: the pass in the high half, the index in the low.
 std::uint64_t word(std::uint64_t pass, std::uint64_t i) { return (pass << 32) | i; }
 
