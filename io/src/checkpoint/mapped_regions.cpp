@@ -3,7 +3,10 @@
 // region is pointed at the file's current bytes (grow() may have moved and extended the mapping)
 // while the mapping is held in place, and a restore ends by writing the restored bytes back to
 // the file (msync). Both are collective, so one rank's problem fails the call on every rank.
+#include <cstring>
+#include <span>
 #include <utility>
+#include <vector>
 
 #include "checkpoint/checkpointer_impl.hpp"
 #include "checkpoint/rank_outcome.hpp"
@@ -78,6 +81,36 @@ std::vector<std::shared_lock<std::shared_mutex>> Checkpointer::Impl::follow_mapp
     mine = outcome_of(e);
   }
   agree_on(rt, mine);
+  // A rank-local region has one size on every rank (its global shape): a file grown on some
+  // ranks only is refused here, on every rank and before anything is written, rather than at
+  // the commit.
+  if (rt.size() > 1) {
+    std::vector<std::uint64_t> sizes;
+    for (const ProtectedRegion& p : regions) {
+      if (p.mapped != nullptr && p.kind == RegionKind::rank_local) sizes.push_back(p.data.size());
+    }
+    if (sizes.empty()) return held;
+    const std::vector<std::vector<std::byte>> all = rt.mpi().allgather_bytes(std::as_bytes(std::span(sizes)));
+    std::size_t k = 0;
+    for (const ProtectedRegion& p : regions) {
+      if (p.mapped == nullptr || p.kind != RegionKind::rank_local) continue;
+      for (std::size_t r = 0; r < all.size(); ++r) {
+        std::uint64_t theirs = 0;
+        if (all[r].size() == sizes.size() * sizeof theirs) {
+          std::memcpy(&theirs, all[r].data() + k * sizeof theirs, sizeof theirs);
+        }
+        if (theirs != sizes[k]) {
+          throw Error(ErrorCategory::invalid_argument,
+                      "rank-local mapped file of region '" + p.name + "' is " +
+                          std::to_string(sizes[k]) + " bytes on rank " + std::to_string(rt.rank()) +
+                          " and " + std::to_string(theirs) + " on rank " + std::to_string(r) +
+                          ": grow it alike on every rank, or protect it with a row layout",
+                      {{"file", p.mapped->path()}});
+        }
+      }
+      ++k;
+    }
+  }
   return held;
 }
 

@@ -141,9 +141,10 @@ class Checkpointer {
   void protect(Array<T>& array) {
     protect_stacked(array.name(), array.dtype(), array.storage().byte_span(), array.shape());
   }
-  // The bytes of a writable mapped file (read_write or copy_on_write), as rank-local state:
-  // restore writes them back into the mapping; it needs the same number of ranks, and a file of
-  // the size the checkpoint holds (else Error(invalid_argument) naming both sizes).
+  // The bytes of a writable mapped file (read_write or copy_on_write), as rank-local state of
+  // one size on every rank (a save that finds sizes differing throws Error(invalid_argument) on
+  // every rank): restore writes them back into the mapping; it needs the same number of ranks,
+  // and a file of the size the checkpoint holds (else Error(invalid_argument) naming both).
   //
   // A protected mapping is followed, not captured: the checkpointer keeps a reference to `file`
   // (which must stay at its address, not moved from, while the checkpointer lives) and takes
