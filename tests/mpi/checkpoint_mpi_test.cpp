@@ -627,6 +627,42 @@ TEST(Checkpoint, StackedArraysMappedFilesAndHostileNames) {
   remove_shared(dir);
 }
 
+// A rank-local mapped file is followed across grow(): grown alike on every rank the next save
+// holds the grown bytes; grown on rank 0 only, save() refuses on every rank with invalid_argument
+// naming the sizes, and nothing is committed.
+TEST(Checkpoint, GrownRankLocalMappedFilesAreSavedOrRefusedOnEveryRank) {
+  const std::string dir = shared_folder("grown");
+  const std::string file = dir + "/grown-" + std::to_string(rt().rank()) + ".bin";
+  auto mapped = strata::MappedFile::open(file, strata::MappedFileOptions().read_write().create(5000));
+  Checkpointer ck(rt(), ex(), options(dir + "/ck"));
+  ck.protect("state.bin", mapped);
+  mapped.grow(70000);
+  auto bytes = mapped.writable_bytes(0, mapped.size());
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::byte>(i * 7 + 3);
+  ck.save(1);
+  EXPECT_EQ(ck.wait().raw_bytes, 70000u);
+  if (rt().rank() == 0) mapped.grow(80000);
+  if (rt().size() > 1) {
+    std::string what;
+    try {
+      ck.save(2);
+    } catch (const strata::Error& e) {
+      EXPECT_EQ(e.category(), strata::ErrorCategory::invalid_argument);
+      what = e.what();
+    }
+    EXPECT_TRUE(all_ranks(what.find("80000") != std::string::npos &&
+                          what.find("70000") != std::string::npos))
+        << what;
+  }
+  if (rt().rank() == 0) {
+    const auto steps = strata::io::list_checkpoints(dir + "/ck");
+    ASSERT_EQ(steps.size(), 1u);
+    EXPECT_EQ(steps[0].step, 1);
+    EXPECT_EQ(steps[0].raw_bytes, 70000u * static_cast<std::uint64_t>(rt().size()));
+  }
+  remove_shared(dir);
+}
+
 // A restore that finds the protected region with another shape refuses with invalid_argument
 // instead of writing a wrong answer.
 TEST(Checkpoint, MismatchedShapeIsAClearError) {

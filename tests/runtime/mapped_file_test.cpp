@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/vm_flags.hpp"
@@ -199,6 +202,31 @@ TEST(MappedFile, GrowKeepsContents) {
   EXPECT_EQ(now.back(), 'q');
   EXPECT_EQ(static_cast<unsigned char>(now[9999]), TempFile::pattern(9999));
   EXPECT_EQ(now[10000], '\0');
+}
+
+// Proves grow() on another thread waits while the mapping is held (the view taken under the hold
+// stays readable), and goes ahead once the hold is released.
+TEST(MappedFile, GrowWaitsWhileTheMappingIsHeld) {
+  TempFile file("hold");
+  file.write_pattern(4096);
+  auto f = MappedFile::open(file.path(), MappedFileOptions().read_write());
+  std::atomic<bool> grown{false};
+  std::thread grower;
+  {
+    auto held = f.hold_mapping();
+    auto view = f.bytes(0, 4096);
+    grower = std::thread([&] {
+      f.grow(8 * kMiB);
+      grown = true;
+    });
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(100));  // time enough to grow, if it could
+    EXPECT_FALSE(grown.load()) << "grow() went ahead while the mapping was held";
+    EXPECT_EQ(static_cast<unsigned char>(view[4095]), TempFile::pattern(4095));
+  }
+  grower.join();
+  EXPECT_TRUE(grown.load());
+  EXPECT_EQ(f.size(), 8 * kMiB);
 }
 
 // Proves an empty file maps nothing: size 0, bytes(0, 0) is an empty view, anything more is an

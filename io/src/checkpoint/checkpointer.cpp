@@ -135,6 +135,31 @@ void Checkpointer::protect(std::string name, MappedFile& file) {
   ProtectedRegion& p = impl_->regions.back();
   p.kind = RegionKind::rank_local;
   p.local_shape = shape;
+  p.mapped = &file;
+}
+
+void Checkpointer::protect(std::string name, MappedFile& file, MappedRows layout) {
+  if (file.mode() == MapMode::read_only) {
+    throw Error(ErrorCategory::invalid_argument, "a protected mapped file must be writable",
+                {{"region", name}, {"file", file.path()}});
+  }
+  Shape shape{0};
+  for (std::size_t extent : layout.row_shape) shape.push_back(extent);
+  const std::size_t row_bytes = shape.row_elements() * dtype_bytes(layout.dtype);
+  if (row_bytes == 0 || file.size() % row_bytes != 0) {
+    throw Error(ErrorCategory::invalid_argument,
+                "a mapped file protected as rows is not whole rows",
+                {{"region", name},
+                 {"file", file.path()},
+                 {"bytes", std::to_string(file.size())},
+                 {"row_bytes", std::to_string(row_bytes)}});
+  }
+  Shape local{file.size() / row_bytes};
+  for (std::size_t extent : layout.row_shape) local.push_back(extent);
+  std::span<std::byte> bytes =
+      file.size() == 0 ? std::span<std::byte>() : file.writable_bytes(0, file.size());
+  protect_stacked(std::move(name), layout.dtype, bytes, local);
+  impl_->regions.back().mapped = &file;
 }
 
 bool Checkpointer::due(long step) {
@@ -184,11 +209,14 @@ void Checkpointer::save(long step) {
                  {"step", std::to_string(step)},
                  {"newest_step", std::to_string(*d.newest_step)}});
   }
+  // Mapped files are copied as they are now, and cannot be remapped under the copy.
+  auto held = d.follow_mappings();
   d.resolve_stacked();
   const auto started = CheckpointClock::now();
   d.last_save_start = started;
   d.layout_staging();
   const std::uint64_t raw = d.stage();
+  held.clear();
   {
     std::lock_guard lock(d.status_mutex);
     d.status = SaveStatus{};

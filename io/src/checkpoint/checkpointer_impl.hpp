@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <thread>
@@ -42,6 +43,8 @@ struct ProtectedRegion {
   Shape local_shape;  // stacked and rank-local regions
   bool resolved = false;
   std::size_t staging_offset = 0;
+  // A protected mapped file: `data` and the shapes follow it (follow_mappings()).
+  MappedFile* mapped = nullptr;
 
   std::size_t row_bytes() const { return global_shape.row_elements() * dtype_bytes(dtype); }
   std::size_t rows() const { return row_bytes() == 0 ? 0 : data.size() / row_bytes(); }
@@ -107,6 +110,15 @@ struct Checkpointer::Impl {
         options(std::move(o)),
         arena(static_cast<int>(std::max(2u, e.threads())), 1,
               oneapi::tbb::task_arena::priority::low) {}
+
+  // ---- mapped files (mapped_regions.cpp)
+
+  // Collective. Holds every protected mapped file in place and points its region at the file's
+  // current bytes and shape. Throws on every rank what any rank found wrong.
+  std::vector<std::shared_lock<std::shared_mutex>> follow_mappings();
+  // Collective. msync of every protected read_write mapping; Error(io) on every rank when one
+  // rank's write-back failed.
+  void flush_mappings();
 
   // ---- save (save_pipeline.cpp)
 

@@ -35,6 +35,13 @@ std::string Checkpointer::Impl::check_compatible(const Manifest& m,
       return where + "rank-local state needs the same number of ranks (" + std::to_string(m.ranks) +
              " in the checkpoint, " + std::to_string(rt.size()) + " now)";
     }
+    for (const BlockRecord& b : r->blocks) {
+      if (b.rank == rt.rank() && b.rows * r->row_bytes() != p.data.size()) {
+        return where + std::to_string(b.rows * r->row_bytes()) + " bytes of rank " +
+               std::to_string(b.rank) + " in the checkpoint, " + std::to_string(p.data.size()) +
+               " protected (a mapped file must have the size it had at the save)";
+      }
+    }
     return {};
   }
   if (r->rank_local) return where + "global now, rank-local in the checkpoint";
@@ -84,6 +91,8 @@ Manifest Checkpointer::Impl::step_manifest(long step) {
 std::optional<long> Checkpointer::restore_latest() {
   Impl& d = *impl_;
   d.harvest();
+  // Mapped files are restored at their current place and size, and not remapped meanwhile.
+  auto held = d.follow_mappings();
   d.resolve_stacked();
   d.last_restore = RestoreReport{};
   MpiContext& mpi = d.rt.mpi();
@@ -158,6 +167,7 @@ std::optional<long> Checkpointer::restore_latest() {
     for (const ProtectedRegion& p : d.regions) {
       parallel_copy(d.arena, std::span(d.staging.data() + p.staging_offset, p.data.size()), p.data);
     }
+    d.flush_mappings();  // restored means in the file, not only in the page cache
     // The next save can reuse what this step holds when this rank's blocks are unchanged.
     d.previous.clear();
     d.incremental_saves = 0;

@@ -103,7 +103,8 @@ std::size_t Checkpointer::Impl::layout_staging() {
 
 // Copies the protected regions into staging; returns the bytes protected. An incremental save
 // whose region kept its geometry since the last commit hashes the live chunks in place first and
-// copies only those that changed: unchanged state is read once and never copied or hashed again.
+// copies only those that changed: unchanged state is read once and never copied or hashed again
+// (a changed chunk is hashed once more, from its copy, in the background).
 std::uint64_t Checkpointer::Impl::stage() {
   const bool reuse_allowed = options.incremental && incremental_saves < options.full_every;
   const std::size_t chunk = options.chunk_bytes;
@@ -241,14 +242,16 @@ Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
                     tbb::make_filter<Job*, Job*>(tbb::filter_mode::parallel,
                                                  [&](Job* j) {
                                                    const ChunkScan& scan = scans[j->region];
-                                                   if (scan.hash.empty()) {
-                                                     j->hash = detail::checksum(j->raw);
-                                                   } else {
+                                                   if (!scan.hash.empty() &&
+                                                       scan.reuse[j->index] != nullptr) {
                                                      // Hashed by stage(); an unchanged chunk was never copied into staging.
                                                      j->hash = scan.hash[j->index];
                                                      j->reused = scan.reuse[j->index];
-                                                     if (j->reused != nullptr) return j;
+                                                     return j;
                                                    }
+                                                   // The staged copy's own hash: the live chunk stage() hashed may have
+                                                   // changed before its copy (a shared mapping another process writes).
+                                                   j->hash = detail::checksum(j->raw);
                                                    if (compress) {
                                                      {
                                                        std::lock_guard lock(free_mutex);

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <utility>
 
 #include "machine/hwloc_placement.hpp"
@@ -71,6 +72,7 @@ MappedFile MappedFile::open(const std::string& path, const MappedFileOptions& op
   MappedFile f;
   f.path_ = path;
   f.mode_ = options.mode();
+  f.remap_mutex_ = std::make_unique<std::shared_mutex>();
   const auto create_bytes = options.create_bytes();
   if (create_bytes && f.mode_ != MapMode::read_write) {
     throw Error(ErrorCategory::invalid_argument, "create() needs a read_write mapping",
@@ -160,6 +162,7 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     size_ = std::exchange(other.size_, 0);
     placement_ = std::exchange(other.placement_, std::nullopt);
     topology_ = std::exchange(other.topology_, nullptr);
+    remap_mutex_ = std::move(other.remap_mutex_);
   }
   return *this;
 }
@@ -296,6 +299,11 @@ void MappedFile::grow(std::uint64_t new_bytes) {
     throw Error(ErrorCategory::invalid_argument, "only a read_write mapping can grow",
                 {{"file", path_}, {"mode", std::string(to_string(mode_))}});
   }
+  if (!remap_mutex_) {
+    throw Error(ErrorCategory::invalid_argument, "grow of a mapping that was moved from",
+                {{"file", path_}});
+  }
+  std::unique_lock exclusive(*remap_mutex_);
   if (new_bytes < size_ || new_bytes > kMaxFileBytes) {
     throw Error(ErrorCategory::invalid_argument, "grow needs a size at least the current one",
                 {{"file", path_},
@@ -324,6 +332,11 @@ void MappedFile::grow(std::uint64_t new_bytes) {
     }
   }
   size_ = new_bytes;
+}
+
+std::shared_lock<std::shared_mutex> MappedFile::hold_mapping() const {
+  if (!remap_mutex_) return {};
+  return std::shared_lock(*remap_mutex_);
 }
 
 }  // namespace strata

@@ -81,6 +81,13 @@ struct GlobalBlock {
   std::size_t first_row = 0;
 };
 
+// The row layout of a mapped file's bytes: rows of `row_shape` elements of `dtype` (an empty
+// row_shape: rows of one element), so the file holds size / row bytes rows of a global array.
+struct MappedRows {
+  DType dtype = DType::u8;
+  Shape row_shape;
+};
+
 enum class SaveState { none, in_flight, committed, failed };
 
 // What the last save did. Times in seconds; bytes as given to save() and as written to disk.
@@ -134,9 +141,39 @@ class Checkpointer {
   void protect(Array<T>& array) {
     protect_stacked(array.name(), array.dtype(), array.storage().byte_span(), array.shape());
   }
-  // The bytes of a writable mapped file (read_write or copy_on_write), as rank-local state:
-  // restore writes them back into the mapping; it needs the same number of ranks.
+  // The bytes of a writable mapped file (read_write or copy_on_write), as rank-local state of
+  // one size on every rank (a save that finds sizes differing throws Error(invalid_argument) on
+  // every rank): restore writes them back into the mapping; it needs the same number of ranks,
+  // and a file of the size the checkpoint holds (else Error(invalid_argument) naming both).
+  //
+  // A protected mapping is followed, not captured: the checkpointer keeps a reference to `file`
+  // (which must stay at its address, not moved from, while the checkpointer lives) and takes
+  // its span and size afresh at every save() and restore_latest(), so a save after grow() holds
+  // the grown contents. While save() copies the mapping (and while restore_latest() writes it
+  // back) it holds it in place (MappedFile::hold_mapping()): a grow() on another thread waits for
+  // the copy instead of unmapping what is being read. A grow() after save() returns is safe; the
+  // background writing reads only the staging copy.
+  //
+  // Writers in other processes (a read_write mapping is MAP_SHARED): save() takes the file's
+  // contents as they are while it copies, chunk by chunk. A process writing the file during that
+  // copy can leave a chunk torn (part from before its write, part from after), and chunks from
+  // different moments; no lock between processes is taken. Each chunk's checksum is computed
+  // over the copied bytes, so the checkpoint always verifies and restores exactly what was
+  // copied. For a snapshot of one moment, pause the other writers around save() (not around the
+  // background writing: once save() returns the copy is taken).
+  //
+  // restore_latest() flushes a restored read_write mapping (msync) before it returns: the
+  // restored bytes are in the file, not only in the page cache (Error(io) on every rank when a
+  // rank's write-back fails).
   void protect(std::string name, MappedFile& file);
+  // A mapped file of rows of a global array (`layout`), stacked in rank order as protect(Array&)
+  // stacks arrays: rank r's rows follow rank r-1's, and the global shape is found collectively at
+  // every save and restore. Restore works on another number of ranks: each rank's file is
+  // filled with the rows it now holds, so size each rank's file to its new share of the rows
+  // (the global row count must match). Followed and flushed as the rank-local form above.
+  // Error(invalid_argument) when the file is not whole rows, at protect() and (on every rank) at
+  // a save or restore after it changed size.
+  void protect(std::string name, MappedFile& file, MappedRows layout);
 
   void protect_bytes(std::string name, DType dtype, std::span<std::byte> rows, GlobalBlock block);
   void protect_stacked(std::string name, DType dtype, std::span<std::byte> data, Shape local_shape);
@@ -166,9 +203,9 @@ class Checkpointer {
   // regions and returns its step; nullopt when there is none. Checkpoints that fail (a corrupt,
   // truncated or missing shard, a truncated manifest, a region that no longer matches) are
   // skipped with a warning naming the problem; nothing is written into the regions until a
-  // checkpoint has verified. Throws Error(invalid_argument) when the newest good checkpoint lacks
-  // a protected region or has it with another dtype or global shape, or belongs to another
-  // run_id.
+  // checkpoint has verified; protected read_write mapped files are then msynced before it
+  // returns. Throws Error(invalid_argument) when the newest good checkpoint lacks a protected
+  // region or has it with another dtype or global shape, or belongs to another run_id.
   std::optional<long> restore_latest();
   const RestoreReport& last_restore() const noexcept;
 

@@ -12,7 +12,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string>
 
@@ -119,8 +121,16 @@ class MappedFile {
   void flush(bool async = false) const { flush(0, size_, async); }
   // read_write only: extends the file to `new_bytes` (blocks allocated, so a full disk is
   // Error(resource) here) and remaps, keeping the contents and the placement; views taken before
-  // are invalid. Error(invalid_argument) in other modes or when `new_bytes` < size().
+  // are invalid. Error(invalid_argument) in other modes or when `new_bytes` < size(). Waits while
+  // another thread holds the mapping (hold_mapping()).
   void grow(std::uint64_t new_bytes);
+
+  // Keeps the mapping where it is, at its size, while the returned lock lives: grow() on any
+  // thread waits until it is released. For a reader on another thread that takes views of the
+  // whole mapping and copies them (a checkpoint's copy phase), so it never reads an unmapped
+  // range. Do not grow() on the thread holding it (that deadlocks). An empty lock on a
+  // default-constructed MappedFile.
+  [[nodiscard]] std::shared_lock<std::shared_mutex> hold_mapping() const;
 
  private:
   std::string path_;
@@ -130,6 +140,8 @@ class MappedFile {
   std::uint64_t size_ = 0;
   std::optional<Placement> placement_;
   const Topology* topology_ = nullptr;
+  // Shared by hold_mapping(), exclusive in grow(); on the heap so that a MappedFile stays movable.
+  std::unique_ptr<std::shared_mutex> remap_mutex_;
 
   void check_range(std::uint64_t offset, std::uint64_t bytes) const;
   void check_file_covers(std::uint64_t end) const;
