@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "common/scratch_folder.hpp"
-#include "runtime/pagemap.hpp"
+#include "common/pagemap.hpp"
 #include "strata/io/checkpoint/checkpoint.hpp"
 #include "strata/runtime/base/error.hpp"
 

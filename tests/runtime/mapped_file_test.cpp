@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "common/vm_flags.hpp"
-#include "pagemap.hpp"
+#include "common/pagemap.hpp"
 #include "strata/runtime/base/error.hpp"
 
 namespace {

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "hugepage_reservation.hpp"
-#include "pagemap.hpp"
+#include "common/pagemap.hpp"
 #include "strata/runtime/base/error.hpp"
 
 namespace {
