@@ -124,6 +124,7 @@ int main(int argc, char** argv) {
     if (c.local) o.local_dir = local + "/" + (c.partner ? "partner" : "local");
     o.partner = c.partner;
     o.codec = strata::io::no_compression();
+    o.incremental = false;  // every save writes every byte, as the baseline and the local levels
     o.keep = 1;
     Times t;
     {
