@@ -68,7 +68,7 @@ Checkpointer::Checkpointer(Runtime& runtime, Executor& executor, CheckpointOptio
                 {{"folder", d.options.dir}});
   }
   if (d.levels()) {
-    // Throws on every rank alike (one node with partner copies) before any folder is touched.
+    // Throws on every rank alike (one node with partner copies) before a local folder is touched.
     d.layout =
         detail::node_layout(runtime.mpi(), detail::node_name(runtime.mpi()), d.options.partner);
     d.my_node_folder = detail::node_folder(
