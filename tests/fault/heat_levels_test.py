@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 import heat_driver as hd
 
@@ -93,12 +94,24 @@ print("shared: every local folder wiped, restarted from the shared folder")
 # 3. kill -9 while a drain writes the shared folder: no torn step there, ever.
 work = hd.fresh_dir(os.path.join(args.work, "drain"))
 local, shared = os.path.join(work, "local"), os.path.join(work, "shared")
-heat_args = grid + ["--ckpt-dir", shared, "--local-dir", local]
-r, killed = hd.run_and_kill(args, 4, heat_args, 0.2, nodes=two_nodes,
-                            when=lambda: bool(temp_steps(shared)))
-hd.check(killed, "drain: the run ended before it could be killed", r)
-mid_drain = bool(temp_steps(shared))
-for step in committed_steps(shared):
+heat_args = grid + ["--ckpt-dir", shared, "--local-dir", local, "--level", 0]
+# The kill lands a few milliseconds after a drain's step-N.tmp is seen; should the drain commit
+# in between, the job is restarted (from its local level) and killed at its next drain.
+for attempt in range(3):
+    p = hd.start(args, 4, heat_args, nodes=two_nodes)
+    give_up = time.monotonic() + 60  # a loaded machine may take long to start 4 ranks
+    while p.poll() is None and not temp_steps(shared) and time.monotonic() < give_up:
+        time.sleep(0.001)
+    killed = hd.kill_tree(p)
+    r = hd.finish(p, 60)
+    hd.kill_orphans()
+    hd.check(killed, "drain: the run ended before it could be killed", r)
+    if temp_steps(shared):
+        break
+hd.check(temp_steps(shared), "drain: no kill came while a drain wrote the shared folder")
+torn = [os.path.basename(t) for t in temp_steps(shared)]
+drained_before = committed_steps(shared)
+for step in drained_before:
     v = strata("ckpt", "verify", shared, "--step", step)
     hd.check(v.returncode == 0, f"drain: step {step} in the shared folder is torn: {v.stderr}")
 listing = strata("ckpt", "list", shared, "--local", local)
@@ -114,8 +127,8 @@ hd.check(newest_local in committed_steps(shared) and not temp_steps(shared),
 v = strata("ckpt", "verify", shared, "--step", newest_local)
 hd.check(v.returncode == 0, f"drain: the hand-drained step does not verify: {v.stderr}")
 finish_run("drain", heat_args, newest_local, "local")
-print(f"drain: killed {'during' if mid_drain else 'outside'} a drain; shared steps "
-      f"{committed_steps(shared)} verify; ckpt drain committed step {newest_local}")
+print(f"drain: killed while {torn} was being drained; shared steps {drained_before} verified; "
+      f"ckpt drain committed step {newest_local}")
 
 # 4. One node with partner copies: refused with a clear error.
 r = hd.run(args, 2, grid + ["--ckpt-dir", os.path.join(args.work, "one"), "--local-dir",
