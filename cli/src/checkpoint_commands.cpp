@@ -9,6 +9,7 @@
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "byte_size.hpp"
 #include "command_rules.hpp"
@@ -32,6 +33,7 @@ struct CkptOptions {
   std::string hdf5_positional;  // `ckpt export DIR OUT.h5`, as `export FILE OUT.h5`
   std::vector<std::string> regions;
   bool overwrite = false;
+  std::string local_dir;  // the node-local level's folder (local_dir of the Checkpointer)
 };
 
 // The newest step with a manifest. With `damaged_too`, also one whose manifest cannot be read:
@@ -62,7 +64,57 @@ json describe(const io::CheckpointInfo& c) {
           {"created", c.created},     {"regions", regions}};
 }
 
+// With --local: each step's levels and what a restart would use.
+void run_list_levels(const CkptOptions& o) {
+  const io::LevelListing listing = io::list_checkpoint_levels(o.dir, o.local_dir);
+  if (listing.steps.empty()) {
+    throw Error(ErrorCategory::invalid_argument,
+                "no checkpoints in the shared or the local folders",
+                {{"folder", o.dir}, {"local", o.local_dir}});
+  }
+  auto restart_text = [&] {
+    return listing.restart_step ? "step " + std::to_string(*listing.restart_step) + " from " +
+                                      io::to_string(listing.restart_level)
+                                : std::string("nothing (fresh start)");
+  };
+  if (o.json) {
+    json steps = json::array();
+    for (const auto& l : listing.steps) {
+      json levels = json::array();
+      if (!l.local.empty()) levels.push_back(l.local);
+      if (l.shared) levels.push_back("shared");
+      steps.push_back({{"step", l.step},
+                       {"ranks", l.ranks},
+                       {"levels", levels},
+                       {"nodes", l.nodes},
+                       {"restart", listing.restart_step && *listing.restart_step == l.step}});
+    }
+    json out = {{"steps", steps}};
+    if (listing.restart_step) {
+      out["restart"] = {{"step", *listing.restart_step},
+                        {"level", io::to_string(listing.restart_level)}};
+    }
+    std::cout << json_text(out) << '\n';
+    return;
+  }
+  std::cout << std::left << std::setw(12) << "step" << std::setw(7) << "ranks" << std::setw(12)
+            << "local" << std::setw(8) << "shared"
+            << "node folders\n";
+  for (const auto& l : listing.steps) {
+    std::string nodes;
+    for (const auto& n : l.nodes) nodes += (nodes.empty() ? "" : ", ") + printable(n);
+    std::cout << std::setw(12) << l.step << std::setw(7) << l.ranks << std::setw(12)
+              << (l.local.empty() ? "-" : l.local) << std::setw(8) << (l.shared ? "yes" : "-")
+              << nodes << '\n';
+  }
+  std::cout << "restart would use " << restart_text() << '\n';
+}
+
 void run_list(const CkptOptions& o) {
+  if (!o.local_dir.empty()) {
+    run_list_levels(o);
+    return;
+  }
   std::vector<io::SkippedCheckpoint> problems;
   auto all = io::list_checkpoints(o.dir, &problems);
   for (const auto& p : problems) {
@@ -210,6 +262,17 @@ void run_export(CkptOptions o) {
   temp.publish(o.hdf5, {{"file", o.hdf5}});
 }
 
+void run_drain(const CkptOptions& o) {
+  const auto drained = io::drain_checkpoint(
+      o.dir, o.local_dir, o.step >= 0 ? std::optional<long>(o.step) : std::nullopt);
+  if (!drained) {
+    std::cout << "nothing to drain (the shared folder holds every step the local folders hold "
+                 "whole)\n";
+    return;
+  }
+  std::cout << "drained step " << *drained << " to " << printable(o.dir) << '\n';
+}
+
 void run_prune(const CkptOptions& o) {
   auto removed = io::prune_checkpoints(o.dir, o.keep);
   if (removed.empty()) std::cout << "nothing to remove\n";
@@ -220,12 +283,16 @@ void run_prune(const CkptOptions& o) {
 
 void add_checkpoint_commands(CLI::App& app) {
   auto o = std::make_shared<CkptOptions>();
-  CLI::App* ckpt = app.add_subcommand("ckpt", "List, verify, export or prune a checkpoint folder");
+  CLI::App* ckpt =
+      app.add_subcommand("ckpt", "List, verify, export, drain or prune a checkpoint folder");
   ckpt->require_subcommand(1);
 
   CLI::App* list = ckpt->add_subcommand("list", "Complete checkpoints, oldest first");
   list->add_option("dir", o->dir, "Checkpoint folder")->required()->check(CLI::ExistingDirectory);
   list->add_flag("--json", o->json, "Print JSON");
+  list->add_option("--local", o->local_dir,
+                   "Node-local level's folder: show each step's levels and what restart uses")
+      ->check(CLI::ExistingDirectory);
   list->callback([o] { run_list(*o); });
 
   CLI::App* verify = ckpt->add_subcommand("verify", "Check every shard's SHA-256 and every chunk");
@@ -246,6 +313,17 @@ void add_checkpoint_commands(CLI::App& app) {
   exp->add_option("--region", o->regions, "Only these regions (repeatable)");
   exp->add_flag("--overwrite", o->overwrite, "Replace an existing output file");
   exp->callback([o] { run_export(*o); });
+
+  CLI::App* drain = ckpt->add_subcommand(
+      "drain", "Copy a step from the node-local folders into the shared folder (two-phase commit)");
+  drain->add_option("dir", o->dir, "Shared checkpoint folder")->required();
+  drain->add_option("--local", o->local_dir, "Node-local level's folder")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  drain
+      ->add_option("--step", o->step, "Step to drain (default: the newest the shared folder lacks)")
+      ->check(whole_number_at_least(0));
+  drain->callback([o] { run_drain(*o); });
 
   CLI::App* prune = ckpt->add_subcommand("prune", "Delete all but the newest --keep checkpoints");
   prune->add_option("dir", o->dir, "Checkpoint folder")->required()->check(CLI::ExistingDirectory);

@@ -6,6 +6,7 @@
 //
 //   strata_heat --nx 1024 --ny 1024 --steps 2000 --ckpt-dir heat-ckpt --every-steps 200
 //   mpirun -np 4 strata_heat --stop-at-step 500      # checkpoints at 500, exits 75 for requeue
+//   srun -N2 -n4 strata_heat --local-dir /tmp/heat --partner --ckpt-dir /scratch/heat-ckpt
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -29,6 +30,9 @@ struct Options {
   long steps = 2000;
   double alpha = 0.2;
   std::string ckpt_dir = "heat-ckpt";
+  std::string local_dir;
+  bool partner = false;
+  int drain_every = 1;
   long every_steps = 200;
   double every_seconds = 0;
   int keep = 2;
@@ -177,6 +181,9 @@ int run(strata::Runtime& rt, const Options& o) {
 
   strata::io::CheckpointOptions ck_options;
   ck_options.dir = o.ckpt_dir;
+  ck_options.local_dir = o.local_dir;
+  ck_options.partner = o.partner;
+  ck_options.drain_every = o.drain_every;
   ck_options.every_steps = o.every_steps;
   ck_options.every_seconds = o.every_seconds;
   ck_options.keep = o.keep;
@@ -195,6 +202,7 @@ int run(strata::Runtime& rt, const Options& o) {
   }
   if (restored) {
     say(rt, "restored step %ld", *restored);
+    say(rt, "restore level %s", strata::io::to_string(ck.last_restore().level));
   } else {
     say(rt, "fresh start");
   }
@@ -216,6 +224,19 @@ int run(strata::Runtime& rt, const Options& o) {
     if (s.state == strata::io::SaveState::committed && s.step > last_reported) {
       say(rt, "checkpoint step %ld", s.step);
       last_reported = s.step;
+    }
+  };
+  // Collective: with a local level, makes sure the newest step is in the shared folder too (at a
+  // stop signal, before the job ends); says so. A failed drain leaves it on the local level.
+  auto finish_drain = [&] {
+    if (o.local_dir.empty()) return;
+    try {
+      const strata::io::DrainStatus d = ck.finish_drain();
+      if (d.state == strata::io::SaveState::committed) {
+        say(rt, "drained step %ld (%.3f s after its save)", d.step, d.safe_seconds);
+      }
+    } catch (const strata::Error& e) {
+      if (rt.rank() == 0) std::fprintf(stderr, "drain failed: %s\n", e.what());
     }
   };
   // Collective: ends the save in flight, saying whether it committed. A failed save leaves the
@@ -249,11 +270,13 @@ int run(strata::Runtime& rt, const Options& o) {
     if (in_flight) report(ck.status());
     if (stop) {
       finish_save();
+      finish_drain();
       say(rt, "stopped at step %ld for requeue", step);
       return rt.exit_for_requeue();
     }
   }
   finish_save();
+  finish_drain();
   const std::uint64_t sum = heat.checksum();
   say(rt, "checksum 0x%016llx", static_cast<unsigned long long>(sum));
   say(rt, "steps %ld ranks %d", o.steps, rt.size());
@@ -274,6 +297,14 @@ int main(int argc, char** argv) {
   app.add_option("--alpha", o.alpha, "diffusion number (stable up to 0.25)")
       ->check(CLI::Range(0.0, 0.25));
   app.add_option("--ckpt-dir", o.ckpt_dir, "checkpoint folder");
+  app.add_option("--local-dir", o.local_dir,
+                 "node-local checkpoint folder (a save commits there; --ckpt-dir is then the "
+                 "shared folder it drains to)");
+  app.add_flag("--partner", o.partner,
+               "also copy each rank's shard to a rank on another node (needs --local-dir)");
+  app.add_option("--drain-every", o.drain_every,
+                 "drain every Nth local checkpoint to --ckpt-dir (0: only at the end or a stop)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--every-steps", o.every_steps, "checkpoint every N steps (0: never)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--every-seconds", o.every_seconds, "checkpoint every S seconds (0: never)")

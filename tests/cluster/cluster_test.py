@@ -13,6 +13,10 @@ hostname, address, /dev/shm and /tmp; STATE/shared seen by all). One case per ru
                 SLURM_RESTART_COUNT=1, the uninterrupted checksum
   pinning       on 2 nodes x 2 ranks every thread of every rank stays inside the CPUs srun gave
                 that rank on its node
+  levels        strata_heat on node1 and node2 x 2 ranks with a node-local folder in each node's
+                own /tmp, partner copies and the shared folder stops at step 40; node2's local
+                folder is wiped; the restart rebuilds node2's shards from the partner copies on
+                node1 ("restore level partner") and ends with the uninterrupted checksum
   node_failure  every process of the batch host of a 2-node simulation is SIGKILLed: the newest
                 checkpoint verifies, Slurm requeues the job on the nodes left, and it restores the
                 last committed checkpoint and ends with the uninterrupted checksum
@@ -187,6 +191,39 @@ def case_heat_restart(args, env, plain_env, work):
         log(f"{shape}: restored step 40, checksum {expected} as uninterrupted")
 
 
+def case_levels(args, env, plain_env, work):
+    heat = os.path.join(args.bin_dir, "strata_heat")
+    shared = env["STRATA_CLUSTER_SHARED"]
+    grid = ["--nx", "130", "--ny", "99", "--steps", "80", "--every-steps", "20", "--level", "1"]
+    reference = run([args.mpiexec, "-np", "1", heat, "--ckpt-dir", os.path.join(work, "ref"),
+                     "--nx", "130", "--ny", "99", "--steps", "80", "--every-steps", "0"],
+                    plain_env, timeout=120)
+    expected = re.search(r"^checksum (0x[0-9a-f]{16})$", reference.stdout, re.M).group(1)
+    log(f"uninterrupted run on 1 rank: checksum {expected}")
+    # /tmp is each node's own tmpfs: a truly node-local folder.
+    levels = ["--ckpt-dir", os.path.join(shared, "levels-ckpt"), "--local-dir", "/tmp/heat-local",
+              "--partner", "--drain-every", "0"]
+    srun = ["srun", "--mpi=pmix", "--chdir", shared, "-N", "2", "-w", "node1,node2",
+            "--ntasks-per-node=2", heat] + levels + grid
+    stopped = heat_run(env, srun + ["--stop-at-step", "40"])
+    if stopped.returncode != 75 or not re.search(r"^checkpoint step 40$", stopped.stdout, re.M):
+        raise Failure(f"2 nodes x 2 ranks did not checkpoint step 40 and exit 75 "
+                      f"(exit {stopped.returncode}):\n{stopped.stdout}\n{stopped.stderr}")
+    run(["srun", "-N", "1", "-n", "1", "-w", "node2", "rm", "-rf", "/tmp/heat-local"], env,
+        timeout=60)
+    log("stopped at step 40; node2's local folder wiped")
+    r = heat_run(env, srun)
+    if r.returncode != 0 or not re.search(r"^restored step 40$", r.stdout, re.M):
+        raise Failure(f"the restart did not restore step 40 (exit {r.returncode}):\n"
+                      f"{r.stdout}\n{r.stderr}")
+    if not re.search(r"^restore level partner$", r.stdout, re.M):
+        raise Failure(f"the restart did not use the partner copies:\n{r.stdout}\n{r.stderr}")
+    got = re.search(r"^checksum (0x[0-9a-f]{16})$", r.stdout, re.M)
+    if not got or got.group(1) != expected:
+        raise Failure(f"checksum {got and got.group(1)} differs from {expected}")
+    log(f"restored step 40 from partner copies, checksum {expected} as uninterrupted")
+
+
 def case_requeue(args, env, plain_env, work):
     shared = env["STRATA_CLUSTER_SHARED"]
     folder = os.path.join(shared, "requeue")
@@ -331,7 +368,7 @@ def node_state(node, env):
 
 CASES = {"analysis": case_analysis, "heat_restart": case_heat_restart,
          "requeue": case_requeue, "pinning": case_pinning,
-         "node_failure": case_node_failure}
+         "node_failure": case_node_failure, "levels": case_levels}
 
 
 # ---- the cluster ---------------------------------------------------------------------------

@@ -34,8 +34,16 @@ def mpi_env():
     return env
 
 
-def command(args, ranks, heat_args):
-    return [args.mpiexec, "-np", str(ranks), "--oversubscribe", args.heat] + [str(a) for a in heat_args]
+def command(args, ranks, heat_args, nodes=None):
+    """The mpiexec command line; with `nodes` ([(name, ranks), ...]) one application context per
+    simulated node, each rank told its node's name through STRATA_NODE_NAME."""
+    heat = [args.heat] + [str(a) for a in heat_args]
+    if not nodes:
+        return [args.mpiexec, "-np", str(ranks), "--oversubscribe"] + heat
+    cmd = [args.mpiexec, "--oversubscribe"]
+    for i, (name, count) in enumerate(nodes):
+        cmd += ([":"] if i else []) + ["-np", str(count), "env", f"STRATA_NODE_NAME={name}"] + heat
+    return cmd
 
 
 class Result:
@@ -101,11 +109,11 @@ def descendants(pid):
     return found
 
 
-def start(args, ranks, heat_args, extra_env=None):
+def start(args, ranks, heat_args, extra_env=None, nodes=None):
     """Starts a run in its own session, stdout and stderr piped; stopped at exit if still alive."""
     env = mpi_env()
     env.update(extra_env or {})
-    p = subprocess.Popen(command(args, ranks, heat_args), env=env, stdout=subprocess.PIPE,
+    p = subprocess.Popen(command(args, ranks, heat_args, nodes), env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, start_new_session=True)
     _running.append(p)
     return p
@@ -148,16 +156,16 @@ def read_line(p, timeout):
         return p.stdout.readline() if s.select(timeout) else ""
 
 
-def run(args, ranks, heat_args, timeout=120, extra_env=None):
+def run(args, ranks, heat_args, timeout=120, extra_env=None, nodes=None):
     """Runs to the end."""
-    return finish(start(args, ranks, heat_args, extra_env), timeout)
+    return finish(start(args, ranks, heat_args, extra_env, nodes), timeout)
 
 
-def run_and_kill(args, ranks, heat_args, after_seconds, timeout=120, when=None):
+def run_and_kill(args, ranks, heat_args, after_seconds, timeout=120, when=None, nodes=None):
     """Starts a run and SIGKILLs mpiexec and every process below it after `after_seconds`, or,
     with `when`, at the first moment after that when when() is true (polled every millisecond,
     for at most 5 s more) — unless it ended first. Returns (Result, killed)."""
-    p = start(args, ranks, heat_args)
+    p = start(args, ranks, heat_args, nodes=nodes)
     killed = False
     try:
         p.wait(timeout=after_seconds)

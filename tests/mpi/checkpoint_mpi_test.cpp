@@ -3,7 +3,8 @@
 // what was saved (also into another block layout), saves are snapshots taken at save() time,
 // incremental saves rewrite only changed chunks, a failure on one rank aborts the checkpoint on
 // all and keeps the previous one, damaged checkpoints are skipped with a reason, and retention
-// never removes what a kept checkpoint references.
+// never removes what a kept checkpoint references; with levels, a save commits in node-local
+// folders with partner copies and drains to the shared folder, and a lost node is rebuilt.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -867,6 +868,80 @@ TEST(Checkpoint, DueAndRetention) {
 }
 
 }  // namespace
+
+namespace {
+
+// Names this rank's node for the local level: the first half of the ranks on "a", the rest on
+// "b" (one machine simulating two nodes), or all on "a".
+void simulate_nodes(bool two) {
+  const bool second = two && rt().rank() >= rt().size() / 2;
+  ::setenv("STRATA_NODE_NAME", second ? "b" : "a", 1);
+}
+
+}  // namespace
+
+// Levels: a save commits in the node-local folders with partner copies (every node folder holds
+// the step), drains to the shared folder, and with node b's folder gone a restore rebuilds b's
+// shards from the copies on a and gives back exactly what was saved; one node with partner
+// copies is refused. Would fail if a level lost a shard, a drain left nothing in shared, or the
+// restore used another level.
+TEST(Checkpoint, LevelsCommitLocallyDrainAndRebuildALostNodeFromPartnerCopies) {
+  if (rt().size() < 2) GTEST_SKIP() << "partner copies need two (simulated) nodes";
+  const std::string shared = shared_folder("levels");
+  const std::string local = shared + "/local";
+  CheckpointOptions o = options(shared + "/shared");
+  o.local_dir = local;
+  o.partner = true;
+
+  simulate_nodes(false);
+  try {
+    Checkpointer refused(rt(), ex(), o);
+    ADD_FAILURE() << "partner copies on one node were accepted";
+  } catch (const strata::Error& e) {
+    EXPECT_EQ(e.category(), strata::ErrorCategory::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("at least two nodes"), std::string::npos) << e.what();
+  }
+
+  simulate_nodes(true);
+  Field f = even_field();
+  {
+    Checkpointer ck(rt(), ex(), o);
+    f.protect_in(ck);
+    f.fill(7);
+    ck.save(10);
+    EXPECT_EQ(ck.wait().level, strata::io::CheckpointLevel::partner);
+    const strata::io::DrainStatus d = ck.finish_drain();
+    EXPECT_EQ(d.state, strata::io::SaveState::committed);
+    EXPECT_EQ(d.step, 10);
+  }
+  rt().mpi().barrier();
+  const std::string step = "step-00000010";
+  EXPECT_TRUE(fs::exists(fs::path(shared) / "shared" / step / "manifest.json"));
+  for (const char* node : {"node-a", "node-b"}) {
+    for (int r = 0; r < rt().size(); ++r) {  // own shards and the partner copies
+      char shard[32];
+      std::snprintf(shard, sizeof shard, "shard-%05d.sck", r);
+      EXPECT_TRUE(fs::exists(fs::path(local) / node / step / shard)) << node << " " << shard;
+    }
+  }
+  rt().mpi().barrier();
+  if (rt().rank() == 0) fs::remove_all(fs::path(local) / "node-b");
+  rt().mpi().barrier();
+
+  f.fill(0);
+  {
+    Checkpointer ck(rt(), ex(), o);
+    f.protect_in(ck);
+    EXPECT_EQ(ck.restore_latest(), 10);
+    EXPECT_EQ(ck.last_restore().level, strata::io::CheckpointLevel::partner);
+    std::vector<int> node_b;
+    for (int r = rt().size() / 2; r < rt().size(); ++r) node_b.push_back(r);
+    EXPECT_EQ(ck.last_restore().rebuilt_ranks, node_b);
+  }
+  EXPECT_TRUE(all_ranks(f.holds(7)));
+  ::unsetenv("STRATA_NODE_NAME");
+  remove_shared(shared);
+}
 
 int main(int argc, char** argv) {
   strata::Runtime runtime(argc, argv, {.install_stop_signals = false});

@@ -122,17 +122,19 @@ json encode_body(const Manifest& m) {
     shards.push_back({{"rank", s.rank}, {"file", shard_name(s.rank)}, {"bytes", s.bytes},
                       {"sha256", s.sha256}});
   }
-  return {{"format", "strata-checkpoint"},
-          {"version", kCheckpointFormatVersion},
-          {"step", m.step},
-          {"ranks", m.ranks},
-          {"created", m.created},
-          {"run", m.run},
-          {"codec", codec_name(m.codec.kind, m.codec.shuffle)},
-          {"level", m.codec.level},
-          {"depends_on", m.depends_on},
-          {"regions", std::move(regions)},
-          {"shards", std::move(shards)}};
+  json body = {{"format", "strata-checkpoint"},
+               {"version", kCheckpointFormatVersion},
+               {"step", m.step},
+               {"ranks", m.ranks},
+               {"created", m.created},
+               {"run", m.run},
+               {"codec", codec_name(m.codec.kind, m.codec.shuffle)},
+               {"level", m.codec.level},
+               {"depends_on", m.depends_on},
+               {"regions", std::move(regions)},
+               {"shards", std::move(shards)}};
+  if (!m.nodes.empty()) body["nodes"] = m.nodes;
+  return body;
 }
 
 // Typed field access that turns every missing or mistyped field into a corrupt_data error.
@@ -326,6 +328,21 @@ Manifest decode_manifest(const std::string& text, const std::string& file, Manif
     auto dep = static_cast<long>(rd.u64(deps[i], "depends_on", static_cast<std::uint64_t>(m.step)));
     if (dep >= m.step) bad(file, "depends_on", "a checkpoint can only depend on older steps");
     m.depends_on.push_back(dep);
+  }
+
+  if (body.contains("nodes")) {
+    const json& nodes = body.at("nodes");
+    if (!nodes.is_array() || nodes.size() != static_cast<std::size_t>(m.ranks)) {
+      bad(file, "nodes", "expected one node name per rank");
+    }
+    for (const json& n : nodes) {
+      std::string name = rd.text(n, "nodes");
+      if (name.empty() || name.size() > 255 || name.find('/') != std::string::npos || name == "." ||
+          name == "..") {
+        bad(file, "nodes", "bad node name");
+      }
+      m.nodes.push_back(std::move(name));
+    }
   }
 
   const json& shards = rd.at(body, "shards", "");

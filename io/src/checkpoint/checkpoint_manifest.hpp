@@ -76,6 +76,9 @@ struct Manifest {
   std::vector<RegionRecord> regions;
   std::vector<ShardRecord> shards;
   std::vector<long> depends_on;  // older steps holding reused chunks, ascending
+  // With a local level: the node each rank ran on (node-local folder node-<name>), in rank
+  // order; empty otherwise (the field is then not written).
+  std::vector<std::string> nodes;
 
   const RegionRecord* find(const std::string& name) const;
   std::uint64_t raw_bytes() const;

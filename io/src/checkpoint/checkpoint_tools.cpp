@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tools over a checkpoint folder without a running job (strata ckpt list | verify | prune |
-// export): listing with each step's size and dependencies, complete verification, retention that
-// keeps what kept steps reference, and reading a region back as one global array.
+// export | drain): listing with each step's size and dependencies and the levels holding it,
+// complete verification, retention that keeps what kept steps reference, reading a region back as
+// one global array, and finishing a drain from the node-local folders by hand.
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <set>
 
+#include "checkpoint/checkpoint_levels.hpp"
 #include "checkpoint/checkpoint_manifest.hpp"
 #include "checkpoint/checkpoint_reader.hpp"
+#include "checkpoint/folder_lock.hpp"
+#include "files/publish_file.hpp"
 #include "strata/io/checkpoint/checkpoint.hpp"
 #include "strata/runtime/base/error.hpp"
 
@@ -138,6 +143,162 @@ std::vector<std::byte> read_checkpoint_region(const std::string& dir, long step,
   std::vector<std::byte> out(r->global_shape.byte_count(r->dtype));
   reader.read_rows(*r, 0, r->global_shape[0], out);
   return out;
+}
+
+namespace {
+
+// What the node folders of local_dir hold of each step: a manifest, and per shard the node
+// folders holding it.
+struct LocalStep {
+  std::optional<detail::Manifest> manifest;
+  std::string manifest_node;
+  std::map<int, std::vector<std::string>> holders;
+};
+
+std::map<long, LocalStep> scan_local(const std::string& local_dir) {
+  std::map<long, LocalStep> steps;
+  for (const std::string& node : detail::node_folders(local_dir)) {
+    const std::string folder = detail::node_folder(local_dir, node);
+    std::vector<long> found;
+    try {
+      found = detail::step_folders(folder);
+    } catch (const Error&) {
+      continue;
+    }
+    for (long step : found) {
+      if (detail::manifest_presence(folder, step) != detail::ManifestPresence::present) continue;
+      LocalStep& s = steps[step];
+      try {
+        detail::Manifest m = detail::read_manifest(folder, step);
+        for (int r = 0; r < m.ranks; ++r) {
+          std::error_code ec;
+          if (fs::is_regular_file(detail::shard_path(folder, step, r), ec))
+            s.holders[r].push_back(node);
+        }
+        if (!s.manifest) {
+          s.manifest = std::move(m);
+          s.manifest_node = node;
+        }
+      } catch (const Error&) {
+        // A damaged manifest in one node folder: the others may still have the step.
+      }
+    }
+  }
+  return steps;
+}
+
+// "local" (every shard in the folder of the node that wrote it), "partner" (each in some
+// folder), or "incomplete".
+std::string local_state(const LocalStep& s) {
+  if (!s.manifest) return "incomplete";
+  bool own = true;
+  for (int r = 0; r < s.manifest->ranks; ++r) {
+    auto it = s.holders.find(r);
+    if (it == s.holders.end()) return "incomplete";
+    const auto& nodes = s.manifest->nodes;
+    if (nodes.size() != static_cast<std::size_t>(s.manifest->ranks) ||
+        std::find(it->second.begin(), it->second.end(), nodes[static_cast<std::size_t>(r)]) ==
+            it->second.end()) {
+      own = false;
+    }
+  }
+  return own ? "local" : "partner";
+}
+
+}  // namespace
+
+LevelListing list_checkpoint_levels(const std::string& dir, const std::string& local_dir) {
+  std::map<long, StepLevels> by_step;
+  for (const CheckpointInfo& c : list_checkpoints(dir)) {
+    StepLevels& l = by_step[c.step];
+    l.step = c.step;
+    l.ranks = c.ranks;
+    l.shared = true;
+  }
+  for (const auto& [step, s] : scan_local(local_dir)) {
+    StepLevels& l = by_step[step];
+    l.step = step;
+    if (s.manifest) l.ranks = s.manifest->ranks;
+    l.local = local_state(s);
+    for (const auto& [rank, nodes] : s.holders) {
+      for (const std::string& n : nodes) {
+        if (std::find(l.nodes.begin(), l.nodes.end(), n) == l.nodes.end()) l.nodes.push_back(n);
+      }
+    }
+    std::sort(l.nodes.begin(), l.nodes.end());
+  }
+  LevelListing out;
+  for (auto& [step, l] : by_step) {
+    const bool from_local = l.local == "local" || l.local == "partner";
+    if (from_local || l.shared) {
+      out.restart_step = step;
+      out.restart_level = l.local == "local"     ? CheckpointLevel::local
+                          : l.local == "partner" ? CheckpointLevel::partner
+                                                 : CheckpointLevel::shared;
+    }
+    out.steps.push_back(std::move(l));
+  }
+  return out;
+}
+
+std::optional<long> drain_checkpoint(const std::string& dir, const std::string& local_dir,
+                                     std::optional<long> step) {
+  detail::make_folder(dir);
+  detail::FolderLock lock(dir);  // refused while a job writes the folder
+  const auto local = scan_local(local_dir);
+  if (!step) {
+    for (const auto& [s, l] : local) {
+      const std::string state = local_state(l);
+      if ((state == "local" || state == "partner") &&
+          detail::manifest_presence(dir, s) != detail::ManifestPresence::present) {
+        step = s;
+      }
+    }
+    if (!step) return std::nullopt;
+  }
+  auto it = local.find(*step);
+  if (it == local.end() || !it->second.manifest) {
+    throw Error(ErrorCategory::invalid_argument, "the node-local folders do not hold this step",
+                {{"folder", local_dir}, {"step", std::to_string(*step)}});
+  }
+  const detail::Manifest& m = *it->second.manifest;
+  const std::string tmp = detail::temp_step_folder(dir, *step);
+  std::error_code ec;
+  fs::remove_all(tmp, ec);  // a drain that died: its copies are not trusted
+  try {
+    detail::create_temp_step_folder(tmp);
+    for (int r = 0; r < m.ranks; ++r) {
+      std::string why = "in no node folder";
+      bool copied = false;
+      auto holders = it->second.holders.find(r);
+      for (const std::string& node :
+           holders == it->second.holders.end() ? std::vector<std::string>{} : holders->second) {
+        const std::string folder = detail::node_folder(local_dir, node);
+        try {
+          detail::StepReader reader(folder, m);
+          reader.verify_shard(r);
+          detail::copy_file_durably(detail::shard_path(folder, *step, r),
+                                    (fs::path(tmp) / detail::shard_name(r)).string());
+          copied = true;
+          break;
+        } catch (const Error& e) {
+          why = e.what();
+          fs::remove(fs::path(tmp) / detail::shard_name(r), ec);
+        }
+      }
+      if (!copied) {
+        throw Error(ErrorCategory::io,
+                    "cannot drain: no good copy of the shard of rank " + std::to_string(r) + " (" +
+                        why + ")",
+                    {{"folder", local_dir}, {"step", std::to_string(*step)}});
+      }
+    }
+    detail::publish_step(dir, *step, m);
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  return step;
 }
 
 }  // namespace strata::io

@@ -37,6 +37,14 @@ Checkpointer::Checkpointer(Runtime& runtime, Executor& executor, CheckpointOptio
   if (options.dir.empty()) {
     throw Error(ErrorCategory::invalid_argument, "checkpoint folder is empty");
   }
+  if (options.partner && options.local_dir.empty()) {
+    throw Error(ErrorCategory::invalid_argument,
+                "partner copies live in the node-local folders: set local_dir too");
+  }
+  if (options.drain_every < 0) {
+    throw Error(ErrorCategory::invalid_argument, "checkpoint drain_every must not be negative",
+                {{"drain_every", std::to_string(options.drain_every)}});
+  }
   if (options.full_every < 1) options.full_every = 1;
   impl_ = std::make_unique<Impl>(runtime, executor, std::move(options));
   Impl& d = *impl_;
@@ -59,6 +67,32 @@ Checkpointer::Checkpointer(Runtime& runtime, Executor& executor, CheckpointOptio
     throw Error(ErrorCategory::io, "cannot use the checkpoint folder: " + problem,
                 {{"folder", d.options.dir}});
   }
+  if (d.levels()) {
+    // Throws on every rank alike (one node with partner copies) before a local folder is touched.
+    d.layout =
+        detail::node_layout(runtime.mpi(), detail::node_name(runtime.mpi()), d.options.partner);
+    d.my_node_folder = detail::node_folder(
+        d.options.local_dir, d.layout.node_of_rank[static_cast<std::size_t>(runtime.rank())]);
+    std::string mine;
+    if (d.layout.leader_of(runtime.rank()) == runtime.rank()) {
+      try {
+        detail::make_folder(d.my_node_folder);
+        recover_step_folders(d.my_node_folder);
+      } catch (const Error& e) {
+        mine = e.message() + " (" + d.my_node_folder + ")";
+      }
+    }
+    for (const auto& bytes :
+         runtime.mpi().allgather_bytes(std::as_bytes(std::span(mine.data(), mine.size())))) {
+      if (!bytes.empty()) {
+        throw Error(ErrorCategory::io,
+                    "cannot use the node-local checkpoint folder: " +
+                        std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                    {{"folder", d.options.local_dir}});
+      }
+    }
+    d.drain_mpi = runtime.mpi().duplicate();
+  }
   d.commit_mpi = runtime.mpi().duplicate();
   d.async = runtime.size() == 1 || runtime.mpi().thread_level() == MpiThreadLevel::multiple;
   if (!d.async) {
@@ -71,6 +105,7 @@ Checkpointer::~Checkpointer() {
   if (!impl_) return;
   try {
     impl_->harvest();
+    impl_->join_drain();
   } catch (...) {
     log::error("checkpoint: error while finishing the last save");
   }
@@ -184,6 +219,8 @@ void Checkpointer::save(long step) {
                 {{"step", std::to_string(step)}});
   }
   d.harvest();
+  // The drain of the previous step reads its local folder, which this save's commit may prune.
+  d.join_drain();
   if (d.status.state == SaveState::committed && d.status.step >= 0 &&
       (!d.newest_step || d.status.step > *d.newest_step)) {
     d.newest_step = d.status.step;

@@ -1,23 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
 // Checkpointer::Impl, shared by the phases of a checkpoint, one file each: the save pipeline
 // (save_pipeline.cpp: staging, the oneTBB pipeline, the shard), the two-phase commit (commit.cpp),
-// restore (restore.cpp) and the recovery of unfinished step folders (step_recovery.cpp);
-// checkpointer.cpp holds the public calls that drive them.
+// restore (restore.cpp), the drain of the local level to the shared folder (drain.cpp) and the
+// recovery of unfinished step folders (step_recovery.cpp); checkpointer.cpp holds the public
+// calls that drive them.
 #pragma once
 
 #include <oneapi/tbb/task_arena.h>
 
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "checkpoint/checkpoint_levels.hpp"
 #include "checkpoint/checkpoint_manifest.hpp"
 #include "checkpoint/chunk_codec.hpp"
 #include "checkpoint/folder_lock.hpp"
@@ -119,6 +123,33 @@ struct Checkpointer::Impl {
   // Collective. msync of every protected read_write mapping; Error(io) on every rank when one
   // rank's write-back failed.
   void flush_mappings();
+  // ---- levels (with options.local_dir; see checkpoint_levels.hpp)
+  bool levels() const { return !options.local_dir.empty(); }
+  std::string my_node_folder;  // local_dir/node-<name> of this rank's node
+  detail::NodeLayout layout;
+  std::unique_ptr<MpiContext> drain_mpi;  // the drain thread's own communicator
+  std::thread drainer;
+  DrainStatus drain;  // under status_mutex
+  std::exception_ptr drain_failure;
+  bool drain_harvested = true;
+  int local_commits = 0;
+  // The newest step committed (or restored) on the local level, with its manifest, and the
+  // newest known to be in `shared`: the same on every rank (both follow collective decisions).
+  std::optional<long> newest_local;
+  detail::Manifest newest_local_manifest;
+  CheckpointClock::time_point newest_local_started;
+  std::optional<long> newest_drained;
+
+  // The folder a save writes its shards into: this node's local folder, or `dir`.
+  const std::string& save_folder() const { return levels() ? my_node_folder : options.dir; }
+  // Sends this rank's shard of `step` to its partner (the save's thread, commit_mpi); returns
+  // what failed here, or an empty string.
+  std::string send_to_partner(long step);
+  // Starts the drain of `step` (a thread, or at once without MPI_THREAD_MULTIPLE).
+  void start_drain(long step, detail::Manifest manifest, CheckpointClock::time_point started);
+  void run_drain(long step, const detail::Manifest& manifest, CheckpointClock::time_point started);
+  // Waits for the drain in flight; a failure is logged (it stays in drain_status()).
+  void join_drain();
 
   // ---- save (save_pipeline.cpp)
 
@@ -137,6 +168,16 @@ struct Checkpointer::Impl {
   // ---- restore (restore.cpp)
 
   std::string check_compatible(const detail::Manifest& m, const ProtectedRegion& p) const;
+  // One collective attempt to restore `step` from `folder` (each rank its own: a node folder or
+  // `dir`): true when restored; false when some rank found it damaged (skipped, with the reason
+  // in last_restore). `problem` is a failure this rank already met (a rebuild that failed).
+  // Throws Error(invalid_argument) when it does not fit what is protected.
+  bool attempt_restore(long step, const std::string& folder,
+                       const std::function<detail::Manifest()>& manifest_of, CheckpointLevel level,
+                       const std::string& problem);
+  // Whether the node-local folders can give `step` (rebuilding missing shards from partner
+  // copies on other nodes); restores it if so. Collective.
+  bool restore_from_local(long step);
   void read_into_staging(detail::StepReader& reader);
   // Collective: the step's manifest, read by rank 0 once and broadcast (restore.cpp).
   detail::Manifest step_manifest(long step);

@@ -18,37 +18,12 @@ namespace {
 namespace fs = std::filesystem;
 using detail::RankOutcome;
 
-// Makes `step`'s folder from its finished .tmp folder (rank 0): the manifest last, then the
-// rename that commits. Saving a step already committed (a restart repeating it): the old folder
-// steps aside only once the new one is complete, and goes after the new one is in place.
-void publish_step(const std::string& dir, long step, const detail::Manifest& m) {
-  const std::string tmp = detail::temp_step_folder(dir, step);
-  const std::string final_folder = detail::step_folder(dir, step);
-  detail::write_file_durably((fs::path(tmp) / detail::kManifestName).string(),
-                             detail::encode_manifest(m));
-  std::string replaced;
-  if (fs::exists(final_folder)) {
-    replaced = final_folder + ".replaced";
-    std::error_code ec;
-    fs::remove_all(replaced, ec);
-    if (::rename(final_folder.c_str(), replaced.c_str()) != 0) {
-      throw_errno("cannot move the old step aside", errno, {{"folder", final_folder}});
-    }
-  }
-  if (::rename(tmp.c_str(), final_folder.c_str()) != 0) {
-    throw_errno("cannot rename the finished checkpoint", errno, {{"folder", tmp}});
-  }
-  detail::sync_folder(dir, {{"folder", dir}});
-  if (!replaced.empty()) {
-    std::error_code ec;
-    fs::remove_all(replaced, ec);
-  }
-}
-
 // Rank 0's decision from every rank's outcome: ok once the step is committed, else the first
-// failure (naming its rank) with its category.
+// failure (naming its rank) with its category. With a local level nothing is published here:
+// the ok decision carries the merged manifest, and each node's leader commits its node folder.
 RankOutcome decide(const CheckpointOptions& options, long step, int ranks,
-                   const std::vector<std::vector<std::byte>>& parts) {
+                   const std::vector<std::vector<std::byte>>& parts,
+                   const std::vector<std::string>& nodes) {
   std::vector<detail::Manifest> manifests;
   try {
     for (std::size_t r = 0; r < parts.size(); ++r) {
@@ -61,7 +36,11 @@ RankOutcome decide(const CheckpointOptions& options, long step, int ranks,
     }
     detail::Manifest m = detail::merge_manifests(step, ranks, options.codec, std::move(manifests));
     m.run = options.run_id;
-    publish_step(options.dir, step, m);
+    if (!options.local_dir.empty()) {
+      m.nodes = nodes;
+      return {RankOutcome::Kind::ok, ErrorCategory::io, detail::encode_manifest(m)};
+    }
+    detail::publish_step(options.dir, step, m);
     prune_checkpoints(options.dir, options.keep);
     return {};
   } catch (const Error& e) {
@@ -90,14 +69,42 @@ void Checkpointer::Impl::commit(long step, const std::string& local_error,
 
   std::vector<std::byte> decided;
   if (mpi.rank() == 0) {
-    const RankOutcome decision = decide(options, step, mpi.size(), parts);
-    if (decision.kind != RankOutcome::Kind::ok) {
+    const RankOutcome decision = decide(options, step, mpi.size(), parts, layout.node_of_rank);
+    if (decision.kind != RankOutcome::Kind::ok && !levels()) {
       std::error_code ec;
       fs::remove_all(detail::temp_step_folder(options.dir, step), ec);
     }
     decided = decision.encode();
   }
-  const RankOutcome decision = RankOutcome::decode(mpi.broadcast_bytes(decided, 0), "rank 0");
+  RankOutcome decision = RankOutcome::decode(mpi.broadcast_bytes(decided, 0), "rank 0");
+  detail::Manifest merged;
+  if (levels()) {
+    // Each node's leader commits its node folder (its ranks' shards and the partner copies it
+    // received); the step is committed on the local level once every node's folder is.
+    const bool leader = layout.leader_of(mpi.rank()) == mpi.rank();
+    RankOutcome local;
+    if (decision.kind == RankOutcome::Kind::ok) {
+      try {
+        merged = detail::decode_manifest(decision.text, "the commit decision");
+        if (leader) {
+          detail::publish_step(my_node_folder, step, merged);
+          prune_checkpoints(my_node_folder, options.keep);
+        }
+      } catch (const std::exception& e) {
+        local = {RankOutcome::Kind::failed, ErrorCategory::io,
+                 "rank " + std::to_string(mpi.rank()) + " (node folder " + my_node_folder +
+                     "): " + e.what()};
+      }
+      for (const auto& bytes : mpi.allgather_bytes(local.encode())) {
+        RankOutcome o = RankOutcome::decode(bytes, "a node leader");
+        if (o.kind != RankOutcome::Kind::ok && decision.kind == RankOutcome::Kind::ok) decision = o;
+      }
+    }
+    if (decision.kind != RankOutcome::Kind::ok && leader) {
+      std::error_code ec;
+      fs::remove_all(detail::temp_step_folder(my_node_folder, step), ec);
+    }
+  }
 
   std::lock_guard lock(status_mutex);
   status.total_seconds = std::chrono::duration<double>(CheckpointClock::now() - started).count();
@@ -111,6 +118,13 @@ void Checkpointer::Impl::commit(long step, const std::string& local_error,
     const bool any_reused = status.chunks_reused > 0;
     incremental_saves = any_reused ? incremental_saves + 1 : 0;
     failure = nullptr;
+    if (levels()) {
+      status.level = options.partner ? CheckpointLevel::partner : CheckpointLevel::local;
+      ++local_commits;
+      newest_local = step;
+      newest_local_manifest = std::move(merged);
+      newest_local_started = started;
+    }
   } else {
     status.state = SaveState::failed;
     status.error = decision.text;

@@ -31,26 +31,6 @@ using detail::ChunkRef;
 using detail::Manifest;
 using detail::RegionRecord;
 
-namespace {
-
-// Creates step-N.tmp (every rank tries; one wins). An existing name must be a real folder of this
-// user, as another rank of this job makes it: a symbolic link planted there would send the
-// shards and the manifest wherever it points, and the commit would publish that folder.
-void create_temp_step_folder(const std::string& tmp) {
-  if (::mkdir(tmp.c_str(), 0777) == 0) return;
-  if (errno != EEXIST) throw_errno("cannot create the step folder", errno, {{"folder", tmp}});
-  struct stat st {};
-  if (::lstat(tmp.c_str(), &st) != 0)
-    throw_errno("cannot examine the step folder", errno, {{"folder", tmp}});
-  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) {
-    throw Error(ErrorCategory::io,
-                "the step's temporary folder exists and is not a folder this job made",
-                {{"folder", tmp}});
-  }
-}
-
-}  // namespace
-
 // Copies `from` into `to` in parallel pieces with the streaming-store copy kernel.
 void parallel_copy(oneapi::tbb::task_arena& arena, std::span<const std::byte> from,
                    std::span<std::byte> to) {
@@ -106,7 +86,9 @@ std::size_t Checkpointer::Impl::layout_staging() {
 // copies only those that changed: unchanged state is read once and never copied or hashed again
 // (a changed chunk is hashed once more, from its copy, in the background).
 std::uint64_t Checkpointer::Impl::stage() {
-  const bool reuse_allowed = options.incremental && incremental_saves < options.full_every;
+  // A local level saves whole shards: each level must restore a step without older steps.
+  const bool reuse_allowed =
+      options.incremental && !levels() && incremental_saves < options.full_every;
   const std::size_t chunk = options.chunk_bytes;
   std::uint64_t raw = 0;
   scans.assign(regions.size(), ChunkScan{});
@@ -156,10 +138,10 @@ void Checkpointer::Impl::harvest() {
 
 Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
   const int rank = rt.rank();
-  const std::string dir = options.dir;
+  const std::string dir = save_folder();
   const std::string tmp = detail::temp_step_folder(dir, step);
   detail::make_folder(dir);
-  create_temp_step_folder(tmp);
+  detail::create_temp_step_folder(tmp);
   const std::string path = (fs::path(tmp) / detail::shard_name(rank)).string();
   detail::AppendWriter shard(path, 0666);  // & ~umask
 
@@ -315,11 +297,23 @@ void Checkpointer::Impl::run_save(long step, CheckpointClock::time_point started
     error = e.what();
     category = ErrorCategory::system;
   }
+  if (options.partner) {
+    // Every rank takes part in the exchange, even one whose shard failed (it sends nothing).
+    std::string partner_error;
+    try {
+      partner_error = send_to_partner(step);
+    } catch (const std::exception& e) {
+      partner_error = e.what();
+      category = ErrorCategory::distributed;
+    }
+    if (error.empty() && !partner_error.empty()) error = "partner copy: " + partner_error;
+  }
   if (!error.empty()) {
     // Our half-written shard goes now; rank 0 removes the folder once everyone has answered.
     std::error_code ec;
     fs::remove(
-        fs::path(detail::temp_step_folder(options.dir, step)) / detail::shard_name(rt.rank()), ec);
+        fs::path(detail::temp_step_folder(save_folder(), step)) / detail::shard_name(rt.rank()),
+        ec);
   }
   {
     std::lock_guard lock(status_mutex);
@@ -336,6 +330,16 @@ void Checkpointer::Impl::run_save(long step, CheckpointClock::time_point started
     status.error = e.what();
     failure = std::make_exception_ptr(Error(
         ErrorCategory::distributed, "checkpoint " + step_text(step) + " failed: " + e.what()));
+  }
+  bool committed = false;
+  {
+    std::lock_guard lock(status_mutex);
+    committed = status.state == SaveState::committed;
+  }
+  // The same decision on every rank: all saw the same commit and count the same local commits.
+  if (levels() && committed && options.drain_every > 0 &&
+      local_commits % options.drain_every == 0) {
+    start_drain(step, newest_local_manifest, started);
   }
 }
 

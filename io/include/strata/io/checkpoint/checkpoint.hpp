@@ -51,8 +51,24 @@ inline Codec no_compression() { return {Codec::Kind::none, 0, false}; }
 
 struct CheckpointOptions {
   // Folder holding one sub-folder per step (created 0777 & ~umask if missing; an existing folder
-  // keeps its permissions).
+  // keeps its permissions). With local_dir set this is the `shared` level: the folder on the
+  // parallel file system that steps are drained to in the background.
   std::string dir = "ckpt";
+  // The `local` level: a node-local folder (a tmpfs, a local SSD, $SLURM_TMPDIR). Each node keeps
+  // its steps in local_dir/node-<name>/ (the name is the host name, or STRATA_NODE_NAME when set:
+  // tests simulate several nodes on one machine with it). A save commits here, the fastest level;
+  // the drain to `dir` follows in the background. Empty: no local level, saves go to `dir`.
+  // A local level saves whole shards (no incremental reuse): each level must restore a step on
+  // its own.
+  std::string local_dir;
+  // The `partner` level (needs local_dir): each rank's shard is also sent over MPI to the rank of
+  // the same node-local index on the next node, which writes it into its node's local folder; a
+  // save commits once both copies are written. The job must span at least two nodes
+  // (Error(invalid_argument) otherwise: a copy on the same node protects nothing).
+  bool partner = false;
+  // With local_dir: drain every Nth committed step to `dir` (1: every one; 0: only when
+  // finish_drain() asks, e.g. at a stop signal, or by `strata ckpt drain`).
+  int drain_every = 1;
   // due() turns true this many seconds after the last save started (0: never by time) ...
   double every_seconds = 0;
   // ... or on steps that are multiples of this (0: never by step count).
@@ -90,6 +106,20 @@ struct MappedRows {
 
 enum class SaveState { none, in_flight, committed, failed };
 
+// Where a step is stored. `local`: the node-local folders; `partner`: the node-local folders,
+// some ranks' shards rebuilt from the copies on other nodes; `shared`: the folder `dir`.
+enum class CheckpointLevel : std::uint8_t { local, partner, shared };
+const char* to_string(CheckpointLevel level) noexcept;
+
+// The drain of a step from the local level to `shared`. Times in seconds from the step's save().
+struct DrainStatus {
+  long step = -1;
+  SaveState state = SaveState::none;
+  std::string error;         // why it failed, when failed
+  double safe_seconds = 0;   // from save() to the commit in `shared`
+  double drain_seconds = 0;  // the drain alone
+};
+
 // What the last save did. Times in seconds; bytes as given to save() and as written to disk.
 struct SaveStatus {
   long step = -1;
@@ -101,6 +131,9 @@ struct SaveStatus {
   std::uint64_t written_bytes = 0; // this rank's shard bytes (compressed, without reused chunks)
   std::uint64_t chunks_written = 0;
   std::uint64_t chunks_reused = 0;
+  // The level the save committed at: `shared` without local_dir, else `local` (or `partner` when
+  // partner copies were written too).
+  CheckpointLevel level = CheckpointLevel::shared;
 };
 
 // A checkpoint passed over by restore_latest(), and why (naming the rank, shard and check).
@@ -111,6 +144,8 @@ struct SkippedCheckpoint {
 
 struct RestoreReport {
   std::optional<long> step;                // restored step, if any
+  CheckpointLevel level = CheckpointLevel::shared;  // where it came from
+  std::vector<int> rebuilt_ranks;          // level partner: ranks whose shards came from a partner
   std::vector<SkippedCheckpoint> skipped;  // newer checkpoints that failed verification
 };
 
@@ -199,6 +234,17 @@ class Checkpointer {
   // The last save's status, without waiting.
   SaveStatus status() const;
 
+  // Collective. With local_dir: makes sure the newest committed step is safe beyond the job —
+  // waits for the save in flight and for its drain, and drains the newest step when no drain
+  // took it (drain_every) — and returns the drain's status (state none when no step exists,
+  // committed when the step was already in `dir`). Without local_dir: wait()'s step, committed.
+  // For a stop signal: the measured time from save() to the shared commit is what the lead
+  // time must cover (Runtime::note_checkpoint_seconds warns when it does not). Throws the
+  // drain's error (Error(io), Error(distributed)); the step then stays on the local level.
+  DrainStatus finish_drain();
+  // The last drain's status, without waiting.
+  DrainStatus drain_status() const;
+
   // Collective. Restores the newest checkpoint that verifies on every rank into the protected
   // regions and returns its step; nullopt when there is none. Checkpoints that fail (a corrupt,
   // truncated or missing shard, a truncated manifest, a region that no longer matches) are
@@ -251,6 +297,35 @@ std::vector<std::string> verify_checkpoint(const std::string& dir, long step);
 // references. Unfinished `.tmp` folders are left alone (a running job may be writing one; the
 // next Checkpointer on the folder removes them). Returns the steps removed.
 std::vector<long> prune_checkpoints(const std::string& dir, int keep);
+
+// A step as the levels hold it: in `shared` (complete with its manifest), and in the node-local
+// folders of local_dir (node-<name>/ each): `local` when every rank's shard is in the folder of
+// the node that wrote it, `partner` when some are only in another node's folder (a partner
+// copy), `incomplete` when some shard is in no folder. Presence only: restore verifies.
+struct StepLevels {
+  long step = 0;
+  int ranks = 0;
+  bool shared = false;
+  std::string local;               // "local", "partner", "incomplete" or "" (not on the level)
+  std::vector<std::string> nodes;  // node folders holding part of it
+};
+struct LevelListing {
+  std::vector<StepLevels> steps;  // oldest first
+  // What a restart on the same nodes would use: the newest step the local folders can rebuild,
+  // else the newest in `shared`; nullopt when none.
+  std::optional<long> restart_step;
+  CheckpointLevel restart_level = CheckpointLevel::shared;
+};
+LevelListing list_checkpoint_levels(const std::string& dir, const std::string& local_dir);
+
+// Finishes a drain by hand (a job epilogue, or after a job died mid-drain): copies `step`
+// (nullopt: the newest step the local folders hold whole that `dir` lacks) from the node folders
+// of local_dir into `dir` with the two-phase commit, each shard checked against the manifest's
+// SHA-256 first. Returns the step drained, nullopt when there was nothing to drain. Throws
+// Error(io) when a shard is in no folder or a copy fails (then `dir` is unchanged), or when a job
+// holds `dir`.
+std::optional<long> drain_checkpoint(const std::string& dir, const std::string& local_dir,
+                                     std::optional<long> step = std::nullopt);
 
 // Reads one region of a verified checkpoint as the whole global array (row-major bytes).
 // Throws Error(corrupt_data) when a chunk fails its checksum, Error(invalid_argument) for an

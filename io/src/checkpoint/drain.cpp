@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: Apache-2.0
+// The levels above the node-local one: the partner copy a save sends over MPI before it commits,
+// and the drain of a committed local step to the shared folder — on its own thread and
+// communicator, at low CPU priority while the simulation computes, committed in `shared` with the
+// same two-phase rule as any save (every rank copies its shard into step-N.tmp and fsyncs it;
+// rank 0 writes the manifest, renames, fsyncs the folder).
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "checkpoint/checkpointer_impl.hpp"
+#include "checkpoint/rank_outcome.hpp"
+#include "files/publish_file.hpp"
+#include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/log.hpp"
+
+namespace strata::io {
+
+namespace fs = std::filesystem;
+using detail::RankOutcome;
+
+// Nice value of the drain thread: the copy yields the CPU to the simulation's threads.
+constexpr int kDrainNice = 10;
+
+const char* to_string(CheckpointLevel level) noexcept {
+  switch (level) {
+    case CheckpointLevel::local:
+      return "local";
+    case CheckpointLevel::partner:
+      return "partner";
+    case CheckpointLevel::shared:
+      return "shared";
+  }
+  return "shared";
+}
+
+std::string Checkpointer::Impl::send_to_partner(long step) {
+  std::vector<detail::FileTransfer> transfers;
+  for (int r = 0; r < static_cast<int>(layout.partner.size()); ++r) {
+    transfers.push_back({r, layout.partner[static_cast<std::size_t>(r)]});
+  }
+  // Shard t is rank t's: read from the sender's node folder, written into the receiver's.
+  const std::string tmp = detail::temp_step_folder(my_node_folder, step);
+  return detail::transfer_files(
+      *commit_mpi, transfers,
+      [&](std::size_t t) {
+        return (fs::path(tmp) / detail::shard_name(static_cast<int>(t))).string();
+      },
+      [&](std::size_t t) {
+        return (fs::path(tmp) / detail::shard_name(static_cast<int>(t))).string();
+      });
+}
+
+void Checkpointer::Impl::start_drain(long step, detail::Manifest manifest,
+                                     CheckpointClock::time_point started) {
+  {
+    std::lock_guard lock(status_mutex);
+    drain = DrainStatus{};
+    drain.step = step;
+    drain.state = SaveState::in_flight;
+    drain_failure = nullptr;
+  }
+  drain_harvested = false;
+  if (async) {
+    drainer = std::thread([this, step, m = std::move(manifest), started] {
+      // Linux gives threads their own nice value: only this thread yields.
+      (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kDrainNice);
+      run_drain(step, m, started);
+    });
+  } else {
+    run_drain(step, manifest, started);
+  }
+}
+
+void Checkpointer::Impl::run_drain(long step, const detail::Manifest& manifest,
+                                   CheckpointClock::time_point started) {
+  const auto began = CheckpointClock::now();
+  MpiContext& mpi = *drain_mpi;
+  RankOutcome mine;
+  const std::string tmp = detail::temp_step_folder(options.dir, step);
+  try {
+    detail::create_temp_step_folder(tmp);
+    detail::copy_file_durably(detail::shard_path(my_node_folder, step, mpi.rank()),
+                              (fs::path(tmp) / detail::shard_name(mpi.rank())).string());
+  } catch (const std::exception& e) {
+    mine = {RankOutcome::Kind::failed, ErrorCategory::io,
+            "rank " + std::to_string(mpi.rank()) + ": " + e.what()};
+  }
+  std::vector<std::byte> decided;
+  try {
+    auto parts = mpi.gather_bytes(mine.encode(), 0);
+    if (mpi.rank() == 0) {
+      RankOutcome decision;
+      for (std::size_t r = 0; r < parts.size() && decision.kind == RankOutcome::Kind::ok; ++r) {
+        decision = RankOutcome::decode(parts[r], "rank " + std::to_string(r));
+      }
+      if (decision.kind == RankOutcome::Kind::ok) {
+        try {
+          detail::publish_step(options.dir, step, manifest);
+          prune_checkpoints(options.dir, options.keep);
+        } catch (const std::exception& e) {
+          decision = {RankOutcome::Kind::failed, ErrorCategory::io,
+                      std::string("rank 0 (commit): ") + e.what()};
+        }
+      }
+      if (decision.kind != RankOutcome::Kind::ok) {
+        std::error_code ec;
+        fs::remove_all(tmp, ec);
+      }
+      decided = decision.encode();
+    }
+    const RankOutcome decision = RankOutcome::decode(mpi.broadcast_bytes(decided, 0), "rank 0");
+    const auto now = CheckpointClock::now();
+    std::lock_guard lock(status_mutex);
+    drain.drain_seconds = std::chrono::duration<double>(now - began).count();
+    drain.safe_seconds = std::chrono::duration<double>(now - started).count();
+    if (decision.kind == RankOutcome::Kind::ok) {
+      drain.state = SaveState::committed;
+      newest_drained = step;
+    } else {
+      drain.state = SaveState::failed;
+      drain.error = decision.text;
+      drain_failure =
+          std::make_exception_ptr(Error(ErrorCategory::io,
+                                        "drain of checkpoint " + step_text(step) +
+                                            " to the shared folder failed: " + decision.text +
+                                            " (the step stays on the local level)",
+                                        {{"folder", options.dir}, {"step", std::to_string(step)}}));
+    }
+  } catch (const std::exception& e) {
+    std::lock_guard lock(status_mutex);
+    drain.state = SaveState::failed;
+    drain.error = e.what();
+    drain_failure = std::make_exception_ptr(
+        Error(ErrorCategory::distributed,
+              "drain of checkpoint " + step_text(step) + " failed: " + e.what()));
+  }
+}
+
+void Checkpointer::Impl::join_drain() {
+  if (drainer.joinable()) drainer.join();
+  if (drain_harvested) return;
+  drain_harvested = true;
+  std::lock_guard lock(status_mutex);
+  if (drain.state == SaveState::committed) {
+    // What a stop signal's lead time must cover with a local level: save() to the shared commit.
+    rt.note_checkpoint_seconds(drain.safe_seconds);
+    if (rt.rank() == 0) {
+      log::info("checkpoint " + step_text(drain.step) + " drained to the shared folder in " +
+                std::to_string(drain.drain_seconds) + " s (" + std::to_string(drain.safe_seconds) +
+                " s after its save)");
+    }
+  } else if (drain.state == SaveState::failed && rt.rank() == 0) {
+    log::warn("checkpoint " + step_text(drain.step) +
+              " was not drained to the shared folder: " + drain.error);
+  }
+}
+
+DrainStatus Checkpointer::finish_drain() {
+  Impl& d = *impl_;
+  d.harvest();
+  d.join_drain();
+  if (!d.levels()) {
+    DrainStatus st;
+    std::lock_guard lock(d.status_mutex);
+    st.step = d.status.step;
+    st.state = d.status.state == SaveState::committed ? SaveState::committed : SaveState::none;
+    st.safe_seconds = d.status.total_seconds;
+    return st;
+  }
+  if (d.newest_local && (!d.newest_drained || *d.newest_drained < *d.newest_local)) {
+    const auto began = CheckpointClock::now();
+    d.start_drain(*d.newest_local, d.newest_local_manifest, d.newest_local_started);
+    d.join_drain();
+    const double seconds = std::chrono::duration<double>(CheckpointClock::now() - began).count();
+    if (d.rt.stop_requested() && d.rt.rank() == 0) {
+      log::info("stop: newest checkpoint drained to the shared folder in " +
+                std::to_string(seconds) + " s");
+    }
+  }
+  std::exception_ptr failure;
+  DrainStatus st;
+  {
+    std::lock_guard lock(d.status_mutex);
+    st = d.drain;
+    failure = d.drain_failure;
+  }
+  if (d.newest_drained && d.newest_local && *d.newest_drained == *d.newest_local &&
+      st.state != SaveState::failed) {
+    st.step = *d.newest_drained;
+    st.state = SaveState::committed;
+  }
+  if (failure) std::rethrow_exception(failure);
+  return st;
+}
+
+DrainStatus Checkpointer::drain_status() const {
+  std::lock_guard lock(impl_->status_mutex);
+  return impl_->drain;
+}
+
+}  // namespace strata::io
