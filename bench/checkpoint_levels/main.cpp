@@ -6,7 +6,7 @@
 // much a drain in flight slows a concurrently computing 5-point stencil (steps per second with and
 // without one). Times are the slowest rank's, medians over --repeats. Run on 2 "nodes" x 2 ranks:
 //
-//   mpirun -np 2 env STRATA_NODE_NAME=a strata_bench_checkpoint_levels --shared S --local L : \
+//   mpirun -np 2 env STRATA_NODE_NAME=a strata_bench_checkpoint_levels --shared S --local L :
 //          -np 2 env STRATA_NODE_NAME=b strata_bench_checkpoint_levels --shared S --local L
 #include <fcntl.h>
 #include <unistd.h>
