@@ -153,9 +153,9 @@ TEST(HandleArenaConcurrency, StaleHandleAfterFreeAndReuseIsRejected) {
 
   std::thread churn([&] {
     while (readers_started.load() < 2) std::this_thread::yield();
-    // At least 3,000 rounds, and on until the readers have seen 1,000 handles go stale (the
+    // At least 2,000 rounds, and on until the readers have seen 300 handles go stale (the
     // machine may run the readers late); bounded in case they never get a CPU.
-    for (int i = 0; i < 3000 || (stale_checks.load() < 1000 && i < 1'000'000); ++i) {
+    for (int i = 0; i < 2000 || (stale_checks.load() < 300 && i < 1'000'000); ++i) {
       Handle old = unpack(current.load());
       ASSERT_TRUE(arena.free(old));
       Handle fresh = allocate_with_pattern(arena, 8);

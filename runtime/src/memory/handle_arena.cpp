@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // HandleArena: a slot table that never moves (segments) and two bump-allocated tiers of records —
-// a 16-byte header naming the slot, then the object. A slot's state word packs the generation,
-// a live bit, a moving bit and a count of write pins; readers check it before and after loading
-// the object's address, so a freed or reused slot is never mistaken for the handle's object.
+// a 16-byte header (slot, size, age), then the object. A slot's state word packs the generation,
+// the live, moving and slow-tier bits and a count of write pins; readers check it before and
+// after loading the object's address (inline, in the header), so a freed or reused slot is never
+// mistaken for the handle's object.
 // Mutations are serialised by one lock; compaction copies a tier's live records into a fresh
 // region and retires the old one through the epoch domain, so no reader's pointer is overwritten.
 #include "strata/runtime/base/assert.hpp"
@@ -27,32 +28,17 @@
 
 namespace strata {
 
-// State word: generation in the high 32 bits, then the live and moving bits, then write pins.
-struct HandleArena::Slot {
-  std::atomic<std::uint64_t> word{0};
-  std::atomic<std::byte*> address{nullptr};
-  std::atomic<std::uint32_t> bytes{0};
-  std::atomic<HandleState> tier{HandleState::invalid};
-  std::uint8_t age = 0;  // under the arena's lock
-};
-
 namespace {
-
-constexpr std::uint64_t kLive = std::uint64_t{1} << 31;
-constexpr std::uint64_t kMoving = std::uint64_t{1} << 30;
-constexpr std::uint64_t kPinMask = kMoving - 1;
 
 std::uint32_t generation_of(std::uint64_t word) noexcept {
   return static_cast<std::uint32_t>(word >> 32);
-}
-bool holds(std::uint64_t word, Handle h) noexcept {
-  return (word & kLive) != 0 && generation_of(word) == h.generation;
 }
 
 struct RecordHeader {
   std::uint32_t slot;
   std::uint32_t bytes;
-  std::uint64_t reserved;
+  std::uint32_t age;  // fast-tier compactions survived
+  std::uint32_t reserved;
 };
 static_assert(sizeof(RecordHeader) == HandleArena::kAlignment);
 
@@ -60,6 +46,12 @@ constexpr std::size_t kMinTierBytes = 64 * 1024;
 
 std::size_t record_bytes(std::size_t bytes) noexcept {
   return sizeof(RecordHeader) + round_up(bytes, HandleArena::kAlignment);
+}
+
+RecordHeader header_of(const std::byte* object) noexcept {
+  RecordHeader header;
+  std::memcpy(&header, object - sizeof(RecordHeader), sizeof(header));
+  return header;
 }
 
 // Write guards the calling thread holds, and on which arena (kManyArenas when on several).
@@ -72,6 +64,13 @@ void pause_briefly(unsigned& spins) noexcept {
 }
 
 }  // namespace
+
+// Under the arena's lock, in a tier being walked: the record of `object` is live when its slot is
+// live and still points at it (a freed object's slot does not; a promoted one points elsewhere).
+bool HandleArena::record_is_live(const Slot& s, const std::byte* object) noexcept {
+  return (s.word.load(std::memory_order_relaxed) & kLiveBit) != 0 &&
+         s.address.load(std::memory_order_relaxed) == object;
+}
 
 std::string_view to_string(HandleState state) noexcept {
   switch (state) {
@@ -97,11 +96,14 @@ HandleArena::HandleArena(MemoryManager& memory, HandleArenaOptions options)
                 {{"promote_after", std::to_string(options_.promote_after)}});
   }
   auto fraction_ok = [](double f) { return f > 0.0 && f <= 1.0; };
-  if (!fraction_ok(options_.compact_at) || !fraction_ok(options_.slow_usage_limit)) {
+  if (!fraction_ok(options_.compact_at) || !fraction_ok(options_.slow_usage_limit) ||
+      !(options_.slow_compact_garbage >= 0.0 && options_.slow_compact_garbage < 1.0)) {
     throw Error(ErrorCategory::invalid_argument,
-                "handle arena compact_at and slow_usage_limit are fractions in (0, 1]",
+                "handle arena compact_at and slow_usage_limit are fractions in (0, 1], "
+                "slow_compact_garbage in [0, 1)",
                 {{"compact_at", std::to_string(options_.compact_at)},
-                 {"slow_usage_limit", std::to_string(options_.slow_usage_limit)}});
+                 {"slow_usage_limit", std::to_string(options_.slow_usage_limit)},
+                 {"slow_compact_garbage", std::to_string(options_.slow_compact_garbage)}});
   }
   slow_lane_bytes_ = options_.slow_lane_bytes != 0 ? options_.slow_lane_bytes
                                                    : options_.fast_bytes / kLargeFraction;
@@ -114,6 +116,7 @@ HandleArena::HandleArena(MemoryManager& memory, HandleArenaOptions options)
     ::close(fd);
     slow_path_ = options_.slow_file;
   }
+  spares_.reserve(kSpareRegions);
   fast_.which = HandleState::fast;
   slow_.which = HandleState::slow;
   fast_.region = make_region(options_.fast_bytes, false, {});
@@ -129,6 +132,16 @@ HandleArena::~HandleArena() {
 
 std::unique_ptr<PlacedRegion> HandleArena::make_region(std::size_t bytes, bool slow,
                                                         const std::string& file) {
+  if (file.empty()) {
+    std::lock_guard lock(spare_mutex_);
+    auto it = std::find_if(spares_.begin(), spares_.end(),
+                           [bytes](const auto& r) { return r->size() == bytes; });
+    if (it != spares_.end()) {
+      std::unique_ptr<PlacedRegion> r = std::move(*it);
+      spares_.erase(it);
+      return r;
+    }
+  }
   RegionOptions o{.placement = options_.placement, .largest_pages = PageSize::transparent};
   if (slow && !file.empty()) {
     o.largest_pages = PageSize::base;
@@ -137,8 +150,31 @@ std::unique_ptr<PlacedRegion> HandleArena::make_region(std::size_t bytes, bool s
   return std::make_unique<PlacedRegion>(memory_.region(bytes, std::move(o)));
 }
 
+namespace {
+struct RetiredRegion {
+  HandleArena* arena;
+  std::unique_ptr<PlacedRegion> region;
+};
+}  // namespace
+
 void HandleArena::retire_regions(std::vector<std::unique_ptr<PlacedRegion>> regions) {
-  for (auto& r : regions) domain_.retire(r.release());
+  if (regions.empty()) return;
+  for (auto& r : regions) {
+    auto* retired = new RetiredRegion{this, std::move(r)};
+    domain_.retire(retired, [](void* p) {
+      std::unique_ptr<RetiredRegion> due(static_cast<RetiredRegion*>(p));
+      due->arena->recycle(std::move(due->region));
+    });
+  }
+  // A compaction retires a whole tier: have it back as soon as the readers allow, rather than
+  // after the domain's usual 64 pending objects.
+  domain_.reclaim();
+}
+
+void HandleArena::recycle(std::unique_ptr<PlacedRegion> region) noexcept {
+  if (!region->file().empty()) return;  // its file is gone (renamed over): unmap it
+  std::lock_guard lock(spare_mutex_);
+  if (spares_.size() < kSpareRegions) spares_.push_back(std::move(region));  // reserved: no throw
 }
 
 void HandleArena::check_not_writing(const char* what) const {
@@ -148,25 +184,6 @@ void HandleArena::check_not_writing(const char* what) const {
                     " while this thread holds a write guard on it (a relocation would wait for "
                     "the guard forever)");
   }
-}
-
-const HandleArena::Slot* HandleArena::slot_at(std::uint32_t index) const noexcept {
-  const std::uint64_t x = std::uint64_t{index} + (std::uint64_t{1} << kFirstSegmentBits);
-  const unsigned top = static_cast<unsigned>(std::bit_width(x)) - 1;
-  const Slot* segment = segments_[top - kFirstSegmentBits].load(std::memory_order_acquire);
-  return segment == nullptr ? nullptr : segment + (x - (std::uint64_t{1} << top));
-}
-
-const HandleArena::Slot* HandleArena::live_slot(Handle h, std::byte** address) const noexcept {
-  if (h.generation == 0) return nullptr;
-  const Slot* s = slot_at(h.index);
-  if (s == nullptr || !holds(s->word.load(std::memory_order_acquire), h)) return nullptr;
-  std::byte* p = s->address.load(std::memory_order_acquire);
-  // Still this generation after the address was read: the address is this object's (its current
-  // or a relocated copy the epoch domain keeps), never a later object's in the same slot.
-  if (!holds(s->word.load(std::memory_order_acquire), h)) return nullptr;
-  if (address != nullptr) *address = p;
-  return s;
 }
 
 std::uint32_t HandleArena::take_slot() {
@@ -189,10 +206,10 @@ std::uint32_t HandleArena::take_slot() {
   return index;
 }
 
-std::byte* HandleArena::place(Tier& t, std::uint32_t index, std::size_t bytes) {
+std::byte* HandleArena::place(Tier& t, std::uint32_t index, std::size_t bytes, unsigned age) {
   const std::size_t need = record_bytes(bytes);
   STRATA_ASSERT(t.region->size() - t.used >= need);
-  RecordHeader header{index, static_cast<std::uint32_t>(bytes), 0};
+  RecordHeader header{index, static_cast<std::uint32_t>(bytes), age, 0};
   std::byte* record = t.region->data() + t.used;
   std::memcpy(record, &header, sizeof(header));
   t.used += need;
@@ -201,8 +218,8 @@ std::byte* HandleArena::place(Tier& t, std::uint32_t index, std::size_t bytes) {
   return record + sizeof(RecordHeader);
 }
 
-void HandleArena::relocate(Slot& s, std::byte* to, const std::byte* from,
-                           std::size_t bytes) noexcept {
+void HandleArena::relocate(Slot& s, std::byte* to, const std::byte* from, std::size_t bytes,
+                           bool to_slow) noexcept {
   // Claim the object: no write pin held, none can start until the move is published.
   unsigned spins = 0;
   std::uint64_t w = s.word.load(std::memory_order_relaxed);
@@ -212,14 +229,15 @@ void HandleArena::relocate(Slot& s, std::byte* to, const std::byte* from,
       w = s.word.load(std::memory_order_relaxed);
       continue;
     }
-    if (s.word.compare_exchange_weak(w, w | kMoving, std::memory_order_acq_rel,
+    if (s.word.compare_exchange_weak(w, w | kMovingBit, std::memory_order_acq_rel,
                                      std::memory_order_relaxed)) {
       break;
     }
   }
   std::memcpy(to, from, bytes);
   s.address.store(to, std::memory_order_release);
-  s.word.fetch_and(~kMoving, std::memory_order_release);
+  // Clears the moving bit (set) and sets the slow bit (clear) in one step when promoting.
+  s.word.fetch_xor(kMovingBit | (to_slow ? kSlowBit : 0), std::memory_order_release);
   ++relocations_;
 }
 
@@ -268,17 +286,15 @@ void HandleArena::rebuild_tier(Tier& t, std::size_t capacity) {
     std::memcpy(&header, base + read, sizeof(header));
     const std::size_t size = record_bytes(header.bytes);
     STRATA_ASSERT(header.slot < slot_count_ && read + size <= old_used);
-    Slot& s = const_cast<Slot&>(*slot_at(header.slot));
+    Slot& s = *slot_at(header.slot);
     std::byte* object = base + read + sizeof(RecordHeader);
-    const bool live = (s.word.load(std::memory_order_relaxed) & kLive) != 0 &&
-                      s.tier.load(std::memory_order_relaxed) == t.which &&
-                      s.address.load(std::memory_order_relaxed) == object;
     read += size;
-    if (!live) continue;
-    if (fast && ++s.age > options_.promote_after) {
-      move_to_slow(header.slot, object);  // compact_fast made room for it
+    if (!record_is_live(s, object)) continue;
+    const unsigned age = fast ? header.age + 1 : header.age;
+    if (fast && age > options_.promote_after) {
+      move_to_slow(header.slot, object, header.bytes);  // compact_fast made room for it
     } else {
-      relocate(s, place(t, header.slot, header.bytes), object, header.bytes);
+      relocate(s, place(t, header.slot, header.bytes, age), object, header.bytes, false);
     }
   }
   if (!file.empty()) {
@@ -298,23 +314,18 @@ void HandleArena::compact_fast() {
   for (std::size_t read = 0; read < fast_.used;) {
     RecordHeader header;
     std::memcpy(&header, base + read, sizeof(header));
-    const Slot& s = *slot_at(header.slot);
-    const bool live = (s.word.load(std::memory_order_relaxed) & kLive) != 0 &&
-                      s.tier.load(std::memory_order_relaxed) == HandleState::fast &&
-                      s.address.load(std::memory_order_relaxed) == base + read + sizeof(header);
-    if (live && s.age + 1u > options_.promote_after) promoted_bytes += record_bytes(header.bytes);
+    const bool live = record_is_live(*slot_at(header.slot), base + read + sizeof(header));
+    if (live && header.age + 1 > options_.promote_after) {
+      promoted_bytes += record_bytes(header.bytes);
+    }
     read += record_bytes(header.bytes);
   }
   if (promoted_bytes != 0) make_room_in_slow(promoted_bytes);
   rebuild_tier(fast_, fast_.region->size());
 }
 
-void HandleArena::move_to_slow(std::uint32_t index, std::byte* from) {
-  Slot& s = const_cast<Slot&>(*slot_at(index));
-  const std::size_t bytes = s.bytes.load(std::memory_order_relaxed);
-  std::byte* to = place(slow_, index, bytes);
-  relocate(s, to, from, bytes);
-  s.tier.store(HandleState::slow, std::memory_order_relaxed);
+void HandleArena::move_to_slow(std::uint32_t index, std::byte* from, std::size_t bytes) {
+  relocate(*slot_at(index), place(slow_, index, bytes, 0), from, bytes, true);
   ++promotions_;
 }
 
@@ -330,8 +341,9 @@ Handle HandleArena::allocate(std::size_t bytes) {
   {
     std::lock_guard lock(mutex_);
     const std::uint32_t index = take_slot();
-    Slot& s = const_cast<Slot&>(*slot_at(index));
+    Slot& s = *slot_at(index);
     std::byte* object = nullptr;
+    std::uint64_t tier_bit = 0;
     try {
       const std::size_t capacity = fast_.region->size();
       if (bytes < slow_lane_bytes_ && need <= capacity) {
@@ -340,28 +352,23 @@ Handle HandleArena::allocate(std::size_t bytes) {
                  options_.compact_at * static_cast<double>(capacity);
         };
         if (options_.auto_compact && over_threshold()) compact_fast();
-        if (capacity - fast_.used >= need) {
-          object = place(fast_, index, bytes);
-          s.tier.store(HandleState::fast, std::memory_order_relaxed);
-        }
+        if (capacity - fast_.used >= need) object = place(fast_, index, bytes, 0);
       }
       if (object == nullptr) {
         make_room_in_slow(need);
-        object = place(slow_, index, bytes);
-        s.tier.store(HandleState::slow, std::memory_order_relaxed);
+        object = place(slow_, index, bytes, 0);
+        tier_bit = kSlowBit;
       }
     } catch (...) {
       free_slots_.push_back(index);
       throw;
     }
-    s.age = 0;
-    s.bytes.store(static_cast<std::uint32_t>(bytes), std::memory_order_relaxed);
     s.address.store(object, std::memory_order_release);
     // A reused slot's generation moved on when it was freed; a fresh one starts at 1.
     if (generation_of(s.word.load(std::memory_order_relaxed)) == 0) {
-      s.word.store((std::uint64_t{1} << 32) | kLive, std::memory_order_release);
+      s.word.store((std::uint64_t{1} << 32) | kLiveBit | tier_bit, std::memory_order_release);
     } else {
-      s.word.fetch_or(kLive, std::memory_order_release);
+      s.word.fetch_or(kLiveBit | tier_bit, std::memory_order_release);
     }
     h = Handle{index, generation_of(s.word.load(std::memory_order_relaxed))};
     retired.swap(retired_);
@@ -372,10 +379,12 @@ Handle HandleArena::allocate(std::size_t bytes) {
 
 bool HandleArena::free(Handle h) noexcept {
   std::lock_guard lock(mutex_);
-  if (live_slot(h, nullptr) == nullptr) return false;
-  Slot& s = const_cast<Slot&>(*slot_at(h.index));
-  Tier& t = tier(s.tier.load(std::memory_order_relaxed));
-  const std::size_t record = record_bytes(s.bytes.load(std::memory_order_relaxed));
+  std::byte* object = nullptr;
+  Slot* live = live_slot(h, &object);
+  if (live == nullptr) return false;
+  Slot& s = *live;
+  Tier& t = tier(state(h));
+  const std::size_t record = record_bytes(header_of(object).bytes);
   STRATA_ASSERT(t.objects > 0 && t.live_bytes >= record);
   t.live_bytes -= record;
   --t.objects;
@@ -388,27 +397,21 @@ bool HandleArena::free(Handle h) noexcept {
     next = (std::uint64_t{g} << 32) | (w & kPinMask);
   } while (!s.word.compare_exchange_weak(w, next, std::memory_order_release,
                                          std::memory_order_relaxed));
-  s.tier.store(HandleState::invalid, std::memory_order_relaxed);
   free_slots_.push_back(h.index);
   return true;
-}
-
-const void* HandleArena::get(const ReadGuard&, Handle h) const noexcept {
-  std::byte* p = nullptr;
-  return live_slot(h, &p) == nullptr ? nullptr : p;
 }
 
 HandleArena::WriteGuard HandleArena::write(Handle h) {
   WriteGuard g;
   g.read_.emplace(domain_);
   if (h.generation == 0) return WriteGuard();
-  Slot* s = const_cast<Slot*>(slot_at(h.index));
+  Slot* s = slot_at(h.index);
   if (s == nullptr) return WriteGuard();
   std::uint64_t w = s->word.load(std::memory_order_acquire);
   unsigned spins = 0;
   while (true) {
     if (!holds(w, h)) return WriteGuard();
-    if ((w & kMoving) != 0 || (w & kPinMask) == kPinMask) {
+    if ((w & kMovingBit) != 0 || (w & kPinMask) == kPinMask) {
       pause_briefly(spins);
       w = s->word.load(std::memory_order_acquire);
       continue;
@@ -440,27 +443,11 @@ HandleArena::WriteGuard::~WriteGuard() {
   if (--write_guards_held == 0) guarded_arena = nullptr;
 }
 
-void* HandleArena::try_get(Handle h) noexcept {
-  std::byte* p = nullptr;
-  return live_slot(h, &p) == nullptr ? nullptr : p;
-}
-
-const void* HandleArena::try_get(Handle h) const noexcept {
-  return const_cast<HandleArena*>(this)->try_get(h);
-}
-
-HandleState HandleArena::state(Handle h) const noexcept {
-  const Slot* s = live_slot(h, nullptr);
-  if (s == nullptr) return HandleState::invalid;
-  HandleState tier = s->tier.load(std::memory_order_relaxed);
-  return live_slot(h, nullptr) == nullptr ? HandleState::invalid : tier;
-}
-
 std::size_t HandleArena::size_of(Handle h) const noexcept {
-  const Slot* s = live_slot(h, nullptr);
-  if (s == nullptr) return 0;
-  std::size_t bytes = s->bytes.load(std::memory_order_relaxed);
-  return live_slot(h, nullptr) == nullptr ? 0 : bytes;
+  // The size is in the record header, which a compaction may retire: read it inside a section.
+  auto guard = domain_.read();
+  std::byte* object = nullptr;
+  return live_slot(h, &object) == nullptr ? 0 : header_of(object).bytes;
 }
 
 bool HandleArena::promote(Handle h) {
@@ -470,16 +457,15 @@ bool HandleArena::promote(Handle h) {
   {
     std::lock_guard lock(mutex_);
     std::byte* from = nullptr;
-    const Slot* s = live_slot(h, &from);
-    if (s != nullptr) {
+    if (live_slot(h, &from) != nullptr) {
       valid = true;
-      if (s->tier.load(std::memory_order_relaxed) == HandleState::fast) {
-        const std::size_t record = record_bytes(s->bytes.load(std::memory_order_relaxed));
-        make_room_in_slow(record);
+      if (state(h) == HandleState::fast) {
+        const std::size_t bytes = header_of(from).bytes;
+        make_room_in_slow(record_bytes(bytes));
         // The fast record stays behind as a hole (its slot no longer points at it).
-        fast_.live_bytes -= record;
+        fast_.live_bytes -= record_bytes(bytes);
         --fast_.objects;
-        move_to_slow(h.index, from);
+        move_to_slow(h.index, from, bytes);
       }
     }
     retired.swap(retired_);
@@ -493,8 +479,12 @@ void HandleArena::compact() {
   std::vector<std::unique_ptr<PlacedRegion>> retired;
   {
     std::lock_guard lock(mutex_);
-    compact_fast();
-    rebuild_tier(slow_, slow_.region->size());
+    if (fast_.used != 0) compact_fast();
+    const std::size_t holes = slow_.used - slow_.live_bytes;
+    if (holes != 0 && static_cast<double>(holes) >=
+                          options_.slow_compact_garbage * static_cast<double>(slow_.used)) {
+      rebuild_tier(slow_, slow_.region->size());
+    }
     retired.swap(retired_);
   }
   retire_regions(std::move(retired));

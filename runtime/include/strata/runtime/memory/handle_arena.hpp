@@ -22,6 +22,7 @@
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -79,6 +80,10 @@ struct HandleArenaOptions {
   // at most this fraction of it (0 < f <= 1); else it doubles until they do. 0.5 copies at most
   // one byte per byte allocated; nearer 1 saves memory and copies more often.
   double slow_usage_limit = 0.5;
+  // compact() copies the slow tier only when at least this fraction of its used bytes are holes
+  // left by freed or promoted objects (0 <= f < 1; 0 copies it whenever it has any): old objects
+  // are not moved, and readers' caches not emptied, to win back a few bytes.
+  double slow_compact_garbage = 0.25;
   Placement placement = Placement::local();
 };
 
@@ -96,8 +101,6 @@ struct HandleArenaStats {
 };
 
 class HandleArena {
-  struct Slot;
-
  public:
   // Every object is aligned to this.
   static constexpr std::size_t kAlignment = 16;
@@ -132,7 +135,10 @@ class HandleArena {
   ReadGuard read() { return domain_.read(); }
   // The object, or nullptr when `h` is not valid. Takes no lock. Read only: a write through it
   // could land in a copy a concurrent compaction is leaving behind (use write()).
-  const void* get(const ReadGuard& guard, Handle h) const noexcept;
+  const void* get(const ReadGuard&, Handle h) const noexcept {
+    std::byte* p = nullptr;
+    return live_slot(h, &p) == nullptr ? nullptr : p;
+  }
 
   // Pins one object for writing: no relocation moves it until the guard ends (a compaction
   // waits), and the memory stays mapped even if another thread frees it. Empty (false) when `h`
@@ -160,19 +166,29 @@ class HandleArena {
 
   // The object without a guard, or nullptr when `h` is not valid: for an arena one thread owns.
   // Valid until the next allocate, promote or compact on this arena by any thread.
-  void* try_get(Handle h) noexcept;
-  const void* try_get(Handle h) const noexcept;
+  void* try_get(Handle h) noexcept {
+    std::byte* p = nullptr;
+    return live_slot(h, &p) == nullptr ? nullptr : p;
+  }
+  const void* try_get(Handle h) const noexcept {
+    return const_cast<HandleArena*>(this)->try_get(h);
+  }
   bool is_valid(Handle h) const noexcept { return state(h) != HandleState::invalid; }
-  HandleState state(Handle h) const noexcept;
+  HandleState state(Handle h) const noexcept {
+    const std::uint64_t w = word_of(h);
+    if (!holds(w, h)) return HandleState::invalid;
+    return (w & kSlowBit) != 0 ? HandleState::slow : HandleState::fast;
+  }
   // The object's size as allocated; 0 when `h` is not valid.
   std::size_t size_of(Handle h) const noexcept;
 
   // Moves the object to the slow tier now; false when `h` is not valid. May grow the slow tier.
   // Throws as allocate() does when the calling thread holds a write guard on this arena.
   bool promote(Handle h);
-  // Compacts the fast tier (survivors age; old ones are promoted) and the slow tier (live
-  // objects are copied together into a fresh region; the old one is retired). Handles stay
-  // valid; readers keep reading meanwhile. Throws as allocate() does inside a write guard.
+  // Compacts the fast tier when it holds anything (survivors age; old ones are promoted) and the
+  // slow tier when slow_compact_garbage of it is holes (live objects are copied together into a
+  // fresh region; the old one is retired). Handles stay valid; readers keep reading meanwhile.
+  // Throws as allocate() does inside a write guard.
   void compact();
   // Writes the slow tier back to its file and drops its pages from RAM (read back on access);
   // for an anonymous slow tier, asks the kernel to page it out. Returns the bytes advised.
@@ -193,22 +209,60 @@ class HandleArena {
     std::size_t objects = 0;
     HandleState which = HandleState::invalid;
   };
+  // A slot: the state word (generation in the high 32 bits, then the live, moving and slow-tier
+  // bits, then a count of write pins) and the object's address. 16 bytes, four to a cache line;
+  // the object's size and age are in its record header.
+  struct Slot {
+    std::atomic<std::uint64_t> word{0};
+    std::atomic<std::byte*> address{nullptr};
+  };
+  static constexpr std::uint64_t kLiveBit = std::uint64_t{1} << 31;
+  static constexpr std::uint64_t kMovingBit = std::uint64_t{1} << 30;
+  static constexpr std::uint64_t kSlowBit = std::uint64_t{1} << 29;
+  static constexpr std::uint64_t kPinMask = kSlowBit - 1;
   // The slot table grows in segments that never move (readers index it without a lock):
   // segment k holds 2^(kFirstSegmentBits + k) slots.
   static constexpr unsigned kFirstSegmentBits = 10;
   static constexpr unsigned kSegments = 33 - kFirstSegmentBits;
 
-  const Slot* slot_at(std::uint32_t index) const noexcept;
+  static bool holds(std::uint64_t word, Handle h) noexcept {
+    return (word & kLiveBit) != 0 && static_cast<std::uint32_t>(word >> 32) == h.generation;
+  }
+  Slot* slot_at(std::uint32_t index) const noexcept {
+    const std::uint64_t x = std::uint64_t{index} + (std::uint64_t{1} << kFirstSegmentBits);
+    const int top = static_cast<int>(std::bit_width(x)) - 1;
+    Slot* segment = segments_[top - static_cast<int>(kFirstSegmentBits)].load(
+        std::memory_order_acquire);
+    return segment == nullptr ? nullptr : segment + (x - (std::uint64_t{1} << top));
+  }
+  // The state word of h's slot (0 when there is none).
+  std::uint64_t word_of(Handle h) const noexcept {
+    const Slot* s = h.generation == 0 ? nullptr : slot_at(h.index);
+    return s == nullptr ? 0 : s->word.load(std::memory_order_acquire);
+  }
   // The slot and object address of a live `h`, read without a lock; nullptr when not valid.
-  const Slot* live_slot(Handle h, std::byte** address) const noexcept;
+  Slot* live_slot(Handle h, std::byte** address) const noexcept {
+    if (h.generation == 0) return nullptr;
+    Slot* s = slot_at(h.index);
+    if (s == nullptr || !holds(s->word.load(std::memory_order_acquire), h)) return nullptr;
+    std::byte* p = s->address.load(std::memory_order_acquire);
+    // Still this generation after the address was read: the address is this object's (current,
+    // or a relocated copy the epoch domain keeps), never a later object's in the same slot.
+    if (!holds(s->word.load(std::memory_order_acquire), h)) return nullptr;
+    *address = p;
+    return s;
+  }
+  static bool record_is_live(const Slot& s, const std::byte* object) noexcept;
   Tier& tier(HandleState which) noexcept { return which == HandleState::fast ? fast_ : slow_; }
   void check_not_writing(const char* what) const;
   std::uint32_t take_slot();
   // Places a record for slot `index` in `which` and returns the object's address; the tier must
   // have room.
-  std::byte* place(Tier& t, std::uint32_t index, std::size_t bytes);
+  std::byte* place(Tier& t, std::uint32_t index, std::size_t bytes, unsigned age);
   // Copies an object to `to` and publishes it there, waiting for its write guards first.
-  void relocate(Slot& s, std::byte* to, const std::byte* from, std::size_t bytes) noexcept;
+  // Sets the slot's slow-tier bit with the move when `to_slow`.
+  void relocate(Slot& s, std::byte* to, const std::byte* from, std::size_t bytes,
+                bool to_slow) noexcept;
   // Makes `need` bytes free at the slow tier's end: compacts it or grows it.
   void make_room_in_slow(std::size_t need);
   // Copies the tier's live records into a fresh region of `capacity` bytes and retires the old
@@ -216,17 +270,23 @@ class HandleArena {
   // must have room for them). Throws only before anything moved.
   void rebuild_tier(Tier& t, std::size_t capacity);
   void compact_fast();
-  void move_to_slow(std::uint32_t index, std::byte* from);
+  void move_to_slow(std::uint32_t index, std::byte* from, std::size_t bytes);
   std::unique_ptr<PlacedRegion> make_region(std::size_t bytes, bool slow, const std::string& file);
   // Hands the regions retired under the lock to the epoch domain (after unlocking: the domain
-  // may wait for readers).
+  // may wait for readers); once no reader can see one, it becomes a spare (recycle()).
   void retire_regions(std::vector<std::unique_ptr<PlacedRegion>> regions);
+  void recycle(std::unique_ptr<PlacedRegion> region) noexcept;
+  // Anonymous regions kept for the next compaction instead of being unmapped and mapped again
+  // (no page faults, no unmap's TLB shootdown on the readers' CPUs).
+  static constexpr std::size_t kSpareRegions = 4;
 
   MemoryManager& memory_;
   HandleArenaOptions options_;
   std::size_t slow_lane_bytes_ = 0;
   std::string slow_path_;  // the file backing the slow tier now (slow_file, or its .next twin)
-  EpochDomain domain_;
+  std::mutex spare_mutex_;  // declared before domain_: its destructor recycles into spares_
+  std::vector<std::unique_ptr<PlacedRegion>> spares_;
+  mutable EpochDomain domain_;  // size_of reads a record header inside a section of it
   mutable std::mutex mutex_;  // allocate, free, promote, compact, spill, statistics
   Tier fast_;
   Tier slow_;

@@ -68,6 +68,10 @@ class EpochDomain {
   // everything retired before the call. Throws Error(invalid_argument) inside a read section of
   // this domain (it would wait forever).
   void synchronize();
+  // Frees, without waiting, what no reader can hold any more, advancing the epoch as far as the
+  // readers inside sections allow. Any thread, inside a read section too: for a writer that
+  // retires large objects rarely (below kReclaimThreshold) and wants them back soon.
+  void reclaim();
   // Retired objects not yet freed.
   std::size_t pending() const;
   // Reader records this domain has made: one per thread that has read it, at most as many as
