@@ -160,7 +160,8 @@ TEST(HandleArena, KnobsSwitchLanesAndGateCompaction) {
   gated.compact();  // 40 % holes: copied together
   EXPECT_NE(gated.try_get(old[50]), before);
   EXPECT_EQ(gated.statistics().slow_used_bytes, gated.statistics().slow_live_bytes);
-  for (std::uint64_t seed = 41; seed <= 100; ++seed) EXPECT_TRUE(intact(gated, old[seed - 1], seed));
+  for (std::uint64_t seed = 41; seed <= 100; ++seed)
+    EXPECT_TRUE(intact(gated, old[seed - 1], seed));
 
   EXPECT_THROW(HandleArena(mm, {.compact_at = 0}), strata::Error);
   EXPECT_THROW(HandleArena(mm, {.slow_usage_limit = 1.5}), strata::Error);

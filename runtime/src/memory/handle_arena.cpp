@@ -6,8 +6,6 @@
 // mistaken for the handle's object.
 // Mutations are serialised by one lock; compaction copies a tier's live records into a fresh
 // region and retires the old one through the epoch domain, so no reader's pointer is overwritten.
-#include "strata/runtime/base/assert.hpp"
-#include "strata/runtime/base/round_up.hpp"
 #include "strata/runtime/memory/handle_arena.hpp"
 
 #include <fcntl.h>
@@ -20,7 +18,9 @@
 #include <cstring>
 #include <thread>
 
+#include "strata/runtime/base/assert.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/round_up.hpp"
 
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
@@ -131,7 +131,7 @@ HandleArena::~HandleArena() {
 }
 
 std::unique_ptr<PlacedRegion> HandleArena::make_region(std::size_t bytes, bool slow,
-                                                        const std::string& file) {
+                                                       const std::string& file) {
   if (file.empty()) {
     std::lock_guard lock(spare_mutex_);
     auto it = std::find_if(spares_.begin(), spares_.end(),
@@ -395,8 +395,8 @@ bool HandleArena::free(Handle h) noexcept {
     std::uint32_t g = generation_of(w) + 1;
     if (g == 0) g = 1;  // 0 is the null handle's
     next = (std::uint64_t{g} << 32) | (w & kPinMask);
-  } while (!s.word.compare_exchange_weak(w, next, std::memory_order_release,
-                                         std::memory_order_relaxed));
+  } while (
+      !s.word.compare_exchange_weak(w, next, std::memory_order_release, std::memory_order_relaxed));
   free_slots_.push_back(h.index);
   return true;
 }

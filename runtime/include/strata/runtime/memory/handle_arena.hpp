@@ -231,8 +231,8 @@ class HandleArena {
   Slot* slot_at(std::uint32_t index) const noexcept {
     const std::uint64_t x = std::uint64_t{index} + (std::uint64_t{1} << kFirstSegmentBits);
     const int top = static_cast<int>(std::bit_width(x)) - 1;
-    Slot* segment = segments_[top - static_cast<int>(kFirstSegmentBits)].load(
-        std::memory_order_acquire);
+    Slot* segment =
+        segments_[top - static_cast<int>(kFirstSegmentBits)].load(std::memory_order_acquire);
     return segment == nullptr ? nullptr : segment + (x - (std::uint64_t{1} << top));
   }
   // The state word of h's slot (0 when there is none).
@@ -283,11 +283,11 @@ class HandleArena {
   MemoryManager& memory_;
   HandleArenaOptions options_;
   std::size_t slow_lane_bytes_ = 0;
-  std::string slow_path_;  // the file backing the slow tier now (slow_file, or its .next twin)
+  std::string slow_path_;   // the file backing the slow tier now (slow_file, or its .next twin)
   std::mutex spare_mutex_;  // declared before domain_: its destructor recycles into spares_
   std::vector<std::unique_ptr<PlacedRegion>> spares_;
   mutable EpochDomain domain_;  // size_of reads a record header inside a section of it
-  mutable std::mutex mutex_;  // allocate, free, promote, compact, spill, statistics
+  mutable std::mutex mutex_;    // allocate, free, promote, compact, spill, statistics
   Tier fast_;
   Tier slow_;
   std::atomic<Slot*> segments_[kSegments] = {};
