@@ -351,7 +351,7 @@ Handle HandleArena::allocate(std::size_t bytes) {
           return static_cast<double>(fast_.used + need) >
                  options_.compact_at * static_cast<double>(capacity);
         };
-        if (options_.auto_compact && over_threshold()) compact_fast();
+        if (options_.auto_compact && fast_.used != 0 && over_threshold()) compact_fast();
         if (capacity - fast_.used >= need) object = place(fast_, index, bytes, 0);
       }
       if (object == nullptr) {
