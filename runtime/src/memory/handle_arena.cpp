@@ -422,7 +422,6 @@ HandleArena::WriteGuard HandleArena::write(Handle h) {
     }
   }
   g.pin_ = &s->word;
-  g.arena_ = this;
   g.data_ = s->address.load(std::memory_order_acquire);
   guarded_arena = write_guards_held == 0 || guarded_arena == this ? this : kManyArenas;
   ++write_guards_held;
@@ -432,7 +431,6 @@ HandleArena::WriteGuard HandleArena::write(Handle h) {
 HandleArena::WriteGuard::WriteGuard(WriteGuard&& other) noexcept
     : read_(std::move(other.read_)),
       pin_(std::exchange(other.pin_, nullptr)),
-      arena_(other.arena_),
       data_(std::exchange(other.data_, nullptr)) {
   other.read_.reset();
 }

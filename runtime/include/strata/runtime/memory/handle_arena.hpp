@@ -64,7 +64,7 @@ struct HandleArenaOptions {
   // with the arena): the kernel may write its cold pages back and drop them from RAM.
   std::string slow_file;
   // Fast-tier compactions an object survives before it is promoted to the slow tier, at most
-  // HandleArena::kMaxPromoteAfter (254; a slot counts its age in one byte); more is refused.
+  // HandleArena::kMaxPromoteAfter (254); more is refused.
   unsigned promote_after = 2;
   // When to switch lanes: objects of at least this many bytes go straight to the slow tier.
   // 0 means fast_bytes / HandleArena::kLargeFraction (1 MiB of the default 4 MiB), so one large
@@ -106,11 +106,11 @@ class HandleArena {
   static constexpr std::size_t kAlignment = 16;
   // The default slow_lane_bytes is fast_bytes / kLargeFraction.
   static constexpr std::size_t kLargeFraction = 4;
-  // The largest promote_after (HandleArenaOptions); a slot's age is one byte.
+  // The largest promote_after (HandleArenaOptions).
   static constexpr unsigned kMaxPromoteAfter = 254;
 
   // Reserves both tiers from `memory` (counted in its statistics). Throws Error(invalid_argument)
-  // for a tier under 64 KiB or a fraction outside (0, 1], Error(io) or Error(resource) when the
+  // for a tier under 64 KiB or a fraction out of its range, Error(io) or Error(resource) when the
   // file or memory is refused.
   explicit HandleArena(MemoryManager& memory, HandleArenaOptions options = {});
   HandleArena(const HandleArena&) = delete;
@@ -143,7 +143,8 @@ class HandleArena {
   // Pins one object for writing: no relocation moves it until the guard ends (a compaction
   // waits), and the memory stays mapped even if another thread frees it. Empty (false) when `h`
   // is not valid. Hold it briefly, and call no allocate, promote or compact on this arena while
-  // holding one (they throw). Not to be moved to another thread.
+  // holding one (they throw; while a thread holds guards on several arenas, on any of them).
+  // Not to be moved to another thread.
   class WriteGuard {
    public:
     WriteGuard() = default;
@@ -159,7 +160,6 @@ class HandleArena {
     friend class HandleArena;
     std::optional<EpochDomain::ReadGuard> read_;
     std::atomic<std::uint64_t>* pin_ = nullptr;
-    const HandleArena* arena_ = nullptr;
     void* data_ = nullptr;
   };
   WriteGuard write(Handle h);
