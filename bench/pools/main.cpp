@@ -39,7 +39,9 @@ int main(int argc, char** argv) {
     pools::register_single_thread_cases(system);
     pools::register_cross_thread_cases(system);
 #ifndef STRATA_BENCH_POOLS_GLIBC
-    pools::register_rcu_cases();  // no allocator in them: once, in the main run, is enough
+    // No allocator in these: once, in the main run, is enough.
+    pools::register_rcu_cases();
+    pools::register_handle_arena_cases();
 #endif
     benchmark::RunSpecifiedBenchmarks();
   } catch (const std::exception& e) {

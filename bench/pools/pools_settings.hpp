@@ -35,10 +35,28 @@ benchmark::internal::Benchmark* add_case(const std::string& name, const std::str
   return b;
 }
 
+// The same for a case run on `threads` threads at once (Google Benchmark appends /threads:N after
+// the run settings, so the baseline's full name carries it too).
+inline benchmark::internal::Benchmark* add_threaded_case(const std::string& name,
+                                                         const std::string& baseline, int threads,
+                                                         void (*fn)(benchmark::State&)) {
+  const bool is_baseline = name == baseline;
+  const std::string base_full = full_name(baseline) + "/threads:" + std::to_string(threads);
+  auto* b = benchmark::RegisterBenchmark(name.c_str(),
+                                         [fn, is_baseline, base_full](benchmark::State& state) {
+                                           fn(state);
+                                           label_ratio(state, base_full.c_str(), is_baseline);
+                                         });
+  apply_run_settings(b, min_time_seconds, repetitions);
+  b->Unit(benchmark::kMicrosecond)->Threads(threads);
+  return b;
+}
+
 // Cases registered by each file of the suite (main.cpp calls them).
 // `system` names the allocator behind malloc (system_malloc_name()); its cases carry that name.
 void register_single_thread_cases(const std::string& system);
 void register_cross_thread_cases(const std::string& system);
 void register_rcu_cases();
+void register_handle_arena_cases();
 
 }  // namespace strata::bench::pools

@@ -61,22 +61,9 @@ void register_rcu_cases() {
   benchmark::AddCustomContext("pools_rcu_fence_free_readers",
                               domain().asymmetric_fences() ? "yes (membarrier)" : "no");
   for (int threads : {1, 2}) {
-    const std::string suffix = "/threads:" + std::to_string(threads);
-    const std::string base = "rcu_read/shared_mutex";
-    // Google Benchmark appends /threads:N after the run settings.
-    auto label_base = full_name(base) + suffix;
-    auto add = [&](const std::string& name, void (*fn)(benchmark::State&)) {
-      const bool is_baseline = name == base;
-      auto* b = benchmark::RegisterBenchmark(name.c_str(),
-                                             [fn, is_baseline, label_base](benchmark::State& s) {
-                                               fn(s);
-                                               label_ratio(s, label_base.c_str(), is_baseline);
-                                             });
-      apply_run_settings(b, min_time_seconds, repetitions);
-      b->Unit(benchmark::kMicrosecond)->Threads(threads);
-    };
-    add(base, shared_mutex_reads);
-    add("rcu_read/rcu_ptr", rcu_reads);
+    add_threaded_case("rcu_read/shared_mutex", "rcu_read/shared_mutex", threads,
+                      shared_mutex_reads);
+    add_threaded_case("rcu_read/rcu_ptr", "rcu_read/shared_mutex", threads, rcu_reads);
   }
 }
 

@@ -94,7 +94,10 @@ TEST(HandleArena, LargeObjectsGoSlowAndBadSizesAreRefused) {
 TEST(HandleArena, CompactionPromotionAndGrowthKeepHandlesValid) {
   strata::Topology topo = strata::Topology::load();
   strata::MemoryManager mm(topo);
-  HandleArena arena(mm, {.fast_bytes = 256 << 10, .slow_bytes = 64 << 10, .promote_after = 1});
+  HandleArena arena(mm, {.fast_bytes = 256 << 10,
+                         .slow_bytes = 64 << 10,
+                         .promote_after = 1,
+                         .slow_compact_garbage = 0});  // compact() always squeezes the slow tier
   std::mt19937_64 rng(7);
   std::unordered_map<std::uint64_t, Handle> live;  // seed -> handle
   std::vector<Handle> dead;
@@ -121,6 +124,48 @@ TEST(HandleArena, CompactionPromotionAndGrowthKeepHandlesValid) {
   EXPECT_EQ(arena.statistics().slow_used_bytes, arena.statistics().slow_live_bytes);
   for (const auto& [seed, h] : live) ASSERT_TRUE(intact(arena, h, seed)) << seed;
   for (Handle h : dead) ASSERT_FALSE(arena.is_valid(h));
+}
+
+// Proves the lane and compaction knobs: slow_lane_bytes routes objects of that size and above
+// to the slow tier; with auto_compact off a full fast tier sends new objects to the slow tier
+// and nothing is compacted until compact(); compact() leaves a slow tier with fewer holes than
+// slow_compact_garbage unmoved and copies it past that; fractions outside their range are
+// refused.
+TEST(HandleArena, KnobsSwitchLanesAndGateCompaction) {
+  strata::Topology topo = strata::Topology::load();
+  strata::MemoryManager mm(topo);
+  HandleArena lanes(mm, {.fast_bytes = 1 << 20, .slow_bytes = 1 << 20, .slow_lane_bytes = 256});
+  EXPECT_EQ(lanes.state(lanes.allocate(255)), HandleState::fast);
+  EXPECT_EQ(lanes.state(lanes.allocate(256)), HandleState::slow);
+
+  HandleArena manual(mm, {.fast_bytes = 64 << 10, .slow_bytes = 1 << 20, .auto_compact = false});
+  std::vector<Handle> handles;
+  for (int i = 0; i < 1000; ++i) handles.push_back(manual.allocate(1024));  // 1 MiB > 64 KiB
+  EXPECT_EQ(manual.statistics().compactions, 0u);
+  EXPECT_EQ(manual.state(handles.front()), HandleState::fast);
+  EXPECT_EQ(manual.state(handles.back()), HandleState::slow);
+
+  HandleArena gated(mm, {.fast_bytes = 64 << 10, .slow_bytes = 1 << 20});  // garbage 0.25
+  std::vector<Handle> old;
+  for (std::uint64_t seed = 1; seed <= 100; ++seed) {
+    old.push_back(gated.allocate(256));
+    fill(gated, old.back(), seed);
+    ASSERT_TRUE(gated.promote(old.back()));
+  }
+  const void* before = gated.try_get(old[50]);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(gated.free(old[static_cast<std::size_t>(i)]));
+  gated.compact();  // 10 % holes: left alone
+  EXPECT_EQ(gated.try_get(old[50]), before);
+  for (int i = 10; i < 40; ++i) ASSERT_TRUE(gated.free(old[static_cast<std::size_t>(i)]));
+  gated.compact();  // 40 % holes: copied together
+  EXPECT_NE(gated.try_get(old[50]), before);
+  EXPECT_EQ(gated.statistics().slow_used_bytes, gated.statistics().slow_live_bytes);
+  for (std::uint64_t seed = 41; seed <= 100; ++seed)
+    EXPECT_TRUE(intact(gated, old[seed - 1], seed));
+
+  EXPECT_THROW(HandleArena(mm, {.compact_at = 0}), strata::Error);
+  EXPECT_THROW(HandleArena(mm, {.slow_usage_limit = 1.5}), strata::Error);
+  EXPECT_THROW(HandleArena(mm, {.slow_compact_garbage = 1}), strata::Error);
 }
 
 // Proves the typed front end constructs, reads and destroys objects, and promote() moves one to

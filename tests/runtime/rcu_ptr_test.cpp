@@ -94,6 +94,37 @@ TEST(EpochDomain, NestedAndMovedGuards) {
   EXPECT_EQ(domain.pending(), 0u);
 }
 
+// Proves reclaim() frees a retired object below the usual threshold once no reader can hold
+// it, keeps it while a reader (on another thread) is inside a section that began before the
+// retire, and never waits — also when called inside a section of its own.
+TEST(EpochDomain, ReclaimFreesWhatNoReaderHoldsWithoutWaiting) {
+  EpochDomain domain;
+  domain.retire(new Versioned(1));
+  domain.reclaim();
+  EXPECT_EQ(domain.pending(), 0u);
+
+  auto* held = new Versioned(2);
+  std::atomic<int> phase{0};
+  std::thread reader([&] {
+    auto guard = domain.read();
+    phase.store(1);
+    while (phase.load() != 2) std::this_thread::yield();
+  });
+  while (phase.load() != 1) std::this_thread::yield();
+  domain.retire(held);
+  {
+    auto own = domain.read();
+    domain.reclaim();  // inside a section: returns, frees nothing this thread might see
+  }
+  domain.reclaim();
+  EXPECT_EQ(domain.pending(), 1u);
+  EXPECT_TRUE(held->intact());
+  phase.store(2);
+  reader.join();
+  domain.reclaim();
+  EXPECT_EQ(domain.pending(), 0u);
+}
+
 // Proves a reader cannot hang itself: synchronize inside its own section throws strata::Error
 // (also once five other domains have pushed this one out of the thread's cache), retire past
 // kPendingLimit inside a section returns instead of waiting, and a null deleter is refused.

@@ -20,14 +20,14 @@
 #include "strata/runtime/base/error.hpp"
 
 namespace strata {
+
+// The thread's cache of its records (declared in the header, read by the inline ReadGuard).
+constinit thread_local detail::EpochThreadEntry detail::epoch_thread_records[kEpochCachedDomains]
+    __attribute__((tls_model("initial-exec"))) = {};
+
 namespace {
 
-struct alignas(64) Record {
-  std::atomic<std::uint64_t> epoch{0};  // 0: not reading
-  unsigned depth = 0;                   // nesting, owner thread only
-  bool in_use = false;                  // under the domain's lock
-  Record* next = nullptr;
-};
+using Record = detail::EpochRecord;
 
 struct Retired {
   void* object;
@@ -35,13 +35,7 @@ struct Retired {
   std::uint64_t epoch;
 };
 
-struct ThreadRecordEntry {
-  std::uint64_t domain_id;
-  Record* record;
-};
-constexpr std::size_t kCachedDomains = 4;
-__attribute__((
-    tls_model("initial-exec"))) thread_local ThreadRecordEntry thread_records[kCachedDomains];
+constexpr std::size_t kCachedDomains = detail::kEpochCachedDomains;
 
 bool register_membarrier() noexcept {
 #if defined(__SANITIZE_THREAD__)
@@ -64,8 +58,8 @@ struct EpochDomain::Core final : detail::ThreadSlotOwner {
   std::vector<Retired> retired;
 
   Record* thread_record() {
-    if (thread_records[0].domain_id == id) [[likely]] {
-      return thread_records[0].record;
+    if (detail::epoch_thread_records[0].domain_id == id) [[likely]] {
+      return detail::epoch_thread_records[0].record;
     }
     return thread_record_slow();
   }
@@ -89,8 +83,9 @@ struct EpochDomain::Core final : detail::ThreadSlotOwner {
       }
       detail::remember_thread_slot(id, r);
     }
-    for (std::size_t i = kCachedDomains - 1; i > 0; --i) thread_records[i] = thread_records[i - 1];
-    thread_records[0] = {id, r};
+    for (std::size_t i = kCachedDomains - 1; i > 0; --i)
+      detail::epoch_thread_records[i] = detail::epoch_thread_records[i - 1];
+    detail::epoch_thread_records[0] = {id, r};
     return r;
   }
 
@@ -98,25 +93,6 @@ struct EpochDomain::Core final : detail::ThreadSlotOwner {
   bool inside_read_section() const noexcept {
     const auto* r = static_cast<const Record*>(detail::find_thread_slot(id));
     return r != nullptr && r->depth != 0;
-  }
-
-  void enter(Record* r) noexcept {
-    if (r->depth++ != 0) return;
-    const std::uint64_t e = global.load(std::memory_order_relaxed);
-    if (asymmetric) {
-      // The writer's membarrier orders this store before its scan; only the compiler must keep
-      // the reads of shared data after it.
-      r->epoch.store(e, std::memory_order_release);
-      std::atomic_signal_fence(std::memory_order_seq_cst);
-    } else {
-      r->epoch.exchange(e, std::memory_order_seq_cst);
-    }
-  }
-
-  void leave(Record* r) noexcept {
-    STRATA_ASSERT(r->depth > 0);  // a guard left a section it never entered
-    STRATA_ASSERT(r->epoch.load(std::memory_order_relaxed) != 0);
-    if (--r->depth == 0) r->epoch.store(0, std::memory_order_release);
   }
 
   // Makes every reader's announcement visible before the scan that follows.
@@ -147,7 +123,7 @@ struct EpochDomain::Core final : detail::ThreadSlotOwner {
   }
 
   void release_thread_slot(void* slot) noexcept override {
-    for (auto& e : thread_records) {
+    for (auto& e : detail::epoch_thread_records) {
       if (e.domain_id == id) e = {0, nullptr};
     }
     auto* r = static_cast<Record*>(slot);
@@ -167,6 +143,9 @@ void free_all(const std::vector<Retired>& due) noexcept {
 EpochDomain::EpochDomain() : core_(std::make_unique<Core>()) {
   core_->asymmetric = register_membarrier();
   core_->id = detail::register_thread_slot_owner(core_.get());
+  id_ = core_->id;
+  asymmetric_ = core_->asymmetric;
+  global_ = &core_->global;
 }
 
 EpochDomain::~EpochDomain() {
@@ -179,15 +158,7 @@ EpochDomain::~EpochDomain() {
   }
 }
 
-EpochDomain::ReadGuard::ReadGuard(EpochDomain& domain) : domain_(&domain) {
-  Record* r = domain.core_->thread_record();
-  domain.core_->enter(r);
-  record_ = r;
-}
-
-EpochDomain::ReadGuard::~ReadGuard() {
-  if (record_ != nullptr) domain_->core_->leave(static_cast<Record*>(record_));
-}
+detail::EpochRecord* EpochDomain::thread_record_slow() { return core_->thread_record(); }
 
 void EpochDomain::retire(void* object, void (*deleter)(void*)) {
   if (object == nullptr) return;
@@ -229,6 +200,16 @@ void EpochDomain::synchronize() {
     if (done) return;
     std::this_thread::yield();
   }
+}
+
+void EpochDomain::reclaim() {
+  std::vector<Retired> due;
+  {
+    std::lock_guard lock(core_->mutex);
+    // Two advances: an object retired at epoch e is due at e + 2.
+    for (int i = 0; i < 2 && !core_->retired.empty(); ++i) core_->try_advance_locked(due);
+  }
+  free_all(due);
 }
 
 std::size_t EpochDomain::pending() const {
