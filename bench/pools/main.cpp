@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
     pools::register_cross_thread_cases(system);
 #ifndef STRATA_BENCH_POOLS_GLIBC
     pools::register_rcu_cases();  // no allocator in them: once, in the main run, is enough
+    pools::register_pressure_cases();
 #endif
     benchmark::RunSpecifiedBenchmarks();
   } catch (const std::exception& e) {

@@ -40,5 +40,6 @@ benchmark::internal::Benchmark* add_case(const std::string& name, const std::str
 void register_single_thread_cases(const std::string& system);
 void register_cross_thread_cases(const std::string& system);
 void register_rcu_cases();
+void register_pressure_cases();
 
 }  // namespace strata::bench::pools
