@@ -7,6 +7,7 @@
 #include "strata/runtime/memory/memory_pressure.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -132,7 +133,9 @@ TEST(MemoryReadings, RealMachine) {
   ASSERT_GT(a.mem_total_bytes, 0u);
   EXPECT_LE(a.mem_available_bytes, a.mem_total_bytes);
   EXPECT_LE(a.available_bytes(), a.mem_available_bytes);
-  EXPECT_EQ(a.system_pressure.has_value(), fs::exists("/proc/pressure/memory"));
+  std::string psi_text;
+  std::getline(std::ifstream("/proc/pressure/memory"), psi_text);
+  EXPECT_EQ(a.system_pressure.has_value(), psi_text.rfind("some ", 0) == 0) << psi_text;
   if (a.cgroup_limit_bytes) {
     const fs::path base = a.cgroup_version == 2 ? (fs::exists("/sys/fs/cgroup/cgroup.controllers")
                                                        ? fs::path("/sys/fs/cgroup")
@@ -322,9 +325,16 @@ struct ChildCgroup {
       why_not = "cannot create " + d.string() + ": " + std::strerror(errno);
       return;
     }
+    std::ofstream(d / limit_file) << limit;
+    std::uint64_t read_back = 0;
+    std::ifstream(d / limit_file) >> read_back;
+    if (read_back != limit) {  // e.g. v2 without +memory in the parent's subtree_control
+      why_not = "cannot set " + (d / limit_file).string();
+      ::rmdir(d.c_str());
+      return;
+    }
     dir = d;
     version = v;
-    std::ofstream(d / limit_file) << limit;
   }
   ~ChildCgroup() {
     if (!dir.empty()) ::rmdir(dir.c_str());
