@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
     // No allocator in these: once, in the main run, is enough.
     pools::register_rcu_cases();
     pools::register_handle_arena_cases();
+    pools::register_pressure_cases();
 #endif
     benchmark::RunSpecifiedBenchmarks();
   } catch (const std::exception& e) {

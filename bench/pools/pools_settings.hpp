@@ -58,5 +58,6 @@ void register_single_thread_cases(const std::string& system);
 void register_cross_thread_cases(const std::string& system);
 void register_rcu_cases();
 void register_handle_arena_cases();
+void register_pressure_cases();
 
 }  // namespace strata::bench::pools

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -101,10 +102,30 @@ json describe_manager(const MemoryManager& mm) {
             {"available_bytes", avail.available_bytes()}};
   if (avail.cgroup_limit_bytes) {
     a["cgroup"] = avail.cgroup_path;
+    a["cgroup_version"] = avail.cgroup_version;
     a["cgroup_limit_bytes"] = *avail.cgroup_limit_bytes;
     a["cgroup_usage_bytes"] = avail.cgroup_usage_bytes.value_or(0);
   }
-  return {{"availability", a}, {"nodes", nodes}};
+  if (avail.cgroup_high_bytes) a["cgroup_high_bytes"] = *avail.cgroup_high_bytes;
+  // The level the runtime's monitor would give this reading (default thresholds).
+  MemoryPressureReading reading =
+      assess_memory_pressure(avail, mm.pressure().options().thresholds, std::nullopt);
+  json pressure = {{"level", std::string(to_string(reading.level))}, {"reason", reading.reason}};
+  auto psi = [](const MemoryPressureStall& p) {
+    return json{{"some_avg10", p.some.avg10},
+                {"some_avg60", p.some.avg60},
+                {"full_avg10", p.full.avg10},
+                {"full_avg60", p.full.avg60}};
+  };
+  if (avail.system_pressure) pressure["machine_psi"] = psi(*avail.system_pressure);
+  if (avail.cgroup_pressure) pressure["cgroup_psi"] = psi(*avail.cgroup_pressure);
+  if (avail.cgroup_events) {
+    pressure["cgroup_events"] = {{"high", avail.cgroup_events->high},
+                                 {"max", avail.cgroup_events->max},
+                                 {"oom", avail.cgroup_events->oom},
+                                 {"oom_kill", avail.cgroup_events->oom_kill}};
+  }
+  return {{"availability", a}, {"pressure", pressure}, {"nodes", nodes}};
 }
 
 // Allocates an array of `bytes` the way a simulation would and reports what it really got.
@@ -193,10 +214,26 @@ void print_manager(const json& manager, std::ostream& out) {
   out << "  available  " << format_bytes(a["available_bytes"]) << " (MemAvailable "
       << format_bytes(a["mem_available_bytes"]) << " of " << format_bytes(a["mem_total_bytes"]);
   if (a.contains("cgroup")) {
-    out << "; cgroup " << a["cgroup"].get<std::string>() << " limit "
+    out << "; cgroup v" << a["cgroup_version"] << ' ' << a["cgroup"].get<std::string>() << " limit "
         << format_bytes(a["cgroup_limit_bytes"]);
   }
   out << ")\n";
+  const json& p = manager["pressure"];
+  out << "  pressure   " << p["level"].get<std::string>();
+  if (!p["reason"].get<std::string>().empty()) out << " (" << p["reason"].get<std::string>() << ")";
+  char psi[96];
+  for (const char* where : {"machine_psi", "cgroup_psi"}) {
+    if (!p.contains(where)) continue;
+    std::snprintf(psi, sizeof psi, "; %s PSI some %.1f %% full %.1f %% (10 s)",
+                  where[0] == 'm' ? "machine" : "cgroup", p[where]["some_avg10"].get<double>(),
+                  p[where]["full_avg10"].get<double>());
+    out << psi;
+  }
+  if (p.contains("cgroup_events")) {
+    out << "; cgroup events max " << p["cgroup_events"]["max"] << " oom_kill "
+        << p["cgroup_events"]["oom_kill"];
+  }
+  out << '\n';
   for (std::size_t i = 0; i < manager["nodes"].size(); ++i) {
     const json& n = manager["nodes"][i];
     out << "  strata on node " << i << ": " << format_bytes(n["bytes_in_use"]) << " in use (peak "
@@ -298,8 +335,10 @@ void add_info_command(CLI::App& app) {
   auto options = std::make_shared<InfoOptions>();
   CLI::App* cmd = app.add_subcommand("info", "Show the machine and job as strata sees them");
   cmd->add_flag("--json", options->json, "Print JSON for scripts instead of text");
-  cmd->add_flag("--memory", options->memory,
-                "Also show available memory (MemAvailable, cgroup limit) and strata's per-node use");
+  cmd->add_flag(
+      "--memory", options->memory,
+      "Also show available memory (MemAvailable, cgroup limit), the memory-pressure level "
+      "(PSI, cgroup events) and strata's per-node use");
   cmd->add_option("--probe", options->probe,
                   "Allocate an array of this size (e.g. 1G) as a simulation would and report the "
                   "pages, placement and fallbacks it really got");

@@ -37,6 +37,7 @@
 #include "strata/runtime/memory/array.hpp"
 #include "strata/runtime/memory/handle_arena.hpp"
 #include "strata/runtime/memory/memory_manager.hpp"
+#include "strata/runtime/memory/memory_pressure.hpp"
 #include "strata/runtime/memory/memory_scope.hpp"
 #include "strata/runtime/memory/memory_statistics.hpp"
 #include "strata/runtime/memory/numa_pool.hpp"

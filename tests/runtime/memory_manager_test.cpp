@@ -76,16 +76,15 @@ TEST(Array, SyntheticFourNodesPlanAndStatistics) {
   EXPECT_EQ(stats[1].peak_bytes, 100u * 1000 * 4);
 }
 
-// Proves small requests go to the pool (up to 32 KiB, counted at their size class) or the system
-// allocator and large ones to placed regions, all counted, all aligned, and the statistics
-// return to zero after everything is freed.
+// Proves requests up to 1 MiB go to the pool (small classes and the mid-size tier, counted at
+// their size class, owned by the pool) and larger ones to placed regions, all counted, all
+// aligned, and the statistics return to zero after everything is freed.
 TEST(MemoryManager, RoutesBySizeAndBalancesToZero) {
   Topology topo = Topology::load();
   MemoryManager mm(topo);
   std::vector<std::pair<void*, std::size_t>> blocks;
   for (std::size_t bytes : {std::size_t{1}, std::size_t{100}, std::size_t{4096},
-                            MemoryManager::kSmallRequestBytes - 1, MemoryManager::kSmallRequestBytes,
-                            8 * kMiB}) {
+                            std::size_t{48 * 1024}, std::size_t{kMiB}, kMiB + 1, 8 * kMiB}) {
     void* p = mm.allocate(bytes, 64);
     EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % 64, 0u);
     std::memset(p, 0xab, bytes);
@@ -93,10 +92,15 @@ TEST(MemoryManager, RoutesBySizeAndBalancesToZero) {
   }
   auto stats = mm.statistics();
   std::size_t pooled = 0;
-  for (int i = 0; i < 3; ++i) pooled += strata::NumaPool::block_bytes(blocks[i].first);
-  EXPECT_EQ(pooled, 64u + 128 + 4096);  // 1 and 100 bytes at 64-byte alignment: classes 64, 128
-  EXPECT_EQ(stats[0].small_bytes, pooled + MemoryManager::kSmallRequestBytes - 1);
-  EXPECT_GE(total_in_use(mm), stats[0].small_bytes + MemoryManager::kSmallRequestBytes + 8 * kMiB);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(mm.pool().owns(blocks[i].first)) << blocks[i].second;
+    pooled += strata::NumaPool::block_bytes(blocks[i].first);
+  }
+  EXPECT_FALSE(mm.pool().owns(blocks[5].first));
+  // 1 and 100 bytes at 64-byte alignment: classes 64, 128; 48 KiB and 1 MiB are mid-size classes.
+  EXPECT_EQ(pooled, 64u + 128 + 4096 + 48 * 1024 + kMiB);
+  EXPECT_EQ(stats[0].small_bytes, pooled);
+  EXPECT_GE(total_in_use(mm), pooled + kMiB + 1 + 8 * kMiB);
   for (auto [p, bytes] : blocks) mm.deallocate(p, bytes);
   EXPECT_EQ(total_in_use(mm), 0u);
   EXPECT_EQ(mm.statistics()[0].small_bytes, 0u);

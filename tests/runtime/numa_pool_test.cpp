@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "pagemap.hpp"
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/memory/memory_manager.hpp"
 
@@ -62,8 +63,9 @@ bool stamp_intact(const void* p, std::size_t bytes) {
   return std::all_of(b, b + bytes, [&](unsigned char c) { return c == want; });
 }
 
-// Proves every size from 0 to 32 KiB gets a block of at least that size, 16-byte aligned, and
-// 64-byte aligned from the 64-byte class up; larger alignments up to 4 KiB are honoured.
+// Proves every size from 0 to 1 MiB gets a block of at least that size, 16-byte aligned,
+// 64-byte aligned from the 64-byte class up and 4 KiB aligned above 32 KiB (the mid-size tier);
+// larger alignments up to 4 KiB are honoured.
 TEST(NumaPool, SizeClassesAndAlignment) {
   Topology topo = Topology::load();
   NumaPool pool(topo);
@@ -71,7 +73,7 @@ TEST(NumaPool, SizeClassesAndAlignment) {
   EXPECT_FALSE(NumaPool::fits(NumaPool::kLargestClassBytes + 1));
   EXPECT_FALSE(NumaPool::fits(64, 8192));
   for (std::size_t bytes = 0; bytes <= NumaPool::kLargestClassBytes;
-       bytes += bytes < 1024 ? 1 : 61) {
+       bytes += bytes < 1024 ? 1 : (bytes < NumaPool::kLargestSmallClassBytes ? 61 : 4093)) {
     void* p = pool.allocate(bytes);
     std::size_t got = NumaPool::block_bytes(p);
     EXPECT_GE(got, std::max<std::size_t>(bytes, 1)) << bytes;
@@ -82,11 +84,14 @@ TEST(NumaPool, SizeClassesAndAlignment) {
     if (got >= 64) {
       EXPECT_EQ(addr % 64, 0u) << bytes;
     }
+    if (bytes > NumaPool::kLargestSmallClassBytes) {
+      EXPECT_EQ(addr % 4096, 0u) << bytes;
+    }
     EXPECT_TRUE(pool.owns(p));
     pool.deallocate(p);
   }
   for (std::size_t align : {32u, 64u, 128u, 256u, 1024u, 4096u}) {
-    for (std::size_t bytes : {1u, 17u, 100u, 3000u, 5000u}) {
+    for (std::size_t bytes : {1u, 17u, 100u, 3000u, 5000u, 40'000u, 700'000u}) {
       void* p = pool.allocate(bytes, align);
       EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % align, 0u) << bytes << " @" << align;
       EXPECT_GE(NumaPool::block_bytes(p), bytes);
@@ -142,7 +147,7 @@ TEST(NumaPool, LiveBlocksDoNotOverlapAndStatsBalance) {
   for (int round = 0; round < 40'000; ++round) {
     if (live.empty() || rng() % 3 != 0) {
       std::size_t bytes =
-          rng() % 8 == 0 ? 1 + rng() % NumaPool::kLargestClassBytes : 1 + rng() % 512;
+          rng() % 8 == 0 ? 1 + rng() % NumaPool::kLargestSmallClassBytes : 1 + rng() % 512;
       void* p = pool.allocate(bytes);
       stamp(p, bytes);
       live.emplace_back(p, bytes);
@@ -312,6 +317,158 @@ TEST(NumaPool, TrimReleasesFreeSpans) {
   pool.deallocate(p);
 }
 
+// Proves mid-size blocks (32 KiB - 1 MiB) come from the pool's own spans: live blocks of mixed
+// classes never overlap, the node's statistics count them at class size, and everything
+// balances to zero.
+TEST(NumaPoolMidSize, LiveBlocksDoNotOverlapAndStatsCountThem) {
+  Topology topo = Topology::load();
+  NumaPool pool(topo);
+  std::vector<std::pair<void*, std::size_t>> live;
+  std::uint64_t class_bytes = 0;
+  for (std::size_t bytes :
+       {32'769u, 48u * 1024, 100'000u, 128u * 1024, 300'000u, 512u * 1024, 1024u * 1024}) {
+    for (int i = 0; i < 3; ++i) {
+      void* p = pool.allocate(bytes);
+      ASSERT_TRUE(pool.owns(p));
+      stamp(p, bytes);
+      class_bytes += NumaPool::block_bytes(p);
+      live.emplace_back(p, bytes);
+    }
+  }
+  const unsigned node = pool.current_node();
+  EXPECT_EQ(pool.statistics()[node].bytes_in_use, class_bytes);
+  EXPECT_EQ(pool.statistics()[node].allocations, live.size());
+  EXPECT_GE(pool.statistics()[node].span_bytes, class_bytes);
+  std::sort(live.begin(), live.end());
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    EXPECT_TRUE(stamp_intact(live[i].first, live[i].second)) << live[i].second;
+    if (i + 1 < live.size()) {
+      ASSERT_LE(static_cast<std::byte*>(live[i].first) + live[i].second,
+                static_cast<std::byte*>(live[i + 1].first));
+    }
+  }
+  for (auto [p, bytes] : live) pool.deallocate(p);
+  EXPECT_EQ(pool.statistics()[node].bytes_in_use, 0u);
+  EXPECT_EQ(pool.statistics()[node].frees, live.size());
+}
+
+// Proves mid-size blocks freed by another thread go back to the owner through its remote list:
+// counted as remote frees, intact until freed, and reused by the owner afterwards.
+TEST(NumaPoolMidSize, CrossThreadFreesReturnToTheOwner) {
+  Topology topo = Topology::load();
+  NumaPool pool(topo);
+  constexpr std::size_t kBlocks = 64;  // three spans of 31 blocks: remote frees reach several
+  constexpr std::size_t kBytes = 128 * 1024;
+  std::vector<void*> blocks;
+  for (std::size_t i = 0; i < kBlocks; ++i) {
+    blocks.push_back(pool.allocate(kBytes));
+    stamp(blocks.back(), kBytes);
+  }
+  std::thread([&] {
+    for (void* p : blocks) {
+      EXPECT_TRUE(stamp_intact(p, kBytes));
+      pool.deallocate(p);
+    }
+  }).join();
+  // The owner takes its remote list when its current span runs dry: allocate the same again.
+  std::vector<void*> again;
+  for (std::size_t i = 0; i < kBlocks; ++i) again.push_back(pool.allocate(kBytes));
+  std::sort(blocks.begin(), blocks.end());
+  std::size_t reused = 0;
+  for (void* p : again) reused += std::binary_search(blocks.begin(), blocks.end(), p) ? 1 : 0;
+  EXPECT_GT(reused, 0u);
+  for (void* p : again) pool.deallocate(p);
+  pool.reclaim();
+  PoolNodeStats t = total(pool);
+  EXPECT_EQ(t.remote_frees, kBlocks);
+  EXPECT_EQ(t.bytes_in_use, 0u);
+  EXPECT_EQ(t.allocations, 2 * kBlocks);
+}
+
+// Proves 2 threads doing mixed mid-size allocations, handing blocks to each other to free,
+// corrupt no block, count exactly the frees made by a thread other than the allocating one as
+// remote, and balance to zero (the ThreadSanitizer run checks the handover).
+TEST(NumaPoolMidSize, ConcurrentMixedWithRemoteFrees) {
+  Topology topo = Topology::load();
+  NumaPool pool(topo);
+  struct Handed {
+    void* block;
+    unsigned owner;
+  };
+  std::mutex handoff_mutex;
+  std::vector<Handed> handoff;
+  std::atomic<std::uint64_t> foreign_frees{0};
+  auto work = [&](unsigned me) {
+    std::mt19937_64 rng(me);
+    std::vector<void*> mine;
+    for (int i = 0; i < 2'000; ++i) {
+      std::size_t bytes = 32'769 + rng() % (NumaPool::kLargestClassBytes - 32'768);
+      void* p = pool.allocate(bytes);
+      std::memset(p, static_cast<int>(me), 64);
+      mine.push_back(p);
+      if (mine.size() > 16) {
+        std::size_t k = rng() % mine.size();
+        std::lock_guard lock(handoff_mutex);
+        handoff.push_back({mine[k], me});
+        mine[k] = mine.back();
+        mine.pop_back();
+      }
+      std::vector<Handed> taken;
+      {
+        std::lock_guard lock(handoff_mutex);
+        if (handoff.size() > 8) taken.swap(handoff);
+      }
+      for (Handed h : taken) {
+        if (h.owner != me) foreign_frees.fetch_add(1);
+        pool.deallocate(h.block);
+      }
+    }
+    for (void* q : mine) pool.deallocate(q);
+  };
+  std::thread a(work, 1), b(work, 2);
+  a.join();
+  b.join();
+  for (Handed h : handoff) pool.deallocate(h.block);
+  foreign_frees += handoff.size();
+  pool.reclaim();
+  PoolNodeStats t = total(pool);
+  EXPECT_EQ(t.bytes_in_use, 0u);
+  EXPECT_EQ(t.allocations, 4'000u);
+  EXPECT_EQ(t.frees, 4'000u);
+  EXPECT_EQ(t.remote_frees, foreign_frees.load());
+}
+
+// Proves trim() gives the pages of freed mid-size blocks back to the OS: before it the blocks'
+// pages are resident, after it pagemap shows them gone, and the pool serves them again.
+TEST(NumaPoolMidSize, TrimReturnsThePages) {
+  Topology topo = Topology::load();
+  NumaPool pool(topo);
+  constexpr std::size_t kBytes = 256 * 1024;
+  std::vector<void*> blocks;
+  for (int i = 0; i < 64; ++i) {  // 16 MiB: four mid-size spans
+    blocks.push_back(pool.allocate(kBytes));
+    std::memset(blocks.back(), 1, kBytes);
+  }
+  auto resident = [&] {
+    std::size_t pages = 0;
+    for (void* p : blocks) {
+      for (const auto& e : strata::test::page_entries(p, kBytes)) pages += e.present ? 1 : 0;
+    }
+    return pages;
+  };
+  const std::size_t before = resident();
+  if (strata::test::page_entries(blocks[0], 4096).empty()) GTEST_SKIP() << "no pagemap";
+  EXPECT_EQ(before, 64 * kBytes / 4096);
+  for (void* p : blocks) pool.deallocate(p);
+  // 15 blocks fit a span: the last 4 are in the current span, which the heap keeps.
+  EXPECT_GE(pool.trim(), 60 * kBytes);
+  EXPECT_LE(resident(), 4 * kBytes / 4096);
+  void* p = pool.allocate(kBytes);
+  stamp(p, kBytes);
+  EXPECT_TRUE(stamp_intact(p, kBytes));
+  pool.deallocate(p);
+}
+
 // Proves the next thread on the node adopts an exited thread's heap: it frees the orphaned
 // blocks as its own (no remote frees) and keeps allocating from the same spans.
 TEST(NumaPool, NextThreadAdoptsAnExitedThreadsHeap) {
@@ -408,7 +565,7 @@ TEST(NumaPoolResource, MemoryManagerRoutesSmallRequestsToThePool) {
   strata::MemoryManager mm(topo);
   void* p = mm.allocate(200);
   EXPECT_TRUE(mm.pool().owns(p));
-  void* big = mm.allocate(100'000);
+  void* big = mm.allocate(2'000'000);
   EXPECT_FALSE(mm.pool().owns(big));
   EXPECT_EQ(total(mm.pool()).bytes_in_use, 256u);
   {
@@ -417,7 +574,7 @@ TEST(NumaPoolResource, MemoryManagerRoutesSmallRequestsToThePool) {
     EXPECT_TRUE(mm.pool().owns(v.data()));
   }
   mm.deallocate(p, 200);
-  mm.deallocate(big, 100'000);
+  mm.deallocate(big, 2'000'000);
   EXPECT_EQ(total(mm.pool()).bytes_in_use, 0u);
   EXPECT_EQ(mm.statistics()[0].small_bytes, 0u);
 }

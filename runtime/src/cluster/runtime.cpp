@@ -62,6 +62,7 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options)
       memory_(topology_),
       signal_lead_seconds_(signal_lead_from_environment()) {
   if (options.install_stop_signals) stop_signals_.emplace();
+  if (options.watch_memory_pressure) memory_.pressure().start_watching();
   detail::install_uncaught_error_handler();
 }
 

@@ -305,6 +305,13 @@ std::shared_ptr<const MappedView> MappedViewCache::acquire(const std::string& pa
   return make_view(window);
 }
 
+std::uint64_t MappedViewCache::shrink(std::uint64_t target_bytes) noexcept {
+  std::lock_guard lock(state_->mutex);
+  const std::uint64_t before = state_->stats.mapped_bytes;
+  state_->evict_to(target_bytes, nullptr);
+  return before - state_->stats.mapped_bytes;
+}
+
 ViewCacheStatistics MappedViewCache::statistics() const {
   std::lock_guard lock(state_->mutex);
   return state_->stats;

@@ -1,14 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // MemoryManager: arrays as placed regions with one preferred-node block per plan entry, raw
-// requests routed by size (pool, system allocator, placed region), and per-node accounting
+// requests routed by size (pool up to 1 MiB, placed region above), and per-node accounting
 // through MemoryCharge receipts plus the pool's own counters.
-#include "strata/runtime/base/round_up.hpp"
 #include "strata/runtime/memory/memory_manager.hpp"
 
 #include <sched.h>
 
-#include <cstdlib>
-#include <cstring>
 #include <new>
 
 namespace strata {
@@ -23,15 +20,6 @@ ChargeKind charge_kind(const PlacedRegion& r) {
   }
   return ChargeKind::base;
 }
-
-// Small blocks carry this header just before the user's pointer, so deallocate can find the raw
-// allocation and the node the bytes were charged to.
-struct SmallHeader {
-  std::uint32_t offset;  // from the raw allocation to the user pointer
-  std::uint32_t node;
-  std::uint64_t bytes;
-};
-static_assert(sizeof(SmallHeader) == 16);
 
 }  // namespace
 
@@ -53,6 +41,7 @@ ArrayStorage MemoryManager::allocate_array(std::string name, DType dtype, Shape 
   const std::size_t bytes = shape.byte_count(dtype);  // throws on overflow
   const std::size_t rows = shape.rank() == 0 ? 1 : shape[0];
   const std::size_t row_bytes = shape.row_elements() * dtype_bytes(dtype);
+  if (bytes > 0) pressure_.admit_region(bytes);
 
   PlacementPlan plan;
   const bool single_policy = options.placement.has_value();
@@ -86,6 +75,7 @@ ArrayStorage MemoryManager::allocate_array(std::string name, DType dtype, Shape 
 PlacedRegion MemoryManager::region(std::size_t bytes, RegionOptions options) {
   PlacementPolicy policy = options.placement.policy();
   std::vector<unsigned> nodes = options.placement.nodes();
+  pressure_.admit_region(bytes);
   PlacedRegion r = PlacedRegion::allocate(topology_, bytes, std::move(options));
   MemoryCharge charge(stats_, charge_kind(r), policy);
   if (policy == PlacementPolicy::local) {
@@ -109,22 +99,11 @@ void* MemoryManager::allocate(std::size_t bytes, std::size_t alignment) {
                 {{"alignment", std::to_string(alignment)}});
   }
   if (bytes <= NumaPool::kLargestClassBytes) return pool_.allocate(bytes, alignment);
-  if (bytes >= kSmallRequestBytes) {
-    PlacedRegion r = region(bytes, {.largest_pages = PageSize::huge_2m});
-    void* p = r.data();
-    std::lock_guard lock(large_mutex_);
-    large_.emplace(p, std::move(r));
-    return p;
-  }
-  std::size_t offset = std::max<std::size_t>(alignment, sizeof(SmallHeader));
-  std::size_t total = round_up(offset + bytes, alignment);
-  void* raw = std::aligned_alloc(alignment, total);
-  if (raw == nullptr) throw std::bad_alloc();
-  auto* user = static_cast<std::byte*>(raw) + offset;
-  SmallHeader header{static_cast<std::uint32_t>(offset), current_node(), bytes};
-  std::memcpy(user - sizeof(SmallHeader), &header, sizeof(header));
-  stats_->add(header.node, bytes, ChargeKind::small, PlacementPolicy::local, false);
-  return user;
+  PlacedRegion r = region(bytes, {.largest_pages = PageSize::huge_2m});
+  void* p = r.data();
+  std::lock_guard lock(large_mutex_);
+  large_.emplace(p, std::move(r));
+  return p;
 }
 
 void MemoryManager::deallocate(void* pointer, std::size_t bytes) noexcept {
@@ -133,20 +112,12 @@ void MemoryManager::deallocate(void* pointer, std::size_t bytes) noexcept {
     pool_.deallocate(pointer);
     return;
   }
-  if (bytes >= kSmallRequestBytes) {
-    PlacedRegion doomed;
-    std::lock_guard lock(large_mutex_);
-    if (auto it = large_.find(pointer); it != large_.end()) {
-      doomed = std::move(it->second);
-      large_.erase(it);
-    }
-    return;
+  PlacedRegion doomed;  // unmapped after the lock is released
+  std::lock_guard lock(large_mutex_);
+  if (auto it = large_.find(pointer); it != large_.end()) {
+    doomed = std::move(it->second);
+    large_.erase(it);
   }
-  auto* user = static_cast<std::byte*>(pointer);
-  SmallHeader header;
-  std::memcpy(&header, user - sizeof(SmallHeader), sizeof(header));
-  stats_->remove(header.node, header.bytes, ChargeKind::small, PlacementPolicy::local, false);
-  std::free(user - header.offset);
 }
 
 std::vector<NodeMemoryStats> MemoryManager::statistics() const {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // NumaPool: per-thread heaps with one free list per span, spans carved from per-node placed
-// segments, remote frees pushed onto the owning heap's lock-free list, and exited threads' heaps
+// segments (64 KiB spans for small classes, a whole segment for a mid-size class), remote frees pushed onto the owning heap's lock-free list, and exited threads' heaps
 // abandoned to their node until another thread adopts them or their last block comes back.
 #include "strata/runtime/memory/numa_pool.hpp"
 
@@ -28,7 +28,8 @@ __thread ThreadHeapEntry thread_heaps[kCachedPools] __attribute__((tls_model("in
 
 struct Heap : HeapFront {
   NodePool* node = nullptr;
-  std::uint32_t empty_spans = 0;  // fully free spans on available lists
+  std::uint32_t empty_spans = 0;      // fully free small spans on available lists
+  std::uint32_t empty_mid_spans = 0;  // fully free mid-size spans on available lists
   std::uint64_t live_spans = 0;
   bool abandoned = false;
   std::atomic<std::uintptr_t> owner{0};  // this_thread_tag() of the owner; 0 when abandoned
@@ -48,6 +49,9 @@ struct Heap : HeapFront {
   // The owner's free found the span not current and now empty or no longer full.
   [[gnu::noinline]] void after_local_free(Span* s) noexcept;
   void span_emptied(Span* s, bool node_locked) noexcept;
+  // Gives the fully free spans kept for reuse back to the node (the owner, or whoever holds an
+  // abandoned heap, under the node's lock).
+  void release_retained_locked() noexcept;
   // Takes the pending remote frees. Returns how many.
   std::uint64_t collect_remote(bool node_locked) noexcept;
   void list_available(Bin& bin, Span* s) noexcept {
@@ -74,20 +78,40 @@ struct Heap : HeapFront {
   }
 };
 
-// The first byte of the memory a span's metadata describes.
+inline Segment* segment_of(const void* p) noexcept {
+  return reinterpret_cast<Segment*>(reinterpret_cast<std::uintptr_t>(p) & ~(kSegmentBytes - 1));
+}
+
+inline bool is_mid(const Span* s) noexcept { return s->block_bytes > kLargestSmallClassBytes; }
+
+// The metadata a block's free goes to: its 64 KiB span's, or for a mid-size block (whose 64 KiB
+// entry is a slice) the segment's first entry.
+inline Span* owner_span(const Block* b) noexcept {
+  Span* s = span_of(b);
+  if (s->owner.load(std::memory_order_relaxed) == kMidSliceTag) return &segment_of(s)->spans[0];
+  return s;
+}
+
+// The first byte of the memory a span's metadata describes: its own 64 KiB, or for a mid-size
+// span (spans[0]) everything after the segment's header.
 std::byte* span_memory(Span* s) noexcept {
-  auto* seg = reinterpret_cast<Segment*>(reinterpret_cast<std::uintptr_t>(s) &
-                                         ~(NumaPool::kSegmentBytes - 1));
-  return reinterpret_cast<std::byte*>(seg) +
-         static_cast<std::size_t>(s - seg->spans.data()) * NumaPool::kSpanBytes;
+  Segment* seg = segment_of(s);
+  const auto index = static_cast<std::size_t>(s - seg->spans.data());
+  return reinterpret_cast<std::byte*>(seg) + std::max<std::size_t>(index, 1) * kSpanBytes;
+}
+constexpr std::size_t kMidSpanBytes = kSegmentBytes - kSpanBytes;
+// `uncarved` of a free span whose pages trim() gave back.
+constexpr std::uint32_t kTrimmedMark = UINT32_MAX;
+inline std::size_t span_room_bytes(const Span* s) noexcept {
+  return is_mid(s) ? kMidSpanBytes : kSpanBytes;
 }
 
 // Links up to kCarveBytes of the span's untouched room into its free list.
 void carve(Span* s) noexcept {
-  STRATA_ASSERT(s->block_bytes != 0 && s->uncarved <= NumaPool::kSpanBytes / s->block_bytes);
+  STRATA_ASSERT(s->block_bytes != 0 && s->uncarved <= span_room_bytes(s) / s->block_bytes);
   std::size_t n = std::max<std::size_t>(1, kCarveBytes / s->block_bytes);
   n = std::min<std::size_t>(n, s->uncarved);
-  const std::size_t capacity = NumaPool::kSpanBytes / s->block_bytes;
+  const std::size_t capacity = span_room_bytes(s) / s->block_bytes;
   std::byte* p = span_memory(s) + (capacity - s->uncarved) * s->block_bytes;
   Block* head = s->free;
   // Linked back to front so the list runs in address order.
@@ -121,30 +145,42 @@ struct NodePool {
   std::byte* next_segment = nullptr;  // uncut segments of the last region
   std::byte* segments_end = nullptr;
   Span* free_spans = nullptr;
+  Span* free_mid = nullptr;      // whole mid-size segments nobody uses (their spans[0])
   std::vector<Heap*> heaps;      // live
   std::vector<Heap*> abandoned;  // exited threads' heaps with live blocks
   // Counters of heaps that are gone.
   std::uint64_t retired_allocations = 0, retired_remote = 0;
-  std::uint64_t span_count = 0;
+  std::uint64_t span_count = 0;      // small spans in heaps
+  std::uint64_t mid_span_count = 0;  // mid-size spans in heaps
   std::uint64_t span_takes = 0;
   std::uint64_t peak_bytes = 0;
   std::vector<Segment*> segments;
 
   Span* take_span(Heap* heap, std::size_t c);
+  Span* take_small_locked();
+  Span* take_mid_locked(std::size_t c);
+  Segment* new_segment_locked();
   void give_span_locked(Span* s) noexcept {
     s->heap = nullptr;
     s->owner.store(0, std::memory_order_relaxed);
-    s->next = free_spans;
-    free_spans = s;
-    --span_count;
+    if (is_mid(s)) {
+      s->next = free_mid;
+      free_mid = s;
+      --mid_span_count;
+    } else {
+      s->next = free_spans;
+      free_spans = s;
+      --span_count;
+    }
   }
   void reserve_locked();
   void sweep_abandoned_locked() noexcept;
   void retire_locked(Heap* h) noexcept;
-  // Hands every span of `h` to the thread `tag` (0: abandoned).
+  // Hands every span of `h` to the thread `tag` (0: abandoned). From entry 0: a mid-size span's
+  // metadata; its slices have no heap.
   void set_span_owners_locked(const Heap* h, std::uintptr_t tag) noexcept {
     for (Segment* seg : segments) {
-      for (std::size_t i = 1; i < kSpansPerSegment; ++i) {
+      for (std::size_t i = 0; i < kSpansPerSegment; ++i) {
         if (seg->spans[i].heap == h) seg->spans[i].owner.store(tag, std::memory_order_relaxed);
       }
     }
@@ -153,7 +189,7 @@ struct NodePool {
   std::pair<std::uint64_t, std::uint64_t> live_locked() const noexcept {
     std::uint64_t blocks = 0, bytes = 0;
     for (const Segment* seg : segments) {
-      for (std::size_t i = 1; i < kSpansPerSegment; ++i) {
+      for (std::size_t i = 0; i < kSpansPerSegment; ++i) {
         const Span& sp = seg->spans[i];
         if (sp.heap == nullptr) continue;
         const std::uint64_t n = used_of(&sp);
@@ -197,23 +233,54 @@ struct NumaPool::Core final : detail::ThreadSlotOwner {
   void release_thread_slot(void* slot) noexcept override;
 };
 
-Span* NodePool::take_span(Heap* heap, std::size_t c) {
-  std::lock_guard lock(mutex);
+Segment* NodePool::new_segment_locked() {
+  if (next_segment == segments_end) reserve_locked();
+  auto* seg = new (next_segment) Segment();
+  seg->node = this;
+  segments.push_back(seg);
+  next_segment += NumaPool::kSegmentBytes;
+  return seg;
+}
+
+Span* NodePool::take_small_locked() {
   if (free_spans == nullptr) sweep_abandoned_locked();
   Span* s = free_spans;
   if (s != nullptr) {
     free_spans = s->next;
-  } else {
-    if (next_span == kSpansPerSegment) {
-      if (next_segment == segments_end) reserve_locked();
-      segment = new (next_segment) Segment();
-      segment->node = this;
-      segments.push_back(segment);
-      next_segment += NumaPool::kSegmentBytes;
-      next_span = 1;
-    }
-    s = &segment->spans[next_span++];
+    return s;
   }
+  if (next_span == kSpansPerSegment) {
+    segment = new_segment_locked();
+    next_span = 1;
+  }
+  return &segment->spans[next_span++];
+}
+
+// A whole segment for class `c`; its slices are marked so frees find spans[0].
+Span* NodePool::take_mid_locked(std::size_t c) {
+  if (free_mid == nullptr) sweep_abandoned_locked();
+  Segment* seg = nullptr;
+  if (free_mid != nullptr) {
+    seg = segment_of(free_mid);
+    free_mid = free_mid->next;
+  } else {
+    seg = new_segment_locked();
+  }
+  if (seg->spans[1].block_bytes != kClassBytes[c]) {
+    for (std::size_t i = 1; i < kSpansPerSegment; ++i) {
+      Span& slice = seg->spans[i];
+      slice.block_bytes = kClassBytes[c];
+      slice.class_index = static_cast<std::uint16_t>(c);
+      slice.owner.store(kMidSliceTag, std::memory_order_relaxed);
+    }
+  }
+  return &seg->spans[0];
+}
+
+Span* NodePool::take_span(Heap* heap, std::size_t c) {
+  std::lock_guard lock(mutex);
+  const bool mid = c >= kSmallClassCount;
+  Span* s = mid ? take_mid_locked(c) : take_small_locked();
   const std::uint32_t bytes = kClassBytes[c];
   s->block_bytes = bytes;
   s->class_index = static_cast<std::uint16_t>(c);
@@ -222,10 +289,10 @@ Span* NodePool::take_span(Heap* heap, std::size_t c) {
   set_used(s, 0);
   s->free = nullptr;
   s->local_free = nullptr;
-  s->uncarved = static_cast<std::uint32_t>(NumaPool::kSpanBytes / bytes);
+  s->uncarved = static_cast<std::uint32_t>((mid ? kMidSpanBytes : kSpanBytes) / bytes);
   s->prev = s->next = nullptr;
   s->listed = s->current = false;
-  ++span_count;
+  ++(mid ? mid_span_count : span_count);
   ++heap->live_spans;
   if (++span_takes % 16 == 0) peak_bytes = std::max(peak_bytes, live_locked().second);
   return s;
@@ -303,7 +370,7 @@ void* Heap::refill(std::size_t c) {
   if (Span* a = bin.available; a != nullptr) {
     unlist_available(bin, a);
     a->listed = a->current = true;
-    if (used_of(a) == 0) --empty_spans;
+    if (used_of(a) == 0) --(is_mid(a) ? empty_mid_spans : empty_spans);
     bin.current = a;
     restock(a);  // an available span always has blocks in one of its lists or room
     return pop(a);
@@ -341,8 +408,10 @@ void Heap::span_emptied(Span* s, bool node_locked) noexcept {
   if (!abandoned) {
     if (s == bin.current) return;
     if (!s->listed) list_available(bin, s);
-    if (++empty_spans <= kRetainedEmptySpans) return;
-    --empty_spans;
+    const bool mid = is_mid(s);
+    std::uint32_t& retained = mid ? empty_mid_spans : empty_spans;
+    if (++retained <= (mid ? kRetainedEmptyMidSpans : kRetainedEmptySpans)) return;
+    --retained;
   }
   if (s == bin.current) {
     bin.current = &empty_span;
@@ -359,13 +428,28 @@ void Heap::span_emptied(Span* s, bool node_locked) noexcept {
   }
 }
 
+void Heap::release_retained_locked() noexcept {
+  for (Bin& bin : bins) {
+    for (Span* s = bin.available; s != nullptr;) {
+      Span* next = s->next;
+      if (used_of(s) == 0) {
+        unlist_available(bin, s);
+        --live_spans;
+        node->give_span_locked(s);
+      }
+      s = next;
+    }
+  }
+  empty_spans = empty_mid_spans = 0;
+}
+
 std::uint64_t Heap::collect_remote(bool node_locked) noexcept {
   if (remote.load(std::memory_order_relaxed) == nullptr) return 0;
   Block* b = remote.exchange(nullptr, std::memory_order_acquire);
   std::uint64_t n = 0;
   while (b != nullptr) {
     Block* next = b->next;
-    release_block(span_of(b), b, node_locked);
+    release_block(owner_span(b), b, node_locked);
     b = next;
     ++n;
   }
@@ -423,16 +507,8 @@ void NumaPool::Core::release_thread_slot(void* slot) noexcept {
   node.set_span_owners_locked(h, 0);
   h->abandoned = true;
   // Fully free spans kept for reuse go back to the node now.
+  h->release_retained_locked();
   for (Bin& bin : h->bins) {
-    for (Span* s = bin.available; s != nullptr;) {
-      Span* next = s->next;
-      if (used_of(s) == 0) {
-        h->unlist_available(bin, s);
-        --h->live_spans;
-        node.give_span_locked(s);
-      }
-      s = next;
-    }
     if (bin.current != &empty_span && used_of(bin.current) == 0) {
       Span* s = bin.current;
       bin.current = &empty_span;
@@ -441,7 +517,6 @@ void NumaPool::Core::release_thread_slot(void* slot) noexcept {
       node.give_span_locked(s);
     }
   }
-  h->empty_spans = 0;
   std::erase(node.heaps, h);
   if (h->live_spans == 0) {
     node.retire_locked(h);
@@ -484,10 +559,13 @@ bool NumaPool::fits(std::size_t bytes, std::size_t alignment) noexcept {
 }
 
 namespace {
-// The class for a request the fast path does not take: aligned beyond 16 bytes, or too large
-// (a broken precondition, refused with bad_alloc rather than memory corruption).
-[[gnu::noinline]] std::size_t unusual_class(std::size_t bytes, std::size_t alignment) {
-  if (!NumaPool::fits(bytes, alignment)) throw std::bad_alloc();
+// The class for a request the fast path does not take: aligned beyond 16 bytes, mid-size (every
+// mid-size block is 4 KiB aligned), or too large (a broken precondition, refused with bad_alloc
+// rather than memory corruption).
+std::size_t unusual_class(std::size_t bytes, std::size_t alignment) {
+  if (!NumaPool::fits(bytes, alignment)) [[unlikely]]
+    throw std::bad_alloc();
+  if (bytes > kLargestSmallClassBytes) return mid_class_of(bytes);
   std::size_t c = kClassOfSixteenths[(bytes + 15) >> 4];
   while (kClassBytes[c] % alignment != 0) ++c;  // ends: 32 KiB is a multiple of 4 KiB
   return c;
@@ -502,7 +580,31 @@ void* allocate_slow(HeapFront* heap, std::size_t c) {
 
 void after_local_free(Span* s) noexcept { s->heap->after_local_free(s); }
 
+namespace {
+// A mid-size block's free (every one comes out of line): local when the caller owns the span.
+void mid_free(Span* s, Block* b) noexcept {
+  if (s->owner.load(std::memory_order_relaxed) == this_thread_tag()) {
+    b->next = s->local_free;
+    s->local_free = b;
+    const bool empty = drop_used(s);
+    if (!s->current && (empty || !s->listed)) after_local_free(s);
+    return;
+  }
+  Heap* h = s->heap;
+  STRATA_ASSERT(h != nullptr);  // freed twice, or not ours
+  Block* head = h->remote.load(std::memory_order_relaxed);
+  do {
+    b->next = head;
+  } while (!h->remote.compare_exchange_weak(head, b, std::memory_order_release,
+                                            std::memory_order_relaxed));
+}
+}  // namespace
+
 void remote_free(Span* s, Block* b) noexcept {
+  if (s->owner.load(std::memory_order_relaxed) == kMidSliceTag) {
+    mid_free(&segment_of(s)->spans[0], b);
+    return;
+  }
   Heap* h = s->heap;
   STRATA_ASSERT(h != nullptr);  // a block of a span no heap owns: freed twice, or not ours
   Block* head = h->remote.load(std::memory_order_relaxed);
@@ -517,7 +619,7 @@ void remote_free(Span* s, Block* b) noexcept {
 // Everything the inline fast path does not: a first allocation on this thread, an alignment
 // beyond 16 bytes, a size beyond the largest class.
 void* NumaPool::allocate_unusual(std::size_t bytes, std::size_t alignment) {
-  const std::size_t c = alignment <= 16 && bytes <= kLargestClassBytes
+  const std::size_t c = alignment <= 16 && bytes <= kLargestSmallClassBytes
                             ? kClassOfSixteenths[(bytes + 15) >> 4]
                             : unusual_class(bytes, alignment);
   return pop_block(core_->thread_heap(), c);
@@ -564,12 +666,25 @@ void NumaPool::reclaim() {
 
 std::size_t NumaPool::trim() {
   reclaim();
+  if (Heap* h = core_->find_thread_heap(); h != nullptr) {
+    std::lock_guard lock(h->node->mutex);
+    h->release_retained_locked();
+  }
   std::size_t bytes = 0;
   for (auto& node : core_->nodes) {
     std::lock_guard lock(node->mutex);
-    for (Span* s = node->free_spans; s != nullptr; s = s->next) {
-      // The metadata lives in the segment header, so the span's own pages can go.
-      if (::madvise(span_memory(s), kSpanBytes, MADV_DONTNEED) == 0) bytes += kSpanBytes;
+    // The metadata lives in the segment header, so the spans' own pages can go. A free span's
+    // `uncarved` is unused until take_span resets it: it marks the span as already released, so
+    // a second trim counts (and advises) only what came back since.
+    for (Span* list : {node->free_spans, node->free_mid}) {
+      for (Span* s = list; s != nullptr; s = s->next) {
+        if (s->uncarved == kTrimmedMark) continue;
+        const std::size_t room = list == node->free_mid ? kMidSpanBytes : kSpanBytes;
+        if (::madvise(span_memory(s), room, MADV_DONTNEED) == 0) {
+          bytes += room;
+          s->uncarved = kTrimmedMark;
+        }
+      }
     }
   }
   return bytes;
@@ -598,6 +713,8 @@ std::vector<PoolNodeStats> NumaPool::statistics() const {
     s.span_bytes = 0;
     for (Span* f = node->free_spans; f != nullptr; f = f->next) s.span_bytes += kSpanBytes;
     s.span_bytes += node->span_count * kSpanBytes;
+    for (Span* f = node->free_mid; f != nullptr; f = f->next) s.span_bytes += kSegmentBytes;
+    s.span_bytes += node->mid_span_count * kSegmentBytes;
     for (const PlacedRegion& r : node->regions) s.reserved_bytes += r.mapped_bytes();
     s.heaps = node->heaps.size();
     s.abandoned_heaps = node->abandoned.size();

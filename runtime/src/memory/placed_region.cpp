@@ -132,8 +132,7 @@ void check_available(std::size_t bytes) {
 // Under pressure means: after this allocation less than a tenth of the memory would be left.
 bool under_pressure(std::size_t bytes) {
   MemoryAvailability avail = read_memory_availability();
-  std::uint64_t limit = avail.cgroup_limit_bytes.value_or(avail.mem_total_bytes);
-  limit = std::min<std::uint64_t>(limit, avail.mem_total_bytes);
+  const std::uint64_t limit = avail.limit_bytes();
   std::uint64_t room = avail.available_bytes();
   return room < bytes || room - bytes < limit / 10;
 }

@@ -41,6 +41,9 @@ struct RuntimeOptions {
   // When MPI starts (MpiStart): by default only under a launcher (mpirun, srun) or with
   // STRATA_MPI=always; `always` makes a directly started program an MPI singleton.
   MpiStart mpi_start = MpiStart::when_launched;
+  // Start the memory-pressure watcher (a thread blocked on a PSI trigger; see
+  // MemoryPressureMonitor): on pressure the pools are trimmed and new placed regions refused.
+  bool watch_memory_pressure = true;
 };
 
 class Runtime {

@@ -85,6 +85,11 @@ class MappedViewCache {
   std::shared_ptr<const MappedView> acquire(const std::string& path, std::uint64_t offset,
                                             std::uint64_t bytes);
 
+  // Unmaps windows nobody holds, least recently used first, until at most `target_bytes` stay
+  // mapped (held windows stay, so it may end above). The budget is unchanged: the cache grows
+  // back as it is used. Returns the bytes unmapped. The memory-pressure monitor calls it.
+  std::uint64_t shrink(std::uint64_t target_bytes) noexcept;
+
   ViewCacheStatistics statistics() const;
   std::uint64_t budget_bytes() const noexcept { return budget_bytes_; }
   std::uint64_t window_bytes() const noexcept { return window_bytes_; }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // MemoryManager: the one place strata's memory comes from. Arrays become placed regions split
-// per NUMA node; raw requests are routed by size — up to 32 KiB to the NumaPool heap of the
-// calling thread's node, up to 256 KiB to the system allocator, larger ones to placed regions —
-// and everything is counted per node.
+// per NUMA node; raw requests are routed by size — up to 1 MiB to the NumaPool heap of the
+// calling thread's node (small classes to 32 KiB, the mid-size tier above), larger ones to
+// placed regions — and everything is counted per node.
 //
 //   strata::MemoryManager mm(topology);
 //   auto u = mm.array<double>("u", {4096, 4096});           // huge pages, one block per node
@@ -22,6 +22,7 @@
 
 #include "strata/runtime/machine/topology.hpp"
 #include "strata/runtime/memory/array.hpp"
+#include "strata/runtime/memory/memory_pressure.hpp"
 #include "strata/runtime/memory/memory_statistics.hpp"
 #include "strata/runtime/memory/numa_pool.hpp"
 #include "strata/runtime/memory/placed_region.hpp"
@@ -59,10 +60,9 @@ class MemoryManagerResource : public std::pmr::memory_resource {
 
 class MemoryManager {
  public:
-  // Requests below this go to the pool (up to NumaPool::kLargestClassBytes) or the system
-  // allocator: a placed region costs at least a page and a system call, which small objects
-  // cannot amortise.
-  static constexpr std::size_t kSmallRequestBytes = 256 * 1024;
+  // Requests up to this go to the pool: a placed region costs at least a page and two system
+  // calls, which objects this small cannot amortise.
+  static constexpr std::size_t kSmallRequestBytes = NumaPool::kLargestClassBytes;
 
   explicit MemoryManager(const Topology& topology);
   MemoryManager(const MemoryManager&) = delete;
@@ -70,14 +70,14 @@ class MemoryManager {
   ~MemoryManager();
 
   // An array of `shape` in placed memory. Throws Error(invalid_argument) for bad shapes,
-  // Error(resource) when memory is refused.
+  // Error(resource) when memory is refused (also while pressure() is critical).
   template <class T>
   Array<T> array(std::string name, Shape shape, ArrayOptions options = {}) {
     return Array<T>(allocate_array(std::move(name), dtype_of<T>(), shape, options));
   }
   ArrayStorage allocate_array(std::string name, DType dtype, Shape shape, ArrayOptions options = {});
 
-  // A placed region counted in the statistics.
+  // A placed region counted in the statistics; refused like an array under critical pressure.
   PlacedRegion region(std::size_t bytes, RegionOptions options = {});
 
   // Raw memory, routed by size. `alignment` is a power of two up to 4096. Throws
@@ -92,6 +92,10 @@ class MemoryManager {
   const Topology& topology() const noexcept { return topology_; }
   // The pool small requests come from (its own statistics: remote frees, heaps, spans).
   NumaPool& pool() noexcept { return pool_; }
+  // The memory-pressure monitor: it trims this manager's pool on pressure and refuses new
+  // regions and arrays while critical (the Runtime starts its watcher).
+  MemoryPressureMonitor& pressure() noexcept { return pressure_; }
+  const MemoryPressureMonitor& pressure() const noexcept { return pressure_; }
   // This manager as a pmr resource, e.g. for std::pmr containers or a MemoryScope.
   std::pmr::memory_resource& resource() noexcept { return resource_; }
 
@@ -103,6 +107,8 @@ class MemoryManager {
   mutable std::mutex large_mutex_;
   std::unordered_map<void*, PlacedRegion> large_;
   NumaPool pool_;
+  MemoryPressureMonitor pressure_;
+  MemoryPressureMonitor::Subscription pool_watch_ = pressure_.watch(pool_);
   MemoryManagerResource resource_{*this};
 };
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// NumaPool: small-object memory from per-thread heaps, each tied to the NUMA node of its thread and
+// NumaPool: small and mid-size object memory from per-thread heaps, each tied to the NUMA node of its thread and
 // carved from that node's own placed memory. A thread's own allocate/free pair touches only its
 // heap (no atomic read-modify-write); a block freed by another thread goes back to its owner
 // through a lock-free remote-free list. NumaPoolResource is the same pool as a
@@ -10,8 +10,9 @@
 //   strata::NumaPoolResource res(pool);
 //   std::pmr::vector<int> v(&res);  std::pmr::unordered_map<int, double> m(&res);
 //
-// Size classes run from 16 B to kLargestClassBytes (32 KiB); blocks of classes of 64 B and more
-// are 64-byte aligned. docs/memory.md describes the design.
+// Size classes run from 16 B to kLargestSmallClassBytes (32 KiB) in 64 KiB spans, and on to
+// kLargestClassBytes (1 MiB) in 4 MiB spans (the mid-size tier); blocks of classes of 64 B and
+// more are 64-byte aligned, mid-size blocks 4 KiB aligned. docs/memory.md describes the design.
 #pragma once
 
 #include <cstddef>
@@ -49,6 +50,9 @@ struct NumaPoolOptions {
 class NumaPool {
  public:
   static constexpr std::size_t kSmallestClassBytes = 16;
+  // Largest class of the small tier (64 KiB spans, inline fast path).
+  static constexpr std::size_t kLargestSmallClassBytes = detail::numa_pool::kLargestSmallClassBytes;
+  // Largest class of all: the mid-size tier (one 4 MiB span per class and heap) ends here.
   static constexpr std::size_t kLargestClassBytes = detail::numa_pool::kLargestClassBytes;
   // Spans are carved into blocks of one class; 64 KiB keeps 16 blocks of 4 KiB in one span
   // and lets a free find its span's metadata by masking the address.
@@ -70,13 +74,13 @@ class NumaPool {
   static bool fits(std::size_t bytes, std::size_t alignment = alignof(std::max_align_t)) noexcept;
 
   // A block of at least `bytes` (0 counts as 1) from the calling thread's heap on its NUMA node,
-  // 16-byte aligned (64 from the 64-byte class up). Throws std::bad_alloc when the request does
+  // 16-byte aligned (64 from the 64-byte class up, 4096 above 32 KiB). Throws std::bad_alloc when the request does
   // not fit (see fits) or the node's memory is refused. Inline: the owner's fast path is a
   // handful of instructions with no call.
   void* allocate(std::size_t bytes) {
     namespace np = detail::numa_pool;
     np::ThreadHeapEntry& cached = np::thread_heaps[0];
-    if (bytes > kLargestClassBytes || cached.pool_id != id_) [[unlikely]] {
+    if (bytes > kLargestSmallClassBytes || cached.pool_id != id_) [[unlikely]] {
       return allocate_unusual(bytes, 16);
     }
     return np::pop_block(cached.heap, np::kClassOfSixteenths[(bytes + 15) >> 4]);
@@ -113,8 +117,10 @@ class NumaPool {
   // Collects pending remote frees of exited threads' heaps and returns fully free spans to the
   // nodes; called from slow paths too, so calling it is never required.
   void reclaim();
-  // reclaim(), then gives the pages of the nodes' fully free spans back to the OS (the address
-  // range stays reserved; pages fault in again on reuse). Returns the bytes released.
+  // reclaim(), hands the calling thread's retained free spans to its node, then gives the pages
+  // of the nodes' fully free spans back to the OS (the address range stays reserved; pages
+  // fault in again on reuse). Returns the bytes released. Other threads' heaps keep their few
+  // retained spans (at most 4 MiB small and 8 MiB mid-size each).
   std::size_t trim();
 
   const Topology& topology() const noexcept { return topology_; }
@@ -129,7 +135,7 @@ class NumaPool {
   std::uint64_t id_ = 0;  // the core's id, read by every allocation
 };
 
-// NumaPool as a std::pmr::memory_resource. Requests the pool cannot serve (over 32 KiB, or
+// NumaPool as a std::pmr::memory_resource. Requests the pool cannot serve (over 1 MiB, or
 // aligned beyond 4 KiB) go to `upstream` (default: new/delete). Equal only to itself.
 class NumaPoolResource : public std::pmr::memory_resource {
  public:

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -17,21 +18,39 @@
 
 namespace strata::detail::numa_pool {
 
-inline constexpr std::size_t kLargestClassBytes = 32 * 1024;
+// Small classes (up to 32 KiB) share 64 KiB spans; mid-size classes (up to 1 MiB) have a whole
+// segment each as their span.
+inline constexpr std::size_t kLargestSmallClassBytes = 32 * 1024;
+inline constexpr std::size_t kLargestClassBytes = 1024 * 1024;
 inline constexpr std::size_t kSpanBytes = 64 * 1024;
 inline constexpr std::size_t kSegmentBytes = 4 * 1024 * 1024;
 
 // Multiples of 16 below 64, of 64 from there on (so classes of 64 B and more are 64-byte
-// aligned), with at most ~25 % rounding loss above 512 B.
-inline constexpr std::array<std::uint32_t, 35> kClassBytes = {
-    16,   32,   48,   64,    128,   192,   256,   320,   384,   448,   512,  640,
-    768,  896,  1024, 1280,  1536,  1792,  2048,  2560,  3072,  3584,  4096, 5120,
-    6144, 7168, 8192, 10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768};
+// aligned), with at most ~25 % rounding loss above 512 B; from 32 KiB on four classes per
+// doubling, all multiples of 8 KiB (so every mid-size block is 4 KiB aligned).
+inline constexpr std::array<std::uint32_t, 55> kClassBytes = {
+    16,     32,     48,     64,     128,    192,    256,    320,    384,    448,    512,
+    640,    768,    896,    1024,   1280,   1536,   1792,   2048,   2560,   3072,   3584,
+    4096,   5120,   6144,   7168,   8192,   10240,  12288,  14336,  16384,  20480,  24576,
+    28672,  32768,  40960,  49152,  57344,  65536,  81920,  98304,  114688, 131072, 163840,
+    196608, 229376, 262144, 327680, 393216, 458752, 524288, 655360, 786432, 917504, 1048576};
 constexpr std::size_t kClassCount = kClassBytes.size();
+constexpr std::size_t kSmallClassCount = 35;  // classes up to kLargestSmallClassBytes
+static_assert(kClassBytes[kSmallClassCount - 1] == kLargestSmallClassBytes);
 static_assert(kClassBytes.back() == kLargestClassBytes);
 
-constexpr std::array<std::uint8_t, kLargestClassBytes / 16 + 1> make_class_of_sixteenths() {
-  std::array<std::uint8_t, kLargestClassBytes / 16 + 1> table{};
+// The mid-size class of 32 KiB < bytes <= 1 MiB: four per doubling, rounded up.
+constexpr std::size_t mid_class_of(std::size_t bytes) noexcept {
+  const std::size_t b = bytes - 1;
+  const auto top = static_cast<int>(std::bit_width(b)) - 1;  // 15 for (32 KiB, 64 KiB]
+  return kSmallClassCount + static_cast<std::size_t>(top - 15) * 4 + ((b >> (top - 2)) & 3);
+}
+static_assert(mid_class_of(32 * 1024 + 1) == kSmallClassCount);
+static_assert(mid_class_of(48 * 1024) == kSmallClassCount + 1);
+static_assert(mid_class_of(kLargestClassBytes) == kClassCount - 1);
+
+constexpr std::array<std::uint8_t, kLargestSmallClassBytes / 16 + 1> make_class_of_sixteenths() {
+  std::array<std::uint8_t, kLargestSmallClassBytes / 16 + 1> table{};
   std::size_t c = 0;
   for (std::size_t i = 0; i < table.size(); ++i) {
     while (kClassBytes[c] < i * 16) ++c;
@@ -39,14 +58,20 @@ constexpr std::array<std::uint8_t, kLargestClassBytes / 16 + 1> make_class_of_si
   }
   return table;
 }
-// Class index by (bytes + 15) / 16, for 0..kLargestClassBytes.
+// Class index by (bytes + 15) / 16, for 0..kLargestSmallClassBytes.
 inline constexpr auto kClassOfSixteenths = make_class_of_sixteenths();
 
 constexpr std::size_t kSpansPerSegment = kSegmentBytes / kSpanBytes;
 // Blocks linked into a span's free list at a time: keeps a new span's first use cheap.
 constexpr std::size_t kCarveBytes = 16 * 1024;
-// Fully free spans a heap keeps for reuse before handing them back to its node.
+// Fully free spans a heap keeps for reuse before handing them back to its node: 4 MiB of small
+// spans, and two mid-size spans (8 MiB) beside the current one of each class.
 constexpr std::uint32_t kRetainedEmptySpans = 64;
+constexpr std::uint32_t kRetainedEmptyMidSpans = 2;
+// The owner tag of the per-64 KiB metadata entries inside a mid-size span: no thread's tag (a
+// thread pointer is never 1), so the inline free sends mid-size blocks out of line, where they
+// find their span's metadata in the segment's first entry.
+constexpr std::uintptr_t kMidSliceTag = 1;
 
 struct Block {
   Block* next;
@@ -77,7 +102,9 @@ struct alignas(64) Span {
   bool current = false;  // the bin's current span (checked by frees without finding the bin)
 };
 
-// The start of every segment; spans[0] is the header's own room and never handed out.
+// The start of every segment. In a segment of small spans spans[0] is the header's own room and
+// never handed out; in a mid-size segment spans[0] is the one span's metadata and spans[1..]
+// describe its 64 KiB slices (owner kMidSliceTag, block_bytes the class).
 struct Segment {
   NodePool* node = nullptr;
   std::array<Span, kSpansPerSegment> spans;
@@ -144,7 +171,7 @@ struct HeapFront {
   std::array<Bin, kClassCount> bins;
 };
 
-// Out of line: everything the inline paths hand over.
+// Out of line: everything the inline paths hand over (remote_free also takes every mid-size free).
 void* allocate_slow(HeapFront* heap, std::size_t c);
 void after_local_free(Span* s) noexcept;
 void remote_free(Span* s, Block* b) noexcept;
