@@ -5,9 +5,12 @@
 
 #include <exception>
 #include <functional>
+#include <new>
 #include <optional>
+#include <string>
 
 #include "cluster/uncaught_error.hpp"
+#include "strata/runtime/machine/memory_availability.hpp"
 
 namespace strata {
 namespace {
@@ -18,14 +21,19 @@ namespace {
 int guarded(const std::function<Runtime*(std::optional<Runtime>&)>& make_runtime,
             const JobBody& body) {
   std::optional<Runtime> rt;
+  std::string what;
   try {
     return body(*make_runtime(rt));
+  } catch (const std::bad_alloc&) {
+    // Named as memory, with the address-space limit when one is set, not as "std::bad_alloc".
+    what = out_of_memory_error("running the job").what();
   } catch (const std::exception& e) {
-    detail::print_error_line(e.what());
-    // The other ranks may wait in a collective for this one: end them all.
-    if (rt && rt->size() > 1) rt->mpi().abort(1);
-    return 1;
+    what = e.what();
   }
+  detail::print_error_line(what);
+  // The other ranks may wait in a collective for this one: end them all.
+  if (rt && rt->size() > 1) rt->mpi().abort(1);
+  return 1;
 }
 
 }  // namespace

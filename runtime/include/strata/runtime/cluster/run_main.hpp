@@ -28,7 +28,8 @@ using JobBody = std::function<int(Runtime&)>;
 // Creates Runtime(argc, argv, options) and returns body(rt). An error from the Runtime itself
 // (a malformed Slurm environment) or from the body is printed as above and returns 1; with
 // several ranks the job ends through MPI_Abort(1) after the line is printed (only the failing
-// rank prints). Exceptions that are not std::exception reach the Runtime's terminate handler.
+// rank prints); std::bad_alloc is named as memory, with the address-space limit when one is set
+// (out_of_memory_error). Exceptions that are not std::exception reach the terminate handler.
 int run_main(int& argc, char**& argv, const JobBody& body, RuntimeOptions options = {});
 // The same without the command line (a program that parsed its own, or a library call).
 int run_main(RuntimeOptions options, const JobBody& body);
