@@ -13,10 +13,10 @@
 #include <iostream>
 #include <limits>
 #include <map>
-#include <exception>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -39,6 +39,18 @@ struct AnalysisOptions {
   bool include_high = false;  // hist: NumPy's rule, the top edge counts in the last bin
   unsigned threads = 0;
   bool with_histogram = false;  // stats --hist: the histogram of bins over range, same pass
+  bool quiet = false;
+};
+
+// A member of the pass that adds nothing to its result: it counts every chunk's bytes into the
+// command's Progress, in the worker that read the chunk.
+template <class T>
+struct CountProgress {
+  Progress* progress = nullptr;
+  void add(std::span<const T> chunk) {
+    if (progress != nullptr) progress->add(chunk.size_bytes());
+  }
+  void merge(const CountProgress&) {}
 };
 
 // The empty histogram of o.bins over o.range, checked before any work.
@@ -148,21 +160,27 @@ json describe_run(const Runtime& rt, const Executor& ex, const io::Dataset& ds, 
 // run's description, its timing phases included: startup (runtime and threads), open (for HDF5
 // that reads and decompresses the whole dataset), compute (the verified reduction pass), merge
 // (across ranks), and whatever phases make_accumulator marks on the Timing (hist's range pass).
+// Rank 0 shows the progress of its own read and pass on stderr (ProgressReport), unless quiet;
+// make_accumulator may count a pass of its own into the same Progress.
 template <class MakeAccumulator>
 auto analyse_on(Runtime& rt, const AnalysisOptions& o, Timing& timing,
                 MakeAccumulator& make_accumulator) {
   Executor ex(rt, {.threads = o.threads});
   timing.mark("startup");
   auto ds = io::Dataset::open(o.dataset);
-  auto part = ds.partition(rt.rank(), rt.size());
+  Progress progress;
+  ProgressReport report(printable(o.dataset), progress, {.enabled = !o.quiet, .rank = rt.rank()});
+  auto part = ds.partition(rt.rank(), rt.size(), &progress);  // HDF5: read and decompressed here
   timing.mark("open");
-  using Result = decltype(make_accumulator(rt, ex, part, 0.0));
+  using Result = decltype(make_accumulator(rt, ex, part, 0.0, progress));
   Result local = visit_kernel_dtype(part.dtype(), [&]<class T>(T t) {
-    auto empty = make_accumulator(rt, ex, part, t);
-    auto result = reduce<T>(ex, part, std::move(empty));
+    auto empty = make_accumulator(rt, ex, part, t, progress);
+    progress.add_total(part.size_bytes());
+    auto result = reduce<T>(ex, part, combine(std::move(empty), CountProgress<T>{&progress}));
     timing.mark("compute");
-    return result;
+    return std::move(result).template get<0>();
   });
+  report.finish();
   Result merged = rt.allreduce(local);
   timing.mark("merge");
   std::uint64_t bytes = rt.mpi().allreduce_sum(part.size_bytes());
@@ -171,19 +189,21 @@ auto analyse_on(Runtime& rt, const AnalysisOptions& o, Timing& timing,
   return std::pair<Result, json>{std::move(merged), run};
 }
 
+// Runs analyse_on in the job's Runtime through strata::run_main: an error on any rank is one line
+// naming it (and the rank, with several), then every rank ends; it reaches main as the exit code
+// alone (CLI::RuntimeError), already reported.
 template <class MakeAccumulator>
 auto analyse(const AnalysisOptions& o, Timing& timing, MakeAccumulator make_accumulator) {
+  using Outcome = decltype(analyse_on(std::declval<Runtime&>(), o, timing, make_accumulator));
+  std::optional<Outcome> outcome;
   // No stop-signal handlers: a read-only analysis has nothing to save, so SIGTERM (scancel, a
   // Slurm time limit) and SIGUSR1 keep their default action and end it at once.
-  Runtime rt({.install_stop_signals = false});
-  try {
-    return analyse_on(rt, o, timing, make_accumulator);
-  } catch (...) {
-    // With several ranks, unwinding through the runtime ends the job (MPI_Abort) before main
-    // prints the error; the runtime's terminate handler prints it, naming the rank, then aborts.
-    if (rt.size() > 1) std::terminate();
-    throw;
-  }
+  const int code = run_main({.install_stop_signals = false}, [&](Runtime& rt) {
+    outcome.emplace(analyse_on(rt, o, timing, make_accumulator));
+    return 0;
+  });
+  if (code != 0) throw CLI::RuntimeError(code);
+  return std::move(*outcome);
 }
 
 // "0.0099 s", "2.48 s": three significant digits.
@@ -307,12 +327,16 @@ void run_hist(const AnalysisOptions& o) {
   const bool given_range = !o.range.empty();
   std::optional<kernels::Histogram> given;
   if (given_range) given = empty_histogram(o);  // validates before any work
-  auto [h, run] =
-      analyse(o, timing, [&]<class T>(Runtime& rt, Executor& ex, const io::Partition& part, T) {
+  auto [h, run] = analyse(
+      o, timing,
+      [&]<class T>(Runtime& rt, Executor& ex, const io::Partition& part, T, Progress& progress) {
         if (given) return *given;
         // numpy.histogram's range: a first pass for min and max, merged across ranks. Its last
         // bin is closed, as NumPy's: the maximum counts in it.
-        const kernels::Stats local = reduce<T>(ex, part, kernels::Stats{});
+        progress.add_total(part.size_bytes());
+        const kernels::Stats local =
+            reduce<T>(ex, part, combine(kernels::Stats{}, CountProgress<T>{&progress}))
+                .template get<0>();
         const auto [low, high] = data_range(rt.allreduce(local).summary(), o.dataset);
         timing.mark("range");
         return kernels::Histogram(low, high, o.bins, kernels::HighEdge::last_bin);
@@ -343,6 +367,7 @@ void add_analysis_commands(CLI::App& app) {
   s->add_option("dataset", stats->dataset, "FILE.strata[:array] or FILE.h5:/path")->required();
   s->add_flag("--json", stats->json, "Print JSON");
   s->add_option("--threads", stats->threads, "Threads per rank (0: STRATA_THREADS or all allowed CPUs)");
+  add_quiet_flag(s, stats->quiet);
   // The histogram in the same pass as the statistics: the data is read (and verified) once.
   CLI::Option* with_hist =
       s->add_option("--hist", stats->bins, "Also a histogram of BINS bins over --range, same pass")
@@ -379,6 +404,7 @@ void add_analysis_commands(CLI::App& app) {
               "Count a value equal to HI in the last bin (NumPy's rule), not as overflow");
   h->add_flag("--json", hist->json, "Print JSON");
   h->add_option("--threads", hist->threads, "Threads per rank (0: STRATA_THREADS or all allowed CPUs)");
+  add_quiet_flag(h, hist->quiet);
   h->callback([hist] { run_hist(*hist); });
 }
 

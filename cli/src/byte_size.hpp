@@ -8,11 +8,12 @@
 #include <string>
 #include <string_view>
 
+#include "strata/runtime/base/byte_text.hpp"
+
 namespace strata::cli {
 
 // Throws strata::Error(invalid_argument) naming the text on malformed or overflowing sizes.
 std::uint64_t parse_byte_size(std::string_view text);
-// "1.50 GiB"
-std::string format_bytes(std::uint64_t bytes);
+using strata::format_bytes;  // "1.50 GiB"
 
 }  // namespace strata::cli

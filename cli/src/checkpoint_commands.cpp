@@ -14,9 +14,11 @@
 #include "byte_size.hpp"
 #include "command_rules.hpp"
 #include "strata/io/checkpoint/checkpoint.hpp"
+#include "strata/io/files/output_rules.hpp"
 #include "strata/io/files/unfinished_files.hpp"
 #include "strata/io/hdf5/hdf5.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/progress.hpp"
 #include "strata/runtime/base/text.hpp"
 
 namespace strata::cli {
@@ -34,6 +36,7 @@ struct CkptOptions {
   std::vector<std::string> regions;
   bool overwrite = false;
   std::string local_dir;  // the node-local level's folder (local_dir of the Checkpointer)
+  bool quiet = false;
 };
 
 // The newest step with a manifest. With `damaged_too`, also one whose manifest cannot be read:
@@ -172,7 +175,11 @@ void require_step(const std::string& dir, long step) {
 int run_verify(const CkptOptions& o) {
   if (o.step >= 0) require_step(o.dir, o.step);
   const long step = o.step >= 0 ? o.step : newest_step(o.dir, true);
-  auto problems = io::verify_checkpoint(o.dir, step);
+  Progress progress;
+  ProgressReport report("ckpt verify step " + std::to_string(step), progress,
+                        {.enabled = !o.quiet});
+  auto problems = io::verify_checkpoint(o.dir, step, &progress);
+  report.finish();
   if (o.json) {
     std::cout << json_text(json{{"step", step}, {"ok", problems.empty()}, {"problems", problems}})
               << '\n';
@@ -229,18 +236,27 @@ void run_export(CkptOptions o) {
                 {{"folder", o.dir}, {"step", std::to_string(o.step)}});
   }
   const long step = info->step;
-  check_output(o.hdf5, OutputKind::hdf5_export, o.overwrite);
+  auto chosen = [&](const io::CheckpointRegionInfo& r) {
+    return o.regions.empty() ||
+           std::find(o.regions.begin(), o.regions.end(), r.name) != o.regions.end();
+  };
+  std::uint64_t expected_bytes = 0;  // the global arrays, uncompressed
+  for (const auto& r : info->regions) {
+    if (chosen(r) && !r.rank_local) expected_bytes += r.global_shape.byte_count(r.dtype);
+  }
+  io::check_output(o.hdf5, {.kind = io::OutputKind::hdf5_export,
+                            .overwrite = o.overwrite,
+                            .expected_bytes = expected_bytes});
   remove_abandoned_beside(o.hdf5);
   io::InterruptCleanup cleanup("ckpt export " + printable(o.hdf5));
   // Written under a hidden temporary name and renamed once complete: no half-exported file, and
   // none left behind by an error or an interrupt.
   io::UnfinishedFile temp(o.hdf5);
+  Progress progress;
+  ProgressReport report("ckpt export " + printable(o.hdf5), progress, {.enabled = !o.quiet});
   std::size_t exported = 0;
   for (const auto& r : info->regions) {
-    if (!o.regions.empty() &&
-        std::find(o.regions.begin(), o.regions.end(), r.name) == o.regions.end()) {
-      continue;
-    }
+    if (!chosen(r)) continue;
     if (r.rank_local) {
       std::cerr << "strata: note: region '" << printable(r.name)
                 << "' is rank-local state, not exported\n";
@@ -249,12 +265,14 @@ void run_export(CkptOptions o) {
     io::Hdf5ExportOptions options;  // streamed in slabs of 64 MiB: bounded memory at any size
     options.root_attributes = {{"strata.checkpoint.step", std::to_string(step)},
                                {"strata.checkpoint.folder", fs::absolute(o.dir).string()}};
+    options.progress = &progress;
     io::export_checkpoint_region(o.dir, step, r.name, temp.path(), dataset_name(r.name), options);
     std::cout << "exported " << printable(r.name) << " " << to_string(r.dtype)
               << r.global_shape.to_string() << " of step " << step << " -> " << printable(o.hdf5)
               << ":" << printable(dataset_name(r.name)) << '\n';
     ++exported;
   }
+  report.finish();
   if (exported == 0) {
     throw Error(ErrorCategory::invalid_argument, "nothing to export (no such region)",
                 {{"folder", o.dir}});
@@ -300,6 +318,7 @@ void add_checkpoint_commands(CLI::App& app) {
   verify->add_option("--step", o->step, "Step to verify (default: the newest)")
       ->check(whole_number_at_least(0));
   verify->add_flag("--json", o->json, "Print JSON");
+  add_quiet_flag(verify, o->quiet);
   verify->callback([o] {
     if (int rc = run_verify(*o); rc != 0) throw CLI::RuntimeError(rc);
   });
@@ -312,6 +331,7 @@ void add_checkpoint_commands(CLI::App& app) {
       ->check(whole_number_at_least(0));
   exp->add_option("--region", o->regions, "Only these regions (repeatable)");
   exp->add_flag("--overwrite", o->overwrite, "Replace an existing output file");
+  add_quiet_flag(exp, o->quiet);
   exp->callback([o] { run_export(*o); });
 
   CLI::App* drain = ckpt->add_subcommand(

@@ -2,18 +2,13 @@
 // Thread-count checking, the output overwrite rule and never-throwing JSON for the subcommands.
 #include "command_rules.hpp"
 
-#include <sys/stat.h>
-
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <system_error>
 
 #include "strata/io/files/unfinished_files.hpp"
-#include "strata/io/format/strata_file.hpp"
-#include "strata/io/hdf5/hdf5.hpp"
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/base/text.hpp"
 #include "strata/runtime/machine/topology.hpp"
@@ -25,38 +20,10 @@ unsigned checked_threads(unsigned requested) {
   return Executor::resolve_threads(Topology::load(), requested);
 }
 
-bool check_output(const std::string& out, OutputKind kind, bool overwrite,
-                  const std::vector<std::string>& inputs) {
-  for (const auto& in : inputs) {
-    std::error_code ec;
-    if (std::filesystem::equivalent(in, out, ec)) {
-      throw Error(ErrorCategory::invalid_argument, "the output file is the input file",
-                  {{"file", out}, {"input", in}});
-    }
-  }
-  struct stat link {};
-  if (::lstat(out.c_str(), &link) != 0) return false;  // nothing there: nothing replaced
-  struct stat target {};
-  const bool resolves = ::stat(out.c_str(), &target) == 0;
-  if (resolves && !S_ISREG(target.st_mode)) {
-    throw Error(ErrorCategory::invalid_argument,
-                "the output exists and is not a regular file; name a file to write",
-                {{"file", out}});
-  }
-  if (!overwrite) {
-    // One rule for every command that writes: an existing output is replaced only when asked,
-    // checked before any work. The message says what the file is, so a user knows what they
-    // would replace.
-    const bool ours = resolves && (kind == OutputKind::strata ? io::is_strata_file(out)
-                                                              : io::is_strata_hdf5_export(out));
-    const std::string what = !ours                        ? "a file strata did not write"
-                             : kind == OutputKind::strata ? "a .strata file"
-                                                          : "an HDF5 file strata exported";
-    throw Error(ErrorCategory::invalid_argument,
-                "the output exists (" + what + "); pass --overwrite to replace it",
-                {{"file", out}});
-  }
-  return true;
+void add_quiet_flag(CLI::App* command, bool& quiet) {
+  command->add_flag("--quiet,-q", quiet,
+                    "No progress on stderr (by default: a bar on a terminal, else a line every "
+                    "10 s or tenth of the work, after the first second)");
 }
 
 CLI::Validator whole_number_at_least(long long minimum) {

@@ -2,8 +2,6 @@
 // gen, inspect, verify, import, export: thin wrappers over strata::io; all checks live there.
 #include "dataset_commands.hpp"
 
-#include <unistd.h>
-
 #include <chrono>
 #include <ctime>
 #include <iomanip>
@@ -14,42 +12,18 @@
 #include "byte_size.hpp"
 #include "command_rules.hpp"
 #include "strata/io/dataset/synthetic.hpp"
+#include "strata/io/files/output_rules.hpp"
 #include "strata/io/files/unfinished_files.hpp"
 #include "strata/io/format/strata_file.hpp"
 #include "strata/io/hdf5/hdf5.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/progress.hpp"
 #include "strata/runtime/base/text.hpp"
 
 namespace strata::cli {
 namespace {
 
 using nlohmann::json;
-
-// A one-line progress bar on stderr, redrawn at most ten times a second; only on a terminal.
-class ProgressBar {
- public:
-  explicit ProgressBar(std::string label) : label_(std::move(label)), enabled_(::isatty(2) != 0) {}
-  void update(std::uint64_t done, std::uint64_t total) {
-    if (!enabled_) return;
-    auto now = std::chrono::steady_clock::now();
-    if (done < total && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    double seconds = std::chrono::duration<double>(now - start_).count();
-    int width = 40;
-    int filled = total ? static_cast<int>(width * static_cast<double>(done) / static_cast<double>(total)) : width;
-    std::cerr << '\r' << label_ << " [" << std::string(filled, '#') << std::string(width - filled, ' ')
-              << "] " << format_bytes(done) << " / " << format_bytes(total);
-    if (seconds > 0) std::cerr << ", " << format_bytes(static_cast<std::uint64_t>(static_cast<double>(done) / seconds)) << "/s";
-    if (done >= total) std::cerr << '\n';
-    std::cerr << std::flush;
-  }
-
- private:
-  std::string label_;
-  bool enabled_;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point last_{};
-};
 
 struct GenOptions {
   std::string out;
@@ -62,6 +36,7 @@ struct GenOptions {
   std::string chunk = "4M";
   unsigned threads = 0;
   bool overwrite = false;
+  bool quiet = false;
 };
 
 void run_gen(const GenOptions& g) {
@@ -74,13 +49,16 @@ void run_gen(const GenOptions& g) {
   o.seed = g.seed;
   o.chunk_bytes = parse_byte_size(g.chunk);
   o.threads = checked_threads(g.threads);
-  check_output(g.out, OutputKind::strata, g.overwrite);
+  io::check_output(
+      g.out, {.kind = io::OutputKind::strata, .overwrite = g.overwrite, .expected_bytes = o.bytes});
   remove_abandoned_beside(g.out);
   io::InterruptCleanup cleanup("gen " + printable(g.out));
-  ProgressBar bar("gen " + g.out);
-  o.progress = [&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
+  Progress progress;
+  ProgressReport report("gen " + printable(g.out), progress, {.enabled = !g.quiet});
+  o.progress = &progress;
   auto start = std::chrono::steady_clock::now();
   io::SyntheticResult r = io::generate_dataset(g.out, o);
+  report.finish();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "wrote " << printable(g.out) << ": " << g.kind << ", " << r.elements
             << (o.kind == io::SyntheticKind::particles ? " particles, " : " values, ")
@@ -177,6 +155,7 @@ void add_dataset_commands(CLI::App& app) {
        "Worker threads (0: STRATA_THREADS or all allowed CPUs; at most 16 per allowed CPU)")
       ->capture_default_str();
   g->add_flag("--overwrite", gen->overwrite, "Replace an existing output file");
+  add_quiet_flag(g, gen->quiet);
   g->callback([gen] { run_gen(*gen); });
 
   struct InspectOptions {
@@ -203,16 +182,22 @@ void add_dataset_commands(CLI::App& app) {
   struct VerifyOptions {
     std::string file;
     unsigned threads = 0;
+    bool quiet = false;
   };
   auto verify = std::make_shared<VerifyOptions>();
   CLI::App* v = app.add_subcommand("verify", "Check every chunk checksum of a .strata file; non-zero exit names the first bad chunk");
   v->add_option("file", verify->file, "A .strata file")->required();
   v->add_option("--threads", verify->threads,
                 "Threads (0: STRATA_THREADS or all allowed CPUs; at most 16 per allowed CPU)");
+  add_quiet_flag(v, verify->quiet);
   v->callback([verify] {
     const unsigned threads = checked_threads(verify->threads);
     io::StrataFile f = io::StrataFile::open(verify->file);
-    io::VerifyResult r = f.verify(threads);
+    Progress progress;
+    ProgressReport report("verify " + printable(verify->file), progress,
+                          {.enabled = !verify->quiet});
+    io::VerifyResult r = f.verify(threads, &progress);
+    report.finish();
     if (!r.ok()) {
       throw Error(ErrorCategory::corrupt_data, r.message(),
                   {{"file", verify->file}, {"array", *r.bad_array}, {"chunk", std::to_string(r.bad_chunk)}});
@@ -226,6 +211,7 @@ void add_dataset_commands(CLI::App& app) {
     std::string name;
     bool allow_external = false;
     bool overwrite = false;
+    bool quiet = false;
   };
   auto import = std::make_shared<ImportOptions>();
   CLI::App* im = app.add_subcommand("import", "Import an HDF5 dataset (FILE.h5:/path) into a .strata file");
@@ -239,15 +225,30 @@ void add_dataset_commands(CLI::App& app) {
                "Read a dataset whose data lives in other files (HDF5 external storage or a virtual "
                "dataset mapping other files); they are recorded as source.external_files");
   im->add_flag("--overwrite", import->overwrite, "Replace an existing output file");
+  add_quiet_flag(im, import->quiet);
   im->callback([import] {
     const io::Hdf5Path source = io::Hdf5Path::parse(import->source);
-    check_output(import->out, OutputKind::strata, import->overwrite, {source.file});
+    // Opened first for its size (and to refuse a missing dataset): the output's free space.
+    const std::uint64_t bytes = [&] {
+      const auto dataset =
+          io::Hdf5Dataset::open(source, {.allow_external = import->allow_external});
+      return dataset.shape().byte_count(dataset.dtype());
+    }();
+    io::check_output(import->out, {.kind = io::OutputKind::strata,
+                                   .overwrite = import->overwrite,
+                                   .inputs = {source.file},
+                                   .expected_bytes = bytes});
     remove_abandoned_beside(import->out);
     io::InterruptCleanup cleanup("import " + printable(import->out));
+    Progress progress;
+    ProgressReport report("import " + printable(import->out), progress,
+                          {.enabled = !import->quiet});
     io::Hdf5ImportOptions o;
     o.array_name = import->name;
     o.allow_external = import->allow_external;
+    o.progress = &progress;
     auto r = io::import_hdf5(source, import->out, o);
+    report.finish();
     std::cout << "imported " << printable(import->source) << " into " << printable(import->out)
               << " as '" << printable(r.array_name) << "': " << to_string(r.dtype) << ' '
               << r.shape.to_string() << ", " << format_bytes(r.data_bytes) << '\n';
@@ -258,6 +259,7 @@ void add_dataset_commands(CLI::App& app) {
     std::string out;
     int gzip = 0;
     bool overwrite = false;
+    bool quiet = false;
   };
   auto exp = std::make_shared<ExportOptions>();
   CLI::App* ex = app.add_subcommand("export", "Export every array of a .strata file to an HDF5 file");
@@ -268,13 +270,26 @@ void add_dataset_commands(CLI::App& app) {
       ->required();
   ex->add_option("--gzip", exp->gzip, "Gzip level 1-9 (0: none)")->check(CLI::Range(0, 9));
   ex->add_flag("--overwrite", exp->overwrite, "Replace an existing output file");
+  add_quiet_flag(ex, exp->quiet);
   ex->callback([exp] {
     io::Hdf5ExportOptions o;
     o.gzip_level = exp->gzip;
-    o.overwrite = check_output(exp->out, OutputKind::hdf5_export, exp->overwrite, {exp->file});
+    // Uncompressed, the export is as large as the arrays; compressed, its size is not known.
+    std::uint64_t expected_bytes = 0;
+    if (exp->gzip == 0) {
+      for (const auto& a : io::StrataFile::open(exp->file).arrays()) expected_bytes += a.data_bytes;
+    }
+    o.overwrite = io::check_output(exp->out, {.kind = io::OutputKind::hdf5_export,
+                                              .overwrite = exp->overwrite,
+                                              .inputs = {exp->file},
+                                              .expected_bytes = expected_bytes});
     remove_abandoned_beside(exp->out);
     io::InterruptCleanup cleanup("export " + printable(exp->out));
+    Progress progress;
+    ProgressReport report("export " + printable(exp->out), progress, {.enabled = !exp->quiet});
+    o.progress = &progress;
     io::export_strata(exp->file, exp->out, o);
+    report.finish();
     std::cout << "exported " << printable(exp->file) << " to " << printable(exp->out) << '\n';
   });
 }

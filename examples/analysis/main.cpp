@@ -127,7 +127,7 @@ int run(strata::Runtime& rt, const Options& o, Clock::time_point job_start) {
   std::printf("  merge      %.3g s (across ranks)\n", merge_s);
 
   if (!o.out.empty()) {
-    if (o.overwrite) std::filesystem::remove(o.out);  // checked before any work (main)
+    if (o.overwrite) std::filesystem::remove(o.out);  // a regular file: checked before any work
     // NaN where no value exists: then count is 0 (a NaN with count > 0 is a result: the mean
     // of +inf and -inf).
     const double none = std::numeric_limits<double>::quiet_NaN();
@@ -168,23 +168,17 @@ int main(int argc, char** argv) {
   app.add_flag("--overwrite", o.overwrite, "Replace the --out file if it exists");
   const auto job_start = Clock::now();
   CLI11_PARSE(app, argc, argv);
-  // An existing output is refused before any work, as every strata command does.
-  if (!o.out.empty() && !o.overwrite && std::filesystem::exists(o.out)) {
-    std::fprintf(stderr, "strata_analysis: error: %s exists (--overwrite replaces it)\n",
-                 o.out.c_str());
-    return 2;
-  }
-  // The runtime lives outside the try block: destroyed while an exception unwinds, it would end a
-  // job of several ranks (MPI_Abort) before the handler printed why.
-  std::optional<strata::Runtime> rt;
-  try {
-    rt.emplace(argc, argv);
-    return run(*rt, o, job_start);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "strata_analysis: error: %s\n", e.what());
-    std::fflush(stderr);
-    // The other ranks may wait in a collective for this one: end them all.
-    if (rt && rt->size() > 1) rt->mpi().abort(1);
-    return 1;
-  }
+  // An error on any rank is one line naming it, then every rank ends (strata::run_main).
+  return strata::run_main(argc, argv, [&](strata::Runtime& rt) {
+    if (!o.out.empty() && rt.rank() == 0) {
+      // The rule every strata command applies, before any work: not the input, not a folder, an
+      // existing file only with --overwrite, a folder that can be written. Rank 0 writes it, and
+      // its error ends the other ranks.
+      const std::string input = o.dataset.substr(0, o.dataset.rfind(':'));
+      strata::io::check_output(o.out, {.kind = strata::io::OutputKind::hdf5,
+                                       .overwrite = o.overwrite,
+                                       .inputs = {o.dataset, input}});
+    }
+    return run(rt, o, job_start);
+  });
 }

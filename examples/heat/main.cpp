@@ -286,46 +286,41 @@ int run(strata::Runtime& rt, const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  strata::Runtime rt(argc, argv);
-  Options o;
-  CLI::App app{"strata_heat: 2-D heat diffusion with checkpoint/restart"};
-  // A later option overrides an earlier one, so scripts can append to a base command line.
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.add_option("--nx", o.nx, "grid columns")->check(CLI::Range(3, 1 << 20));
-  app.add_option("--ny", o.ny, "grid rows (global)")->check(CLI::Range(3, 1 << 20));
-  app.add_option("--steps", o.steps, "steps to reach")->check(CLI::NonNegativeNumber);
-  app.add_option("--alpha", o.alpha, "diffusion number (stable up to 0.25)")
-      ->check(CLI::Range(0.0, 0.25));
-  app.add_option("--ckpt-dir", o.ckpt_dir, "checkpoint folder");
-  app.add_option("--local-dir", o.local_dir,
-                 "node-local checkpoint folder (a save commits there; --ckpt-dir is then the "
-                 "shared folder it drains to)");
-  app.add_flag("--partner", o.partner,
-               "also copy each rank's shard to a rank on another node (needs --local-dir)");
-  app.add_option("--drain-every", o.drain_every,
-                 "drain every Nth local checkpoint to --ckpt-dir (0: only at the end or a stop)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--every-steps", o.every_steps, "checkpoint every N steps (0: never)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--every-seconds", o.every_seconds, "checkpoint every S seconds (0: never)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--keep", o.keep, "complete checkpoints kept")->check(CLI::PositiveNumber);
-  app.add_option("--level", o.level, "zstd level (0: no compression)")->check(CLI::Range(0, 22));
-  app.add_option("--stop-at-step", o.stop_at_step,
-                 "act as if a stop signal arrived at this step: checkpoint and exit 75");
-  app.add_option("--step-delay-ms", o.step_delay_ms, "sleep this long after each step")
-      ->check(CLI::NonNegativeNumber);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return rt.rank() == 0 ? app.exit(e) : (e.get_exit_code() == 0 ? 0 : 1);
-  }
-  try {
+  // An error on any rank is one line naming it, then every rank ends (strata::run_main).
+  return strata::run_main(argc, argv, [&](strata::Runtime& rt) {
+    Options o;
+    CLI::App app{"strata_heat: 2-D heat diffusion with checkpoint/restart"};
+    // A later option overrides an earlier one, so scripts can append to a base command line.
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    app.add_option("--nx", o.nx, "grid columns")->check(CLI::Range(3, 1 << 20));
+    app.add_option("--ny", o.ny, "grid rows (global)")->check(CLI::Range(3, 1 << 20));
+    app.add_option("--steps", o.steps, "steps to reach")->check(CLI::NonNegativeNumber);
+    app.add_option("--alpha", o.alpha, "diffusion number (stable up to 0.25)")
+        ->check(CLI::Range(0.0, 0.25));
+    app.add_option("--ckpt-dir", o.ckpt_dir, "checkpoint folder");
+    app.add_option("--local-dir", o.local_dir,
+                   "node-local checkpoint folder (a save commits there; --ckpt-dir is then the "
+                   "shared folder it drains to)");
+    app.add_flag("--partner", o.partner,
+                 "also copy each rank's shard to a rank on another node (needs --local-dir)");
+    app.add_option("--drain-every", o.drain_every,
+                   "drain every Nth local checkpoint to --ckpt-dir (0: only at the end or a stop)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--every-steps", o.every_steps, "checkpoint every N steps (0: never)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--every-seconds", o.every_seconds, "checkpoint every S seconds (0: never)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--keep", o.keep, "complete checkpoints kept")->check(CLI::PositiveNumber);
+    app.add_option("--level", o.level, "zstd level (0: no compression)")->check(CLI::Range(0, 22));
+    app.add_option("--stop-at-step", o.stop_at_step,
+                   "act as if a stop signal arrived at this step: checkpoint and exit 75");
+    app.add_option("--step-delay-ms", o.step_delay_ms, "sleep this long after each step")
+        ->check(CLI::NonNegativeNumber);
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      return rt.rank() == 0 ? app.exit(e) : (e.get_exit_code() == 0 ? 0 : 1);
+    }
     return run(rt, o);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "strata_heat: %s\n", e.what());
-    // Other ranks may be waiting in a collective this rank will never reach.
-    if (rt.size() > 1) rt.mpi().abort(1);
-    return 1;
-  }
+  });
 }

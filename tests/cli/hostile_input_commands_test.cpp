@@ -222,7 +222,9 @@ TEST_F(HostileInputCommands, NoOutputIsReplacedWithoutOverwrite) {
 }
 
 // Proves export to a full disk says so: the reason (ENOSPC's text) and the resource category,
-// not only "cannot write the dataset". Needs root to mount a small tmpfs; skipped otherwise.
+// not only "cannot write the dataset" — compressed, whose size is not known before the write;
+// uncompressed, it is refused before any work, naming both sizes. Needs root to mount a small
+// tmpfs; skipped otherwise.
 TEST_F(HostileInputCommands, ExportToAFullDiskSaysTheDiskIsFull) {
   ASSERT_EQ(run_command(strata_cli + " gen " + path("big.strata") + " --size 4M").exit_code, 0);
   const std::string mount_point = path("small-disk");
@@ -230,10 +232,17 @@ TEST_F(HostileInputCommands, ExportToAFullDiskSaysTheDiskIsFull) {
   if (run_command("mount -t tmpfs -o size=1m tmpfs " + mount_point).exit_code != 0) {
     GTEST_SKIP() << "cannot mount a tmpfs (root needed)";
   }
-  auto r =
-      run_command(strata_cli + " export " + path("big.strata") + " " + mount_point + "/out.h5");
+  const auto first = run_command(strata_cli + " export " + path("big.strata") + " " +
+                                 mount_point + "/out.h5");
+  auto r = run_command(strata_cli + " export --gzip 1 " + path("big.strata") + " " +
+                       mount_point + "/out.h5");
   const auto listing = run_command("ls -A " + mount_point);
   run_command("umount " + mount_point);
+  expect_one_line_error(first, "uncompressed export larger than the disk's free space");
+  EXPECT_NE(first.err.find("resource: not enough free space for the output: it needs about "
+                           "4.00 MiB, the file system has 1.00 MiB free"),
+            std::string::npos)
+      << first.err;
   expect_one_line_error(r, "export to a full disk");
   EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("resource"), std::string::npos) << r.err;

@@ -59,16 +59,20 @@ std::vector<CheckpointInfo> list_checkpoints(const std::string& dir,
   return out;
 }
 
-std::vector<std::string> verify_checkpoint(const std::string& dir, long step) {
+std::vector<std::string> verify_checkpoint(const std::string& dir, long step, Progress* progress) {
   std::vector<std::string> problems;
   try {
     detail::StepReader reader(dir, step);
     const detail::Manifest& m = reader.manifest();
+    if (progress != nullptr) progress->add_total(m.shard_bytes() + m.raw_bytes());
     for (int r = 0; r < m.ranks; ++r) {
       try {
         reader.verify_shard(r);
       } catch (const Error& e) {
         problems.push_back(e.what());
+      }
+      for (const detail::ShardRecord& shard : m.shards) {
+        if (progress != nullptr && shard.rank == r) progress->add(shard.bytes);
       }
     }
     for (long dep : m.depends_on) {
@@ -90,6 +94,7 @@ std::vector<std::string> verify_checkpoint(const std::string& dir, long step) {
           problems.push_back("region '" + region.name + "' rank " + std::to_string(b.rank) + ": " +
                              e.what());
         }
+        if (progress != nullptr) progress->add(b.rows * region.row_bytes());
       }
     }
   } catch (const Error& e) {

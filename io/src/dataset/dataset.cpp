@@ -205,7 +205,7 @@ const std::string& Dataset::name() const noexcept { return impl_->name; }
 DType Dataset::dtype() const noexcept { return impl_->dtype; }
 const Shape& Dataset::shape() const noexcept { return impl_->shape; }
 
-Partition Dataset::partition(int rank, int size) const {
+Partition Dataset::partition(int rank, int size, Progress* progress) const {
   RowRange rows = partition_rows(this->rows(), rank, size);
   const std::uint64_t row_bytes = impl_->shape.row_elements() * dtype_bytes(impl_->dtype);
   auto p = std::make_shared<Partition::Impl>();
@@ -216,7 +216,8 @@ Partition Dataset::partition(int rank, int size) const {
     p->first_byte = rows.first * row_bytes;
     p->verification = impl_->verification;
   } else {
-    p->owned = impl_->hdf5->read_rows(rows.first, rows.count);  // refuses what cannot fit
+    // Refuses what cannot fit.
+    p->owned = impl_->hdf5->read_rows(rows.first, rows.count, progress);
   }
   Shape shape;
   shape.push_back(rows.count);

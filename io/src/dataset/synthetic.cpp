@@ -6,9 +6,7 @@
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 
-#include <atomic>
 #include <cmath>
-#include <mutex>
 #include <numbers>
 #include <vector>
 
@@ -201,8 +199,7 @@ SyntheticResult generate_dataset(const std::string& path, const SyntheticOptions
     for (std::uint64_t c = 0; c < writer.arrays()[a].chunk_count; ++c) tasks.push_back({a, c});
     total += writer.arrays()[a].data_bytes;
   }
-  std::atomic<std::uint64_t> done{0};
-  std::mutex progress_mutex;
+  if (o.progress != nullptr) o.progress->add_total(total);
   auto run = [&] {
     tbb::parallel_for(std::size_t{0}, tasks.size(), [&](std::size_t t) {
       const ArrayInfo& a = writer.arrays()[tasks[t].array];
@@ -211,17 +208,12 @@ SyntheticResult generate_dataset(const std::string& path, const SyntheticOptions
       Xoshiro rng(o.seed, tasks[t].array, tasks[t].chunk);
       fill_chunk(tasks[t].array, first, buffer, rng, o, a.dtype);
       writer.write_chunk(tasks[t].array, tasks[t].chunk, buffer);
-      std::uint64_t now = done.fetch_add(buffer.size()) + buffer.size();
-      if (o.progress) {
-        std::unique_lock lock(progress_mutex, std::try_to_lock);
-        if (lock.owns_lock()) o.progress(now, total);
-      }
+      if (o.progress != nullptr) o.progress->add(buffer.size());
     });
   };
   tbb::task_arena arena(static_cast<int>(threads));
   arena.execute(run);
   writer.finish();
-  if (o.progress) o.progress(total, total);
   result.bytes = total;
   return result;
 }

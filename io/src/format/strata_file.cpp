@@ -258,7 +258,7 @@ void StrataFile::flush() {
   }
 }
 
-VerifyResult StrataFile::verify(unsigned requested_threads) const {
+VerifyResult StrataFile::verify(unsigned requested_threads, Progress* progress) const {
   const unsigned threads = Executor::resolve_threads(Topology::load(), requested_threads);
   struct Task {
     std::size_t array;
@@ -271,6 +271,7 @@ VerifyResult StrataFile::verify(unsigned requested_threads) const {
     result.bytes_checked += impl_->parsed.arrays[i].data_bytes;
   }
   result.chunks_checked = tasks.size();
+  if (progress != nullptr) progress->add_total(result.bytes_checked);
   std::atomic<std::size_t> first_bad{tasks.size()};
   auto check = [&](std::size_t t) {
     const ArrayInfo& a = impl_->parsed.arrays[tasks[t].array];
@@ -281,6 +282,8 @@ VerifyResult StrataFile::verify(unsigned requested_threads) const {
     } else {
       impl_->state[tasks[t].array][tasks[t].chunk].store(verified, std::memory_order_release);
     }
+    if (progress != nullptr)
+      progress->add(std::min(a.chunk_bytes, a.data_bytes - tasks[t].chunk * a.chunk_bytes));
   };
   impl_->file.bytes(0, impl_->file.size());  // the file must still be whole before we walk it
   if (threads <= 1) {

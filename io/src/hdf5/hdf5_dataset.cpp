@@ -519,7 +519,8 @@ void Hdf5Dataset::read_rows(std::uint64_t first_row, std::uint64_t rows,
   read_block(start, count, out);
 }
 
-std::vector<std::byte> Hdf5Dataset::read_rows(std::uint64_t first_row, std::uint64_t rows) const {
+std::vector<std::byte> Hdf5Dataset::read_rows(std::uint64_t first_row, std::uint64_t rows,
+                                              Progress* progress) const {
   const std::uint64_t bytes = rows <= this->rows() ? rows * row_bytes() : 0;  // fits: shape's bytes
   const MemoryAvailability memory = read_memory_availability();
   const std::uint64_t available = memory.available_bytes();
@@ -533,7 +534,19 @@ std::vector<std::byte> Hdf5Dataset::read_rows(std::uint64_t first_row, std::uint
                 std::move(c));
   }
   std::vector<std::byte> out(static_cast<std::size_t>(bytes));
-  read_rows(first_row, rows, out);
+  if (progress == nullptr || bytes == 0) {
+    read_rows(first_row, rows, out);
+    return out;
+  }
+  // Slabs of whole rows, so a long read (a compressed dataset) shows how far it got.
+  progress->add_total(bytes);
+  constexpr std::uint64_t kSlabBytes = std::uint64_t{64} << 20;
+  const std::uint64_t slab_rows = std::max<std::uint64_t>(1, kSlabBytes / row_bytes());
+  for (std::uint64_t done = 0; done < rows; done += slab_rows) {
+    const std::uint64_t n = std::min(slab_rows, rows - done);
+    read_rows(first_row + done, n, std::span(out).subspan(done * row_bytes(), n * row_bytes()));
+    progress->add(n * row_bytes());
+  }
   return out;
 }
 

@@ -164,6 +164,7 @@ void write_dataset(hid_t file, const std::string& path, DType dtype, const Shape
                                   H5P_DEFAULT, data.data());
         }
         if (status < 0) detail::throw_hdf5_write_error("cannot write the dataset", c);
+        if (options.progress != nullptr) options.progress->add(bytes);
       });
   if (dataset.reset() < 0) detail::throw_hdf5_write_error("cannot close the dataset", c);
 }
@@ -230,6 +231,7 @@ void export_checkpoint_region(const std::string& dir, long step, const std::stri
   const Shape& shape = r->global_shape;
   const std::uint64_t rows = shape.rank() == 0 ? 1 : shape[0];
   const std::uint64_t row_bytes = rows == 0 ? 0 : shape.byte_count(r->dtype) / rows;
+  if (options.progress != nullptr) options.progress->add_total(shape.byte_count(r->dtype));
   // The whole rows covering the slab write_dataset asks for (a slab is at most
   // options.slab_bytes, or a part of one row when a row is larger): memory stays at one slab or
   // one row, whatever the region's size.
@@ -278,6 +280,9 @@ void export_strata(const std::string& strata_path, const std::string& h5_file,
   if (!options.overwrite && std::filesystem::exists(h5_file, ec)) {
     throw Error(ErrorCategory::invalid_argument,
                 "HDF5 file exists; remove it or ask to overwrite it", context);
+  }
+  if (options.progress != nullptr) {
+    for (const ArrayInfo& array : source.arrays()) options.progress->add_total(array.data_bytes);
   }
   Hdf5Call call;
   // Created exclusively beside the target (no planted symlink can redirect it); HDF5 opens it

@@ -83,6 +83,7 @@ Hdf5ImportResult import_hdf5(const Hdf5Path& source, const std::string& strata_p
   const std::vector<hsize_t> extents(result.shape.begin(), result.shape.end());
   const std::vector<hsize_t> chunk(dataset.storage().chunk.begin(), dataset.storage().chunk.end());
   const detail::SlabPlan plan(extents, dtype_bytes(result.dtype), options.slab_bytes, chunk);
+  if (options.progress != nullptr) options.progress->add_total(result.data_bytes);
   // Not value-initialised: every byte is overwritten by the read before it is appended.
   const auto buffer = std::make_unique_for_overwrite<std::byte[]>(plan.largest_slab_bytes());
   plan.for_each(
@@ -95,6 +96,7 @@ Hdf5ImportResult import_hdf5(const Hdf5Path& source, const std::string& strata_p
         dataset.read_block(std::span(first.data(), start.size()),
                            std::span(extent.data(), count.size()), slab);
         writer.append(0, slab);
+        if (options.progress != nullptr) options.progress->add(bytes);
         ++result.slabs;
         result.largest_slab_bytes = std::max<std::uint64_t>(result.largest_slab_bytes, bytes);
       });

@@ -4,8 +4,11 @@
 // topology is loaded before threads exist so the process affinity read is the launcher's.
 #include "strata/runtime/cluster/runtime.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -29,6 +32,13 @@ int& no_argc() {
 char**& no_argv() {
   static char** argv = nullptr;
   return argv;
+}
+
+// "0.005", "12.3": three significant digits, for the lead-time advice.
+std::string seconds_text(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g", seconds);
+  return text;
 }
 
 // STRATA_SIGNAL_LEAD_SECONDS: the --signal lead time the batch script asked Slurm for.
@@ -75,6 +85,16 @@ bool Runtime::stop_requested() const noexcept {
 int Runtime::stop_signal() const noexcept { return stop_signals_ ? stop_signals_->stop_signal() : 0; }
 
 bool Runtime::stop_requested_anywhere() const {
+  // Polled once per step: the interval between polls is how long the job may take to notice a
+  // stop signal, which the lead time must cover (lead_seconds_needed).
+  const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::steady_clock::now().time_since_epoch())
+                                  .count();
+  if (last_stop_poll_ns_ != 0) {
+    slowest_step_seconds_ =
+        std::max(slowest_step_seconds_, static_cast<double>(now_ns - last_stop_poll_ns_) * 1e-9);
+  }
+  last_stop_poll_ns_ = now_ns;
   if (mpi_.size() == 1) return stop_requested();
   return mpi_.allreduce_or(stop_requested());
 }
@@ -94,19 +114,23 @@ int Runtime::exit_for_requeue() const {
 }
 
 double Runtime::lead_seconds_needed() const noexcept {
-  return 2 * last_checkpoint_seconds_ + kLeadMarginSeconds;
+  return kLeadSafetyFactor * (slowest_step_seconds_ + 2 * slowest_checkpoint_seconds_) +
+         kLeadExitSeconds;
 }
 
 void Runtime::note_checkpoint_seconds(double seconds) {
   last_checkpoint_seconds_ = seconds;
+  slowest_checkpoint_seconds_ = std::max(slowest_checkpoint_seconds_, seconds);
   if (!signal_lead_seconds_ || lead_warning_given_ || mpi_.rank() != 0) return;
   if (*signal_lead_seconds_ >= lead_seconds_needed()) return;
   lead_warning_given_ = true;
   std::string message = "the stop-signal lead time (STRATA_SIGNAL_LEAD_SECONDS=";
   message += std::to_string(static_cast<long>(*signal_lead_seconds_));
-  message += " s) is shorter than the last checkpoint (";
-  message += std::to_string(seconds);
-  message += " s) allows: ask for --signal=B:USR1@";
+  message += " s) is shorter than this job needs to stop cleanly (steps of up to ";
+  message += seconds_text(slowest_step_seconds_);
+  message += " s, checkpoints of up to ";
+  message += seconds_text(slowest_checkpoint_seconds_);
+  message += " s): ask for --signal=B:USR1@";
   message += std::to_string(static_cast<long>(std::ceil(lead_seconds_needed())));
   message += " or more";
   log::write(log::Level::warn, message);

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/text.hpp"
 
 namespace strata::detail {
 namespace {
@@ -36,24 +37,14 @@ std::atomic<bool> installed{false};
   } catch (...) {
     what = "uncaught exception of unknown type";
   }
+  print_error_line(what);
   int initialized = 0;
   int finalized = 0;
   MPI_Initialized(&initialized);
   MPI_Finalized(&finalized);
   const bool mpi_running = initialized != 0 && finalized == 0;
-  int rank = 0;
   int size = 1;
-  if (mpi_running) {
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-  }
-  if (size > 1) {
-    std::fprintf(stderr, "%s: error (rank %d): %s\n", program_invocation_short_name, rank,
-                 what.c_str());
-  } else {
-    std::fprintf(stderr, "%s: error: %s\n", program_invocation_short_name, what.c_str());
-  }
-  std::fflush(stderr);
+  if (mpi_running) MPI_Comm_size(MPI_COMM_WORLD, &size);
   if (size > 1)
     MPI_Abort(MPI_COMM_WORLD, 1);  // the other ranks would wait in their next collective
   // One rank: end MPI as a finished program would, so a launcher does not add its own report.
@@ -62,6 +53,32 @@ std::atomic<bool> installed{false};
 }
 
 }  // namespace
+
+void print_error_line(const std::string& what) noexcept {
+  int initialized = 0;
+  int finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  int rank = 0;
+  int size = 1;
+  if (initialized != 0 && finalized == 0) {
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+  }
+  std::string text;
+  try {
+    text = printable(what);  // names read from files may hold terminal escapes
+  } catch (...) {
+    text = what.c_str();
+  }
+  if (size > 1) {
+    std::fprintf(stderr, "%s: error (rank %d): %s\n", program_invocation_short_name, rank,
+                 text.c_str());
+  } else {
+    std::fprintf(stderr, "%s: error: %s\n", program_invocation_short_name, text.c_str());
+  }
+  std::fflush(stderr);
+}
 
 void install_uncaught_error_handler() noexcept {
   if (installed.exchange(true)) return;

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "strata/runtime/base/dtype.hpp"
+#include "strata/runtime/base/progress.hpp"
 #include "strata/runtime/cluster/runtime.hpp"
 #include "strata/runtime/files/mapped_file.hpp"
 #include "strata/runtime/memory/array.hpp"
@@ -291,7 +292,9 @@ std::vector<CheckpointInfo> list_checkpoints(const std::string& dir,
 
 // Verifies one step completely (manifest, every shard's SHA-256, every chunk's XXH3 after
 // decompression, and the steps it depends on). Returns the problems found (empty: good).
-std::vector<std::string> verify_checkpoint(const std::string& dir, long step);
+// `progress`, when given, gets the shard and region bytes to check and each once checked.
+std::vector<std::string> verify_checkpoint(const std::string& dir, long step,
+                                           Progress* progress = nullptr);
 
 // Deletes all but the newest `keep` complete checkpoints, keeping any folder a kept one still
 // references. Unfinished `.tmp` folders are left alone (a running job may be writing one; the

@@ -23,6 +23,7 @@
 #include "strata/io/dataset/partition.hpp"
 #include "strata/runtime/base/dtype.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/base/progress.hpp"
 
 namespace strata::io {
 
@@ -99,8 +100,9 @@ class Dataset {
   const Shape& shape() const noexcept;
   std::uint64_t rows() const noexcept { return shape().rank() == 0 ? 1 : shape()[0]; }
 
-  // Rank `rank` of `size`'s rows under partition_rows (a rank may get none).
-  Partition partition(int rank, int size) const;
+  // Rank `rank` of `size`'s rows under partition_rows (a rank may get none). An HDF5 dataset's
+  // rows are read (and decompressed) here; `progress`, when given, follows that read.
+  Partition partition(int rank, int size, Progress* progress = nullptr) const;
 
   struct Impl;
 

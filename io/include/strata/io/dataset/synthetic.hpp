@@ -9,11 +9,11 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 
 #include "strata/runtime/base/dtype.hpp"
+#include "strata/runtime/base/progress.hpp"
 
 namespace strata::io {
 
@@ -39,8 +39,9 @@ struct SyntheticOptions {
   // Worker threads, counted as Executor::resolve_threads counts them: 0 means STRATA_THREADS, or
   // else one per CPU this process may use; more than 16 per allowed CPU is an error.
   unsigned threads = 0;
-  // Called now and then with bytes done and total (from one thread at a time).
-  std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+  // When set, gets the total bytes of array data and every chunk's bytes once written (from the
+  // worker threads), for a ProgressReport.
+  Progress* progress = nullptr;
 };
 
 struct SyntheticResult {

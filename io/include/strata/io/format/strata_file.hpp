@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "strata/runtime/base/dtype.hpp"
+#include "strata/runtime/base/progress.hpp"
 
 namespace strata::io {
 
@@ -129,8 +130,9 @@ class StrataFile {
   // Checks every chunk of every array (in parallel when threads > 1) and reports the first bad.
   // `threads` is counted as Executor::resolve_threads counts it: 0 means STRATA_THREADS, or else
   // one per CPU this process may use; more than 16 per allowed CPU is Error(invalid_argument)
-  // (Error(config) when it came from STRATA_THREADS).
-  VerifyResult verify(unsigned threads = 1) const;
+  // (Error(config) when it came from STRATA_THREADS). `progress`, when given, gets the bytes to
+  // check and every chunk's bytes once checked (for a ProgressReport).
+  VerifyResult verify(unsigned threads = 1, Progress* progress = nullptr) const;
 
   struct Impl;
 

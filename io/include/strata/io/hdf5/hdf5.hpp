@@ -26,6 +26,7 @@
 #include "strata/io/dataset/partition.hpp"
 #include "strata/io/format/strata_file.hpp"
 #include "strata/runtime/base/dtype.hpp"
+#include "strata/runtime/base/progress.hpp"
 
 namespace strata::io {
 
@@ -111,8 +112,10 @@ class Hdf5Dataset {
   void read_rows(std::uint64_t first_row, std::uint64_t rows, std::span<std::byte> out) const;
   // The same rows in a new buffer. Throws Error(resource) stating the bytes needed and the bytes
   // available when they exceed the memory this process can still take (read_memory_availability),
-  // before allocating anything; errors of read_block() otherwise.
-  std::vector<std::byte> read_rows(std::uint64_t first_row, std::uint64_t rows) const;
+  // before allocating anything; errors of read_block() otherwise. With `progress`, read in slabs
+  // of about 64 MiB, adding the bytes to read to its total and each slab's bytes once read.
+  std::vector<std::byte> read_rows(std::uint64_t first_row, std::uint64_t rows,
+                                   Progress* progress = nullptr) const;
 
   // This process's rows under partition_rows(rows(), rank(), size()).
   RowRange partition() const;
@@ -143,6 +146,8 @@ struct Hdf5ImportOptions {
   // Read a dataset stored in other files (see Hdf5OpenOptions); they are then recorded in the
   // provenance as "source.external_files".
   bool allow_external = false;
+  // When set, gets the dataset's bytes as its total and every slab's bytes once written.
+  Progress* progress = nullptr;
 };
 
 struct Hdf5ImportResult {
@@ -178,6 +183,9 @@ struct Hdf5ExportOptions {
   // export_array only: written as attributes of the root group (replacing any of the same name),
   // e.g. where the array came from.
   Metadata root_attributes;
+  // When set, gets the bytes to write as its total (every array of export_strata, the region of
+  // export_checkpoint_region) and every slab's bytes once written.
+  Progress* progress = nullptr;
 };
 
 // Writes `data` (row-major, native byte order, exactly shape.byte_count(dtype) bytes) as a new
