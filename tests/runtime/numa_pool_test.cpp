@@ -21,7 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "pagemap.hpp"
+#include "common/pagemap.hpp"
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/memory/memory_manager.hpp"
 
