@@ -39,6 +39,8 @@ struct AnalysisOptions {
   bool include_high = false;  // hist: NumPy's rule, the top edge counts in the last bin
   unsigned threads = 0;
   bool with_histogram = false;  // stats --hist: the histogram of bins over range, same pass
+  std::string memory = "auto";  // --memory, checked before any work
+  io::DataMemory data_memory = io::DataMemory::automatic;
 };
 
 // The empty histogram of o.bins over o.range, checked before any work.
@@ -126,6 +128,19 @@ void print_histogram(const kernels::Histogram& h) {
             << h.nan_count() << '\n';
 }
 
+json memory_json(const io::DataMemoryReport& r) {
+  return {{"mode", std::string(io::to_string(r.memory))},
+          {"automatic", r.automatic},
+          {"reason", r.reason},
+          {"pages", r.pages},
+          {"huge_page_bytes", r.huge_bytes},
+          {"backing", r.backing},
+          {"fallbacks", r.fallbacks},
+          {"placement_applied", r.placement_applied},
+          {"node_bytes", r.node_bytes},
+          {"load_seconds", r.load_seconds}};
+}
+
 json describe_run(const Runtime& rt, const Executor& ex, const io::Dataset& ds, std::uint64_t bytes,
                   const Timing& timing) {
   std::vector<std::uint64_t> shape(ds.shape().begin(), ds.shape().end());
@@ -156,10 +171,13 @@ auto analyse_on(Runtime& rt, const AnalysisOptions& o, Timing& timing,
   auto ds = io::Dataset::open(o.dataset);
   auto part = ds.partition(rt.rank(), rt.size());
   timing.mark("open");
-  using Result = decltype(make_accumulator(rt, ex, part, 0.0));
+  // Resident and node-shared read and verify the rows here; mapped verifies them in the pass.
+  const io::PartitionData data = io::load(rt, ex, part, {.memory = o.data_memory});
+  timing.mark("load");
+  using Result = decltype(make_accumulator(rt, ex, data, 0.0));
   Result local = visit_kernel_dtype(part.dtype(), [&]<class T>(T t) {
-    auto empty = make_accumulator(rt, ex, part, t);
-    auto result = reduce<T>(ex, part, std::move(empty));
+    auto empty = make_accumulator(rt, ex, data, t);
+    auto result = reduce<T>(ex, data, std::move(empty));
     timing.mark("compute");
     return result;
   });
@@ -167,6 +185,7 @@ auto analyse_on(Runtime& rt, const AnalysisOptions& o, Timing& timing,
   timing.mark("merge");
   std::uint64_t bytes = rt.mpi().allreduce_sum(part.size_bytes());
   json run = describe_run(rt, ex, ds, bytes, timing);
+  run["memory"] = memory_json(data.report());  // rank 0's; the choice is the same on every rank
   run["print"] = rt.rank() == 0;
   return std::pair<Result, json>{std::move(merged), run};
 }
@@ -200,7 +219,7 @@ std::string run_text(const json& run) {
                     seconds_text(run["wall_seconds"].get<double>()) + " wall (";
   const json& phases = run["phases"];
   std::string sep;
-  for (const char* name : {"startup", "open", "range", "compute", "merge"}) {
+  for (const char* name : {"startup", "open", "load", "range", "compute", "merge"}) {
     if (!phases.contains(name)) continue;
     out += sep + name + " " + seconds_text(phases[name].get<double>());
     if (std::string(name) == "compute") {
@@ -210,8 +229,13 @@ std::string run_text(const json& run) {
     }
     sep = ", ";
   }
-  return out + ") on " + std::to_string(run["ranks"].get<int>()) + " rank(s) x " +
+  out += ") on " + std::to_string(run["ranks"].get<int>()) + " rank(s) x " +
          std::to_string(run["threads_per_rank"].get<unsigned>()) + " threads\n";
+  const json& m = run["memory"];
+  out += "  memory " + m["mode"].get<std::string>() + " (" + m["reason"].get<std::string>() +
+         "), pages " + m["pages"].get<std::string>();
+  if (!m["backing"].get<std::string>().empty()) out += ", " + m["backing"].get<std::string>();
+  return out + "\n";
 }
 
 // The statistics as `strata stats --json` prints them: null where no value exists (no values,
@@ -308,11 +332,11 @@ void run_hist(const AnalysisOptions& o) {
   std::optional<kernels::Histogram> given;
   if (given_range) given = empty_histogram(o);  // validates before any work
   auto [h, run] =
-      analyse(o, timing, [&]<class T>(Runtime& rt, Executor& ex, const io::Partition& part, T) {
+      analyse(o, timing, [&]<class T>(Runtime& rt, Executor& ex, const io::PartitionData& data, T) {
         if (given) return *given;
         // numpy.histogram's range: a first pass for min and max, merged across ranks. Its last
         // bin is closed, as NumPy's: the maximum counts in it.
-        const kernels::Stats local = reduce<T>(ex, part, kernels::Stats{});
+        const kernels::Stats local = reduce<T>(ex, data, kernels::Stats{});
         const auto [low, high] = data_range(rt.allreduce(local).summary(), o.dataset);
         timing.mark("range");
         return kernels::Histogram(low, high, o.bins, kernels::HighEdge::last_bin);
@@ -342,6 +366,11 @@ void add_analysis_commands(CLI::App& app) {
       "Count, sum, min, max, mean and variance of a dataset array (--hist: and its histogram)");
   s->add_option("dataset", stats->dataset, "FILE.strata[:array] or FILE.h5:/path")->required();
   s->add_flag("--json", stats->json, "Print JSON");
+  s->add_option(
+       "--memory", stats->memory,
+       "Where the rows live: auto (default: the fastest that fits in available memory), "
+       "mapped, resident (huge pages on each NUMA node) or node-shared (one copy per node)")
+      ->type_name("MODE");
   s->add_option("--threads", stats->threads, "Threads per rank (0: STRATA_THREADS or all allowed CPUs)");
   // The histogram in the same pass as the statistics: the data is read (and verified) once.
   CLI::Option* with_hist =
@@ -355,6 +384,7 @@ void add_analysis_commands(CLI::App& app) {
   stats_range->needs(with_hist);
   s->callback([stats, with_hist] {
     stats->with_histogram = with_hist->count() > 0;
+    stats->data_memory = io::parse_data_memory(stats->memory);
     run_stats(*stats);
   });
 
@@ -378,8 +408,16 @@ void add_analysis_commands(CLI::App& app) {
   h->add_flag("--include-high", hist->include_high,
               "Count a value equal to HI in the last bin (NumPy's rule), not as overflow");
   h->add_flag("--json", hist->json, "Print JSON");
+  h->add_option(
+       "--memory", hist->memory,
+       "Where the rows live: auto (default: the fastest that fits in available memory), "
+       "mapped, resident (huge pages on each NUMA node) or node-shared (one copy per node)")
+      ->type_name("MODE");
   h->add_option("--threads", hist->threads, "Threads per rank (0: STRATA_THREADS or all allowed CPUs)");
-  h->callback([hist] { run_hist(*hist); });
+  h->callback([hist] {
+    hist->data_memory = io::parse_data_memory(hist->memory);
+    run_hist(*hist);
+  });
 }
 
 }  // namespace strata::cli
