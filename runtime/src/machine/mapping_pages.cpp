@@ -18,7 +18,7 @@ std::string mib_text(std::uint64_t bytes) {
 }  // namespace
 
 std::uint64_t MappingPages::huge_bytes() const noexcept {
-  if (kernel_page_bytes > (std::uint64_t{4} << 10)) return rss_bytes;
+  if (kernel_page_bytes > (std::uint64_t{4} << 10)) return hugetlb_bytes;
   return anon_huge_bytes + file_pmd_mapped_bytes + shmem_pmd_mapped_bytes;
 }
 
@@ -40,6 +40,7 @@ MappingPages mapping_pages(const void* addr, std::size_t bytes) {
   out.anon_huge_bytes = r.anon_huge_bytes;
   out.file_pmd_mapped_bytes = r.file_pmd_mapped_bytes;
   out.shmem_pmd_mapped_bytes = r.shmem_pmd_mapped_bytes;
+  out.hugetlb_bytes = r.hugetlb_bytes;
   out.thp_advised = r.thp_advised;
   return out;
 }

@@ -20,9 +20,10 @@ struct MappingPages {
   std::uint64_t anon_huge_bytes = 0;    // AnonHugePages
   std::uint64_t file_pmd_mapped_bytes = 0;   // FilePmdMapped
   std::uint64_t shmem_pmd_mapped_bytes = 0;  // ShmemPmdMapped
+  std::uint64_t hugetlb_bytes = 0;           // Private_Hugetlb + Shared_Hugetlb
   bool thp_advised = false;                  // MADV_HUGEPAGE is set
 
-  // Bytes mapped by huge pages of any kind (the whole resident set for hugetlb).
+  // Bytes mapped by huge pages of any kind (hugetlb pages count apart from Rss).
   std::uint64_t huge_bytes() const noexcept;
   // "hugetlb 1 GiB", "hugetlb 2 MiB", "2 MiB (THP) for N of M resident bytes", "4 KiB".
   std::string kind() const;
