@@ -40,6 +40,8 @@ struct AnalysisOptions {
   unsigned threads = 0;
   bool with_histogram = false;  // stats --hist: the histogram of bins over range, same pass
   bool quiet = false;
+  std::string memory = "auto";  // --memory, checked before any work
+  io::DataMemory data_memory = io::DataMemory::automatic;
 };
 
 // A member of the pass that adds nothing to its result: it counts every chunk's bytes into the
@@ -138,6 +140,19 @@ void print_histogram(const kernels::Histogram& h) {
             << h.nan_count() << '\n';
 }
 
+json memory_json(const io::DataMemoryReport& r) {
+  return {{"mode", std::string(io::to_string(r.memory))},
+          {"automatic", r.automatic},
+          {"reason", r.reason},
+          {"pages", r.pages},
+          {"huge_page_bytes", r.huge_bytes},
+          {"backing", r.backing},
+          {"fallbacks", r.fallbacks},
+          {"placement_applied", r.placement_applied},
+          {"node_bytes", r.node_bytes},
+          {"load_seconds", r.load_seconds}};
+}
+
 json describe_run(const Runtime& rt, const Executor& ex, const io::Dataset& ds, std::uint64_t bytes,
                   const Timing& timing) {
   std::vector<std::uint64_t> shape(ds.shape().begin(), ds.shape().end());
@@ -172,11 +187,14 @@ auto analyse_on(Runtime& rt, const AnalysisOptions& o, Timing& timing,
   ProgressReport report(printable(o.dataset), progress, {.enabled = !o.quiet, .rank = rt.rank()});
   auto part = ds.partition(rt.rank(), rt.size(), &progress);  // HDF5: read and decompressed here
   timing.mark("open");
-  using Result = decltype(make_accumulator(rt, ex, part, 0.0, progress));
+  // Resident and node-shared read and verify the rows here; mapped verifies them in the pass.
+  const io::PartitionData data = io::load(rt, ex, part, {.memory = o.data_memory});
+  timing.mark("load");
+  using Result = decltype(make_accumulator(rt, ex, data, 0.0, progress));
   Result local = visit_kernel_dtype(part.dtype(), [&]<class T>(T t) {
-    auto empty = make_accumulator(rt, ex, part, t, progress);
+    auto empty = make_accumulator(rt, ex, data, t, progress);
     progress.add_total(part.size_bytes());
-    auto result = reduce<T>(ex, part, combine(std::move(empty), CountProgress<T>{&progress}));
+    auto result = reduce<T>(ex, data, combine(std::move(empty), CountProgress<T>{&progress}));
     timing.mark("compute");
     return std::move(result).template get<0>();
   });
@@ -185,6 +203,7 @@ auto analyse_on(Runtime& rt, const AnalysisOptions& o, Timing& timing,
   timing.mark("merge");
   std::uint64_t bytes = rt.mpi().allreduce_sum(part.size_bytes());
   json run = describe_run(rt, ex, ds, bytes, timing);
+  run["memory"] = memory_json(data.report());  // rank 0's; the choice is the same on every rank
   run["print"] = rt.rank() == 0;
   return std::pair<Result, json>{std::move(merged), run};
 }
@@ -220,7 +239,7 @@ std::string run_text(const json& run) {
                     seconds_text(run["wall_seconds"].get<double>()) + " wall (";
   const json& phases = run["phases"];
   std::string sep;
-  for (const char* name : {"startup", "open", "range", "compute", "merge"}) {
+  for (const char* name : {"startup", "open", "load", "range", "compute", "merge"}) {
     if (!phases.contains(name)) continue;
     out += sep + name + " " + seconds_text(phases[name].get<double>());
     if (std::string(name) == "compute") {
@@ -230,8 +249,13 @@ std::string run_text(const json& run) {
     }
     sep = ", ";
   }
-  return out + ") on " + std::to_string(run["ranks"].get<int>()) + " rank(s) x " +
+  out += ") on " + std::to_string(run["ranks"].get<int>()) + " rank(s) x " +
          std::to_string(run["threads_per_rank"].get<unsigned>()) + " threads\n";
+  const json& m = run["memory"];
+  out += "  memory " + m["mode"].get<std::string>() + " (" + m["reason"].get<std::string>() +
+         "), pages " + m["pages"].get<std::string>();
+  if (!m["backing"].get<std::string>().empty()) out += ", " + m["backing"].get<std::string>();
+  return out + "\n";
 }
 
 // The statistics as `strata stats --json` prints them: null where no value exists (no values,
@@ -329,13 +353,14 @@ void run_hist(const AnalysisOptions& o) {
   if (given_range) given = empty_histogram(o);  // validates before any work
   auto [h, run] = analyse(
       o, timing,
-      [&]<class T>(Runtime& rt, Executor& ex, const io::Partition& part, T, Progress& progress) {
+      [&]<class T>(Runtime& rt, Executor& ex, const io::PartitionData& data, T,
+          Progress& progress) {
         if (given) return *given;
         // numpy.histogram's range: a first pass for min and max, merged across ranks. Its last
         // bin is closed, as NumPy's: the maximum counts in it.
-        progress.add_total(part.size_bytes());
+        progress.add_total(data.partition().size_bytes());
         const kernels::Stats local =
-            reduce<T>(ex, part, combine(kernels::Stats{}, CountProgress<T>{&progress}))
+            reduce<T>(ex, data, combine(kernels::Stats{}, CountProgress<T>{&progress}))
                 .template get<0>();
         const auto [low, high] = data_range(rt.allreduce(local).summary(), o.dataset);
         timing.mark("range");
@@ -366,6 +391,11 @@ void add_analysis_commands(CLI::App& app) {
       "Count, sum, min, max, mean and variance of a dataset array (--hist: and its histogram)");
   s->add_option("dataset", stats->dataset, "FILE.strata[:array] or FILE.h5:/path")->required();
   s->add_flag("--json", stats->json, "Print JSON");
+  s->add_option(
+       "--memory", stats->memory,
+       "Where the rows live: auto (default: the fastest that fits in available memory), "
+       "mapped, resident (huge pages on each NUMA node) or node-shared (one copy per node)")
+      ->type_name("MODE");
   s->add_option("--threads", stats->threads, "Threads per rank (0: STRATA_THREADS or all allowed CPUs)");
   add_quiet_flag(s, stats->quiet);
   // The histogram in the same pass as the statistics: the data is read (and verified) once.
@@ -380,6 +410,7 @@ void add_analysis_commands(CLI::App& app) {
   stats_range->needs(with_hist);
   s->callback([stats, with_hist] {
     stats->with_histogram = with_hist->count() > 0;
+    stats->data_memory = io::parse_data_memory(stats->memory);
     run_stats(*stats);
   });
 
@@ -403,9 +434,17 @@ void add_analysis_commands(CLI::App& app) {
   h->add_flag("--include-high", hist->include_high,
               "Count a value equal to HI in the last bin (NumPy's rule), not as overflow");
   h->add_flag("--json", hist->json, "Print JSON");
+  h->add_option(
+       "--memory", hist->memory,
+       "Where the rows live: auto (default: the fastest that fits in available memory), "
+       "mapped, resident (huge pages on each NUMA node) or node-shared (one copy per node)")
+      ->type_name("MODE");
   h->add_option("--threads", hist->threads, "Threads per rank (0: STRATA_THREADS or all allowed CPUs)");
   add_quiet_flag(h, hist->quiet);
-  h->callback([hist] { run_hist(*hist); });
+  h->callback([hist] {
+    hist->data_memory = io::parse_data_memory(hist->memory);
+    run_hist(*hist);
+  });
 }
 
 }  // namespace strata::cli

@@ -26,6 +26,7 @@ struct Options {
   double above = 90.0;
   std::string out;
   bool overwrite = false;
+  std::string memory = "auto";  // mapped, resident, node-shared, or auto: the fastest that fits
 };
 
 using Clock = std::chrono::steady_clock;
@@ -45,6 +46,10 @@ int run(strata::Runtime& rt, const Options& o, Clock::time_point job_start) {
   auto ds = strata::io::Dataset::open(o.dataset);
   auto part = ds.partition(rt.rank(), rt.size());
   double open_s = lap();
+  // Where the rows live for the pass: resident and node-shared read and verify them here.
+  const auto data =
+      strata::io::load(rt, ex, part, {.memory = strata::io::parse_data_memory(o.memory)});
+  double load_s = lap();
 
   // One parallel pass over the mapped rows computes all three results: each thread verifies the
   // checksum chunks it reads, then statistics, histogram and count each add the chunk while it is
@@ -56,7 +61,7 @@ int run(strata::Runtime& rt, const Options& o, Clock::time_point job_start) {
   double pass_s = 0, merge_s = 0;
   strata::visit_kernel_dtype(part.dtype(), [&]<class T>(T) {
     auto mine = strata::reduce<T>(
-        ex, part,
+        ex, data,
         strata::combine(strata::kernels::Stats{},
                         strata::kernels::Histogram(o.range[0], o.range[1], o.bins),
                         strata::kernels::CountIf<T>(strata::kernels::Compare::greater,
@@ -71,7 +76,9 @@ int run(strata::Runtime& rt, const Options& o, Clock::time_point job_start) {
   });
   double wall_s = std::chrono::duration<double>(Clock::now() - job_start).count();
   // The job is as fast as its slowest rank: each time is the slowest rank's.
-  for (double* t : {&wall_s, &open_s, &pass_s, &merge_s}) *t = rt.mpi().allreduce_max(*t);
+  for (double* t : {&wall_s, &open_s, &load_s, &pass_s, &merge_s}) {
+    *t = rt.mpi().allreduce_max(*t);
+  }
   const double startup_max_s = rt.mpi().allreduce_max(startup_s);
   const std::uint64_t bytes = rt.mpi().allreduce_sum(my_bytes);
   if (rt.rank() != 0) return 0;
@@ -80,6 +87,7 @@ int run(strata::Runtime& rt, const Options& o, Clock::time_point job_start) {
               ds.shape().to_string().c_str());
   std::printf("ranks        %d, threads per rank %u, kernels on %s\n", rt.size(), ex.threads(),
               strata::kernels::simd_targets().dispatched.c_str());
+  std::printf("memory       %s\n", data.report().summary().c_str());
   // "none" where no value exists (no values, or only NaNs); integer data prints exact integers.
   const strata::kernels::StatsSummary r = stats.summary();
   auto text = [](std::optional<double> v) {
@@ -122,6 +130,7 @@ int run(strata::Runtime& rt, const Options& o, Clock::time_point job_start) {
   std::printf("  startup    %.3g s (MPI, runtime, threads)\n", startup_max_s);
   std::printf("  open       %.3g s (.strata: maps the file; HDF5: reads and decompresses all of it)\n",
               open_s);
+  std::printf("  load       %.3g s (resident, node-shared: read and verify into memory)\n", load_s);
   std::printf("  compute    %.3g s (one pass: verify, statistics, histogram, count; %.3g GB/s)\n",
               pass_s, gbps(pass_s));
   std::printf("  merge      %.3g s (across ranks)\n", merge_s);
@@ -166,8 +175,17 @@ int main(int argc, char** argv) {
   app.add_option("--above", o.above, "Count values above this")->capture_default_str();
   app.add_option("--out", o.out, "Write results to this HDF5 file (rank 0)");
   app.add_flag("--overwrite", o.overwrite, "Replace the --out file if it exists");
+  app.add_option("--memory", o.memory,
+                 "auto (the fastest that fits), mapped, resident or node-shared")
+      ->capture_default_str();
   const auto job_start = Clock::now();
   CLI11_PARSE(app, argc, argv);
+  try {
+    (void)strata::io::parse_data_memory(o.memory);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "strata_analysis: error: %s\n", e.what());
+    return 2;
+  }
   // An error on any rank is one line naming it, then every rank ends (strata::run_main).
   return strata::run_main(argc, argv, [&](strata::Runtime& rt) {
     if (!o.out.empty() && rt.rank() == 0) {

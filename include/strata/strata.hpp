@@ -7,6 +7,7 @@
 
 #include "strata/io/checkpoint/checkpoint.hpp"
 #include "strata/io/dataset/dataset.hpp"
+#include "strata/io/dataset/dataset_memory.hpp"
 #include "strata/io/dataset/partition.hpp"
 #include "strata/io/dataset/partition_source.hpp"
 #include "strata/io/dataset/synthetic.hpp"
@@ -36,6 +37,7 @@
 #include "strata/runtime/files/mapped_view_cache.hpp"
 #include "strata/runtime/files/shared_segment.hpp"
 #include "strata/runtime/machine/huge_pages.hpp"
+#include "strata/runtime/machine/mapping_pages.hpp"
 #include "strata/runtime/machine/memory_availability.hpp"
 #include "strata/runtime/machine/topology.hpp"
 #include "strata/runtime/memory/array.hpp"

@@ -415,7 +415,7 @@ TEST(AnalysisCommands, RunReportsWallTimeAndPhases) {
     const json run = json::parse(r.out)["run"];
     ASSERT_TRUE(run.contains("wall_seconds")) << args << ": " << run.dump();
     ASSERT_TRUE(run["phases"].is_object()) << args << ": " << run.dump();
-    std::vector<std::string> expected = {"startup", "open", "compute", "merge"};
+    std::vector<std::string> expected = {"startup", "open", "load", "compute", "merge"};
     if (args.find("hist --json " + h5) != std::string::npos) expected.push_back("range");
     EXPECT_EQ(run["phases"].size(), expected.size()) << args << ": " << run.dump();
     double sum = 0;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <vector>
 
 #include "strata/io/format/strata_file.hpp"
@@ -94,6 +95,7 @@ struct Partition::Impl {
   // ... an HDF5 partition owns the rows it read.
   std::vector<std::byte> owned;
   std::uint64_t bytes = 0;
+  std::string file;
 };
 
 std::span<const std::byte> Partition::bytes(std::uint64_t offset, std::uint64_t n) const& {
@@ -116,6 +118,43 @@ std::span<const std::byte> Partition::bytes(std::uint64_t offset, std::uint64_t 
   }
   return impl_->strata->bytes(a, first, n);  // every chunk verified: checks the file's size only
 }
+
+void Partition::read(std::uint64_t offset, std::span<std::byte> out) const {
+  const std::uint64_t n = out.size();
+  if (offset > impl_->bytes || n > impl_->bytes - offset) {
+    throw Error(ErrorCategory::invalid_argument, "range outside the partition",
+                {{"offset", std::to_string(offset)},
+                 {"bytes", std::to_string(n)},
+                 {"partition_bytes", std::to_string(impl_->bytes)}});
+  }
+  if (n == 0) return;
+  if (!impl_->strata) {
+    std::memcpy(out.data(), impl_->owned.data() + offset, n);
+    return;
+  }
+  const ArrayInfo& a = *impl_->array;
+  const std::uint64_t first = impl_->first_byte + offset;
+  impl_->strata->read_unverified(a, first, out);
+  for (std::uint64_t c = first / a.chunk_bytes; c <= (first + n - 1) / a.chunk_bytes; ++c) {
+    const std::uint64_t begin = c * a.chunk_bytes;
+    const std::uint64_t size = std::min(a.chunk_bytes, a.data_bytes - begin);
+    impl_->verification->once(c, [&] {
+      if (begin >= first && begin + size <= first + n) {
+        impl_->strata->check_chunk(a, c, out.subspan(begin - first, size));  // the copy, in cache
+      } else {
+        impl_->strata->bytes(a, begin, size);  // held in part: checked through the mapping
+      }
+    });
+  }
+}
+
+const std::byte* Partition::mapped_address() const noexcept {
+  if (!impl_->strata || impl_->bytes == 0) return nullptr;
+  const std::byte* data = impl_->strata->mapped_data(*impl_->array);
+  return data == nullptr ? nullptr : data + impl_->first_byte;
+}
+
+const std::string& Partition::file() const noexcept { return impl_->file; }
 
 std::uint64_t Partition::checksum_chunk_bytes() const noexcept {
   return impl_->strata ? impl_->array->chunk_bytes : 0;
@@ -210,6 +249,7 @@ Partition Dataset::partition(int rank, int size, Progress* progress) const {
   const std::uint64_t row_bytes = impl_->shape.row_elements() * dtype_bytes(impl_->dtype);
   auto p = std::make_shared<Partition::Impl>();
   p->bytes = rows.count * row_bytes;
+  p->file = impl_->file;
   if (impl_->strata) {
     p->strata = impl_->strata;
     p->array = impl_->array;

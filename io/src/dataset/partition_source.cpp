@@ -34,6 +34,14 @@ ByteSource byte_source(const Partition& partition) {
     if (!v.empty()) state->base.store(v.data() - offset, std::memory_order_release);
     return v;
   };
+  source.read = [state](std::uint64_t offset, std::span<std::byte> out) {
+    state->partition.read(offset, out);
+  };
+  source.read_grain_bytes = partition.checksum_chunk_bytes();
+  if (source.read_grain_bytes != 0) {
+    const std::uint64_t into = partition.checksum_chunk_offset();
+    source.read_grain_offset = into == 0 ? 0 : source.read_grain_bytes - into;
+  }
   source.advise = [state](std::uint64_t offset, std::uint64_t n, SourceAdvice advice) {
     const std::byte* base = state->base.load(std::memory_order_acquire);
     if (base == nullptr) return;

@@ -220,6 +220,48 @@ void StrataFile::read(const ArrayInfo& array, std::uint64_t offset, std::span<st
   }
 }
 
+const std::byte* StrataFile::mapped_data(const ArrayInfo& array) const noexcept {
+  try {
+    const ArrayInfo& a = impl_->parsed.arrays[impl_->index_of(array)];
+    return impl_->file.bytes(a.data_offset, a.data_bytes).data();
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+void StrataFile::read_unverified(const ArrayInfo& array, std::uint64_t offset,
+                                 std::span<std::byte> out) const {
+  const ArrayInfo& a = impl_->parsed.arrays[impl_->index_of(array)];
+  impl_->check_range(a, offset, out.size());
+  impl_->file.read(a.data_offset + offset, out);
+}
+
+void StrataFile::check_chunk(const ArrayInfo& array, std::uint64_t chunk,
+                             std::span<const std::byte> copy) const {
+  std::size_t index = impl_->index_of(array);
+  const ArrayInfo& a = impl_->parsed.arrays[index];
+  if (chunk >= a.chunk_count ||
+      copy.size() != std::min(a.chunk_bytes, a.data_bytes - chunk * a.chunk_bytes)) {
+    throw Error(ErrorCategory::invalid_argument, "not the whole of a chunk",
+                {{"file", impl_->path},
+                 {"array", a.name},
+                 {"chunk", std::to_string(chunk)},
+                 {"bytes", std::to_string(copy.size())}});
+  }
+  std::uint64_t actual = detail::checksum(copy);
+  std::uint64_t expected = impl_->parsed.checksums[index][chunk];
+  if (actual != expected) {
+    const std::uint64_t begin = chunk * a.chunk_bytes;
+    throw Error(ErrorCategory::corrupt_data,
+                "chunk checksum mismatch: computed " + hex(actual) + ", stored " + hex(expected),
+                {{"file", impl_->path},
+                 {"array", a.name},
+                 {"chunk", std::to_string(chunk)},
+                 {"bytes", std::to_string(begin) + ".." + std::to_string(begin + copy.size())}});
+  }
+  impl_->state[index][chunk].store(verified, std::memory_order_release);
+}
+
 std::span<std::byte> StrataFile::writable(const ArrayInfo& array, std::uint64_t offset,
                                           std::uint64_t bytes) & {
   if (!impl_->writable) {

@@ -61,6 +61,14 @@ SmapsRange read_smaps(const void* addr, std::size_t bytes) {
       out.rss_bytes += rss;
     } else if (auto huge = value_kib("AnonHugePages"); huge != UINT64_MAX) {
       out.anon_huge_bytes += huge;
+    } else if (auto file_pmd = value_kib("FilePmdMapped"); file_pmd != UINT64_MAX) {
+      out.file_pmd_mapped_bytes += file_pmd;
+    } else if (auto shmem_pmd = value_kib("ShmemPmdMapped"); shmem_pmd != UINT64_MAX) {
+      out.shmem_pmd_mapped_bytes += shmem_pmd;
+    } else if (auto priv = value_kib("Private_Hugetlb"); priv != UINT64_MAX) {
+      out.hugetlb_bytes += priv;
+    } else if (auto shared = value_kib("Shared_Hugetlb"); shared != UINT64_MAX) {
+      out.hugetlb_bytes += shared;
     } else if (auto locked = value_kib("Locked"); locked != UINT64_MAX) {
       out.locked_bytes += locked;
     } else if (line.rfind("VmFlags:", 0) == 0) {

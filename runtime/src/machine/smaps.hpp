@@ -13,6 +13,9 @@ struct SmapsRange {
   std::uint64_t kernel_page_bytes = 0;  // KernelPageSize of the first mapping
   std::uint64_t rss_bytes = 0;
   std::uint64_t anon_huge_bytes = 0;  // AnonHugePages: THP-backed bytes
+  std::uint64_t file_pmd_mapped_bytes = 0;   // FilePmdMapped: page cache mapped 2 MiB at a time
+  std::uint64_t shmem_pmd_mapped_bytes = 0;  // ShmemPmdMapped: shared memory mapped 2 MiB at a time
+  std::uint64_t hugetlb_bytes = 0;  // Private_Hugetlb + Shared_Hugetlb (hugetlb is not in Rss)
   std::uint64_t locked_bytes = 0;
   bool thp_advised = false;  // VmFlags has "hg" (MADV_HUGEPAGE)
 };

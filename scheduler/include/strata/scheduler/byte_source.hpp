@@ -32,6 +32,15 @@ struct ByteSource {
   // concurrently. A source only releases what it can read again: never private or anonymous
   // memory.
   std::function<void(std::uint64_t offset, std::uint64_t bytes, SourceAdvice advice)> advise;
+  // Copies [offset, offset + out.size()) into `out`, verifying it on the way; empty when the
+  // source only has views. When set, load_resident reads straight into the array with it (one
+  // copy, no mapping in between). Called concurrently.
+  std::function<void(std::uint64_t offset, std::span<std::byte> out)> read;
+  // The unit read() verifies in (a dataset's checksum chunk), 0 for none: load_resident reads
+  // whole multiples of it, starting `read_grain_offset` bytes into the source, so that each grain
+  // is read, and verified on the copy, by one thread.
+  std::uint64_t read_grain_bytes = 0;
+  std::uint64_t read_grain_offset = 0;
 
   // view() checked: the range must lie in the source (Error(invalid_argument)) and the view must
   // have its length (Error(corrupt_data) otherwise).

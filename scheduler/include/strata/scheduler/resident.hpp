@@ -8,6 +8,8 @@
 //   auto s = strata::reduce(ex, energy, strata::kernels::Stats{});
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string>
 
 #include "strata/runtime/memory/array.hpp"
@@ -18,12 +20,22 @@
 namespace strata {
 
 // Allocates an array of `shape` (MemoryManager::allocate_array with `options`, populate forced
-// off) and fills it from `source`, chunk by chunk in the arena of each block's node. Source pages
+// off) and fills it from `source`, chunk by chunk in the arena of each block's node: with
+// source.read when the source has it (pread straight into the array, each checksum chunk verified
+// on the copy in the same pass), else by copying the source's views. Source pages
 // are released behind the copy when the source takes advice, so a mapped file does not stay in
 // the resident set twice. Error(invalid_argument) when the source's size differs from the
 // array's; errors of the allocation and of the source's views (a corrupt chunk) propagate.
 ArrayStorage load_resident(Executor& ex, MemoryManager& memory, std::string name, DType dtype,
                            const Shape& shape, const ByteSource& source, ArrayOptions options = {});
+
+// Fills `target` with [source_offset, source_offset + target.size()) of `source`, in parallel,
+// split evenly over the executor's nodes (ChunkPlan::even), each piece in its node's arena: with
+// source.read when the source has it (straight into `target`, verified on the way), else by
+// copying its views. For memory the caller already holds (a node-shared segment).
+// Error(invalid_argument) when the range is outside the source; the source's errors propagate.
+void load_into(Executor& ex, const ByteSource& source, std::uint64_t source_offset,
+               std::span<std::byte> target);
 
 template <class T>
 Array<T> load_resident(Executor& ex, MemoryManager& memory, std::string name, const Shape& shape,

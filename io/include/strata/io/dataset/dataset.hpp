@@ -50,6 +50,11 @@ class Partition {
   // goes. Error(corrupt_data) naming file, array and chunk for a bad chunk.
   std::span<const std::byte> bytes(std::uint64_t offset, std::uint64_t n) const&;
   std::span<const std::byte> bytes(std::uint64_t offset, std::uint64_t n) const&& = delete;
+  // Copies [offset, offset + out.size()) into `out` (pread from a .strata file, straight into
+  // `out`) and verifies on that copy, in the calling thread, each checksum chunk `out` holds whole;
+  // a chunk it holds only in part is verified as bytes() verifies it. Each chunk is verified once
+  // per Dataset, as with bytes(). Error(corrupt_data) naming file, array and chunk for a bad chunk.
+  void read(std::uint64_t offset, std::span<std::byte> out) const;
   // The values as T, all verified (see bytes()). Error(invalid_argument) when T is not the dtype.
   // A view into the partition (an HDF5 partition owns the memory), so the partition must outlive
   // it: keep it in a variable. On a temporary (`ds.partition(r, n).as<float>()`) it does not
@@ -74,6 +79,14 @@ class Partition {
   std::uint64_t chunks_verified() const noexcept;
 
   struct Impl;
+  // The memory a .strata partition's bytes are mapped at (nothing is read or verified); null for
+  // an HDF5 partition or an empty one.
+  const std::byte* mapped_address() const noexcept;
+  // Where the partition's bytes come from: the file, and the array's name in it.
+  const std::string& file() const noexcept;
+  // The first byte's offset in the array's data (rows().first * row_bytes()).
+  std::uint64_t first_byte() const noexcept { return rows_.first * row_bytes(); }
+
   Partition(std::shared_ptr<const Impl> impl, RowRange rows, DType dtype, Shape shape)
       : impl_(std::move(impl)), rows_(rows), dtype_(dtype), shape_(shape) {}
 

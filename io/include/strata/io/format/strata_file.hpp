@@ -119,6 +119,20 @@ class StrataFile {
   // Copies [offset, offset + out.size()) into `out` with pread: safe even if the file is
   // truncated meanwhile. Verifies like bytes().
   void read(const ArrayInfo& array, std::uint64_t offset, std::span<std::byte> out) const;
+  // Where the array's data is mapped: nothing is read or verified (the file's size is checked);
+  // null for an empty array or a file truncated below it.
+  const std::byte* mapped_data(const ArrayInfo& array) const noexcept;
+  // Copies [offset, offset + out.size()) of an array into `out` with pread and verifies nothing:
+  // for a caller that verifies the copy itself with check_chunk (a resident load reads straight
+  // into its own memory, no staging buffer, and checks each chunk while it is in cache). A file
+  // shorter than the range is Error(corrupt_data), a failing read Error(io).
+  void read_unverified(const ArrayInfo& array, std::uint64_t offset,
+                       std::span<std::byte> out) const;
+  // Checks `copy`, the whole of chunk `chunk` of an array, against the chunk's stored checksum and
+  // marks the chunk verified. Error(corrupt_data) naming file, array and chunk when it differs;
+  // Error(invalid_argument) when `copy` is not the chunk's size.
+  void check_chunk(const ArrayInfo& array, std::uint64_t chunk,
+                   std::span<const std::byte> copy) const;
   // Read-write files only: a writable view; the chunks it covers get new checksums on flush().
   std::span<std::byte> writable(const ArrayInfo& array, std::uint64_t offset,
                                 std::uint64_t bytes) &;
