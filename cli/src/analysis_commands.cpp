@@ -217,7 +217,10 @@ auto analyse(const AnalysisOptions& o, Timing& timing, MakeAccumulator make_accu
   std::optional<Outcome> outcome;
   // No stop-signal handlers: a read-only analysis has nothing to save, so SIGTERM (scancel, a
   // Slurm time limit) and SIGUSR1 keep their default action and end it at once.
-  const int code = run_main({.install_stop_signals = false}, [&](Runtime& rt) {
+  // No memory-pressure watcher either: the command holds no pools or caches worth trimming, and
+  // its thread would take address space an `ulimit -v` job needs for the executor's workers.
+  const int code = run_main({.install_stop_signals = false, .watch_memory_pressure = false},
+                            [&](Runtime& rt) {
     outcome.emplace(analyse_on(rt, o, timing, make_accumulator));
     return 0;
   });
@@ -393,7 +396,8 @@ void add_analysis_commands(CLI::App& app) {
   s->add_flag("--json", stats->json, "Print JSON");
   s->add_option(
        "--memory", stats->memory,
-       "Where the rows live: auto (default: the fastest that fits in available memory), "
+       "Where the rows live: auto (default: mapped, or node-shared when a node's ranks read the "
+       "same rows), "
        "mapped, resident (huge pages on each NUMA node) or node-shared (one copy per node)")
       ->type_name("MODE");
   s->add_option("--threads", stats->threads, "Threads per rank (0: STRATA_THREADS or all allowed CPUs)");
@@ -436,7 +440,8 @@ void add_analysis_commands(CLI::App& app) {
   h->add_flag("--json", hist->json, "Print JSON");
   h->add_option(
        "--memory", hist->memory,
-       "Where the rows live: auto (default: the fastest that fits in available memory), "
+       "Where the rows live: auto (default: mapped, or node-shared when a node's ranks read the "
+       "same rows), "
        "mapped, resident (huge pages on each NUMA node) or node-shared (one copy per node)")
       ->type_name("MODE");
   h->add_option("--threads", hist->threads, "Threads per rank (0: STRATA_THREADS or all allowed CPUs)");
