@@ -219,11 +219,11 @@ auto analyse(const AnalysisOptions& o, Timing& timing, MakeAccumulator make_accu
   // Slurm time limit) and SIGUSR1 keep their default action and end it at once.
   // No memory-pressure watcher either: the command holds no pools or caches worth trimming, and
   // its thread would take address space an `ulimit -v` job needs for the executor's workers.
-  const int code = run_main({.install_stop_signals = false, .watch_memory_pressure = false},
-                            [&](Runtime& rt) {
-    outcome.emplace(analyse_on(rt, o, timing, make_accumulator));
-    return 0;
-  });
+  const int code =
+      run_main({.install_stop_signals = false, .watch_memory_pressure = false}, [&](Runtime& rt) {
+        outcome.emplace(analyse_on(rt, o, timing, make_accumulator));
+        return 0;
+      });
   if (code != 0) throw CLI::RuntimeError(code);
   return std::move(*outcome);
 }

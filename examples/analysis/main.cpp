@@ -26,7 +26,7 @@ struct Options {
   double above = 90.0;
   std::string out;
   bool overwrite = false;
-  std::string memory = "auto";  // mapped, resident, node-shared, or auto: mapped, or node-shared (see --help)
+  std::string memory = "auto";  // auto, mapped, resident or node-shared (see --help)
 };
 
 using Clock = std::chrono::steady_clock;
@@ -175,9 +175,10 @@ int main(int argc, char** argv) {
   app.add_option("--above", o.above, "Count values above this")->capture_default_str();
   app.add_option("--out", o.out, "Write results to this HDF5 file (rank 0)");
   app.add_flag("--overwrite", o.overwrite, "Replace the --out file if it exists");
-  app.add_option("--memory", o.memory,
-                 "auto (mapped, or node-shared when a node's ranks share rows), mapped, resident or "
-                 "node-shared")
+  app.add_option(
+         "--memory", o.memory,
+         "auto (mapped, or node-shared when a node's ranks share rows), mapped, resident or "
+         "node-shared")
       ->capture_default_str();
   const auto job_start = Clock::now();
   CLI11_PARSE(app, argc, argv);

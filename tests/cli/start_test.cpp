@@ -66,7 +66,8 @@ TEST_F(Start, AddressSpaceLimitIsAResultOrOneLine) {
   ASSERT_EQ(run_command(strata_cli + " gen " + path("one.strata") + " --size 1M").exit_code, 0);
   const auto stats_under = [&](int kib) {
     return run_command(direct + "timeout -s KILL 60 sh -c 'ulimit -v " + std::to_string(kib) +
-                       " && exec " + strata_cli + " stats --quiet --json " + path("one.strata") + "'");
+                       " && exec " + strata_cli + " stats --quiet --json " + path("one.strata") +
+                       "'");
   };
   auto r = stats_under(100000);
   ASSERT_EQ(r.exit_code, 0) << r.err;
