@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-# examples/python/analysis.py under mpirun: 1 and 2 ranks, with MPI started by mpi4py or by strata
-# itself, give the same merged answer (counts, extremes and histogram exactly; moments to 1e-12).
+# examples/python/analysis.py under mpirun: 1, 2 and 4 ranks, with MPI started by mpi4py or by
+# strata itself, give the same merged answer (counts, extremes and histogram exactly; moments to 1e-12).
 import json
 import os
 import subprocess
@@ -29,8 +29,9 @@ def test_rank_count_independent(gen):
     one = run(1, path)
     two = run(2, path)
     two_own = run(2, path, "--no-mpi4py")  # strata starts MPI itself
-    assert (one["ranks"], two["ranks"], two_own["ranks"]) == (1, 2, 2)
-    for other in (two, two_own):
+    four = run(4, path)
+    assert (one["ranks"], two["ranks"], two_own["ranks"], four["ranks"]) == (1, 2, 2, 4)
+    for other in (two, two_own, four):
         for key in ("count", "min", "max", "histogram", "underflow", "overflow", "above"):
             assert other[key] == one[key], key
         for key in ("sum", "mean", "variance"):
