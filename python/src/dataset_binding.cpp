@@ -9,11 +9,13 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "session.hpp"
+#include "strata/io/dataset/dataset_memory.hpp"
 #include "strata/io/dataset/partition_source.hpp"
 #include "strata/runtime/base/error.hpp"
 
@@ -62,18 +64,10 @@ py::tuple shape_tuple(const Shape& shape) {
   return t;
 }
 
-// The partition's values as a read-only C-contiguous array of its shape, after a parallel pass
-// that verifies every checksum chunk it covers (with the GIL released).
-py::array view_of(const io::Partition& partition) {
-  {
-    Executor& ex = current_session()->executor();
-    py::gil_scoped_release release;
-    visit_every_dtype(partition.dtype(),
-                      [&]<class T>(T) { strata::reduce<T>(ex, partition, VerifyOnly<T>{}); });
-  }
-  const std::span<const std::byte> bytes = partition.bytes();  // verified: no second pass
-  auto* owner = new io::Partition(partition);
-  py::capsule base(owner, [](void* p) { delete static_cast<io::Partition*>(p); });
+// `bytes` (the partition's values) as a read-only C-contiguous array of its shape whose base,
+// `base`, keeps them alive.
+py::array read_only_array(const io::Partition& partition, std::span<const std::byte> bytes,
+                          py::capsule base) {
   std::vector<py::ssize_t> shape(partition.shape().begin(), partition.shape().end());
   std::vector<py::ssize_t> strides(shape.size());
   py::ssize_t stride = static_cast<py::ssize_t>(dtype_bytes(partition.dtype()));
@@ -85,6 +79,46 @@ py::array view_of(const io::Partition& partition) {
                    const_cast<std::byte*>(bytes.data()), base);
   py::detail::array_proxy(values.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
   return values;
+}
+
+// The partition's values as a read-only C-contiguous array of its shape, after a parallel pass
+// that verifies every checksum chunk it covers (with the GIL released).
+py::array view_of(const io::Partition& partition) {
+  {
+    Executor& ex = current_session()->executor();
+    py::gil_scoped_release release;
+    visit_every_dtype(partition.dtype(),
+                      [&]<class T>(T) { strata::reduce<T>(ex, partition, VerifyOnly<T>{}); });
+  }
+  const std::span<const std::byte> bytes = partition.bytes();  // verified: no second pass
+  auto* owner = new io::Partition(partition);
+  return read_only_array(partition, bytes, py::capsule(owner, [](void* p) {
+                           delete static_cast<io::Partition*>(p);
+                         }));
+}
+
+// The values where `memory` says: "mapped" (or "auto", what a single view needs) is view_of;
+// "resident" and "node-shared" load the rows with io::load (collective over the runtime's ranks)
+// into placed huge-page memory or the node's shared segment, verified on the way in, and the
+// array's base owns that memory. HDF5 rows stay where the partition read them.
+py::array values_in(const io::Partition& partition, const std::string& memory) {
+  const io::DataMemory mode = io::parse_data_memory(memory);
+  if (mode == io::DataMemory::mapped || mode == io::DataMemory::automatic) {
+    return view_of(partition);
+  }
+  Session& session = *current_session();
+  std::unique_ptr<io::PartitionData> data;
+  {
+    py::gil_scoped_release release;
+    data = std::make_unique<io::PartitionData>(
+        io::load(session.runtime(), session.executor(), partition, {.memory = mode}));
+  }
+  const std::span<const std::byte> bytes = data->loaded();
+  if (bytes.size() != partition.size_bytes()) return view_of(partition);  // HDF5: already read
+  auto* owner = data.release();
+  return read_only_array(partition, bytes, py::capsule(owner, [](void* p) {
+                           delete static_cast<io::PartitionData*>(p);
+                         }));
 }
 
 // strata.Dataset: close() drops the handle; partitions and arrays taken before stay valid.
@@ -151,11 +185,19 @@ void bind_datasets(py::module_& m) {
           "chunks_verified", [](const PartitionHandle& p) { return p.partition.chunks_verified(); },
           "Checksum chunks of the array verified so far through this Dataset's partitions.")
       .def(
-          "values", [](const PartitionHandle& p) { return view_of(p.partition); },
-          "The values as a read-only NumPy array of the partition's shape, without a copy: a view "
-          "of the mapped .strata file (of the rows read, for HDF5). Every checksum chunk it covers "
-          "is verified first, in parallel (ChecksumError names a bad one). The array keeps the "
-          "mapping alive on its own, after the Partition and Dataset are gone or closed.")
+          "values",
+          [](const PartitionHandle& p, const std::string& memory) {
+            return values_in(p.partition, memory);
+          },
+          py::arg("memory") = "mapped",
+          "The values as a read-only NumPy array of the partition's shape. memory='mapped' (the "
+          "default): without a copy, a view of the mapped .strata file (of the rows read, for "
+          "HDF5); every checksum chunk it covers is verified first, in parallel (ChecksumError "
+          "names a bad one). memory='resident': a copy in huge-page memory placed on the NUMA "
+          "node whose threads read each block; memory='node-shared': one copy per node shared by "
+          "its ranks; both verified on the way in, and both collective under MPI (every rank "
+          "calls it). The array keeps what it views alive on its own, after the Partition and "
+          "Dataset are gone or closed.")
       .def(
           "__array__",
           [](const PartitionHandle& p, py::object dtype, py::object copy) {

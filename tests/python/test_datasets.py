@@ -40,6 +40,21 @@ def test_view_is_the_mapped_file(gen, inspect):
     assert v.shape == part.shape == (262144,)
 
 
+def test_resident_and_node_shared_values_are_copies_with_the_same_values(gen):
+    # memory="resident" and "node-shared" give the mapped view's values, read-only, in memory of
+    # their own (not the file's mapping); a name that is no memory mode is refused.
+    path = gen(dtype="f64", size="4M")
+    part = strata.open(str(path)).partition()
+    mapped = part.values()
+    for memory in ("resident", "node-shared"):
+        v = part.values(memory=memory)
+        assert not v.flags.writeable
+        assert v.shape == mapped.shape and np.array_equal(v, mapped)
+        assert mapping_of(v.__array_interface__["data"][0])[0] != os.path.realpath(path)
+    with pytest.raises(strata.InvalidArgumentError):
+        part.values(memory="swap")
+
+
 def test_view_is_read_only_and_verified(gen):
     # Writing through a view is refused; taking it verified every checksum chunk it covers.
     path = gen(dtype="f32", size="4M", chunk="256K")
