@@ -18,6 +18,7 @@
 #include "strata/io/dataset/dataset_memory.hpp"
 #include "strata/io/dataset/partition_source.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/scheduler/dtype_dispatch.hpp"
 
 namespace py = pybind11;
 
@@ -30,33 +31,6 @@ struct VerifyOnly {
   void add(std::span<const T>) noexcept {}
   void merge(const VerifyOnly&) noexcept {}
 };
-
-// f(T{}) for the C++ type of any dtype.
-template <class F>
-void visit_every_dtype(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::f32:
-      return f(float{});
-    case DType::f64:
-      return f(double{});
-    case DType::i8:
-      return f(std::int8_t{});
-    case DType::i16:
-      return f(std::int16_t{});
-    case DType::i32:
-      return f(std::int32_t{});
-    case DType::i64:
-      return f(std::int64_t{});
-    case DType::u8:
-      return f(std::uint8_t{});
-    case DType::u16:
-      return f(std::uint16_t{});
-    case DType::u32:
-      return f(std::uint32_t{});
-    case DType::u64:
-      return f(std::uint64_t{});
-  }
-}
 
 py::tuple shape_tuple(const Shape& shape) {
   py::tuple t(shape.rank());
@@ -87,7 +61,7 @@ py::array view_of(const io::Partition& partition) {
   {
     Executor& ex = current_session()->executor();
     py::gil_scoped_release release;
-    visit_every_dtype(partition.dtype(),
+    visit_dtype(partition.dtype(),
                       [&]<class T>(T) { strata::reduce<T>(ex, partition, VerifyOnly<T>{}); });
   }
   const std::span<const std::byte> bytes = partition.bytes();  // verified: no second pass
@@ -154,7 +128,7 @@ std::string describe(const io::Dataset& ds) {
 
 py::dtype numpy_dtype(DType dtype) {
   py::dtype result;
-  visit_every_dtype(dtype, [&]<class T>(T) { result = py::dtype::of<T>(); });
+  visit_dtype(dtype, [&]<class T>(T) { result = py::dtype::of<T>(); });
   return result;
 }
 
