@@ -4,6 +4,8 @@
 # of the kills aimed inside a save (a step-N.tmp folder exists) — then restarted until they end. Every restart must restore the newest complete checkpoint on disk
 # (never a skipped or damaged one, never older than the last one reported committed), or start
 # fresh when none committed yet, and each trial must end with the uninterrupted run's checksum.
+# ctest runs 10 trials (~20 s); a longer soak by hand: the same command with --trials 200 and
+# another --seed (ctest -R strata_heat_fault.kill -V prints the command).
 import os
 import random
 import re
