@@ -52,7 +52,7 @@ MPI_ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CO
 
 @pytest.fixture(scope="session")
 def mpirun():
-    """mpirun(ranks, script, *args) -> CompletedProcess of `mpirun -np ranks python3 script args`."""
+    """mpirun(ranks, script, *args): CompletedProcess of `mpirun -np ranks python3 script args`."""
     def run(ranks, script, *args, timeout=120):
         cmd = [os.environ["MPIEXEC"], "-np", str(ranks), "--oversubscribe", sys.executable,
                str(script), *map(str, args)]
