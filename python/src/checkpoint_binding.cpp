@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 // Checkpoints of NumPy arrays. protect() registers a writable C-contiguous array's memory as this
-// rank's rows of a region stacked across ranks in rank order (restore works on another rank
-// count); the handle keeps the array alive while it is protected. save() copies the arrays and
-// returns while compression and the atomic commit go on in the background; every protocol call
-// releases the GIL. The Checkpointer ends before the runtime does, at close() or interpreter exit.
+// rank's rows of a region: stacked across ranks in rank order, or, with global_shape, the rows
+// [first_row, first_row + len(array)) of a global array (io::GlobalBlock), so a restart on another
+// rank count fills each rank's new rows; the handle keeps the array alive while it is protected.
+// save() copies the arrays and returns while compression and the atomic commit go on in the
+// background; every protocol call releases the GIL. The Checkpointer ends before the runtime
+// does, at close() or interpreter exit.
 #include "checkpoint_binding.hpp"
 
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -52,7 +56,11 @@ class CheckpointerHandle {
   }
   ~CheckpointerHandle() { close(); }
 
-  void protect(const std::string& name, const py::array& array) {
+  // global_shape unset: the array is this rank's block, stacked in rank order; set: the array is
+  // rows [first_row, first_row + rows) of a global array of that shape.
+  void protect(const std::string& name, const py::array& array,
+               const std::optional<std::vector<std::size_t>>& global_shape,
+               std::optional<std::size_t> first_row) {
     if (!(array.flags() & py::array::c_style)) {
       throw py::value_error("protect: '" + name +
                             "' is not C-contiguous; protect the array that "
@@ -66,7 +74,24 @@ class CheckpointerHandle {
     for (py::ssize_t i = 0; i < array.ndim(); ++i)
       shape.push_back(static_cast<std::size_t>(array.shape(i)));
     auto* data = static_cast<std::byte*>(const_cast<void*>(array.data()));
-    get().protect_stacked(name, dtype, {data, static_cast<std::size_t>(array.nbytes())}, shape);
+    const std::span<std::byte> bytes{data, static_cast<std::size_t>(array.nbytes())};
+    if (!global_shape) {
+      if (first_row) {
+        throw py::value_error("protect: first_row of '" + name +
+                              "' needs global_shape, the shape of the whole array");
+      }
+      get().protect_stacked(name, dtype, bytes, shape);
+    } else {
+      const Shape global(global_shape->begin(), global_shape->end());
+      // The array's rows must be rows of the global array: the same extents after the first.
+      if (shape.rank() == 0 || shape.rank() != global.rank() ||
+          !std::equal(global.begin() + 1, global.end(), shape.begin() + 1)) {
+        throw py::value_error("protect: '" + name + "' of shape " + shape.to_string() +
+                              " is not rows of global_shape " + global.to_string() +
+                              " (every extent but the first must match)");
+      }
+      get().protect_bytes(name, dtype, bytes, {global, first_row.value_or(0)});
+    }
     protected_.push_back(array);
   }
   bool due(long step) {
@@ -155,9 +180,16 @@ void bind_checkpoints(py::module_& m) {
            "every_seconds after the last save. keep: complete checkpoints kept. zstd_level 0 "
            "stores raw bytes. run_id: restore refuses a checkpoint of another run.")
       .def("protect", &CheckpointerHandle::protect, py::arg("name"), py::arg("array"),
-           "Protects a writable C-contiguous NumPy array: this rank's rows of region `name`, "
-           "stacked across ranks in rank order (restore may run on another rank count). The "
-           "array is kept alive and must not be reallocated: update it in place (u[...] = ...).")
+           py::kw_only(), py::arg("global_shape") = py::none(), py::arg("first_row") = py::none(),
+           "Protects a writable C-contiguous NumPy array as this rank's rows of region `name`. "
+           "Without global_shape the ranks' arrays are stacked in rank order along the first "
+           "axis. With global_shape (the same on every rank) the array is rows [first_row, "
+           "first_row + len(array)) of a global array of that shape (its other extents must "
+           "match); the ranks' rows must tile it (else the commit fails: wait() raises "
+           "DistributedError), and a restart on "
+           "another rank count fills each rank's rows wherever they now start "
+           "(strata.partition_rows gives strata's split). The array is kept alive and must not "
+           "be reallocated: update it in place (u[...] = ...).")
       .def("due", &CheckpointerHandle::due, py::arg("step"))
       .def("save", &CheckpointerHandle::save, py::arg("step"),
            "Copies the protected arrays and returns; the write and atomic commit go on in the "

@@ -16,6 +16,7 @@
 
 #include "session.hpp"
 #include "strata/io/dataset/dataset_memory.hpp"
+#include "strata/io/dataset/partition.hpp"
 #include "strata/io/dataset/partition_source.hpp"
 #include "strata/runtime/base/error.hpp"
 #include "strata/scheduler/dtype_dispatch.hpp"
@@ -254,6 +255,26 @@ void bind_datasets(py::module_& m) {
       "Opens 'file.strata', 'file.strata:array' or 'file.h5:/group/dataset'. Checks the file's "
       "header and tables (FormatError), not yet its data. Starts the process's runtime if none "
       "exists (create strata.Runtime(...) first to choose its options).");
+
+  m.def(
+      "partition_rows",
+      [](std::uint64_t rows, std::optional<int> rank, std::optional<int> size) {
+        if (rank.has_value() != size.has_value()) {
+          throw py::type_error("partition_rows() takes both rank and size, or neither");
+        }
+        if (!rank) {
+          Runtime& rt = current_session()->runtime();
+          rank = rt.rank();
+          size = rt.size();
+        }
+        const io::RowRange mine = io::partition_rows(rows, *rank, *size);
+        return py::make_tuple(mine.first, mine.count);
+      },
+      py::arg("rows"), py::arg("rank") = py::none(), py::arg("size") = py::none(),
+      "(first, count): rank `rank` of `size`'s share of `rows` rows under strata's split, the "
+      "one Dataset.partition uses (the first rows % size ranks take one extra row). Without "
+      "rank and size, this process's rank of the runtime's size. For a simulation's global "
+      "array: allocate `count` rows and protect them with first_row=first.");
 }
 
 }  // namespace strata::python

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// strata.open, strata.Dataset and strata.Partition: datasets from .strata or HDF5 files, a rank's
-// partition, and its values as a zero-copy read-only NumPy array.
+// strata.open, strata.Dataset, strata.Partition and strata.partition_rows: datasets from .strata
+// or HDF5 files, a rank's partition (strata's row split), and its values as a zero-copy read-only
+// NumPy array.
 #pragma once
 
 #include <pybind11/numpy.h>

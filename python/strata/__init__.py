@@ -37,6 +37,7 @@ from ._strata import (  # noqa: F401  (the package's API)
     count,
     histogram,
     open,
+    partition_rows,
     runtime,
     stats,
     summarize,

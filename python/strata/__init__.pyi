@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Type stubs of the strata package (the compiled strata._strata), for editors and type checkers.
 from types import TracebackType
-from typing import Literal, NoReturn, Optional, Tuple, Union
+from typing import Literal, NoReturn, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -89,6 +89,9 @@ class Dataset:
     ) -> bool: ...
 
 def open(spec: str) -> Dataset: ...
+def partition_rows(
+    rows: int, rank: Optional[int] = None, size: Optional[int] = None
+) -> Tuple[int, int]: ...
 
 class Stats:
     @property
@@ -199,7 +202,14 @@ class Checkpointer:
         incremental: bool = True,
         run_id: str = "",
     ) -> None: ...
-    def protect(self, name: str, array: np.ndarray) -> None: ...
+    def protect(
+        self,
+        name: str,
+        array: np.ndarray,
+        *,
+        global_shape: Optional[Sequence[int]] = None,
+        first_row: Optional[int] = None,
+    ) -> None: ...
     def due(self, step: int) -> bool: ...
     def save(self, step: int) -> None: ...
     def wait(self) -> SaveStatus: ...

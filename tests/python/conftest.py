@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
-# Fixtures of the Python tests: the strata command (STRATA_CLI) and datasets it generates.
+# Fixtures of the Python tests: the strata command (STRATA_CLI), datasets it generates, and Python
+# scripts under mpirun (MPIEXEC).
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -39,4 +41,20 @@ def inspect(strata_cli):
         out = subprocess.run([strata_cli, "inspect", "--json", str(path)], check=True,
                              capture_output=True, text=True).stdout
         return json.loads(out)
+    return run
+
+
+# Open MPI refuses to run as root without the first two; one thread per rank keeps 4 ranks on 2
+# cores from crowding each other.
+MPI_ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_btl_vader_single_copy_mechanism="none", STRATA_THREADS="1")
+
+
+@pytest.fixture(scope="session")
+def mpirun():
+    """mpirun(ranks, script, *args): CompletedProcess of `mpirun -np ranks python3 script args`."""
+    def run(ranks, script, *args, timeout=120):
+        cmd = [os.environ["MPIEXEC"], "-np", str(ranks), "--oversubscribe", sys.executable,
+               str(script), *map(str, args)]
+        return subprocess.run(cmd, env=MPI_ENV, capture_output=True, text=True, timeout=timeout)
     return run

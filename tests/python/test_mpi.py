@@ -8,28 +8,22 @@ import sys
 
 import pytest
 
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_btl_vader_single_copy_mechanism="none", STRATA_THREADS="1")
-
-
-def run(ranks, dataset, *extra):
-    cmd = [os.environ["MPIEXEC"], "-np", str(ranks), "--oversubscribe", sys.executable,
-           os.environ["STRATA_ANALYSIS_EXAMPLE"], str(dataset), "--json", *extra]
-    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=120)
+def run(mpirun, ranks, dataset, *extra):
+    done = mpirun(ranks, os.environ["STRATA_ANALYSIS_EXAMPLE"], dataset, "--json", *extra)
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     assert len(lines) == 1, done.stdout  # rank 0 alone prints
     return json.loads(lines[0])
 
 
-def test_rank_count_independent(gen):
+def test_rank_count_independent(gen, mpirun):
     # Each rank reduces its own rows; the merge in rank order gives the 1-rank answer. (One dtype:
     # each mpirun costs seconds; the kernels' dtypes are covered in process.)
     path = gen(dtype="f64", size="4M", low=0, high=100)
-    one = run(1, path)
-    two = run(2, path)
-    two_own = run(2, path, "--no-mpi4py")  # strata starts MPI itself
-    four = run(4, path)
+    one = run(mpirun, 1, path)
+    two = run(mpirun, 2, path)
+    two_own = run(mpirun, 2, path, "--no-mpi4py")  # strata starts MPI itself
+    four = run(mpirun, 4, path)
     assert (one["ranks"], two["ranks"], two_own["ranks"], four["ranks"]) == (1, 2, 2, 4)
     for other in (two, two_own, four):
         for key in ("count", "min", "max", "histogram", "underflow", "overflow", "above"):
