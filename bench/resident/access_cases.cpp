@@ -26,8 +26,9 @@ void random_pass(benchmark::State& state, std::span<const double> values) {
   const std::vector<std::uint64_t>& elements = suite().random_elements();
   for (auto _ : state) {
     const auto start = Clock::now();
-    const double sum = std::accumulate(elements.begin(), elements.end(), 0.0,
-                                       [values](double s, std::uint64_t e) { return s + values[e]; });
+    const double sum =
+        std::accumulate(elements.begin(), elements.end(), 0.0,
+                        [values](double s, std::uint64_t e) { return s + values[e]; });
     state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
     if (sum != suite().random_sum()) {
       state.SkipWithError("the random reads found another sum: wrong bytes");

@@ -8,19 +8,18 @@
 //   mpirun --oversubscribe -np 4 strata_bench_node_shared
 #include <unistd.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <optional>
-#include <span>
-#include <stdexcept>
-#include <vector>
-
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <fstream>
+#include <optional>
+#include <span>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "strata/io/dataset/dataset.hpp"
 #include "strata/io/dataset/dataset_memory.hpp"
@@ -44,8 +43,10 @@ Footprint read_footprint() {
   while (std::getline(rollup, line)) {
     std::uint64_t kib = 0;
     if (std::sscanf(line.c_str(), "Pss: %" SCNu64, &kib) == 1) f.pss = kib << 10;
-    if (std::sscanf(line.c_str(), "Private_Hugetlb: %" SCNu64, &kib) == 1) f.private_hugetlb = kib << 10;
-    if (std::sscanf(line.c_str(), "Shared_Hugetlb: %" SCNu64, &kib) == 1) f.shared_hugetlb = kib << 10;
+    if (std::sscanf(line.c_str(), "Private_Hugetlb: %" SCNu64, &kib) == 1)
+      f.private_hugetlb = kib << 10;
+    if (std::sscanf(line.c_str(), "Shared_Hugetlb: %" SCNu64, &kib) == 1)
+      f.shared_hugetlb = kib << 10;
   }
   return f;
 }
@@ -109,7 +110,8 @@ int main(int argc, char** argv) {
         throw;
       }
     }
-    const std::vector<std::byte> name = rt.mpi().broadcast_bytes(std::as_bytes(std::span(folder)), 0);
+    const std::vector<std::byte> name =
+        rt.mpi().broadcast_bytes(std::as_bytes(std::span(folder)), 0);
     folder.assign(reinterpret_cast<const char*>(name.data()), name.size());
     std::optional<strata::io::Dataset> dataset;
     std::string failure;
@@ -125,8 +127,9 @@ int main(int argc, char** argv) {
     const double copies = measure(rt, ex, rows, strata::io::DataMemory::resident);
     const double shared = measure(rt, ex, rows, strata::io::DataMemory::node_shared);
     if (rt.rank() == 0) {
-      std::printf("node_memory ratio: per-rank copies use %.2fx the memory of the node-shared copy\n",
-                  copies / shared);
+      std::printf(
+          "node_memory ratio: per-rank copies use %.2fx the memory of the node-shared copy\n",
+          copies / shared);
     }
     return 0;
   } catch (const std::exception& e) {

@@ -49,7 +49,8 @@ resident_suite::resident_suite(std::uint64_t dataset_bytes) {
   {
     std::string folder = scratch_base() + "/strata_bench_resident.XXXXXX";
     if (::mkdtemp(folder.data()) == nullptr) {
-      throw std::system_error(errno, std::generic_category(), "resident bench: cannot create " + folder);
+      throw std::system_error(errno, std::generic_category(),
+                              "resident bench: cannot create " + folder);
     }
     const std::string name = folder + "/values.strata";
     try {
@@ -66,7 +67,8 @@ resident_suite::resident_suite(std::uint64_t dataset_bytes) {
     const int open_errno = errno;
     std::error_code ignored;  // the file lives on through fd_; nothing is left behind
     std::filesystem::remove_all(folder, ignored);
-    if (fd_ < 0) throw std::system_error(open_errno, std::generic_category(), "resident bench: open");
+    if (fd_ < 0)
+      throw std::system_error(open_errno, std::generic_category(), "resident bench: open");
   }
   path_ = "/proc/self/fd/" + std::to_string(fd_);
   dataset_.emplace(io::Dataset::open(path_));

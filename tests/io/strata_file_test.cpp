@@ -4,8 +4,8 @@
 // checksums recomputed by xxHash directly — each failing with its own field named.
 #include "strata/io/format/strata_file.hpp"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 #include <xxhash.h>
 

@@ -6,7 +6,6 @@
 
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
-
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -59,9 +58,9 @@ void copy_out(const MappedFile& file, std::uint64_t offset, std::span<std::byte>
     auto* const base = const_cast<std::byte*>(from.data()) - (offset - first);
     thread_local std::vector<unsigned char> in_core;
     in_core.resize(static_cast<std::size_t>((last - first) / page));
-    cached = ::mincore(base, last - first, in_core.data()) == 0 &&
-             std::all_of(in_core.begin(), in_core.end(),
-                         [](unsigned char c) { return (c & 1) != 0; });
+    cached =
+        ::mincore(base, last - first, in_core.data()) == 0 &&
+        std::all_of(in_core.begin(), in_core.end(), [](unsigned char c) { return (c & 1) != 0; });
   }
   if (!cached) {
     file.read(offset, out);
