@@ -4,10 +4,12 @@
 // checksums recomputed by xxHash directly — each failing with its own field named.
 #include "strata/io/format/strata_file.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -19,6 +21,7 @@
 #include "common/vm_flags.hpp"
 #include "strata/io/format/strata_writer.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/machine/mapping_pages.hpp"
 
 namespace {
 
@@ -375,6 +378,47 @@ TEST_F(StrataFileTest, MissingFileIsIoError) {
   } catch (const strata::Error& e) {
     EXPECT_EQ(e.category(), strata::ErrorCategory::io);
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Proves read_unverified gives the array's bytes whether they are out of the page cache (pread) or
+// in it (memcpy from the mapping), and that the warm copy leaves none of the array's pages mapped
+// in this process (the copy gives back the page-table entries it made); fails if either path
+// copies wrong bytes or a resident load would keep the file in its resident set.
+TEST_F(StrataFileTest, ReadUnverifiedCopiesColdAndWarm) {
+  std::vector<double> values(1 << 17);  // 1 MiB
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<double>(i) * 0.5 - 7;
+  {
+    StrataWriter w(path("warm.strata"), {{"v", DType::f64, {values.size()}, 64 << 10}}, {},
+                   "strata-test");
+    w.append(0, std::as_bytes(std::span(values)));
+    w.finish();
+  }
+  const std::string p = path("warm.strata");
+  StrataFile f = StrataFile::open(p);
+  const auto& v = f.array("v");
+  std::vector<double> out(values.size() - 3);
+  const auto as_out = [&] { return std::as_writable_bytes(std::span(out)); };
+  {
+    const int fd = ::open(p.c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    ::fdatasync(fd);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
+  f.read_unverified(v, 8, as_out());  // cold, or partly: pread
+  EXPECT_EQ(std::memcmp(out.data(), values.data() + 1, out.size() * sizeof(double)), 0);
+
+  const auto view = f.bytes(v, 0, v.data_bytes);  // maps every page of the array
+  ASSERT_GE(strata::mapping_pages(view.data(), view.size()).rss_bytes, v.data_bytes);
+  std::fill(out.begin(), out.end(), 0.0);
+  f.read_unverified(v, 8, as_out());  // warm: memcpy from the mapping
+  EXPECT_EQ(std::memcmp(out.data(), values.data() + 1, out.size() * sizeof(double)), 0);
+  // The mapping keeps at most the pages at the copy's ragged ends and the file's head and table.
+  EXPECT_LT(strata::mapping_pages(view.data(), view.size()).rss_bytes, v.data_bytes / 4);
 }
 
 }  // namespace

@@ -253,7 +253,17 @@ void load_resident_data(Runtime& rt, Executor& ex, PartitionData::Impl& d,
                              byte_source(part), array_options);
   const PlacedRegion& region = d.resident.region();
   d.loaded = {d.resident.data(), static_cast<std::size_t>(part.size_bytes())};
-  const MappingPages pages = mapping_pages(d.loaded.data(), d.loaded.size());
+  MappingPages pages;
+  if (region.page_size() == PageSize::huge_2m || region.page_size() == PageSize::huge_1g) {
+    // hugetlb: the mapping's page size is the region's, and the load touched every page. No read
+    // of /proc/self/smaps, which walks the page tables of every mapping of the process: a cost
+    // that grows with the job's other mappings, not with the rows loaded.
+    pages.found = true;
+    pages.kernel_page_bytes = page_bytes(region.page_size());
+    pages.hugetlb_bytes = region.mapped_bytes();
+  } else {
+    pages = mapping_pages(d.loaded.data(), d.loaded.size());
+  }
   d.report.pages = pages.kind();
   d.report.huge_bytes = pages.huge_bytes();
   d.report.fallbacks = region.fallbacks();

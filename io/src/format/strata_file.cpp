@@ -6,11 +6,16 @@
 
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <span>
+#include <vector>
 
 #include "format/strata_format.hpp"
 #include "strata/runtime/base/error.hpp"
@@ -29,6 +34,47 @@ std::string hex(std::uint64_t v) {
   char buffer[24];
   std::snprintf(buffer, sizeof buffer, "0x%016llx", static_cast<unsigned long long>(v));
   return buffer;
+}
+
+// Copies [offset, offset + out.size()) of `file` into `out` the fastest way the page cache allows.
+// Why not pread alone: out of a warm page cache it copies slower than memcpy from a mapping (a
+// lookup and a user copy per folio: on two threads of the build machine 3 against 10 GB/s for a
+// file cached in small folios, 10 against 13 in large ones), while a mapping's faults on cached
+// pages are cheap. So where every page of the range is cached
+// (mincore: a page-cache lookup per page, a few microseconds a MiB) and the mapping is shared or
+// read-only, memcpy from the mapping, guarded (a truncation meanwhile is Error(corrupt_data) as
+// with pread), then give back the page-table entries that made (MADV_DONTNEED; the page cache
+// keeps the pages), so a resident copy does not leave the file in the resident set as well; else
+// pread, which reads ahead from the disk as a cold load needs.
+void copy_out(const MappedFile& file, std::uint64_t offset, std::span<std::byte> out) {
+  constexpr std::uint64_t kMinBytes = std::uint64_t{256} << 10;  // short reads: pread
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const std::uint64_t first = offset / page * page;
+  const std::uint64_t last = (offset + out.size() + page - 1) / page * page;
+  bool cached = file.mode() != MapMode::copy_on_write && out.size() >= kMinBytes &&
+                last <= (file.size() + page - 1) / page * page;
+  std::span<const std::byte> from;
+  if (cached) {
+    from = file.bytes(offset, out.size());  // checks the file still covers the range
+    auto* const base = const_cast<std::byte*>(from.data()) - (offset - first);
+    thread_local std::vector<unsigned char> in_core;
+    in_core.resize(static_cast<std::size_t>((last - first) / page));
+    cached =
+        ::mincore(base, last - first, in_core.data()) == 0 &&
+        std::all_of(in_core.begin(), in_core.end(), [](unsigned char c) { return (c & 1) != 0; });
+  }
+  if (!cached) {
+    file.read(offset, out);
+    return;
+  }
+  guard_mapped_read(from, [&] { std::memcpy(out.data(), from.data(), out.size()); });
+  // Whole pages of the range only: a page shared with a neighbouring range may be in use there.
+  const std::uint64_t inner_first = (offset + page - 1) / page * page;
+  const std::uint64_t inner_last = (offset + out.size()) / page * page;
+  if (inner_last > inner_first) {
+    ::madvise(const_cast<std::byte*>(from.data()) + (inner_first - offset),
+              inner_last - inner_first, MADV_DONTNEED);
+  }
 }
 
 }  // namespace
@@ -233,7 +279,7 @@ void StrataFile::read_unverified(const ArrayInfo& array, std::uint64_t offset,
                                  std::span<std::byte> out) const {
   const ArrayInfo& a = impl_->parsed.arrays[impl_->index_of(array)];
   impl_->check_range(a, offset, out.size());
-  impl_->file.read(a.data_offset + offset, out);
+  copy_out(impl_->file, a.data_offset + offset, out);
 }
 
 void StrataFile::check_chunk(const ArrayInfo& array, std::uint64_t chunk,
