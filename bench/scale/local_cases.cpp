@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The per-rank constants of the two steps that grow with the rank count on one rank, measured
+// The per-rank constants of the steps that grow with the rank count on one rank, measured
 // without MPI (only in the 1-rank run): folding P ranks' partial results, as MpiContext::allreduce
-// does on every rank after its allgather, against a memcpy of the same bytes; and parsing a
+// did on every rank after its allgather before it merged along a tree, and one merge of that tree
+// (fold_tree_steps), against a memcpy of the same bytes; and parsing a
 // manifest of many chunk entries, as every rank does at restore, against reading its bytes.
 #include <fcntl.h>
 #include <unistd.h>
@@ -69,7 +70,7 @@ void fold_copy(benchmark::State& state) {
   label_ratio(state, "", true);
 }
 
-// What MpiContext::allreduce does with the gathered images, for both results.
+// What MpiContext::allreduce did with the gathered images before the tree, for both results.
 void fold_merge(benchmark::State& state, const std::string& baseline) {
   const PartialImages& p = partial_images();
   for (auto _ : state) {
@@ -84,6 +85,35 @@ void fold_merge(benchmark::State& state, const std::string& baseline) {
     }
     benchmark::DoNotOptimize(s);
     benchmark::DoNotOptimize(h);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * p.bytes));
+  state.counters["partials"] = fold_partials;
+  label_ratio(state, baseline.c_str(), false);
+}
+
+// What one merge of the ranks' tree in MpiContext::allreduce costs the rank that merges, for both
+// results (the lambdas allreduce hands merge_tree_bytes): the Stats copied out of and back into
+// its bytes around merge; the histogram deserialized on both sides, merged and serialized again.
+// fold_partials - 1 such merges, each of the running result with the next image, as a tree of
+// that many ranks does in all (the rank on the longest path does log2 of them).
+void fold_tree_steps(benchmark::State& state, const std::string& baseline) {
+  const PartialImages& p = partial_images();
+  for (auto _ : state) {
+    std::vector<std::byte> stats = p.stats[0];
+    std::vector<std::byte> histogram = p.histograms[0];
+    for (int r = 1; r < fold_partials; ++r) {
+      kernels::Stats left;
+      kernels::Stats right;
+      std::memcpy(&left, stats.data(), sizeof left);
+      std::memcpy(&right, p.stats[r].data(), sizeof right);
+      left.merge(right);
+      std::memcpy(stats.data(), &left, sizeof left);
+      kernels::Histogram h = kernels::Histogram::deserialize(histogram);
+      h.merge(kernels::Histogram::deserialize(p.histograms[r]));
+      histogram = h.serialize();
+    }
+    benchmark::DoNotOptimize(stats.data());
+    benchmark::DoNotOptimize(histogram.data());
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * p.bytes));
   state.counters["partials"] = fold_partials;
@@ -166,6 +196,10 @@ void register_local_cases() {
       benchmark::RegisterBenchmark(("fold_merge/partials:" + std::to_string(fold_partials)).c_str(),
                                    [fold_base](benchmark::State& s) { fold_merge(s, fold_base); }),
       local_iterations);
+  apply_timed_settings(benchmark::RegisterBenchmark(
+                           ("fold_tree_steps/partials:" + std::to_string(fold_partials)).c_str(),
+                           [fold_base](benchmark::State& s) { fold_tree_steps(s, fold_base); }),
+                       local_iterations);
   const std::string chunks = "/chunks:" + std::to_string(manifest_chunks);
   const std::string read_base = timed_name_local("manifest_read" + chunks, local_iterations);
   apply_timed_settings(

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // The analysis merge at n ranks: rt.allreduce of a kernels::Stats and of a 64-bin Histogram, as
-// examples/analysis merges its results, against one MPI_Allreduce of the same number of bytes
-// (the least a merge of that much data can cost on this MPI).
+// examples/analysis merges its results (a fixed tree over the ranks: log2 n messages and merges on
+// the longest path, then a broadcast), against one MPI_Allreduce of the same number of bytes (the
+// least a merge of that much data can cost on this MPI); and merge_allgather_fold, how
+// rt.allreduce merged before the tree — every rank allgathers every partial and folds them all in
+// rank order — against the same baseline, so one run shows both.
 #include <mpi.h>
 
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <vector>
 
@@ -54,6 +58,37 @@ void merge_strata(benchmark::State& state, const std::string& baseline) {
   label_ratio(state, baseline.c_str(), false);
 }
 
+// The merge before the tree: an allgather of each result's bytes, then a fold of all n partials
+// in rank order on every rank.
+void merge_allgather_fold(benchmark::State& state, const std::string& baseline) {
+  Runtime& rt = runtime();
+  const Partials mine = partials_of_rank(rt.rank());
+  const auto* first = reinterpret_cast<const std::byte*>(&mine.stats);
+  const std::vector<std::byte> stats_bytes(first, first + sizeof mine.stats);
+  const std::vector<std::byte> histogram_bytes = mine.histogram.serialize();
+  rt.mpi().barrier();
+  for (auto _ : state) {
+    const auto stats_all = rt.mpi().allgather_bytes(stats_bytes);
+    kernels::Stats s;
+    std::memcpy(&s, stats_all[0].data(), sizeof s);
+    for (std::size_t r = 1; r < stats_all.size(); ++r) {
+      kernels::Stats other;
+      std::memcpy(&other, stats_all[r].data(), sizeof other);
+      s.merge(other);
+    }
+    const auto histogram_all = rt.mpi().allgather_bytes(histogram_bytes);
+    kernels::Histogram h = kernels::Histogram::deserialize(histogram_all[0]);
+    for (std::size_t r = 1; r < histogram_all.size(); ++r) {
+      h.merge(kernels::Histogram::deserialize(histogram_all[r]));
+    }
+    benchmark::DoNotOptimize(s);
+    benchmark::DoNotOptimize(h);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes_per_rank"] = static_cast<double>(merged_bytes(mine));
+  label_ratio(state, baseline.c_str(), false);
+}
+
 void merge_mpi_allreduce(benchmark::State& state) {
   Runtime& rt = runtime();
   const Partials mine = partials_of_rank(rt.rank());
@@ -82,6 +117,10 @@ void register_merge_cases(int ranks) {
       benchmark::RegisterBenchmark(at_ranks("merge_strata", ranks).c_str(),
                                    [baseline](benchmark::State& s) { merge_strata(s, baseline); }),
       merge_iterations);
+  apply_timed_settings(benchmark::RegisterBenchmark(
+                           at_ranks("merge_allgather_fold", ranks).c_str(),
+                           [baseline](benchmark::State& s) { merge_allgather_fold(s, baseline); }),
+                       merge_iterations);
 }
 
 }  // namespace strata::bench::scale

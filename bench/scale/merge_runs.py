@@ -4,9 +4,9 @@
 # rank 0 of an mpirun) into one result, so that scripts/bench_report.py reads them as one suite.
 # Usage: merge_runs.py OUT.json RUN_1.json RUN_2.json ...   (in rank-count order)
 """The context is the first run's, with the rank counts swept added; every case keeps its name
-(which carries its rank count). Cases are renumbered so the report lists each case and its
-baseline side by side at 1 rank, then at 2, and so on (cases of a family come in pairs: baseline,
-then the case measured against it)."""
+(which carries its rank count). Cases are renumbered so the report lists each group of cases
+(named alike up to the first underscore: merge_mpi_allreduce, merge_strata, merge_allgather_fold;
+baseline first, then the cases measured against it) side by side at 1 rank, then at 2, and so on."""
 import json
 import sys
 
@@ -17,14 +17,21 @@ def main():
     out, runs = sys.argv[1], sys.argv[2:]
     merged = None
     counts = []
+    groups = {}  # name prefix -> (group number, its first family index)
     for run_index, path in enumerate(runs):
         with open(path) as f:
             result = json.load(f)
         counts.append(result["context"].get("scale_ranks", "?"))
+        first_family = {}
+        for b in result["benchmarks"]:
+            prefix = b["name"].split("_", 1)[0]
+            first_family.setdefault(prefix, b.get("family_index", 0))
         for b in result["benchmarks"]:
             family = b.get("family_index", 0)
-            # A family pair (baseline, case) at this rank count, then the next pair.
-            b["family_index"] = (family // 2) * 1000 + run_index * 10 + family % 2
+            prefix = b["name"].split("_", 1)[0]
+            group = groups.setdefault(prefix, len(groups))
+            # A group (baseline, cases) at this rank count, then the next group.
+            b["family_index"] = group * 1000 + run_index * 10 + family - first_family[prefix]
         if merged is None:
             merged = result
         else:

@@ -121,7 +121,7 @@ def constants(scale, scale_ctx, kernels, checkpoint):
     def series(case, key="time"):
         return [(p, scale[f"{case}/ranks:{p}"][key]) for p in ranks]
 
-    for case in ("merge_strata", "merge_mpi_allreduce", "commit_checkpointer",
+    for case in ("merge_strata", "merge_mpi_allreduce", "merge_allgather_fold", "commit_checkpointer",
                  "commit_write_fsync_barrier", "restore_checkpointer", "restore_pread_barrier",
                  "startup_mpi_init", "startup_runtime"):
         c[case] = dict(series(case))
@@ -136,6 +136,9 @@ def constants(scale, scale_ctx, kernels, checkpoint):
     fold = scale["fold_merge/partials:4096"]
     c["fold_per_partial"] = fold["cpu"] / fold["partials"]
     c["fold_per_partial_wall"] = fold["time"] / fold["partials"]
+    steps = scale["fold_tree_steps/partials:4096"]
+    c["tree_step"] = steps["cpu"] / (steps["partials"] - 1)
+    c["tree_step_wall"] = steps["time"] / (steps["partials"] - 1)
     parse = scale["manifest_parse/chunks:65536"]
     c["manifest_entry_bytes_bench"] = parse["manifest_bytes"] / parse["chunk_entries"]
     c["manifest_parse_bw"] = parse["manifest_bytes"] / parse["cpu"]
@@ -172,13 +175,25 @@ def log2(p):
 
 
 def merge_estimate(c, p):
-    """MpiContext::allreduce of a Stats and a histogram at p ranks, from parts: 4 collectives
-    (an MPI_Allgather of sizes and an MPI_Allgatherv, per result) of latency-bound depth log2 p,
-    every rank receiving p partials over its injection port, and the fold of p partials."""
+    """MpiContext::allreduce of a Stats and a histogram at p ranks, from parts, along the ranks'
+    tree: rank 0's path has ceil(log2 p) levels, each one message per result (latency, and the
+    partial's bytes over the injection port) and one merge of both (fold_tree_steps); then the
+    root's results are broadcast (one MPI_Bcast for the Stats, two — size, bytes — for the
+    histogram), each log2 p latency-bound steps deep. Returns (total, merging)."""
+    levels = math.ceil(log2(p))
+    bytes_time = c["merge_bytes_per_rank"] / A("nic_bw")
+    per_level = 2 * A("net_latency") + bytes_time + c["tree_step"]
+    broadcast = levels * (3 * A("net_latency") + bytes_time)
+    return levels * per_level + broadcast, levels * c["tree_step"]
+
+
+def fold_estimate(c, p):
+    """The same merge as it was before the tree (merge_allgather_fold): 4 collectives (an
+    MPI_Allgather of sizes and an MPI_Allgatherv, per result) of latency-bound depth log2 p, every
+    rank receiving p partials over its injection port, and a fold of p partials on every rank."""
     latency = 4 * A("net_latency") * log2(p)
     bandwidth = p * c["merge_bytes_per_rank"] / A("nic_bw")
-    fold = p * c["fold_per_partial"]
-    return latency + bandwidth + fold, fold
+    return latency + bandwidth + p * c["fold_per_partial"]
 
 
 def manifest_bytes(c, p, state_bytes):
@@ -293,7 +308,8 @@ def report(c, scale_ctx):
 
     out += ["### Measured: the sweep (median per case, seconds of rank 0)", ""]
     rows = []
-    for case in ("merge_mpi_allreduce", "merge_strata", "commit_write_fsync_barrier",
+    for case in ("merge_mpi_allreduce", "merge_strata", "merge_allgather_fold",
+                 "commit_write_fsync_barrier",
                  "commit_checkpointer", "restore_pread_barrier", "restore_checkpointer",
                  "startup_mpi_init", "startup_runtime"):
         rows.append([f"`{case}`"] + [t(c[case][p]) for p in ranks] +
@@ -306,10 +322,15 @@ def report(c, scale_ctx):
 
     out += ["### Measured: per-rank and per-entry constants", ""]
     rows = [
-        ["fold of one rank's partials (Stats + 64-bin histogram) in `MpiContext::allreduce`",
+        ["one merge of the ranks' tree in `MpiContext::allreduce` (Stats + 64-bin histogram: "
+         "copied out of, merged, copied or serialized back into bytes)",
+         f"{c['tree_step'] * 1e6:.2f} µs CPU ({c['tree_step_wall'] * 1e6:.2f} µs wall)",
+         "`fold_tree_steps/partials:4096` ÷ 4,095"],
+        ["fold of one rank's partials in the rank-order fold the tree replaced",
          f"{c['fold_per_partial'] * 1e6:.2f} µs CPU ({c['fold_per_partial_wall'] * 1e6:.2f} µs wall)",
          "`fold_merge/partials:4096` ÷ 4,096"],
-        ["bytes each rank adds to the merge's allgather", b(c["merge_bytes_per_rank"]),
+        ["bytes of one rank's partials (one message of the tree; what each rank added to the "
+         "allgather before)", b(c["merge_bytes_per_rank"]),
          "`merge_strata` counter `bytes_per_rank`"],
         ["manifest bytes per rank (one region, one chunk: its block and shard records)",
          b(c["manifest_per_rank"]), "`commit_checkpointer` counter `manifest_bytes`, slope"],
@@ -354,11 +375,17 @@ def report(c, scale_ctx):
     ref_ckpt = checkpoint(c, nodes, A("checkpoint_bytes"), A("numa_per_node"))
     rows = []
     for p in (per_numa, per_core):
-        merge, fold = merge_estimate(c, p)
+        merge, _ = merge_estimate(c, p)
         upper = c["merge_strata"][top] + c["merge_strata_slope"] * (p - top)
-        rows.append([f"merge (`rt.allreduce`), {p:,} ranks", t(upper), t(merge),
+        rows.append([f"merge (`rt.allreduce`, the ranks' tree), {p:,} ranks", t(upper), t(merge),
                      f"{pct(merge / ref_analysis)} of the 100 TB analysis",
                      "negligible" if merge / ref_analysis < 0.01 else "**not negligible**"])
+    for p in (per_numa, per_core):
+        fold = fold_estimate(c, p)
+        upper = c["merge_allgather_fold"][top] + c["merge_allgather_fold_slope"] * (p - top)
+        rows.append([f"merge as it was (allgather, rank-order fold), {p:,} ranks", t(upper),
+                     t(fold), f"{pct(fold / ref_analysis)} of the 100 TB analysis",
+                     "negligible" if fold / ref_analysis < 0.01 else "**not negligible**"])
     for p in (per_numa, per_core):
         upper = c["commit_checkpointer"][top] + c["commit_checkpointer_slope"] * (p - top)
         parts = p * c["manifest_per_rank"]

@@ -67,7 +67,7 @@ int run(strata::Runtime& rt, const Options& o, Clock::time_point job_start) {
                         strata::kernels::CountIf<T>(strata::kernels::Compare::greater,
                                                     static_cast<T>(o.above))));
     pass_s = lap();
-    // Across ranks, member by member in rank order: every rank gets the same bits.
+    // Across ranks, member by member along the ranks' merge tree: every rank gets the same bits.
     auto [s, h, n] = rt.allreduce(mine);
     stats = s;
     histogram = std::move(h);

@@ -3,7 +3,8 @@
 // does: each executor chunk verifies its checksum chunks in the thread that reads it) or a
 // C-contiguous NumPy array of float32, float64, int32 or int64, read in place; anything else is
 // refused, never copied. The pass runs on the executor with the GIL released, and with
-// allreduce=True the ranks' results merge in rank order, so every rank gets the same bits.
+// allreduce=True the ranks' results merge along a fixed tree over the ranks, so every rank gets
+// the same bits.
 #include "kernel_binding.hpp"
 
 #include <pybind11/numpy.h>

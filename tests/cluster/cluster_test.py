@@ -17,6 +17,10 @@ hostname, address, /dev/shm and /tmp; STATE/shared seen by all). One case per ru
                 own /tmp, partner copies and the shared folder stops at step 40; node2's local
                 folder is wiped; the restart rebuilds node2's shards from the partner copies on
                 node1 ("restore level partner") and ends with the uninterrupted checksum
+  node_shared   a node-shared dataset on 2 nodes x 2 ranks: while the job runs each node's two
+                ranks map one segment (one inode of that node's own /dev/shm, its name already
+                unlinked); after the job, ended normally or after a rank was SIGKILLed, no
+                segment name is left in any node's /dev/shm and no process maps one
   node_failure  every process of the batch host of a 2-node simulation is SIGKILLed: the newest
                 checkpoint verifies, Slurm requeues the job on the nodes left, and it restores the
                 last committed checkpoint and ends with the uninterrupted checksum
@@ -33,12 +37,14 @@ import argparse
 import glob
 import json
 import os
+import queue
 import re
 import resource
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "slurm"))
@@ -358,6 +364,160 @@ def case_node_failure(args, env, plain_env, work):
         f"{restored.group(1)} (first run committed {committed}), checksum {expected}")
 
 
+# ---- node-shared segments ------------------------------------------------------------------
+
+def shm_mappings(pid):
+    """The node-shared segments process `pid` maps: {(device, inode): path} of its /dev/shm
+    strata-* mappings (the name is unlinked once every rank of the node attached, so the path
+    ends in " (deleted)")."""
+    found = {}
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            for line in f:
+                fields = line.split(None, 5)
+                if len(fields) == 6 and fields[5].startswith("/dev/shm/strata-"):
+                    found[(fields[3], int(fields[4]))] = fields[5].strip()
+    except OSError:  # the process has ended
+        pass
+    return found
+
+
+def device_of(path):
+    """`path`'s device as /proc/PID/maps writes it (hex major:minor)."""
+    dev = os.stat(path).st_dev
+    return f"{os.major(dev):02x}:{os.minor(dev):02x}"
+
+
+def shm_files(pid):
+    """The strata-* names in /dev/shm as the process `pid` (in its node's mount namespace) sees it."""
+    return sorted(n for n in os.listdir(f"/proc/{pid}/root/dev/shm") if n.startswith("strata-"))
+
+
+def read_ranks(job, ranks, timeout):
+    """Reads the job's stdout until each of `ranks` printed its 'rank R pid P host H segment S'
+    line; returns {rank: (pid, host, segment path)}."""
+    lines = queue.Queue()
+
+    def forward():
+        for line in job.stdout:
+            lines.put(line)
+        lines.put(None)  # the job closed its output: it ended
+    threading.Thread(target=forward, daemon=True).start()
+    seen, text = {}, []
+    deadline = time.monotonic() + min(timeout, st.seconds_left())
+    while len(seen) < ranks:
+        try:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            raise Failure(f"the job printed {len(seen)} of {ranks} ranks' segments in time:\n"
+                          + "".join(text))
+        if line is None:
+            raise Failure(f"the job ended (exit {job.wait()}) after {len(seen)} of {ranks} ranks' "
+                          "segments:\n" + "".join(text))
+        text.append(line)
+        m = re.match(r"rank (\d+) pid (\d+) host (\S+) segment segment (/dev/shm/strata-\S+)", line)
+        if m:
+            seen[int(m.group(1))] = (int(m.group(2)), m.group(3), m.group(4))
+    log("".join(text).strip())
+    return seen
+
+
+def check_segments_while_running(ranks):
+    """Each node's ranks map one segment, the same inode, in that node's own /dev/shm, and its
+    name is gone; the two nodes' segments are on different file systems. Returns the segments."""
+    by_host = {}
+    for rank, (pid, host, path) in sorted(ranks.items()):
+        by_host.setdefault(host, []).append((rank, pid, path))
+    if len(by_host) != 2 or any(len(r) != 2 for r in by_host.values()):
+        raise Failure(f"expected 2 ranks on each of 2 nodes, got {by_host}")
+    segments = set()
+    for host, members in sorted(by_host.items()):
+        node_dev = device_of(f"/proc/{members[0][1]}/root/dev/shm")
+        mapped = {}
+        for rank, pid, path in members:
+            mine = shm_mappings(pid)
+            if len(mine) != 1:
+                raise Failure(f"rank {rank} on {host} maps {len(mine)} segments: {mine}")
+            (key, mapped_path), = mine.items()
+            if not mapped_path.startswith(path) or not mapped_path.endswith("(deleted)"):
+                raise Failure(f"rank {rank} on {host} maps {mapped_path}, not its unlinked "
+                              f"segment {path}")
+            mapped[rank] = key
+        # Every process of the node (slurmd, step daemons, ranks): one segment between them.
+        on_node = {}
+        for pid in node_processes(host):
+            on_node.update(shm_mappings(pid))
+        if len(set(mapped.values())) != 1 or len(on_node) != 1:
+            raise Failure(f"{host}: the ranks map {mapped}, the node's processes {on_node}: not "
+                          "one shared segment")
+        key = next(iter(on_node))
+        if key[0] != node_dev:
+            raise Failure(f"{host}: the segment is on device {key[0]}, the node's /dev/shm is "
+                          f"{node_dev}")
+        left = shm_files(members[0][1])
+        if left:
+            raise Failure(f"{host}: /dev/shm still names {left} after every rank attached")
+        segments.add(key)
+        log(f"{host}: ranks {sorted(mapped)} map one segment, inode {key[1]} on its own "
+            f"/dev/shm ({key[0]}), its name already unlinked")
+    if len({dev for dev, _ in segments}) != 2:
+        raise Failure(f"the two nodes' segments share a file system: {segments}")
+    return segments
+
+
+def check_segments_released(segments, ranks, env):
+    """After the job: no rank left, no segment name in any node's /dev/shm, and no process of
+    the machine maps any of `segments`."""
+    st.wait_for("the job's ranks to end", lambda: not any(os.path.exists(f"/proc/{pid}")
+                                                         for pid, _, _ in ranks.values()),
+                timeout=30)
+    for k in range(1, NODES + 1):
+        host = f"node{k}"
+        pids = node_processes(host)
+        if not pids:
+            raise Failure(f"no process left in {host} to look at its /dev/shm with")
+        left = shm_files(pids[0])
+        if left:
+            raise Failure(f"{host}: /dev/shm still holds {left} after the job")
+    holders = [pid for pid in filter(str.isdigit, os.listdir("/proc"))
+               if set(shm_mappings(pid)) & segments]
+    if holders:
+        raise Failure(f"processes {holders} still map a segment of the ended job")
+
+
+def case_node_shared(args, env, plain_env, work):
+    shared = env["STRATA_CLUSTER_SHARED"]
+    folder = os.path.join(shared, "node-shared")
+    os.makedirs(folder)
+    # -K: when one rank dies, srun ends the others (the killed job's ranks would hold otherwise).
+    command = ["srun", "--mpi=pmix", "-N", "2", "-w", "node1,node2", "--ntasks-per-node=2", "-K",
+               "--chdir", folder, os.path.realpath(args.node_shared_program), "hold", folder]
+    release = os.path.join(folder, "release")
+    for kill in (False, True):
+        what = "with rank 3 killed" if kill else "ending normally"
+        job = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+        try:
+            ranks = read_ranks(job, 4, timeout=60)
+            segments = check_segments_while_running(ranks)
+            if kill:
+                os.kill(ranks[3][0], signal.SIGKILL)
+            else:
+                open(release, "w").close()
+            code = job.wait(timeout=max(1, min(60, st.seconds_left())))
+        finally:
+            if job.poll() is None:
+                job.kill()
+                job.wait()
+        if (code != 0) != kill:
+            raise Failure(f"the job {what} exited {code}")
+        check_segments_released(segments, ranks, env)
+        log(f"job {what} (exit {code}): no segment left in either node's /dev/shm, none mapped")
+        if kill:
+            break
+        os.remove(release)
+
+
 def hostnames(node_list, env):
     return run(["scontrol", "show", "hostnames", node_list], env).stdout.split()
 
@@ -368,7 +528,8 @@ def node_state(node, env):
 
 CASES = {"analysis": case_analysis, "heat_restart": case_heat_restart,
          "requeue": case_requeue, "pinning": case_pinning,
-         "node_failure": case_node_failure, "levels": case_levels}
+         "node_failure": case_node_failure, "levels": case_levels,
+         "node_shared": case_node_shared}
 
 
 # ---- the cluster ---------------------------------------------------------------------------
@@ -400,6 +561,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", required=True, choices=sorted(CASES))
     parser.add_argument("--h5dump", default="h5dump")
+    parser.add_argument("--node-shared-program",
+                        help="tests/mpi's strata_node_shared_kill (the node_shared case)")
     st.cluster_arguments(parser)
     args = parser.parse_args()
     work, state, start, stop = st.cluster_paths(args)

@@ -1,20 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 // MpiContext under mpiexec with 2 and 4 ranks: job layout, every collective against closed-form
-// answers, and rank-order merging. One MpiContext lives for the whole binary (MPI initialises
+// answers, and merging along the ranks' tree. One MpiContext lives for the whole binary (MPI initialises
 // once per process); it is created in main() before the tests and finalized after them.
 #include <gtest/gtest.h>
-
-#include <cstring>
-#include <span>
-#include <vector>
 #include <mpi.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <iterator>
 #include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -61,6 +61,41 @@ struct merge_trace {
   void merge(const merge_trace& other) {
     for (int i = 0; i < other.count && count < capacity; ++i) ids[count++] = other.ids[i];
   }
+};
+
+// Writes the shape of the merge tree: a rank's partial is its number, a merge "(left right)".
+struct tree_shape {
+  char text[96] = {};
+  void merge(const tree_shape& other) {
+    char merged[sizeof text];
+    std::snprintf(merged, sizeof merged, "(%s %s)", text, other.text);
+    std::memcpy(text, merged, sizeof text);
+  }
+};
+
+// The same as a variable-size result (the serialize/deserialize path).
+struct tree_shape_text {
+  std::string text;
+  void merge(const tree_shape_text& other) { text = "(" + text + " " + other.text + ")"; }
+  std::vector<std::byte> serialize() const {
+    auto b = std::as_bytes(std::span(text.data(), text.size()));
+    return {b.begin(), b.end()};
+  }
+  static tree_shape_text deserialize(std::span<const std::byte> bytes) {
+    return {std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size())};
+  }
+};
+
+// The merge tree over ranks [0, n), written by hand: [lo, hi) splits at lo + (hi - lo) / 2.
+const char* const kTreeShapes[] = {
+    "0",
+    "(0 1)",
+    "(0 (1 2))",
+    "((0 1) (2 3))",
+    "((0 1) (2 (3 4)))",
+    "((0 (1 2)) (3 (4 5)))",
+    "((0 (1 2)) ((3 4) (5 6)))",
+    "(((0 1) (2 3)) ((4 5) (6 7)))",
 };
 
 // A variable-size mergeable result: each rank contributes (rank + 1) copies of its rank.
@@ -199,7 +234,8 @@ TEST(MpiContextMpi, AllreduceMergeableStats) {
   EXPECT_EQ(all.max, 10.0 * (n - 1) + 3);
 }
 
-// Partial results are merged in rank order on every rank: the trace reads 0, 1, ..., n-1.
+// Partial results keep rank order on every rank (left before right at every merge): the trace
+// reads 0, 1, ..., n-1.
 TEST(MpiContextMpi, MergeOrderIsRankOrder) {
   const int n = mpi().size();
   ASSERT_LE(n, merge_trace::capacity);
@@ -209,6 +245,19 @@ TEST(MpiContextMpi, MergeOrderIsRankOrder) {
   const merge_trace all = mpi().allreduce(mine);
   ASSERT_EQ(all.count, n);
   for (int i = 0; i < n; ++i) EXPECT_EQ(all.ids[i], i) << "position " << i;
+}
+
+// allreduce merges along the fixed balanced tree over the ranks, on every rank the same, for
+// fixed-size and for serialized partials: the shape written out by hand for 1 to 8 ranks (a
+// rank-order fold would read "((0 1) 2)" at 3 ranks, a different tree another shape).
+TEST(MpiContextMpi, MergeTreeIsTheBalancedTreeOverRanks) {
+  const int n = mpi().size();
+  ASSERT_LE(n, static_cast<int>(std::size(kTreeShapes)));
+  tree_shape mine;
+  std::snprintf(mine.text, sizeof mine.text, "%d", mpi().rank());
+  EXPECT_STREQ(mpi().allreduce(mine).text, kTreeShapes[n - 1]);
+  const tree_shape_text text = mpi().allreduce(tree_shape_text{std::to_string(mpi().rank())});
+  EXPECT_EQ(text.text, kTreeShapes[n - 1]);
 }
 
 // Variable-size results (histograms) merge in rank order too, whatever each rank's size.

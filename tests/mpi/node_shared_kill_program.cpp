@@ -2,25 +2,47 @@
 // A 2-rank job that loads a dataset node-shared, prints the segment's path, and has rank 1 kill
 // itself with SIGKILL (no destructor, no handler runs): expect_node_shared_released.cmake then
 // checks the job failed and left nothing in /dev/shm. With argument "normal" every rank ends
-// cleanly instead.
+// cleanly instead. With "hold DIR" (tests/cluster, any rank count over several nodes) the dataset
+// is written in DIR (a folder every node sees), every rank prints its pid and host with the
+// segment and then holds its mapping until DIR/release exists (or 60 s pass: exit 4), so a test
+// can look at the ranks' mappings while the job runs and kill one of them; then it ends cleanly.
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "strata/strata.hpp"
 
+namespace {
+
+// Waits for `file` to exist; false after 60 s.
+bool wait_for_file(const std::filesystem::path& file) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!std::filesystem::exists(file)) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  const bool normal = argc > 1 && std::string(argv[1]) == "normal";
+  const std::string mode = argc > 1 ? argv[1] : "kill";
+  const bool hold = mode == "hold" && argc > 2;
+  const bool normal = mode == "normal" || hold;
   strata::Runtime rt(argc, argv, {.install_stop_signals = false});
   strata::Executor ex(rt, {.threads = 1});
+  const std::filesystem::path folder =
+      hold ? std::filesystem::path(argv[2]) : std::filesystem::temp_directory_path();
   const std::string path =
-      (std::filesystem::temp_directory_path() /
-       ("strata-node-shared-" + std::string(normal ? "normal" : "kill") + ".strata"))
+      (folder / ("strata-node-shared-" + std::string(normal ? "normal" : "kill") + ".strata"))
           .string();
   if (rt.rank() == 0) {
     std::vector<double> v(1 << 18);
@@ -34,10 +56,14 @@ int main(int argc, char** argv) {
   auto ds = strata::io::Dataset::open(path);
   auto part = ds.partition(rt.rank(), rt.size());
   auto data = strata::io::load(rt, ex, part, {.memory = strata::io::DataMemory::node_shared});
-  std::printf("rank %d segment %s pages %s\n", rt.rank(), data.report().backing.c_str(),
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::printf("rank %d pid %d host %s segment %s pages %s\n", rt.rank(),
+              static_cast<int>(::getpid()), host, data.report().backing.c_str(),
               data.report().pages.c_str());
   std::fflush(stdout);
   rt.mpi().barrier();
+  if (hold && !wait_for_file(folder / "release")) return 4;
   // The killed job never reaches its cleanup: the file goes now (its mapping keeps it readable).
   if (!normal && rt.rank() == 0) std::filesystem::remove(path);
   if (!normal && rt.rank() == 1) ::raise(SIGKILL);

@@ -450,6 +450,78 @@ std::vector<std::byte> MpiContext::broadcast_bytes(std::span<const std::byte> mi
   return out;
 }
 
+namespace {
+
+// The tag of merge_tree_bytes's messages: apart from the halo exchanges' (sendrecv_bytes).
+constexpr int kMergeTreeTag = 0x5374;
+
+// Receives the next merge_tree message from `source`, whatever its size (MPI_Mprobe: the probed
+// message is this call's, even with other threads receiving on the communicator).
+std::vector<std::byte> receive_partial(MPI_Comm comm, int source) {
+  MPI_Message message = MPI_MESSAGE_NULL;
+  MPI_Status status;
+  check(MPI_Mprobe(source, kMergeTreeTag, comm, &message, &status), "MPI_Mprobe",
+        {{"source", std::to_string(source)}});
+  int count = 0;
+  check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
+  std::vector<std::byte> bytes(static_cast<std::size_t>(count));
+  check(MPI_Mrecv(bytes.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE), "MPI_Mrecv",
+        {{"source", std::to_string(source)}});
+  return bytes;
+}
+
+}  // namespace
+
+std::vector<std::byte> MpiContext::merge_tree_bytes(std::span<const std::byte> mine,
+                                                    const MergeBytes& merge, bool same_size) const {
+  std::vector<std::byte> held(mine.begin(), mine.end());
+  to_count(held.size(), "merged partial");
+  if (!uses_mpi_ || size_ == 1) return held;
+  const MPI_Comm comm = comm_of(comm_handle_);
+  // Down from the whole job to this rank's own leaf, the subtrees this rank leads ([lo, hi) with
+  // lo == rank_) and, if it leads none above its leaf, the one it hands over to its left sibling.
+  struct Step {
+    int peer;  // the right half's first rank (receive from it), or the left's (send to it)
+    bool send;
+  };
+  std::vector<Step> steps;
+  int lo = 0;
+  int hi = size_;
+  while (hi - lo > 1) {
+    const int mid = lo + (hi - lo) / 2;
+    if (rank_ < mid) {
+      if (rank_ == lo) steps.push_back({mid, false});
+      hi = mid;
+    } else {
+      if (rank_ == mid) steps.push_back({lo, true});
+      lo = mid;
+    }
+  }
+  // Bottom up: the smallest subtree first. A rank receives from the right halves of the subtrees
+  // it leads, innermost first, then sends its result once to the rank leading its parent.
+  for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
+    if (it->send) {
+      check(MPI_Send(held.data(), static_cast<int>(held.size()), MPI_BYTE, it->peer, kMergeTreeTag,
+                     comm),
+            "MPI_Send", {{"destination", std::to_string(it->peer)}});
+      break;  // a rank sends once, as the first rank of a right half; it leads nothing above
+    }
+    const std::vector<std::byte> right = receive_partial(comm, it->peer);
+    if (same_size && right.size() != held.size()) {
+      throw Error(ErrorCategory::distributed, "ranks merged partial results of different sizes",
+                  {{"rank", std::to_string(it->peer)},
+                   {"bytes", std::to_string(right.size())},
+                   {"expected_bytes", std::to_string(held.size())}});
+    }
+    merge(held, right);
+  }
+  // Rank 0 leads the whole tree: its bytes are the result.
+  if (!same_size) return broadcast_bytes(held, 0);
+  check(MPI_Bcast(held.data(), static_cast<int>(held.size()), MPI_BYTE, 0, comm), "MPI_Bcast",
+        {{"root", "0"}});
+  return held;
+}
+
 std::vector<std::string> MpiContext::gather(const std::string& mine, int root) const {
   const auto parts = gather_bytes(std::as_bytes(std::span(mine.data(), mine.size())), root);
   std::vector<std::string> out;

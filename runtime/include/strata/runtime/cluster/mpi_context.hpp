@@ -9,15 +9,16 @@
 //   double total = mpi.allreduce_sum(local_total);
 //   Stats s = mpi.allreduce(local_stats);   // Stats has `void merge(const Stats&)`
 //
-// mpi.h is not needed by users: the collectives move bytes, and mergeable types are folded in
-// rank order on every rank, so every rank gets bit-identical results whatever the MPI reduction
-// tree would have been.
+// mpi.h is not needed by users: the collectives move bytes, and mergeable types are merged along
+// one fixed tree over the ranks in rank order (merge_tree_bytes), whatever MPI's own reduction
+// tree would have been, and the root's result is broadcast: every rank gets the same bits.
 #pragma once
 
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -149,23 +150,54 @@ class MpiContext {
   }
   std::vector<std::string> gather(const std::string& mine, int root) const;
 
-  // Merges every rank's partial result in rank order (rank 0 first); all ranks get the same value.
+  // Merges every rank's partial result along the ranks' merge tree (merge_tree_bytes): ranks
+  // [lo, hi) split at lo + (hi - lo) / 2, the left half's result absorbing the right's — the split
+  // the scheduler's reduce uses over chunks, so when the ranks hold equal blocks of a power-of-two
+  // number of whole chunk subtrees (2^k ranks, equal shares) the ranks' tree continues the chunk
+  // tree: one rank's merges. Every rank gets the same bits (the root's). log2(P) messages of
+  // one partial on the longest path, then a broadcast. Error(distributed) when a rank's partial
+  // has another size than this rank's (ranks passed different types).
   template <Mergeable T>
   T allreduce(const T& mine) const {
-    std::vector<T> all = allgather(mine);
-    T result = all.front();
-    for (std::size_t i = 1; i < all.size(); ++i) result.merge(all[i]);
+    const std::vector<std::byte> merged = merge_tree_bytes(
+        as_bytes(mine),
+        [](std::vector<std::byte>& left, std::span<const std::byte> right) {
+          T a;
+          T b;
+          std::memcpy(&a, left.data(), sizeof(T));
+          std::memcpy(&b, right.data(), sizeof(T));
+          a.merge(b);
+          std::memcpy(left.data(), &a, sizeof(T));
+        },
+        true);
+    T result;
+    std::memcpy(&result, merged.data(), sizeof(T));
     return result;
   }
-  // The same for variable-size results, in rank order.
+  // The same for variable-size results: partials travel as serialize()'s bytes.
   template <SerializableMergeable T>
   T allreduce(const T& mine) const {
-    std::vector<std::byte> bytes = mine.serialize();
-    std::vector<std::vector<std::byte>> all = allgather_bytes(bytes);
-    T result = T::deserialize(all.front());
-    for (std::size_t i = 1; i < all.size(); ++i) result.merge(T::deserialize(all[i]));
-    return result;
+    const std::vector<std::byte> merged = merge_tree_bytes(
+        mine.serialize(),
+        [](std::vector<std::byte>& left, std::span<const std::byte> right) {
+          T a = T::deserialize(left);
+          a.merge(T::deserialize(right));
+          left = a.serialize();
+        },
+        false);
+    return T::deserialize(merged);
   }
+
+  // What allreduce runs on: ranks [lo, hi) of the whole job [0, size) split at
+  // lo + (hi - lo) / 2; rank lo merges its half's bytes with the right half's, which rank mid
+  // sends it (point to point, a tag of its own), so rank 0 ends with the root's bytes, which are
+  // then broadcast. `merge(left, right)` turns left into left merged with right. Same-sized
+  // partials (`same_size`) skip the broadcast of the size and must all be mine.size() bytes.
+  // One rank: `mine` back, merge never called.
+  using MergeBytes =
+      std::function<void(std::vector<std::byte>& left, std::span<const std::byte> right)>;
+  std::vector<std::byte> merge_tree_bytes(std::span<const std::byte> mine, const MergeBytes& merge,
+                                          bool same_size) const;
 
  private:
   template <class T>
