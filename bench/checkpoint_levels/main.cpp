@@ -259,8 +259,7 @@ int main(int argc, char** argv) {
     ck.protect("u", std::span(u).subspan(nx, rows * nx), block);
     const std::size_t stencil_rows = std::min<std::size_t>(rows, 4096);  // a step of a few ms
     auto step = [&] {
-      strata::kernels::stencil5(std::span<const double>(v), std::span(u), nx, 1, stencil_rows,
-                                0.2);
+      strata::kernels::stencil5(std::span<const double>(v), std::span(u), nx, 1, stencil_rows, 0.2);
     };
     std::vector<double> drains;
     for (int rep = 0; rep < repeats; ++rep) {
@@ -325,10 +324,9 @@ int main(int argc, char** argv) {
     if (!out.empty()) {
       int policy = ::sched_getscheduler(0);
       std::string extra = ", \"checkpoint_levels_setup\": \"" + std::to_string(rt.size()) +
-                          " ranks on " + nodes + ", " +
-                          std::to_string(mib) + " MiB per rank; shared " + shared + ", local " +
-                          local + "\", \"checkpoint_levels_repetitions\": " +
-                          std::to_string(repeats);
+                          " ranks on " + nodes + ", " + std::to_string(mib) +
+                          " MiB per rank; shared " + shared + ", local " + local +
+                          "\", \"checkpoint_levels_repetitions\": " + std::to_string(repeats);
       if (policy == SCHED_RR || policy == SCHED_FIFO) {
         sched_param p{};
         ::sched_getparam(0, &p);
@@ -342,7 +340,8 @@ int main(int argc, char** argv) {
   std::error_code ec;
   if (rt.rank() == 0) {
     fs::remove_all(base_dir, ec);
-    for (const char* n : {"shared", "local", "local_partner", "drain"}) fs::remove_all(shared + "/" + n, ec);
+    for (const char* n : {"shared", "local", "local_partner", "drain"})
+      fs::remove_all(shared + "/" + n, ec);
   }
   rt.mpi().barrier();
   fs::remove_all(plain_dir, ec);

@@ -84,7 +84,8 @@ print(f"partner: node b wiped after step {newest}, rebuilt from partner copies")
 # 2. Every local folder gone: the newest step drained to the shared folder.
 work = hd.fresh_dir(os.path.join(args.work, "shared"))
 local, shared = os.path.join(work, "local"), os.path.join(work, "shared")
-heat_args = grid + ["--ckpt-dir", shared, "--local-dir", local, "--partner"]
+# --drain-every 0: only the stop drains, so step 20 in the shared folder is the stop's doing.
+heat_args = grid + ["--ckpt-dir", shared, "--local-dir", local, "--partner", "--drain-every", 0]
 r = hd.run(args, ranks, heat_args + ["--stop-at-step", 20], nodes=two_nodes)
 hd.check(r.code == 75, "shared: the stopped run did not exit 75 for requeue", r)
 hd.check(r.fact(r"drained step 20 .*") is not None,
