@@ -133,6 +133,7 @@ int main(int argc, char** argv) {
   std::size_t mib = 256;
   int repeats = 3;
   bool stencil = true;  // --stencil 0: only the saves
+  bool saves = true;    // --saves 0: only the stencil against a drain
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--shared") shared = argv[i + 1];
@@ -141,6 +142,7 @@ int main(int argc, char** argv) {
     if (a == "--mib-per-rank") mib = std::strtoul(argv[i + 1], nullptr, 10);
     if (a == "--repeats") repeats = std::atoi(argv[i + 1]);
     if (a == "--stencil") stencil = std::atoi(argv[i + 1]) != 0;
+    if (a == "--saves") saves = std::atoi(argv[i + 1]) != 0;
   }
   strata::Executor ex(rt);
   const std::size_t nx = 1024;
@@ -185,6 +187,7 @@ int main(int argc, char** argv) {
   if (std::getenv("STRATA_NODE_NAME") != nullptr || rt.mpi().node_count() > 1) {
     levels.push_back({"local_partner", true, true});
   }
+  if (!saves) levels.clear();
   // One Checkpointer per level for the whole run, as a simulation keeps one, each warmed up by a
   // first save that is not timed (its staging buffers and local files are then in place).
   std::vector<std::unique_ptr<strata::io::Checkpointer>> checkpointers;
@@ -238,7 +241,7 @@ int main(int argc, char** argv) {
 
   std::mt19937 shuffle(42);  // the same order on every rank: the cases are collective
   std::vector<std::size_t> picks(cases.size());
-  for (int rep = 0; rep < repeats; ++rep) {
+  for (int rep = 0; saves && rep < repeats; ++rep) {
     for (std::size_t i = 0; i < picks.size(); ++i) picks[i] = i;
     std::shuffle(picks.begin(), picks.end(), shuffle);
     for (std::size_t i : picks) cases[i](rep);
