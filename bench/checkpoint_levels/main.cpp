@@ -12,6 +12,9 @@
 //
 //   mpirun -np 1 env STRATA_NODE_NAME=a strata_bench_checkpoint_levels --shared S --local L :
 //          -np 1 env STRATA_NODE_NAME=b strata_bench_checkpoint_levels --shared S --local L
+//
+// Options: --out FILE (rank 0's JSON), --mib-per-rank N (256), --repeats N (3), --saves 0 (only
+// the stencil against a drain), --stencil 0 (only the saves).
 #include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
