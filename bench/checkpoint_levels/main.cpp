@@ -2,13 +2,21 @@
 // strata_bench_checkpoint_levels: multi-level checkpoints against writing the same bytes straight
 // to the shared folder with write()+fdatasync (the baseline), in one MPI run: for each level
 // (shared only, local, local + partner) the time save() holds the caller, the time until the step
-// is committed at its fastest level, and the time until it is safe in the shared folder; and how
-// much a drain in flight slows a concurrently computing 5-point stencil (steps per second with and
-// without one). Times are the slowest rank's, medians over --repeats. Run on 2 "nodes" x 2 ranks:
+// is committed at its fastest level, and the time until it is safe in the shared folder; a plain
+// write() of the same bytes into the local folder (what a local commit can at best reach); and how
+// much a drain in flight slows a concurrently computing 5-point stencil (steps per second with
+// and without one). Times are the slowest rank's; every case runs --repeats times, the cases of a
+// repetition in a shuffled order (the same on every rank). Rank 0 prints a table and, with
+// --out, writes Google Benchmark-shaped JSON for scripts/bench. Two simulated nodes, one rank
+// each (scripts/bench runs it so):
 //
-//   mpirun -np 2 env STRATA_NODE_NAME=a strata_bench_checkpoint_levels --shared S --local L :
-//          -np 2 env STRATA_NODE_NAME=b strata_bench_checkpoint_levels --shared S --local L
+//   mpirun -np 1 env STRATA_NODE_NAME=a strata_bench_checkpoint_levels --shared S --local L :
+//          -np 1 env STRATA_NODE_NAME=b strata_bench_checkpoint_levels --shared S --local L
+//
+// Options: --out FILE (rank 0's JSON), --mib-per-rank N (256), --repeats N (3), --saves 0 (only
+// the stencil against a drain), --stencil 0 (only the saves).
 #include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,7 +25,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
+#include <functional>
+#include <memory>
+#include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -31,6 +44,9 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
+constexpr const char* kBaseline = "shared_write_fdatasync";
+constexpr const char* kQuiet = "stencil/no_drain";
+
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -40,27 +56,75 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-// The baseline: this rank's bytes written with write() and fdatasync()ed, then the folder fsynced.
-void write_fdatasync(const std::string& folder, int rank, std::span<const std::byte> bytes) {
+// This rank's bytes written with write() into folder/rank-R.bin, fdatasync()ed when `sync`, then
+// the folder fsynced: the baseline (sync, shared folder) and the plain local write (no sync).
+void write_plain(const std::string& folder, int rank, std::span<const std::byte> bytes, bool sync) {
   const std::string path = folder + "/rank-" + std::to_string(rank) + ".bin";
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error("cannot create " + path);
   std::size_t done = 0;
   while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, std::min<std::size_t>(bytes.size() - done, 1 << 30));
+    const ssize_t n =
+        ::write(fd, bytes.data() + done, std::min<std::size_t>(bytes.size() - done, 1 << 30));
     if (n <= 0) throw std::runtime_error("write failed: " + path);
     done += static_cast<std::size_t>(n);
   }
-  ::fdatasync(fd);
+  if (sync) ::fdatasync(fd);
   ::close(fd);
-  const int dfd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  ::fsync(dfd);
-  ::close(dfd);
+  if (sync) {
+    const int dfd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ::fsync(dfd);
+    ::close(dfd);
+  }
 }
 
-struct Times {
-  std::vector<double> block, committed, safe;
+// One repetition of one case, in Google Benchmark's JSON shape (as bench/user_path writes it).
+struct Entry {
+  std::string name, label;
+  double seconds;
+  double bytes_per_second;  // 0: none
+  double items_per_second;  // 0: none
+  int repetition;
 };
+
+void write_json(const std::string& out, const std::vector<Entry>& entries,
+                const std::vector<std::string>& order, const std::string& context_extra) {
+  const std::string partial = out + ".partial";
+  std::FILE* f = std::fopen(partial.c_str(), "w");
+  if (f == nullptr) throw std::runtime_error("cannot write " + partial);
+  char date[64];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", std::localtime(&now));
+  std::string d = date;  // ISO 8601 wants +hh:mm
+  if (d.size() > 2) d.insert(d.size() - 2, ":");
+  char host[256] = "?";
+  ::gethostname(host, sizeof host - 1);
+  double load[3] = {0, 0, 0};
+  ::getloadavg(load, 3);
+  std::fprintf(f,
+               "{\"context\": {\"date\": \"%s\", \"host_name\": \"%s\", \"executable\": "
+               "\"strata_bench_checkpoint_levels\", \"num_cpus\": %ld, \"load_avg\": [%.2f, %.2f, "
+               "%.2f]%s},\n \"benchmarks\": [\n",
+               d.c_str(), host, ::sysconf(_SC_NPROCESSORS_ONLN), load[0], load[1], load[2],
+               context_extra.c_str());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const Entry& e = entries[i];
+    const auto family = std::find(order.begin(), order.end(), e.name) - order.begin();
+    std::fprintf(f,
+                 "  {\"name\": \"%s\", \"run_name\": \"%s\", \"run_type\": \"iteration\", "
+                 "\"family_index\": %ld, \"per_family_instance_index\": 0, \"repetition_index\": "
+                 "%d, \"iterations\": 1, \"real_time\": %.0f, \"cpu_time\": %.0f, \"time_unit\": "
+                 "\"ns\", \"label\": \"%s\"",
+                 e.name.c_str(), e.name.c_str(), static_cast<long>(family), e.repetition,
+                 e.seconds * 1e9, e.seconds * 1e9, e.label.c_str());
+    if (e.bytes_per_second > 0) std::fprintf(f, ", \"bytes_per_second\": %.6g", e.bytes_per_second);
+    if (e.items_per_second > 0) std::fprintf(f, ", \"items_per_second\": %.6g", e.items_per_second);
+    std::fprintf(f, "}%s\n", i + 1 < entries.size() ? "," : "");
+  }
+  std::fprintf(f, " ]}\n");
+  std::fclose(f);
+  fs::rename(partial, out);
+}
 
 }  // namespace
 
@@ -68,14 +132,20 @@ int main(int argc, char** argv) {
   strata::Runtime rt(argc, argv, {.install_stop_signals = false});
   std::string shared = "levels-bench/shared";
   std::string local = "/dev/shm/levels-bench";
+  std::string out;
   std::size_t mib = 256;
   int repeats = 3;
+  bool stencil = true;  // --stencil 0: only the saves
+  bool saves = true;    // --saves 0: only the stencil against a drain
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--shared") shared = argv[i + 1];
     if (a == "--local") local = argv[i + 1];
+    if (a == "--out") out = argv[i + 1];
     if (a == "--mib-per-rank") mib = std::strtoul(argv[i + 1], nullptr, 10);
     if (a == "--repeats") repeats = std::atoi(argv[i + 1]);
+    if (a == "--stencil") stencil = std::atoi(argv[i + 1]) != 0;
+    if (a == "--saves") saves = std::atoi(argv[i + 1]) != 0;
   }
   strata::Executor ex(rt);
   const std::size_t nx = 1024;
@@ -84,113 +154,203 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < u.size(); ++i) u[i] = std::sin(static_cast<double>(i) * 1e-5);
   v = u;
   const std::span<const std::byte> bytes = std::as_bytes(std::span(u).subspan(nx, rows * nx));
+  const double total_bytes = static_cast<double>(bytes.size()) * rt.size();
   auto slowest = [&](double s) { return rt.mpi().allreduce_max(s); };
-  auto say = [&](const char* text) {
-    if (rt.rank() == 0) std::printf("%s", text);
+  const strata::io::GlobalBlock block{
+      .global_shape = {rows * static_cast<std::size_t>(rt.size()), nx},
+      .first_row = rows * static_cast<std::size_t>(rt.rank())};
+
+  std::vector<Entry> entries;
+  std::vector<std::string> order;
+  auto add = [&](const std::string& name, const std::string& label, double s, int rep,
+                 double items = 0) {
+    if (std::find(order.begin(), order.end(), name) == order.end()) order.push_back(name);
+    entries.push_back({name, label, s, items > 0 ? 0 : total_bytes / s, items, rep});
   };
+  const std::string vs = std::string("vs:") + kBaseline;
 
-  // Baseline: straight to the shared folder.
-  const std::string base = shared + "/baseline";
-  if (rt.rank() == 0) fs::create_directories(base);
-  rt.mpi().barrier();
-  std::vector<double> baseline;
-  for (int r = 0; r < repeats; ++r) {
-    rt.mpi().barrier();
-    const auto t = Clock::now();
-    write_fdatasync(base, rt.rank(), bytes);
-    baseline.push_back(slowest(seconds_since(t)));
+  const std::string base_dir = shared + "/baseline";
+  const std::string plain_dir = local + "/plain";
+  if (rt.rank() == 0) {
+    fs::create_directories(base_dir);
+    fs::create_directories(plain_dir);
   }
-  const double base_s = median(baseline);
+  rt.mpi().barrier();
 
-  struct Config {
+  struct Level {
     const char* name;
     bool local;
     bool partner;
   };
-  std::vector<Config> configs{{"shared only", false, false}, {"local", true, false}};
+  const std::string nodes = std::getenv("STRATA_NODE_NAME") != nullptr
+                                ? "simulated nodes (STRATA_NODE_NAME)"
+                                : std::to_string(rt.mpi().node_count()) + " node(s)";
+  std::vector<Level> levels{{"shared", false, false}, {"local", true, false}};
+  // Partner copies need a second node, real or simulated (STRATA_NODE_NAME).
   if (std::getenv("STRATA_NODE_NAME") != nullptr || rt.mpi().node_count() > 1) {
-    configs.push_back({"local + partner", true, true});
+    levels.push_back({"local_partner", true, true});
   }
-  char line[512];
-  std::snprintf(line, sizeof line,
-                "%d ranks, %zu MiB per rank, raw (no compression); baseline write+fdatasync to "
-                "%s: %.3f s\n%-16s %10s %10s %10s %12s %12s\n",
-                rt.size(), mib, shared.c_str(), base_s, "level", "save() s", "commit s", "safe s",
-                "commit/base", "safe/base");
-  say(line);
-  for (const Config& c : configs) {
+  if (!saves) levels.clear();
+  // One Checkpointer per level for the whole run, as a simulation keeps one, each warmed up by a
+  // first save that is not timed (its staging buffers and local files are then in place).
+  std::vector<std::unique_ptr<strata::io::Checkpointer>> checkpointers;
+  for (const Level& c : levels) {
     strata::io::CheckpointOptions o;
-    o.dir = shared + "/" + (c.local ? (c.partner ? "partner" : "local") : "shared");
-    if (c.local) o.local_dir = local + "/" + (c.partner ? "partner" : "local");
+    o.dir = shared + "/" + c.name;
+    if (c.local) o.local_dir = local + "/" + c.name;
     o.partner = c.partner;
     o.codec = strata::io::no_compression();
-    o.incremental = false;  // every save writes every byte, as the baseline and the local levels
+    o.incremental = false;  // every save writes every byte, as the baseline does
     o.keep = 1;
-    Times t;
-    {
-      strata::io::Checkpointer ck(rt, ex, o);
-      ck.protect("u", std::span(u).subspan(nx, rows * nx),
-                 strata::io::GlobalBlock{.global_shape = {rows * static_cast<std::size_t>(rt.size()), nx},
-                                         .first_row = rows * static_cast<std::size_t>(rt.rank())});
-      for (int r = 0; r < repeats; ++r) {
-        rt.mpi().barrier();
-        const auto start = Clock::now();
-        ck.save(r + 1);
-        t.block.push_back(slowest(seconds_since(start)));
-        ck.wait();
-        t.committed.push_back(slowest(seconds_since(start)));
-        ck.finish_drain();
-        t.safe.push_back(slowest(seconds_since(start)));
-      }
-    }
-    std::snprintf(line, sizeof line, "%-16s %10.3f %10.3f %10.3f %12.2f %12.2f\n", c.name,
-                  median(t.block), median(t.committed), median(t.safe),
-                  median(t.committed) / base_s, median(t.safe) / base_s);
-    say(line);
+    checkpointers.push_back(std::make_unique<strata::io::Checkpointer>(rt, ex, o));
+    checkpointers.back()->protect("u", std::span(u).subspan(nx, rows * nx), block);
+    checkpointers.back()->save(1);
+    checkpointers.back()->finish_drain();
   }
 
-  // A drain in flight against a computing stencil: steps per second with and without.
+  // One case per call: the baseline, the plain local write, or a level's save.
+  auto run_level = [&](std::size_t level, int rep) {
+    const Level& c = levels[level];
+    strata::io::Checkpointer& ck = *checkpointers[level];
+    rt.mpi().barrier();
+    const auto start = Clock::now();
+    ck.save(rep + 2);
+    const double held = slowest(seconds_since(start));
+    ck.wait();
+    const double committed = slowest(seconds_since(start));
+    ck.finish_drain();
+    const double safe = slowest(seconds_since(start));
+    const std::string n = c.name;
+    add("save_holds/" + n, vs, held, rep);
+    add("commit/" + n, vs, committed, rep);
+    if (c.local) add("safe_in_shared/" + n, vs, safe, rep);
+  };
+  std::vector<std::function<void(int)>> cases;
+  cases.push_back([&](int rep) {
+    rt.mpi().barrier();
+    const auto t = Clock::now();
+    write_plain(base_dir, rt.rank(), bytes, true);
+    add(kBaseline, "baseline", slowest(seconds_since(t)), rep);
+  });
+  cases.push_back([&](int rep) {
+    rt.mpi().barrier();
+    const auto t = Clock::now();
+    write_plain(plain_dir, rt.rank(), bytes, false);
+    add("local_plain_write", vs, slowest(seconds_since(t)), rep);
+  });
+  for (std::size_t i = 0; i < levels.size(); ++i) {
+    cases.push_back([&, i](int rep) { run_level(i, rep); });
+  }
+
+  std::mt19937 shuffle(42);  // the same order on every rank: the cases are collective
+  std::vector<std::size_t> picks(cases.size());
+  for (int rep = 0; saves && rep < repeats; ++rep) {
+    for (std::size_t i = 0; i < picks.size(); ++i) picks[i] = i;
+    std::shuffle(picks.begin(), picks.end(), shuffle);
+    for (std::size_t i : picks) cases[i](rep);
+  }
+
+  checkpointers.clear();
+
+  // A drain in flight against a computing stencil: steps per second with and without, in turns.
   strata::io::CheckpointOptions o;
   o.dir = shared + "/drain";
   o.local_dir = local + "/drain";
   o.codec = strata::io::no_compression();
+  o.incremental = false;
   o.keep = 1;
-  strata::io::Checkpointer ck(rt, ex, o);
-  ck.protect("u", std::span(u).subspan(nx, rows * nx),
-             strata::io::GlobalBlock{.global_shape = {rows * static_cast<std::size_t>(rt.size()), nx},
-                                     .first_row = rows * static_cast<std::size_t>(rt.rank())});
-  const std::size_t stencil_rows = std::min<std::size_t>(rows, 4096);  // a step of a few ms
-  auto step = [&] {
-    strata::kernels::stencil5(std::span<const double>(v), std::span(u), nx, 1, stencil_rows, 0.2);
-  };
-  std::vector<double> quiet, busy;
-  for (int r = 0; r < repeats; ++r) {
-    rt.mpi().barrier();
-    auto t0 = Clock::now();
-    long n = 0;
-    while (seconds_since(t0) < 1.0) {
-      step();
-      ++n;
+  double drain_seconds = 0;
+  if (stencil) {
+    strata::io::Checkpointer ck(rt, ex, o);
+    ck.protect("u", std::span(u).subspan(nx, rows * nx), block);
+    const std::size_t stencil_rows = std::min<std::size_t>(rows, 4096);  // a step of a few ms
+    auto step = [&] {
+      strata::kernels::stencil5(std::span<const double>(v), std::span(u), nx, 1, stencil_rows, 0.2);
+    };
+    std::vector<double> drains;
+    for (int rep = 0; rep < repeats; ++rep) {
+      ck.save(100 + rep);
+      ck.wait();  // committed locally; the drain now runs in the background
+      auto t0 = Clock::now();
+      long n = 0;
+      while (ck.drain_status().state == strata::io::SaveState::in_flight) {
+        step();
+        ++n;
+      }
+      const double busy_s = seconds_since(t0);
+      ck.finish_drain();
+      drains.push_back(busy_s);
+      // As long without a drain.
+      rt.mpi().barrier();
+      t0 = Clock::now();
+      long q = 0;
+      while (seconds_since(t0) < std::max(busy_s, 0.5)) {
+        step();
+        ++q;
+      }
+      const double quiet_s = seconds_since(t0);
+      // Steps per second per rank, averaged over ranks; time per step for the table.
+      const double busy_rate =
+          rt.mpi().allreduce_sum(n > 0 ? static_cast<double>(n) / busy_s : 0.0) / rt.size();
+      const double quiet_rate =
+          rt.mpi().allreduce_sum(static_cast<double>(q) / quiet_s) / rt.size();
+      add(kQuiet, "baseline", 1.0 / quiet_rate, rep, quiet_rate);
+      if (busy_rate > 0) {
+        add("stencil/drain_in_flight", std::string("vs:") + kQuiet, 1.0 / busy_rate, rep,
+            busy_rate);
+      }
     }
-    quiet.push_back(static_cast<double>(n) / seconds_since(t0));
-    ck.save(100 + r);
-    ck.wait();  // committed locally; the drain now runs in the background
-    t0 = Clock::now();
-    n = 0;
-    while (ck.drain_status().state == strata::io::SaveState::in_flight) {
-      step();
-      ++n;
-    }
-    const double s = seconds_since(t0);
-    busy.push_back(s > 0 && n > 0 ? static_cast<double>(n) / s : quiet.back());
-    ck.finish_drain();
+    drain_seconds = slowest(median(drains));
   }
-  const double q = rt.mpi().allreduce_sum(median(quiet)) / rt.size();
-  const double b = rt.mpi().allreduce_sum(median(busy)) / rt.size();
-  std::snprintf(line, sizeof line,
-                "stencil steps/s per rank: %.1f without a drain, %.1f with one in flight "
-                "(%.0f %% slower)\n",
-                q, b, 100.0 * (1.0 - b / q));
-  say(line);
+
+  if (rt.rank() == 0) {
+    std::printf("%d ranks on %s, %zu MiB per rank, raw (no compression), %d repetitions\n",
+                rt.size(), nodes.c_str(), mib, repeats);
+    std::printf("%-28s %10s %12s\n", "case", "median s", "vs baseline");
+    double base_s = 0;
+    for (const std::string& name : order) {
+      std::vector<double> s;
+      for (const Entry& e : entries) {
+        if (e.name == name) s.push_back(e.seconds);
+      }
+      if (name == kBaseline) base_s = median(s);
+    }
+    for (const std::string& name : order) {
+      std::vector<double> s;
+      for (const Entry& e : entries) {
+        if (e.name == name) s.push_back(e.seconds);
+      }
+      if (name.starts_with("stencil/")) {
+        std::printf("%-28s %10.1f steps/s per rank\n", name.c_str(), 1.0 / median(s));
+      } else {
+        std::printf("%-28s %10.3f %11.2fx\n", name.c_str(), median(s), base_s / median(s));
+      }
+    }
+    std::printf("a drain took %.2f s (median) while the stencil computed\n", drain_seconds);
+    if (!out.empty()) {
+      int policy = ::sched_getscheduler(0);
+      std::string extra = ", \"checkpoint_levels_setup\": \"" + std::to_string(rt.size()) +
+                          " ranks on " + nodes + ", " + std::to_string(mib) +
+                          " MiB per rank; shared " + shared + ", local " + local +
+                          "\", \"checkpoint_levels_repetitions\": " + std::to_string(repeats);
+      if (policy == SCHED_RR || policy == SCHED_FIFO) {
+        sched_param p{};
+        ::sched_getparam(0, &p);
+        extra += ", \"priority\": \"real-time " + std::to_string(p.sched_priority) + "\"";
+      }
+      write_json(out, entries, order, extra);
+    }
+  }
+  // The shared folders by rank 0, then each node's local folders by its ranks.
+  rt.mpi().barrier();
+  std::error_code ec;
+  if (rt.rank() == 0) {
+    fs::remove_all(base_dir, ec);
+    for (const char* n : {"shared", "local", "local_partner", "drain"})
+      fs::remove_all(shared + "/" + n, ec);
+  }
+  rt.mpi().barrier();
+  fs::remove_all(plain_dir, ec);
+  for (const char* n : {"local", "local_partner", "drain"}) fs::remove_all(local + "/" + n, ec);
   return 0;
 }

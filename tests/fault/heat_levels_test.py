@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-# Proves multi-level checkpoints restart from the right level: 4-rank strata_heat runs on two
-# simulated nodes (STRATA_NODE_NAME a and b, 2 ranks each) with a node-local folder per node, a
+# Proves multi-level checkpoints restart from the right level: 2-rank strata_heat runs on two
+# simulated nodes (STRATA_NODE_NAME a and b, one rank each) with a node-local folder per node, a
 # partner copy on the other node and a shared folder. Killed with node b's local folder wiped, the
 # restart rebuilds b's shards from the partner copies ("restore level partner"); with every local
 # folder wiped it restarts from the shared folder; SIGKILLed while a drain writes the shared
@@ -24,9 +24,12 @@ def extra(p):
 args = hd.parse_args(extra)
 hd.fresh_dir(args.work)
 timer = hd.Timer()
-two_nodes = [("a", 2), ("b", 2)]
-grid = ["--nx", 512, "--ny", 512, "--steps", 60, "--every-steps", 10, "--step-delay-ms", 10]
-expected = hd.reference(args, 4, grid)
+# One rank per node keeps every run to 2 processes on a 2-core machine; the partner of node a's
+# rank is node b's, as with more ranks per node. 40 steps give 4 checkpoints a run.
+two_nodes = [("a", 1), ("b", 1)]
+ranks = 2
+grid = ["--nx", 512, "--ny", 512, "--steps", 40, "--every-steps", 10, "--step-delay-ms", 10]
+expected = hd.reference(args, ranks, grid)
 print(f"uninterrupted checksum {expected}")
 
 
@@ -50,7 +53,7 @@ def strata(*cli_args):
 
 
 def finish_run(title, heat_args, restored_step, level):
-    r = hd.run(args, 4, heat_args, nodes=two_nodes)
+    r = hd.run(args, ranks, heat_args, nodes=two_nodes)
     hd.check(r.code == 0, f"{title}: the restart failed", r, title)
     hd.check(r.restored() == restored_step,
              f"{title}: restored {r.restored()}, expected step {restored_step}", r, title)
@@ -67,7 +70,7 @@ work = hd.fresh_dir(os.path.join(args.work, "partner"))
 local, shared = os.path.join(work, "local"), os.path.join(work, "shared")
 heat_args = grid + ["--ckpt-dir", shared, "--local-dir", local, "--partner", "--drain-every", 0]
 node_a, node_b = os.path.join(local, "node-a"), os.path.join(local, "node-b")
-r, killed = hd.run_and_kill(args, 4, heat_args, 0.2, nodes=two_nodes,
+r, killed = hd.run_and_kill(args, ranks, heat_args, 0.2, nodes=two_nodes,
                             when=lambda: committed_steps(node_a) and committed_steps(node_b))
 hd.check(killed, "partner: the run ended before its first local checkpoint could be killed", r)
 newest = max(committed_steps(node_a))
@@ -81,14 +84,15 @@ print(f"partner: node b wiped after step {newest}, rebuilt from partner copies")
 # 2. Every local folder gone: the newest step drained to the shared folder.
 work = hd.fresh_dir(os.path.join(args.work, "shared"))
 local, shared = os.path.join(work, "local"), os.path.join(work, "shared")
-heat_args = grid + ["--ckpt-dir", shared, "--local-dir", local, "--partner"]
-r = hd.run(args, 4, heat_args + ["--stop-at-step", 30], nodes=two_nodes)
+# --drain-every 0: only the stop drains, so step 20 in the shared folder is the stop's doing.
+heat_args = grid + ["--ckpt-dir", shared, "--local-dir", local, "--partner", "--drain-every", 0]
+r = hd.run(args, ranks, heat_args + ["--stop-at-step", 20], nodes=two_nodes)
 hd.check(r.code == 75, "shared: the stopped run did not exit 75 for requeue", r)
-hd.check(r.fact(r"drained step 30 .*") is not None,
-         "shared: the stop did not drain step 30 to the shared folder", r)
-hd.check(30 in committed_steps(shared), "shared: step 30 is not in the shared folder")
+hd.check(r.fact(r"drained step 20 .*") is not None,
+         "shared: the stop did not drain step 20 to the shared folder", r)
+hd.check(20 in committed_steps(shared), "shared: step 20 is not in the shared folder")
 shutil.rmtree(local)
-finish_run("shared", heat_args, 30, "shared")
+finish_run("shared", heat_args, 20, "shared")
 print("shared: every local folder wiped, restarted from the shared folder")
 
 # 3. kill -9 while a drain writes the shared folder: no torn step there, ever.
@@ -98,8 +102,8 @@ heat_args = grid + ["--ckpt-dir", shared, "--local-dir", local, "--level", 0]
 # The kill lands a few milliseconds after a drain's step-N.tmp is seen; should the drain commit
 # in between, the job is restarted (from its local level) and killed at its next drain.
 for attempt in range(3):
-    p = hd.start(args, 4, heat_args, nodes=two_nodes)
-    give_up = time.monotonic() + 60  # a loaded machine may take long to start 4 ranks
+    p = hd.start(args, ranks, heat_args, nodes=two_nodes)
+    give_up = time.monotonic() + 60  # a loaded machine may take long to start the ranks
     while p.poll() is None and not temp_steps(shared) and time.monotonic() < give_up:
         time.sleep(0.001)
     killed = hd.kill_tree(p)

@@ -156,8 +156,16 @@ std::string transfer_files(const MpiContext& mpi, const std::vector<FileTransfer
     if (r == rounds.size()) rounds.emplace_back();
     rounds[r].push_back(t);
   }
-  std::vector<std::byte> out_piece(kPieceBytes);
-  std::vector<std::byte> in_piece(kPieceBytes);
+  // Pieces no larger than the largest file moved (the same on every rank: all know every size),
+  // so small shards do not cost two zeroed 64 MiB buffers per exchange.
+  std::uint64_t largest = 1;
+  for (std::uint64_t bytes : size) {
+    if (bytes != kUnreadable) largest = std::max(largest, bytes);
+  }
+  const std::size_t piece_bytes =
+      static_cast<std::size_t>(std::min<std::uint64_t>(kPieceBytes, largest));
+  std::vector<std::byte> out_piece(piece_bytes);
+  std::vector<std::byte> in_piece(piece_bytes);
   for (const auto& round : rounds) {
     std::optional<std::size_t> send_t;
     std::optional<std::size_t> recv_t;
@@ -189,15 +197,15 @@ std::string transfer_files(const MpiContext& mpi, const std::vector<FileTransfer
         note(e.what());
       }
     }
-    const std::uint64_t pieces = std::max((send_bytes + kPieceBytes - 1) / kPieceBytes,
-                                          (recv_bytes + kPieceBytes - 1) / kPieceBytes);
+    const std::uint64_t pieces = std::max((send_bytes + piece_bytes - 1) / piece_bytes,
+                                          (recv_bytes + piece_bytes - 1) / piece_bytes);
     for (std::uint64_t p = 0; p < pieces; ++p) {
-      const std::uint64_t at = p * kPieceBytes;
+      const std::uint64_t at = p * piece_bytes;
       std::span<const std::byte> send_span;
       int to = -1;
       if (at < send_bytes) {
         const std::size_t n =
-            static_cast<std::size_t>(std::min<std::uint64_t>(kPieceBytes, send_bytes - at));
+            static_cast<std::size_t>(std::min<std::uint64_t>(piece_bytes, send_bytes - at));
         send_span = std::span(out_piece.data(), n);
         if (in.fd >= 0) {
           try {
@@ -215,7 +223,7 @@ std::string transfer_files(const MpiContext& mpi, const std::vector<FileTransfer
       int from = -1;
       if (at < recv_bytes) {
         const std::size_t n =
-            static_cast<std::size_t>(std::min<std::uint64_t>(kPieceBytes, recv_bytes - at));
+            static_cast<std::size_t>(std::min<std::uint64_t>(piece_bytes, recv_bytes - at));
         recv_span = std::span(in_piece.data(), n);
         from = transfers[*recv_t].from;
       }

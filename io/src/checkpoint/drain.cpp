@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The levels above the node-local one: the partner copy a save sends over MPI before it commits,
 // and the drain of a committed local step to the shared folder — on its own thread and
-// communicator, at low CPU priority while the simulation computes, committed in `shared` with the
+// communicator, at low CPU and I/O priority while the simulation computes, committed in `shared` with the
 // same two-phase rule as any save (every rank copies its shard into step-N.tmp and fsyncs it;
 // rank 0 writes the manifest, renames, fsyncs the folder).
+#include <linux/ioprio.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -23,6 +24,25 @@ using detail::RankOutcome;
 
 // Nice value of the drain thread: the copy yields the CPU to the simulation's threads.
 constexpr int kDrainNice = 10;
+// I/O priority of the drain thread: best effort, lowest level (7). Its shard copy goes to the
+// device with O_DIRECT from this thread, so the block layer's scheduler (mq-deadline, bfq) serves
+// the simulation's own reads and writes first. Not the idle class: on a disk that is never idle
+// the drain would starve and miss a stop signal's lead time.
+constexpr int kDrainIoPriority = IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 7);
+
+namespace {
+
+// Lowers the calling thread's CPU and I/O priority (Linux keeps both per thread). Best effort:
+// a refused call leaves the drain at the simulation's priority, which is slower for the
+// simulation, not wrong. The nice value does not apply to a real-time thread (a process under
+// chrt): there the drain keeps the simulation's CPU priority and only its I/O priority drops.
+void lower_this_thread_priority() {
+  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+  (void)::setpriority(PRIO_PROCESS, tid, kDrainNice);
+  (void)::syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, static_cast<int>(tid), kDrainIoPriority);
+}
+
+}  // namespace
 
 const char* to_string(CheckpointLevel level) noexcept {
   switch (level) {
@@ -65,8 +85,7 @@ void Checkpointer::Impl::start_drain(long step, detail::Manifest manifest,
   drain_harvested = false;
   if (async) {
     drainer = std::thread([this, step, m = std::move(manifest), started] {
-      // Linux gives threads their own nice value: only this thread yields.
-      (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kDrainNice);
+      lower_this_thread_priority();  // only this thread yields, not the simulation's
       run_drain(step, m, started);
     });
   } else {
