@@ -2,7 +2,7 @@
 // Tests of SharedSegment: two processes (fork) meeting at one name share one copy of the bytes
 // (checked by the object's allocated blocks and, as root, by physical frame numbers), permissions,
 // the ready protocol with its timeout and creator-death errors, share_file and its staleness
-// check, a full /dev/shm, and hugetlbfs backing.
+// check, a full /dev/shm, hugetlbfs backing, and allocation by parts placed per NUMA node.
 #include "strata/runtime/files/shared_segment.hpp"
 
 #include <fcntl.h>
@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "hugepage_reservation.hpp"
 #include "common/pagemap.hpp"
 #include "strata/runtime/base/error.hpp"
+#include "strata/runtime/machine/topology.hpp"
 
 namespace {
 
@@ -427,6 +429,60 @@ TEST(SharedSegment, FullShmIsAResourceError) {
   EXPECT_EQ(wait_exit_code(pid), 0);
   if (code == 's') GTEST_SKIP() << "cannot make a private mount namespace (needs root)";
   EXPECT_EQ(code, 'r') << "n: no error, w: wrong category or name left behind, x: not an Error";
+}
+
+// The bytes of the object's allocated blocks (what /dev/shm holds for it).
+std::uint64_t allocated_bytes(const std::string& object) {
+  struct stat st {};
+  if (::stat(object.c_str(), &st) != 0) return ~std::uint64_t{0};
+  return static_cast<std::uint64_t>(st.st_blocks) * 512;
+}
+
+// Proves a segment created with allocate_on_create false holds no data pages until each part is
+// allocated (the object's blocks grow by exactly the parts, widened to whole pages), that a part's
+// pages land on the NUMA node asked for when the topology is this machine (the kernel's own
+// answer, get_mempolicy), and that a synthetic topology allocates without placing; a range outside
+// the data or a read-only attachment is Error(invalid_argument).
+TEST(SharedSegment, AllocationByPartsIsPlacedPerPart) {
+  const std::string name = "parts";
+  SegmentCleanup cleanup{name, test_options()};
+  SharedSegmentOptions o = test_options();
+  o.allocate_on_create = false;
+  o.transparent_huge_pages = false;  // 4 KiB pages: the block counts below are exact
+  SharedSegment s = SharedSegment::create_or_attach(name, 8 * kMiB, o);
+  ASSERT_TRUE(s.is_owner());
+  const std::string object = "/dev/shm" + SharedSegment::object_name(name, o);
+  const std::uint64_t header = allocated_bytes(object);
+  EXPECT_LE(header, 2 * kMiB) << "only the header page before any part is allocated";
+
+  const strata::Topology real = strata::Topology::load();
+  const unsigned node = real.numa_nodes().back().index;
+  // A part that starts and ends inside pages: widened to the pages it touches (3 MiB + 2 pages).
+  const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const bool placed = s.allocate(kMiB + 100, 3 * kMiB, &real, strata::Placement::preferred(node));
+  EXPECT_TRUE(placed) << "this machine's topology is real: the placement must be applied";
+  EXPECT_EQ(allocated_bytes(object) - header, 3 * kMiB + page);
+  int page_node = -1;
+  ASSERT_EQ(::syscall(SYS_get_mempolicy, &page_node, nullptr, 0UL, s.data().data() + 2 * kMiB,
+                      1UL /* MPOL_F_NODE */ | 2UL /* MPOL_F_ADDR */),
+            0);
+  EXPECT_EQ(static_cast<unsigned>(page_node), real.numa_nodes().back().os_index);
+
+  // A synthetic topology: the pages are allocated, the placement is not applied.
+  const strata::Topology synthetic = strata::Topology::synthetic("pack:2 numa:1 core:1 pu:1");
+  EXPECT_FALSE(s.allocate(6 * kMiB, kMiB, &synthetic, strata::Placement::preferred(1)));
+  EXPECT_EQ(allocated_bytes(object) - header, 4 * kMiB + page);
+
+  EXPECT_THROW(s.allocate(7 * kMiB, 2 * kMiB), strata::Error);
+  s.mark_ready();
+  SharedSegmentOptions reader = test_options();
+  SharedSegment attached = SharedSegment::create_or_attach(name, 8 * kMiB, reader);
+  try {
+    attached.allocate(0, kMiB);
+    ADD_FAILURE() << "a read-only attachment allocated";
+  } catch (const strata::Error& e) {
+    EXPECT_EQ(e.category(), strata::ErrorCategory::invalid_argument);
+  }
 }
 
 // Proves a segment in a hugetlbfs folder takes its pages from the hugetlb pool (the pool's free

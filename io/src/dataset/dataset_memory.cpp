@@ -22,6 +22,7 @@
 #include "strata/runtime/machine/huge_pages.hpp"
 #include "strata/runtime/machine/mapping_pages.hpp"
 #include "strata/runtime/machine/memory_availability.hpp"
+#include "strata/runtime/memory/placement_plan.hpp"
 #include "strata/scheduler/resident.hpp"
 
 #ifndef MADV_COLLAPSE
@@ -311,6 +312,7 @@ void load_node_shared(Runtime& rt, Executor& ex, PartitionData::Impl& d,
     so.job_key = "p" + std::to_string(leader.pid);
     so.attach_writable = true;
     so.hugetlbfs_dir = std::string(leader.hugetlbfs.data());
+    so.allocate_on_create = false;  // each rank allocates its share, on its own NUMA nodes
     char name[40];
     std::snprintf(name, sizeof name, "ds-%016llx",
                   static_cast<unsigned long long>(
@@ -335,6 +337,22 @@ void load_node_shared(Runtime& rt, Executor& ex, PartitionData::Impl& d,
   }
   if (share.count > 0) {
     const std::uint64_t in_node = (part.rows().first - node_first + share.first) * row_bytes;
+    // The share's pages go on the NUMA nodes whose threads load and then read those rows, in the
+    // proportions the executor splits rows by (PlacementPlan::by_rows), before the first write.
+    // On a synthetic topology there is nothing real to place on: the pages are only allocated.
+    const Topology& topology = ex.topology();
+    const PlacementPlan plan = PlacementPlan::by_rows(topology, share.count, row_bytes);
+    bool placed = topology.is_this_system() && !plan.blocks().empty();
+    for (const PlanBlock& block : plan.blocks()) {
+      if (topology.is_this_system()) {
+        placed = d.segment.allocate(in_node + block.byte_offset, block.bytes, &topology,
+                                    Placement::preferred(block.node)) &&
+                 placed;
+      } else {
+        d.segment.allocate(in_node + block.byte_offset, block.bytes);
+      }
+    }
+    d.report.placement_applied = placed;
     load_into(ex, byte_source(part), share.first * row_bytes,
               d.segment.data().subspan(in_node, share.count * row_bytes));
   }

@@ -321,6 +321,7 @@ SharedSegment SharedSegment::open_segment(const std::string& name, std::uint64_t
   s.name_ = b.name;
   s.path_ = b.path;
   s.hugetlbfs_ = b.hugetlbfs;
+  s.page_ = b.page;
   Backoff backoff(options.attach_timeout);
 
   while (true) {
@@ -336,6 +337,7 @@ SharedSegment SharedSegment::open_segment(const std::string& name, std::uint64_t
       s.mapped_ = a.mapped;
       s.data_ = a.base + a.data_offset;
       s.bytes_ = a.bytes;
+      s.writable_ = options.attach_writable;
       return s;
     }
     // Removed between our create and open (its creator gave up): try to create it again.
@@ -348,6 +350,7 @@ SharedSegment SharedSegment::open_segment(const std::string& name, std::uint64_t
   // The creator. From here on the destructor marks the segment failed and removes its name if we
   // throw, so attachers stop waiting and a retry can create it afresh.
   s.owner_ = true;
+  s.writable_ = true;
   if (::fchmod(s.fd_, 0600) != 0) {  // exactly 0600 whatever the umask
     throw_errno("cannot set segment permissions", errno, {{"segment", b.path}});
   }
@@ -381,8 +384,32 @@ SharedSegment SharedSegment::open_segment(const std::string& name, std::uint64_t
   if (!b.hugetlbfs && options.transparent_huge_pages && data_len > 0) {
     ::madvise(s.data_, data_len, MADV_HUGEPAGE);  // advice only: refused when THP is off
   }
-  allocate_pages(s.data_, data_len, s.fd_, b.data_offset, b.path);
+  if (options.allocate_on_create) allocate_pages(s.data_, data_len, s.fd_, b.data_offset, b.path);
   return s;
+}
+
+bool SharedSegment::allocate(std::uint64_t offset, std::uint64_t length, const Topology* topology,
+                             const std::optional<Placement>& placement) {
+  if (offset > bytes_ || length > bytes_ - offset) {
+    throw Error(ErrorCategory::invalid_argument, "allocation outside the shared segment",
+                {{"segment", path_}, {"offset", std::to_string(offset)},
+                 {"bytes", std::to_string(length)}, {"size", std::to_string(bytes_)}});
+  }
+  if (!writable_) {
+    throw Error(ErrorCategory::invalid_argument,
+                "cannot allocate in a read-only attachment (attach_writable)", {{"segment", path_}});
+  }
+  if (length == 0) return false;
+  const std::uint64_t first = offset / page_ * page_;
+  const std::uint64_t end = round_up(offset + length, page_);
+  bool placed = false;
+  if (topology != nullptr && placement) {
+    detail::validate_nodes(*topology, *placement);
+    placed = detail::apply_placement_if_real(*topology, data_ + first, end - first, *placement);
+  }
+  allocate_pages(data_ + first, end - first, fd_,
+                 static_cast<std::uint64_t>(data_ - base_) + first, path_);
+  return placed;
 }
 
 SharedSegment SharedSegment::share_file(const std::string& path, const std::string& name,
@@ -448,6 +475,8 @@ SharedSegment& SharedSegment::operator=(SharedSegment&& other) noexcept {
     hugetlbfs_ = other.hugetlbfs_;
     owner_ = std::exchange(other.owner_, false);
     unlinked_ = other.unlinked_;
+    writable_ = std::exchange(other.writable_, false);
+    page_ = other.page_;
     fd_ = std::exchange(other.fd_, -1);
     base_ = std::exchange(other.base_, nullptr);
     mapped_ = std::exchange(other.mapped_, 0);

@@ -53,7 +53,7 @@ struct DataMemoryReport {
   std::uint64_t huge_bytes = 0;            // bytes of the data's mapping in huge pages
   std::string backing;                     // node-shared: the segment's file and its backing
   std::vector<std::string> fallbacks;      // larger page sizes refused, with the reason
-  bool placement_applied = false;          // resident: pages bound to the nodes (real topology)
+  bool placement_applied = false;          // resident, node-shared: pages placed on the nodes (real topology)
   std::uint64_t bytes = 0;                 // this rank's partition
   std::uint64_t node_bytes = 0;            // node-shared: the node's one copy
   double load_seconds = 0;                 // read and verify (0 for mapped: that is the pass)

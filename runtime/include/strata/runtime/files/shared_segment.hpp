@@ -49,6 +49,10 @@ struct SharedSegmentOptions {
   // Where the creator places the data's pages (the topology must outlive the call).
   std::optional<Placement> placement;
   const Topology* topology = nullptr;
+  // When false, the creator allocates only the segment's header: each process then allocates the
+  // part of the data it fills with allocate(), placed on the NUMA node that will use it. Default:
+  // the creator allocates all of it (where `placement` says).
+  bool allocate_on_create = true;
 };
 
 class SharedSegment {
@@ -56,8 +60,8 @@ class SharedSegment {
   // Creates the segment `name` ([A-Za-z0-9_.-], 1-128 characters) of `bytes` bytes for this job, or
   // attaches to it when another process created it first. The creator gets is_owner() true and
   // must fill data() then call mark_ready(); attachers return once it is ready, with the creator's
-  // size. Its memory is allocated in full on creation, so a full /dev/shm (or hugetlb pool) is
-  // Error(resource) here. Errors: invalid_argument for a bad name or key, or when an existing
+  // size. Its memory is allocated in full on creation (unless allocate_on_create is false), so a
+  // full /dev/shm (or hugetlb pool) is Error(resource) here. Errors: invalid_argument for a bad name or key, or when an existing
   // segment has another size; io when the object cannot be created or opened or belongs to another
   // user or is open to others; distributed when the creator does not mark it ready within the
   // timeout, died first, or gave up; corrupt_data when it is not a strata segment.
@@ -96,6 +100,15 @@ class SharedSegment {
   // memory is freed when the last one goes. Call once every rank has attached (after a barrier).
   void unlink();
 
+  // Allocates the data's pages in [offset, offset + length) (widened to whole pages), after
+  // setting their placement when one is given and `topology` is this machine (not a synthetic
+  // one). For a segment created with allocate_on_create false, each process allocates the part it
+  // fills, so its pages sit on its own NUMA node. A full /dev/shm is Error(resource) here rather
+  // than a SIGBUS at the first write. Returns whether the placement was applied. Error
+  // (invalid_argument) for a range outside the data or a read-only attachment.
+  bool allocate(std::uint64_t offset, std::uint64_t length, const Topology* topology = nullptr,
+                const std::optional<Placement>& placement = std::nullopt);
+
   // Views into the mapping: not on a temporary segment, which unmaps it.
   std::span<std::byte> data() const& noexcept { return {data_, bytes_}; }
   std::span<std::byte> data() const&& = delete;
@@ -121,6 +134,8 @@ class SharedSegment {
   bool hugetlbfs_ = false;
   bool owner_ = false;
   bool unlinked_ = false;
+  bool writable_ = false;
+  std::uint64_t page_ = 0;  // the backing's page size
   int fd_ = -1;
   std::byte* base_ = nullptr;
   std::uint64_t mapped_ = 0;
