@@ -142,6 +142,19 @@ void cold_pread_2t_malloc(benchmark::State& state) {
   count_bytes(state);
 }
 
+// The plain copy both warm baselines time: load_bytes split evenly over plain_threads threads.
+void parallel_memcpy(std::byte* to, const std::byte* from) {
+  std::vector<std::thread> workers;
+  for (int t = 0; t < plain_threads; ++t) {
+    workers.emplace_back([=] {
+      const std::uint64_t begin = load_bytes * static_cast<std::uint64_t>(t) / plain_threads;
+      const std::uint64_t end = load_bytes * static_cast<std::uint64_t>(t + 1) / plain_threads;
+      std::memcpy(to + begin, from + begin, end - begin);
+    });
+  }
+  for (std::thread& w : workers) w.join();
+}
+
 void warm_memcpy_2t(benchmark::State& state) {
   label(state, warm_baseline, true);
   suite().warm_all();
@@ -149,16 +162,8 @@ void warm_memcpy_2t(benchmark::State& state) {
   // The resident copy's first 2 GiB: faulted in long ago, and the same bytes, so it stays right.
   auto* to = const_cast<std::byte*>(suite().resident().loaded().data());
   for (auto _ : state) {
-    std::vector<std::thread> workers;
     const auto start = Clock::now();
-    for (int t = 0; t < plain_threads; ++t) {
-      workers.emplace_back([=] {
-        const std::uint64_t begin = load_bytes * static_cast<std::uint64_t>(t) / plain_threads;
-        const std::uint64_t end = load_bytes * static_cast<std::uint64_t>(t + 1) / plain_threads;
-        std::memcpy(to + begin, from + begin, end - begin);
-      });
-    }
-    for (std::thread& w : workers) w.join();
+    parallel_memcpy(to, from);
     finish(state, seconds_since(start), -1);
   }
   count_bytes(state);
@@ -195,15 +200,7 @@ void warm_memcpy_2t_fresh(benchmark::State& state) {
       break;
     }
     auto* to = static_cast<std::byte*>(p);
-    std::vector<std::thread> workers;
-    for (int t = 0; t < plain_threads; ++t) {
-      workers.emplace_back([=] {
-        const std::uint64_t begin = load_bytes * static_cast<std::uint64_t>(t) / plain_threads;
-        const std::uint64_t end = load_bytes * static_cast<std::uint64_t>(t + 1) / plain_threads;
-        std::memcpy(to + begin, from + begin, end - begin);
-      });
-    }
-    for (std::thread& w : workers) w.join();
+    parallel_memcpy(to, from);
     finish(state, seconds_since(start), -1);
     ::munmap(p, load_bytes);
   }
