@@ -9,9 +9,9 @@
 
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <vector>
 
+#include "common/hugepage_reservation.hpp"
 #include "strata/io/format/strata_writer.hpp"
 #include "strata/kernels/stats.hpp"
 #include "strata/runtime/machine/huge_pages.hpp"
@@ -158,53 +158,23 @@ TEST(DataMemory, AutomaticSaysWhatItChose) {
   fs::remove(path);
 }
 
-// Sets /proc/sys/vm/nr_hugepages for the scope and puts the old value back, also on failure.
-class HugePageReservation {
- public:
-  explicit HugePageReservation(unsigned pages) {
-    std::ifstream in(kFile);
-    unsigned long old = 0;
-    if (!(in >> old)) return;
-    old_ = old;
-    std::ofstream out(kFile);
-    out << pages << std::flush;
-    ok_ = static_cast<bool>(out);
-  }
-  ~HugePageReservation() {
-    if (old_) std::ofstream(kFile) << *old_ << std::flush;
-  }
-  bool ok() const noexcept { return ok_; }
-
- private:
-  static constexpr const char* kFile = "/proc/sys/vm/nr_hugepages";
-  std::optional<unsigned long> old_;
-  bool ok_ = false;
-};
-
 // Proves that with 2 MiB pages reserved a resident load gets hugetlb 2 MiB pages and says so
-// (smaps' KernelPageSize), and that the reservation is given back after.
+// (smaps' KernelPageSize).
 TEST(DataMemory, ReservedHugePagesAreWhatResidentGets) {
   const std::string path = write_doubles("huge.strata", 262'144);  // 8 MiB
-  std::string before;
-  std::getline(std::ifstream("/proc/sys/vm/nr_hugepages"), before);
-  {
-    HugePageReservation reserve(8);
-    if (!reserve.ok() || strata::huge_page_sizes().empty() ||
-        strata::huge_page_sizes().front().free_pages < 4) {
-      fs::remove(path);
-      GTEST_SKIP() << "cannot reserve 2 MiB pages here (not root, or memory too fragmented)";
-    }
-    strata::Runtime rt({.install_stop_signals = false});
-    strata::Executor ex(rt, {.threads = 2});
-    auto part = strata::io::Dataset::open(path).partition(0, 1);
-    auto data = strata::io::load(
-        rt, ex, part, {.memory = DataMemory::resident, .largest_pages = strata::PageSize::huge_2m});
-    EXPECT_EQ(data.report().pages, "hugetlb 2 MiB");
-    EXPECT_EQ(data.report().huge_bytes, 8u << 20);
+  strata::test::HugePageReservation reserve(2048, 8);
+  if (reserve.reserved() < 4 || strata::huge_page_sizes().empty() ||
+      strata::huge_page_sizes().front().free_pages < 4) {
+    fs::remove(path);
+    GTEST_SKIP() << "cannot reserve 2 MiB pages here (not root, or memory too fragmented)";
   }
-  std::string after;
-  std::getline(std::ifstream("/proc/sys/vm/nr_hugepages"), after);
-  EXPECT_EQ(after, before);
+  strata::Runtime rt({.install_stop_signals = false});
+  strata::Executor ex(rt, {.threads = 2});
+  auto part = strata::io::Dataset::open(path).partition(0, 1);
+  auto data = strata::io::load(
+      rt, ex, part, {.memory = DataMemory::resident, .largest_pages = strata::PageSize::huge_2m});
+  EXPECT_EQ(data.report().pages, "hugetlb 2 MiB");
+  EXPECT_EQ(data.report().huge_bytes, 8u << 20);
   fs::remove(path);
 }
 

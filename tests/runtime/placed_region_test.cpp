@@ -13,7 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "hugepage_reservation.hpp"
+#include "common/hugepage_reservation.hpp"
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/machine/huge_pages.hpp"
 #include "strata/runtime/machine/memory_availability.hpp"

@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "hugepage_reservation.hpp"
+#include "common/hugepage_reservation.hpp"
 #include "common/pagemap.hpp"
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/machine/topology.hpp"

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Test helper: reserves hugetlb pages through /proc/sys/vm/nr_hugepages (or the per-size sysfs
-// file) for the life of the object and restores the previous value afterwards, as root may.
+// Test helper: reserves hugetlb pages through the per-size sysfs file (nr_hugepages) for the life
+// of the object and restores the previous value afterwards, as root may. Test processes that run
+// side by side (ctest -j) take turns: each holds an exclusive flock on that file while it has
+// changed it, so one's restore never undoes another's reservation.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -16,6 +20,11 @@ class HugePageReservation {
   // Asks for `pages` pages of `page_kib` KiB; reserved() says how many the kernel granted.
   HugePageReservation(std::uint64_t page_kib, std::uint64_t pages)
       : file_("/sys/kernel/mm/hugepages/hugepages-" + std::to_string(page_kib) + "kB/nr_hugepages") {
+    lock_ = ::open(file_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (lock_ >= 0 && ::flock(lock_, LOCK_EX) != 0) {
+      ::close(lock_);
+      lock_ = -1;
+    }
     if (!read(previous_)) return;
     if (!write(previous_ + pages)) return;
     std::uint64_t now = 0;
@@ -25,6 +34,7 @@ class HugePageReservation {
   }
   ~HugePageReservation() {
     if (changed_) write(previous_);
+    if (lock_ >= 0) ::close(lock_);  // releases the flock
   }
   HugePageReservation(const HugePageReservation&) = delete;
   HugePageReservation& operator=(const HugePageReservation&) = delete;
@@ -47,6 +57,7 @@ class HugePageReservation {
   std::uint64_t previous_ = 0;
   std::uint64_t reserved_ = 0;
   bool changed_ = false;
+  int lock_ = -1;
 };
 
 }  // namespace strata::test
