@@ -239,19 +239,15 @@ HWY_INLINE void int64_second_pass(D d, const std::int64_t* HWY_RESTRICT p, std::
 template <typename T>
 void block_stats(const T* HWY_RESTRICT p, std::size_t n, Stats* HWY_RESTRICT out) {
   const hn::ScalableTag<double> d;
-  const hn::CappedTag<double, 1> d1;  // the same operations, one lane: head and tail
-  // A head of single lanes up to a vector-aligned address: a load that splits two cache lines
-  // costs two, and the passes load every vector twice.
-  const std::size_t vector_bytes = hn::Lanes(d) * sizeof(T);
-  const std::size_t misalignment = reinterpret_cast<std::uintptr_t>(p) % vector_bytes;
-  const std::size_t head =
-      misalignment % sizeof(T) != 0
-          ? 0
-          : std::min(n, (vector_bytes - misalignment) % vector_bytes / sizeof(T));
-  const std::size_t body = (n - head) - (n - head) % hn::Lanes(d);
-  const T* const body_p = p + head;
-  const T* const tail_p = body_p + body;
-  const std::size_t tail = n - head - body;
+  const hn::CappedTag<double, 1> d1;  // the same operations, one lane: the tail
+  // Whole vectors from the block's first value, then single lanes: which lane and accumulator a
+  // value meets depends on its position in the span only, never on the span's address, so the
+  // same values give the same bits wherever they lie (another rank's heap, a copy, a mapping).
+  // Loads are unaligned when the span is; aligning them with a head of single lanes made the sums'
+  // order follow the address mod the vector size, and gained nothing measurable (docs/kernels.md).
+  const std::size_t body = n - n % hn::Lanes(d);
+  const T* const tail_p = p + body;
+  const std::size_t tail = n - body;
 
   Stats s;
   double sum = 0.0;
@@ -263,20 +259,17 @@ void block_stats(const T* HWY_RESTRICT p, std::size_t n, Stats* HWY_RESTRICT out
     const hn::ScalableTag<std::int64_t> di;
     const hn::CappedTag<std::int64_t, 1> di1;
     std::int64_t high_sum = 0, low_sum = 0;
-    int64_pass(di1, p, head, high_sum, low_sum, s.integer_min, s.integer_max);
-    int64_pass(di, body_p, body, high_sum, low_sum, s.integer_min, s.integer_max);
+    int64_pass(di, p, body, high_sum, low_sum, s.integer_min, s.integer_max);
     int64_pass(di1, tail_p, tail, high_sum, low_sum, s.integer_min, s.integer_max);
     s.integer_sum = static_cast<Int128>(high_sum) * (Int128{1} << 32) + low_sum;
     sum = static_cast<double>(s.integer_sum);
   } else {
-    first_pass<false>(d1, p, head, sum, nan_count);
-    first_pass<false>(d, body_p, body, sum, nan_count);
+    first_pass<false>(d, p, body, sum, nan_count);
     first_pass<false>(d1, tail_p, tail, sum, nan_count);
     skip_nan = std::isnan(sum);
     if (skip_nan) {
       sum = 0.0;
-      first_pass<true>(d1, p, head, sum, nan_count);
-      first_pass<true>(d, body_p, body, sum, nan_count);
+      first_pass<true>(d, p, body, sum, nan_count);
       first_pass<true>(d1, tail_p, tail, sum, nan_count);
     }
     // Still not finite without the NaNs: an infinity, or finite values past the double range.
@@ -300,23 +293,19 @@ void block_stats(const T* HWY_RESTRICT p, std::size_t n, Stats* HWY_RESTRICT out
     const std::uint64_t span =
         static_cast<std::uint64_t>(s.integer_max) - static_cast<std::uint64_t>(s.integer_min);
     if (span < (std::uint64_t{1} << 63)) {
-      int64_second_pass<false>(d1, p, head, n, center, r);
-      int64_second_pass<false>(d, body_p, body, n, center, r);
+      int64_second_pass<false>(d, p, body, n, center, r);
       int64_second_pass<false>(d1, tail_p, tail, n, center, r);
     } else {
-      int64_second_pass<true>(d1, p, head, n, center, r);
-      int64_second_pass<true>(d, body_p, body, n, center, r);
+      int64_second_pass<true>(d, p, body, n, center, r);
       int64_second_pass<true>(d1, tail_p, tail, n, center, r);
     }
     r.min = static_cast<double>(s.integer_min);
     r.max = static_cast<double>(s.integer_max);
   } else if (skip_nan) {
-    second_pass<true>(d1, p, head, n, m, r);
-    second_pass<true>(d, body_p, body, n, m, r);
+    second_pass<true>(d, p, body, n, m, r);
     second_pass<true>(d1, tail_p, tail, n, m, r);
   } else {
-    second_pass<false>(d1, p, head, n, m, r);
-    second_pass<false>(d, body_p, body, n, m, r);
+    second_pass<false>(d, p, body, n, m, r);
     second_pass<false>(d1, tail_p, tail, n, m, r);
   }
   // Squares past the double range (values beyond ~1e154 from the mean): inf or NaN here, and

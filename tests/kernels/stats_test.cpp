@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <random>
@@ -277,6 +278,66 @@ TEST_P(StatsTest, ChunkedAddsAndMergesMatchOneSpan) {
   }
   expect_matches(running, want, 1e-14);
   expect_matches(merged, want, 1e-14);
+}
+
+// The same values copied to a start `shift` elements past a 64-byte boundary.
+template <typename T>
+std::span<const T> copy_at(std::vector<T>& storage, const std::vector<T>& values,
+                           std::size_t shift) {
+  storage.assign(values.size() + 64 / sizeof(T) + 16, T{});
+  const auto misalignment = reinterpret_cast<std::uintptr_t>(storage.data()) % 64 / sizeof(T);
+  T* start = storage.data() + (64 / sizeof(T) - misalignment) % (64 / sizeof(T)) + shift;
+  std::copy(values.begin(), values.end(), start);
+  return {start, values.size()};
+}
+
+// Values over 16 decades with random signs (integers: 9 or 18): their sums and squared
+// deviations round differently in almost any other order of operations.
+template <typename T>
+std::vector<T> order_sensitive_values(std::size_t n) {
+  std::mt19937_64 rng(n);
+  std::uniform_real_distribution<double> exponent(-8.0, 8.0);
+  std::vector<T> v(n);
+  for (auto& x : v) {
+    const double sign = (rng() & 1) ? 1.0 : -1.0;
+    if constexpr (std::is_floating_point_v<T>) {
+      x = static_cast<T>(sign * std::pow(10.0, exponent(rng)));
+    } else {
+      x = static_cast<T>(sign *
+                         std::pow(10.0, (exponent(rng) + 8.0) * (sizeof(T) == 4 ? 9 : 18) / 16.0));
+    }
+  }
+  return v;
+}
+
+template <typename T>
+void expect_same_bits_at_every_address() {
+  for (std::size_t n : {std::size_t{2048}, std::size_t{3 * 2048 + 5}}) {
+    const auto values = order_sensitive_values<T>(n);
+    std::vector<T> storage;
+    Stats first;
+    first.add(copy_at(storage, values, 0));
+    for (std::size_t shift = 1; shift < 64 / sizeof(T); ++shift) {
+      SCOPED_TRACE(testing::Message()
+                   << "n=" << n << " shift=" << shift << " of " << sizeof(T) << "-byte values");
+      Stats s;
+      s.add(copy_at(storage, values, shift));
+      EXPECT_EQ(std::memcmp(&s, &first, sizeof s), 0)
+          << std::hexfloat << "sum " << s.sum << " vs " << first.sum << ", m2 " << s.m2 << " vs "
+          << first.m2;
+    }
+  }
+}
+
+// Proves a Stats' bits depend on the values and their order only, not on where they lie: the
+// same span copied to every offset within a cache line gives the same 128 bytes, for every type.
+// Ranks (or repeated copies) whose heap places the data differently must agree bit for bit;
+// with a vector-aligned head of single lanes the sums' order moved with the address mod 32.
+TEST_P(StatsTest, SameBitsWhereverTheValuesLie) {
+  expect_same_bits_at_every_address<double>();
+  expect_same_bits_at_every_address<float>();
+  expect_same_bits_at_every_address<std::int32_t>();
+  expect_same_bits_at_every_address<std::int64_t>();
 }
 
 // Proves merging with an empty Stats (either side) is the identity apart from NaN counts.

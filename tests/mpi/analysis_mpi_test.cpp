@@ -18,6 +18,8 @@
 #include <strata/strata.hpp>
 #include <vector>
 
+#include "common/mpi_test_main.hpp"
+
 namespace {
 
 strata::Runtime* the_runtime = nullptr;
@@ -235,13 +237,7 @@ int main(int argc, char** argv) {
                                                   .bytes = 8 * 1000003, .seed = 11, .chunk_bytes = 64 << 10});
   }
   runtime.mpi().barrier();
-  if (runtime.rank() != 0) {
-    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
-    delete listeners.Release(listeners.default_result_printer());
-  }
-  int failed = RUN_ALL_TESTS();
-  failed = runtime.mpi().allreduce_max(std::int64_t{failed}) != 0;
-  runtime.mpi().barrier();
+  const int failed = strata::test::run_all_tests_on_every_rank(runtime);
   if (runtime.rank() == 0) std::filesystem::remove(dataset_path());
   return failed;
 }
