@@ -5,7 +5,8 @@
 # c's folder wiped, c's shard is rebuilt from a's and b's shards and parity ("restore level xor",
 # rank 2 rebuilt, and `strata ckpt list` says so first); with b and c wiped, the restart comes from
 # the shared folder; with c wiped and b's parity damaged, the damage is reported and the restart
-# comes from the shared folder, never from a wrong rebuild. Every restart ends with the
+# comes from the shared folder, never from a wrong rebuild; with c wiped and a's shard damaged,
+# the rebuilt shard fails the manifest's SHA-256 and is not used. Every restart ends with the
 # uninterrupted run's checksum. (A one-node job with xor_group is refused: tests/io/
 # xor_parity_test.cpp, CheckpointXorOptionsTest.)
 import glob
@@ -139,6 +140,37 @@ hd.check(got is not None and (r.restored(), got.group(1)) in
 hd.check(r.checksum() == expected,
          f"damaged: checksum {r.checksum()} differs from the uninterrupted {expected}", r)
 print(f"damaged: parity damage reported, restored step {r.restored()} from {got.group(1)}")
+
+# 4. Node c gone and node a's shard damaged (its parity intact): the shard rebuilt from it fails
+# the manifest's SHA-256, so the rebuild is refused and the restart comes from the shared folder.
+c_local, c_shared, c_args = copy_of("bad-shard")
+shutil.rmtree(os.path.join(c_local, "node-c"))
+shard = os.path.join(c_local, "node-a", f"step-{newest:08d}", "shard-00000.sck")
+# a's first segment (its bytes [0, S)) goes into b's parity piece, which rebuilds c's bytes
+# [S, 2S): flip a byte x past a's 64-byte header with S + x inside c's shard, so the flip reaches a
+# real byte of c (one that met c's zero padding would rebuild c correctly).
+with open(os.path.join(nodes["b"], f"step-{newest:08d}", "parity.xor"), "rb") as f:
+    segment = int.from_bytes(f.read(48)[40:48], "little")
+size_a = os.path.getsize(shard)
+size_c = os.path.getsize(os.path.join(nodes["c"], f"step-{newest:08d}", "shard-00002.sck"))
+x = 64 + (min(size_a, segment, size_c - segment) - 64) // 2
+hd.check(64 <= x < min(size_a, segment) and segment + x < size_c,
+         f"bad shard: no byte of a maps onto c's data (S {segment}, a {size_a}, c {size_c})")
+with open(shard, "r+b") as f:
+    f.seek(x)
+    byte = f.read(1)
+    f.seek(x)
+    f.write(bytes([byte[0] ^ 0x01]))
+r = hd.run(args, ranks, c_args + ["--step-delay-ms", 0], nodes=three_nodes)
+hd.check(r.code == 0, "bad shard: the restart failed", r)
+hd.check("rebuilt from XOR parity is wrong" in r.err,
+         "bad shard: the wrong rebuild was not reported", r)
+got = r.fact(r"restore level (\w+)")
+hd.check(got is not None and got.group(1) == "shared" and r.restored() == newest_shared,
+         f"bad shard: restored {r.restored()} from {got.group(1) if got else None}", r)
+hd.check(r.checksum() == expected,
+         f"bad shard: checksum {r.checksum()} differs from the uninterrupted {expected}", r)
+print(f"bad shard: the rebuild from a damaged shard was refused, restored step {r.restored()}")
 
 print(f"{timer.seconds():.1f} s")
 print("PASS")
