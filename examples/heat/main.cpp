@@ -7,6 +7,7 @@
 //   strata_heat --nx 1024 --ny 1024 --steps 2000 --ckpt-dir heat-ckpt --every-steps 200
 //   mpirun -np 4 strata_heat --stop-at-step 500      # checkpoints at 500, exits 75 for requeue
 //   srun -N2 -n4 strata_heat --local-dir /tmp/heat --partner --ckpt-dir /scratch/heat-ckpt
+//   srun -N8 -n32 strata_heat --local-dir /tmp/heat --xor-group 4 --ckpt-dir /scratch/heat-ckpt
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -32,6 +33,7 @@ struct Options {
   std::string ckpt_dir = "heat-ckpt";
   std::string local_dir;
   bool partner = false;
+  int xor_group = 0;
   int drain_every = 1;
   long every_steps = 200;
   double every_seconds = 0;
@@ -183,6 +185,7 @@ int run(strata::Runtime& rt, const Options& o) {
   ck_options.dir = o.ckpt_dir;
   ck_options.local_dir = o.local_dir;
   ck_options.partner = o.partner;
+  ck_options.xor_group = o.xor_group;
   ck_options.drain_every = o.drain_every;
   ck_options.every_steps = o.every_steps;
   ck_options.every_seconds = o.every_seconds;
@@ -203,6 +206,11 @@ int run(strata::Runtime& rt, const Options& o) {
   if (restored) {
     say(rt, "restored step %ld", *restored);
     say(rt, "restore level %s", strata::io::to_string(ck.last_restore().level));
+    if (!ck.last_restore().rebuilt_ranks.empty()) {
+      std::string ranks;
+      for (int r : ck.last_restore().rebuilt_ranks) ranks += " " + std::to_string(r);
+      say(rt, "restore rebuilt ranks%s", ranks.c_str());
+    }
   } else {
     say(rt, "fresh start");
   }
@@ -303,6 +311,10 @@ int main(int argc, char** argv) {
                    "shared folder it drains to)");
     app.add_flag("--partner", o.partner,
                  "also copy each rank's shard to a rank on another node (needs --local-dir)");
+    app.add_option("--xor-group", o.xor_group,
+                   "XOR parity over groups of K nodes: any one node of a group can be lost "
+                   "(needs --local-dir; instead of --partner; 0: off)")
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--drain-every", o.drain_every,
                    "drain every Nth local checkpoint to --ckpt-dir (0: only at the end or a stop)")
         ->check(CLI::NonNegativeNumber);

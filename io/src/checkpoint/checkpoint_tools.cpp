@@ -12,6 +12,7 @@
 #include "checkpoint/checkpoint_manifest.hpp"
 #include "checkpoint/checkpoint_reader.hpp"
 #include "checkpoint/folder_lock.hpp"
+#include "checkpoint/xor_parity.hpp"
 #include "files/publish_file.hpp"
 #include "strata/io/checkpoint/checkpoint.hpp"
 #include "strata/runtime/base/error.hpp"
@@ -193,13 +194,20 @@ std::map<long, LocalStep> scan_local(const std::string& local_dir) {
 }
 
 // "local" (every shard in the folder of the node that wrote it), "partner" (each in some
-// folder), or "incomplete".
-std::string local_state(const LocalStep& s) {
+// folder), "xor" (the shards in no folder can be rebuilt from XOR parity), or "incomplete".
+std::string local_state(const std::string& local_dir, long step, const LocalStep& s) {
   if (!s.manifest) return "incomplete";
+  std::vector<int> missing;
+  for (int r = 0; r < s.manifest->ranks; ++r) {
+    if (s.holders.find(r) == s.holders.end()) missing.push_back(r);
+  }
+  if (!missing.empty()) {
+    return detail::xor_rebuildable(local_dir, step, *s.manifest, s.holders, missing) ? "xor"
+                                                                                     : "incomplete";
+  }
   bool own = true;
   for (int r = 0; r < s.manifest->ranks; ++r) {
     auto it = s.holders.find(r);
-    if (it == s.holders.end()) return "incomplete";
     const auto& nodes = s.manifest->nodes;
     if (nodes.size() != static_cast<std::size_t>(s.manifest->ranks) ||
         std::find(it->second.begin(), it->second.end(), nodes[static_cast<std::size_t>(r)]) ==
@@ -224,7 +232,7 @@ LevelListing list_checkpoint_levels(const std::string& dir, const std::string& l
     StepLevels& l = by_step[step];
     l.step = step;
     if (s.manifest) l.ranks = s.manifest->ranks;
-    l.local = local_state(s);
+    l.local = local_state(local_dir, step, s);
     for (const auto& [rank, nodes] : s.holders) {
       for (const std::string& n : nodes) {
         if (std::find(l.nodes.begin(), l.nodes.end(), n) == l.nodes.end()) l.nodes.push_back(n);
@@ -234,11 +242,12 @@ LevelListing list_checkpoint_levels(const std::string& dir, const std::string& l
   }
   LevelListing out;
   for (auto& [step, l] : by_step) {
-    const bool from_local = l.local == "local" || l.local == "partner";
+    const bool from_local = l.local == "local" || l.local == "partner" || l.local == "xor";
     if (from_local || l.shared) {
       out.restart_step = step;
       out.restart_level = l.local == "local"     ? CheckpointLevel::local
                           : l.local == "partner" ? CheckpointLevel::partner
+                          : l.local == "xor"     ? CheckpointLevel::xor_parity
                                                  : CheckpointLevel::shared;
     }
     out.steps.push_back(std::move(l));
@@ -253,7 +262,7 @@ std::optional<long> drain_checkpoint(const std::string& dir, const std::string& 
   const auto local = scan_local(local_dir);
   if (!step) {
     for (const auto& [s, l] : local) {
-      const std::string state = local_state(l);
+      const std::string state = local_state(local_dir, s, l);
       if ((state == "local" || state == "partner") &&
           detail::manifest_presence(dir, s) != detail::ManifestPresence::present) {
         step = s;

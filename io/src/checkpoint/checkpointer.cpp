@@ -41,6 +41,21 @@ Checkpointer::Checkpointer(Runtime& runtime, Executor& executor, CheckpointOptio
     throw Error(ErrorCategory::invalid_argument,
                 "partner copies live in the node-local folders: set local_dir too");
   }
+  if (options.xor_group < 0 || options.xor_group == 1) {
+    throw Error(ErrorCategory::invalid_argument,
+                "checkpoint xor_group must be 0 (off) or a group of at least 2 nodes",
+                {{"xor_group", std::to_string(options.xor_group)}});
+  }
+  if (options.xor_group > 0 && options.local_dir.empty()) {
+    throw Error(ErrorCategory::invalid_argument,
+                "XOR parity lives in the node-local folders: set local_dir too");
+  }
+  if (options.xor_group > 0 && options.partner) {
+    throw Error(ErrorCategory::invalid_argument,
+                "choose partner copies or XOR parity, not both (each protects against losing a "
+                "node; XOR stores less)",
+                {{"xor_group", std::to_string(options.xor_group)}});
+  }
   if (options.drain_every < 0) {
     throw Error(ErrorCategory::invalid_argument, "checkpoint drain_every must not be negative",
                 {{"drain_every", std::to_string(options.drain_every)}});
@@ -71,6 +86,7 @@ Checkpointer::Checkpointer(Runtime& runtime, Executor& executor, CheckpointOptio
     // Throws on every rank alike (one node with partner copies) before a local folder is touched.
     d.layout =
         detail::node_layout(runtime.mpi(), detail::node_name(runtime.mpi()), d.options.partner);
+    if (d.options.xor_group > 0) d.plan_xor_groups();  // throws alike on one node
     d.my_node_folder = detail::node_folder(
         d.options.local_dir, d.layout.node_of_rank[static_cast<std::size_t>(runtime.rank())]);
     std::string mine;

@@ -14,8 +14,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <thread>
@@ -25,6 +25,7 @@
 #include "checkpoint/checkpoint_manifest.hpp"
 #include "checkpoint/chunk_codec.hpp"
 #include "checkpoint/folder_lock.hpp"
+#include "checkpoint/xor_parity.hpp"
 #include "strata/io/checkpoint/checkpoint.hpp"
 
 namespace strata::io {
@@ -150,6 +151,25 @@ struct Checkpointer::Impl {
   void run_drain(long step, const detail::Manifest& manifest, CheckpointClock::time_point started);
   // Waits for the drain in flight; a failure is logged (it stays in drain_status()).
   void join_drain();
+
+  // ---- XOR group level (with options.xor_group; checkpoint_xor.cpp)
+  std::vector<detail::XorGroup> xor_groups;
+  // Cuts the job's nodes into groups (collective data only: the same on every rank). Throws
+  // Error(invalid_argument) on one node.
+  void plan_xor_groups();
+  // Collective on commit_mpi (the save's thread): once every rank's shard of `step` is written,
+  // each node's lowest rank computes its piece of its group's parity with the other members and
+  // writes it into its node folder's step-N.tmp/parity.xor. Returns what failed here, or "".
+  std::string write_parity(long step, bool shard_ok);
+  // Collective. Rebuilds the shards of `lost` ranks (in no node folder) from their groups' parity
+  // into the folder of the lowest rank of each lost node, each checked against the manifest's
+  // SHA-256 before it is put in place. Returns why the parity cannot rebuild them (the same on
+  // every rank), else "" with `written` holding (writer, rank) for every rebuilt shard and
+  // `problem` what failed on this rank.
+  std::string rebuild_from_parity(long step, const detail::Manifest& m,
+                                  const std::vector<std::vector<int>>& held,
+                                  const std::vector<int>& lost,
+                                  std::vector<detail::FileTransfer>& written, std::string& problem);
 
   // ---- save (save_pipeline.cpp)
 

@@ -119,7 +119,9 @@ void Checkpointer::Impl::commit(long step, const std::string& local_error,
     incremental_saves = any_reused ? incremental_saves + 1 : 0;
     failure = nullptr;
     if (levels()) {
-      status.level = options.partner ? CheckpointLevel::partner : CheckpointLevel::local;
+      status.level = options.partner         ? CheckpointLevel::partner
+                     : options.xor_group > 0 ? CheckpointLevel::xor_parity
+                                             : CheckpointLevel::local;
       ++local_commits;
       newest_local = step;
       newest_local_manifest = std::move(merged);

@@ -52,6 +52,8 @@ const char* to_string(CheckpointLevel level) noexcept {
       return "partner";
     case CheckpointLevel::shared:
       return "shared";
+    case CheckpointLevel::xor_parity:
+      return "xor";
   }
   return "shared";
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // restore_latest(): with a local level, the node-local folders first (rebuilding a lost node's
-// shards from partner copies on other nodes), then the shared folder. Rank 0 lists the complete
-// steps, newest first; every rank reads its rows of a
+// shards from partner copies on other nodes, or from XOR parity), then the shared folder. Rank 0
+// lists the complete steps, newest first; every rank reads its rows of a
 // candidate into staging (each chunk checked against its XXH3) and reports a RankOutcome; only a
 // step usable on every rank is copied into the protected regions, so nothing is overwritten
 // before a checkpoint has verified. Damaged steps are skipped with a warning naming the problem.
@@ -172,10 +172,11 @@ bool Checkpointer::Impl::attempt_restore(long step, const std::string& folder,
   if (rt.rank() == 0 && levels()) {
     std::string text =
         "checkpoint: restored " + step_text(step) + " from the " + to_string(level) + " level";
-    if (level == CheckpointLevel::partner) {
+    if (level == CheckpointLevel::partner || level == CheckpointLevel::xor_parity) {
       text += " (shards of rank";
       for (int r : last_restore.rebuilt_ranks) text += " " + std::to_string(r);
-      text += " rebuilt from partner copies)";
+      text += level == CheckpointLevel::partner ? " rebuilt from partner copies)"
+                                                : " rebuilt from XOR parity)";
     }
     log::info(text);
   }
@@ -270,9 +271,10 @@ bool Checkpointer::Impl::restore_from_local(long step) {
     why_not = "the ranks' rows moved since it was saved";
   }
   // A rank's own node folder lacks its shard: the lowest rank on another node whose folder holds
-  // it sends it (a partner copy).
+  // it sends it (a partner copy); a shard in no folder is rebuilt from XOR parity if it can be.
   std::vector<detail::FileTransfer> transfers;
   std::vector<int> shard_of;
+  std::vector<int> lost;
   if (why_not.empty()) {
     for (int r = 0; r < ranks; ++r) {
       const auto& here = held[static_cast<std::size_t>(r)];
@@ -287,11 +289,24 @@ bool Checkpointer::Impl::restore_from_local(long step) {
         }
       }
       if (holder < 0) {
-        why_not = "the shard of rank " + std::to_string(r) + " is in no node-local folder";
-        break;
+        lost.push_back(r);
+        continue;
       }
       transfers.push_back({holder, r});
       shard_of.push_back(r);
+    }
+  }
+  std::string problem;
+  // The ranks whose node folder gets a rebuilt shard from XOR parity (its writer's node).
+  std::vector<detail::FileTransfer> rebuilt;
+  if (why_not.empty() && !lost.empty()) {
+    why_not = rebuild_from_parity(step, *m, held, lost, rebuilt, problem);
+    for (const auto& w : rebuilt) {
+      if (layout.node_of_rank[static_cast<std::size_t>(w.from)] !=
+          layout.node_of_rank[static_cast<std::size_t>(w.to)]) {
+        transfers.push_back(w);  // the writer runs on another node than the rank: send it on
+        shard_of.push_back(w.to);
+      }
     }
   }
   if (!why_not.empty()) {
@@ -301,13 +316,21 @@ bool Checkpointer::Impl::restore_from_local(long step) {
     }
     return false;
   }
-  std::string problem;
   last_restore.rebuilt_ranks = shard_of;
-  if (!transfers.empty()) {
+  for (int r : lost) last_restore.rebuilt_ranks.push_back(r);
+  std::sort(last_restore.rebuilt_ranks.begin(), last_restore.rebuilt_ranks.end());
+  last_restore.rebuilt_ranks.erase(
+      std::unique(last_restore.rebuilt_ranks.begin(), last_restore.rebuilt_ranks.end()),
+      last_restore.rebuilt_ranks.end());
+  if (!transfers.empty() || !rebuilt.empty()) {
     const std::string folder = detail::step_folder(my_node_folder, step);
     bool receiving = false;  // this node's folder receives a shard
     for (const auto& t : transfers) {
       receiving = receiving || layout.node_of_rank[static_cast<std::size_t>(t.to)] ==
+                                   layout.node_of_rank[static_cast<std::size_t>(me)];
+    }
+    for (const auto& w : rebuilt) {
+      receiving = receiving || layout.node_of_rank[static_cast<std::size_t>(w.from)] ==
                                    layout.node_of_rank[static_cast<std::size_t>(me)];
     }
     if (receiving) {
@@ -317,10 +340,16 @@ bool Checkpointer::Impl::restore_from_local(long step) {
         problem = e.what();
       }
     }
-    std::string moved = detail::transfer_files(
-        mpi, transfers,
-        [&](std::size_t t) { return detail::shard_path(my_node_folder, step, shard_of[t]); },
-        [&](std::size_t t) { return detail::shard_path(my_node_folder, step, shard_of[t]); });
+    std::string moved = transfers.empty()
+                            ? std::string()
+                            : detail::transfer_files(
+                                  mpi, transfers,
+                                  [&](std::size_t t) {
+                                    return detail::shard_path(my_node_folder, step, shard_of[t]);
+                                  },
+                                  [&](std::size_t t) {
+                                    return detail::shard_path(my_node_folder, step, shard_of[t]);
+                                  });
     if (problem.empty()) problem = moved;
     // The rebuilt folder gets the manifest too (its node's leader writes it), so it is a whole
     // local step again.
@@ -334,8 +363,9 @@ bool Checkpointer::Impl::restore_from_local(long step) {
       }
     }
   }
-  const CheckpointLevel level =
-      transfers.empty() ? CheckpointLevel::local : CheckpointLevel::partner;
+  const CheckpointLevel level = !lost.empty()        ? CheckpointLevel::xor_parity
+                                : !transfers.empty() ? CheckpointLevel::partner
+                                                     : CheckpointLevel::local;
   return attempt_restore(
       step, my_node_folder, [&] { return *m; }, level, problem);
 }

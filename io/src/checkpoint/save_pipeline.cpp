@@ -308,6 +308,17 @@ void Checkpointer::Impl::run_save(long step, CheckpointClock::time_point started
     }
     if (error.empty() && !partner_error.empty()) error = "partner copy: " + partner_error;
   }
+  if (options.xor_group > 0) {
+    // Every rank takes part, even one whose shard failed (checkpoint_xor.cpp).
+    std::string parity_error;
+    try {
+      parity_error = write_parity(step, error.empty());
+    } catch (const std::exception& e) {
+      parity_error = e.what();
+      category = ErrorCategory::distributed;
+    }
+    if (error.empty() && !parity_error.empty()) error = "XOR parity: " + parity_error;
+  }
   if (!error.empty()) {
     // Our half-written shard goes now; rank 0 removes the folder once everyone has answered.
     std::error_code ec;

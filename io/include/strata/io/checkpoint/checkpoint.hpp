@@ -67,6 +67,15 @@ struct CheckpointOptions {
   // save commits once both copies are written. The job must span at least two nodes
   // (Error(invalid_argument) otherwise: a copy on the same node protects nothing).
   bool partner = false;
+  // The XOR group level (needs local_dir; instead of partner, which it cannot be combined with):
+  // 0 is off; K >= 2 cuts the job's nodes, in order of their lowest rank, into groups of K (a
+  // last group of fewer than K joins the one before; a job of fewer than K nodes is one group).
+  // After each local save, each group computes parity over MPI so that any one node of the group
+  // can be lost and its ranks' shards rebuilt from the others' shards and parity: every node
+  // stores 1/(K-1) of the largest node's shard bytes in its group as parity, where partner
+  // stores a whole second copy. A save commits once every group's parity is written. The job
+  // must span at least two nodes (Error(invalid_argument) otherwise, as for partner).
+  int xor_group = 0;
   // With local_dir: drain every Nth committed step to `dir` (1: every one; 0: only when
   // finish_drain() asks, e.g. at a stop signal, or by `strata ckpt drain`).
   int drain_every = 1;
@@ -108,8 +117,10 @@ struct MappedRows {
 enum class SaveState { none, in_flight, committed, failed };
 
 // Where a step is stored. `local`: the node-local folders; `partner`: the node-local folders,
-// some ranks' shards rebuilt from the copies on other nodes; `shared`: the folder `dir`.
-enum class CheckpointLevel : std::uint8_t { local, partner, shared };
+// some ranks' shards rebuilt from the copies on other nodes; `xor_parity` ("xor"): the
+// node-local folders, a lost node's shards rebuilt from its XOR group's parity; `shared`: the
+// folder `dir`.
+enum class CheckpointLevel : std::uint8_t { local, partner, shared, xor_parity };
 const char* to_string(CheckpointLevel level) noexcept;
 
 // The drain of a step from the local level to `shared`. Times in seconds from the step's save().
@@ -132,8 +143,8 @@ struct SaveStatus {
   std::uint64_t written_bytes = 0; // this rank's shard bytes (compressed, without reused chunks)
   std::uint64_t chunks_written = 0;
   std::uint64_t chunks_reused = 0;
-  // The level the save committed at: `shared` without local_dir, else `local` (or `partner` when
-  // partner copies were written too).
+  // The level the save committed at: `shared` without local_dir, else `local` (or `partner` /
+  // `xor_parity` when partner copies / XOR parity were written too).
   CheckpointLevel level = CheckpointLevel::shared;
 };
 
@@ -146,7 +157,8 @@ struct SkippedCheckpoint {
 struct RestoreReport {
   std::optional<long> step;                // restored step, if any
   CheckpointLevel level = CheckpointLevel::shared;  // where it came from
-  std::vector<int> rebuilt_ranks;          // level partner: ranks whose shards came from a partner
+  std::vector<int> rebuilt_ranks;          // level partner / xor_parity: ranks whose shards came
+                                           // from a partner copy / were rebuilt from parity
   std::vector<SkippedCheckpoint> skipped;  // newer checkpoints that failed verification
 };
 
@@ -154,7 +166,9 @@ class Checkpointer {
  public:
   // Collective. Creates the folder (Error(io) naming it when it cannot), removes unfinished
   // `step-N.tmp` folders a crashed run left (rank 0). Throws Error(invalid_argument) for bad
-  // options (keep < 1, chunk_bytes 0 or above 1 GiB, zstd level outside [1, 22]).
+  // options (keep < 1, chunk_bytes 0 or above 1 GiB, zstd level outside [1, 22], partner or
+  // xor_group without local_dir, both together, xor_group 1 or negative) and, on every rank, for
+  // partner or xor_group when every rank runs on one node.
   Checkpointer(Runtime& runtime, Executor& executor, CheckpointOptions options);
   // Waits for a save in flight (errors are logged, not thrown).
   ~Checkpointer();
@@ -253,6 +267,11 @@ class Checkpointer {
   // checkpoint has verified; protected read_write mapped files are then msynced before it
   // returns. Throws Error(invalid_argument) when the newest good checkpoint lacks a protected
   // region or has it with another dtype or global shape, or belongs to another run_id.
+  // With local_dir, each step is tried on the node-local folders first: whole (`local`), with a
+  // lost node's shards fetched from partner copies (`partner`) or rebuilt from its XOR group's
+  // parity (`xor_parity`: one node per group may be missing; each rebuilt shard is checked
+  // against the manifest's SHA-256 before use), else from `dir`; last_restore() names the level
+  // and the rebuilt ranks.
   std::optional<long> restore_latest();
   const RestoreReport& last_restore() const noexcept;
 
