@@ -141,17 +141,17 @@ ShardIndex decode_shard_index(std::span<const std::byte> index_bytes, std::uint6
     b.first_row = get<std::uint64_t>(at + 8);
     b.rows = get<std::uint64_t>(at + 16);
     b.chunks = get<std::uint64_t>(at + 24);
-    const std::string field = "blocks[" + std::to_string(i) + "]";
-    if (b.rows > UINT64_MAX - b.first_row) refuse(shard, field, "rows overflow");
+    const auto field = [i] { return "blocks[" + std::to_string(i) + "]"; };  // named on failure
+    if (b.rows > UINT64_MAX - b.first_row) refuse(shard, field(), "rows overflow");
     if (b.chunks > entry_count - listed)
-      refuse(shard, field, "claims more entries than the index has");
+      refuse(shard, field(), "claims more entries than the index has");
     listed += b.chunks;
   }
   if (listed != entry_count) refuse(shard, "entries", "not every entry belongs to a block");
   index.entries.resize(entry_count);
   for (std::size_t i = 0; i < index.entries.size(); ++i, at += kIndexEntryBytes) {
     ChunkRef& c = index.entries[i];
-    const std::string field = "entries[" + std::to_string(i) + "]";
+    const auto field = [i] { return "entries[" + std::to_string(i) + "]"; };  // named on failure
     c.raw_bytes = get<std::uint64_t>(at);
     c.raw_hash = get<std::uint64_t>(at + 8);
     const auto entry_step = get<std::uint64_t>(at + 16);
@@ -161,27 +161,28 @@ ShardIndex decode_shard_index(std::span<const std::byte> index_bytes, std::uint6
     c.offset = get<std::uint64_t>(at + 32);
     c.stored_bytes = get<std::uint64_t>(at + 40);
     if (c.raw_bytes == 0 || c.raw_bytes > kMaxCheckpointChunkBytes) {
-      refuse(shard, field, "has an impossible chunk size");
+      refuse(shard, field(), "has an impossible chunk size");
     }
-    if (entry_step > static_cast<std::uint64_t>(step)) refuse(shard, field, "names a newer step");
+    if (entry_step > static_cast<std::uint64_t>(step)) refuse(shard, field(), "names a newer step");
     if (entry_rank >= static_cast<std::uint32_t>(kMaxCheckpointRanks)) {
-      refuse(shard, field, "names an impossible rank");
+      refuse(shard, field(), "names an impossible rank");
     }
     if (codec > 1 || shuffled > 1 || (shuffled == 1 && codec == 0)) {
-      refuse(shard, field, "has an unknown codec");
+      refuse(shard, field(), "has an unknown codec");
     }
-    if (get<std::uint16_t>(at + 30) != 0) refuse(shard, field, "has non-zero reserved bytes");
-    if (c.offset < kShardHeaderBytes) refuse(shard, field, "points into a shard header");
-    if (c.stored_bytes > UINT64_MAX - c.offset) refuse(shard, field, "frame overflows");
+    if (get<std::uint16_t>(at + 30) != 0) refuse(shard, field(), "has non-zero reserved bytes");
+    if (c.offset < kShardHeaderBytes) refuse(shard, field(), "points into a shard header");
+    if (c.stored_bytes > UINT64_MAX - c.offset) refuse(shard, field(), "frame overflows");
     c.step = static_cast<long>(entry_step);
     c.rank = static_cast<int>(entry_rank);
     c.codec = codec == 1 ? Codec::Kind::zstd : Codec::Kind::none;
     c.shuffled = shuffled == 1;
     if (c.step == step) {
       // This step's frames are this rank's, written before the index.
-      if (c.rank != rank) refuse(shard, field, "puts a frame of this step in another rank's shard");
+      if (c.rank != rank)
+        refuse(shard, field(), "puts a frame of this step in another rank's shard");
       if (c.offset + c.stored_bytes > index.offset) {
-        refuse(shard, field, "frame lies outside the shard's frames");
+        refuse(shard, field(), "frame lies outside the shard's frames");
       }
     }
   }
