@@ -143,21 +143,28 @@ TEST(CheckpointManifest, IsWrittenCompactly) {
 }
 
 // Proves a manifest over the bound is refused when encoded — as the commit encodes it, so a save
-// too large to restore fails instead of committing — naming its size, its chunk entries and
-// chunk_bytes; one exactly at the bound is written. Would fail if the bound were not checked.
+// too large to restore fails instead of committing — naming its size and what fills it (format
+// 2: its chunk entries and chunk_bytes; format 3: the ranks' and regions' records); one exactly
+// at the bound is written. Would fail if the bound were not checked.
 TEST(CheckpointManifest, EncodingRefusesAManifestOverTheBound) {
-  const std::string text = strata::io::detail::encode_manifest(sample());
-  EXPECT_EQ(strata::io::detail::encode_manifest(sample(), text.size()), text);
-  try {
-    (void)strata::io::detail::encode_manifest(sample(), text.size() - 1);
-    FAIL() << "a manifest one byte over the bound was encoded";
-  } catch (const strata::Error& e) {
-    EXPECT_EQ(e.category(), strata::ErrorCategory::resource) << e.what();
-    EXPECT_EQ(e.context_value("bytes"), std::to_string(text.size()));
-    EXPECT_EQ(e.context_value("limit"), std::to_string(text.size() - 1));
-    EXPECT_NE(std::string(e.what()).find("2 chunk entries of 2 ranks"), std::string::npos)
-        << e.what();
-    EXPECT_NE(std::string(e.what()).find("chunk_bytes"), std::string::npos) << e.what();
+  for (const int version : {2, 3}) {
+    const std::string text = strata::io::detail::encode_manifest(sample(version));
+    EXPECT_EQ(strata::io::detail::encode_manifest(sample(version), text.size()), text);
+    try {
+      (void)strata::io::detail::encode_manifest(sample(version), text.size() - 1);
+      ADD_FAILURE() << "a manifest one byte over the bound was encoded (version " << version << ")";
+    } catch (const strata::Error& e) {
+      EXPECT_EQ(e.category(), strata::ErrorCategory::resource) << e.what();
+      EXPECT_EQ(e.context_value("bytes"), std::to_string(text.size()));
+      EXPECT_EQ(e.context_value("limit"), std::to_string(text.size() - 1));
+      const std::string what = e.what();
+      if (version == 2) {
+        EXPECT_NE(what.find("2 chunk entries of 2 ranks"), std::string::npos) << what;
+        EXPECT_NE(what.find("chunk_bytes"), std::string::npos) << what;
+      } else {
+        EXPECT_NE(what.find("the records of 2 ranks and 1 regions"), std::string::npos) << what;
+      }
+    }
   }
 }
 

@@ -278,13 +278,18 @@ std::string encode_manifest(const Manifest& manifest, std::uint64_t max_bytes) {
       chunk_bytes = std::max(chunk_bytes, r.chunk_bytes);
       for (const BlockRecord& b : r.blocks) entries += b.chunk_count;
     }
+    // Format 2 listed every chunk (fewer chunks helped); format 3 holds the ranks' records only.
+    const std::string what =
+        manifest.version == 2
+            ? std::to_string(entries) + " chunk entries of " + std::to_string(manifest.ranks) +
+                  " ranks), over the " + std::to_string(max_bytes >> 20) +
+                  " MiB a restore reads: raise CheckpointOptions::chunk_bytes (now " +
+                  std::to_string(chunk_bytes) + ") so the state has fewer chunks"
+            : "the records of " + std::to_string(manifest.ranks) + " ranks and " +
+                  std::to_string(manifest.regions.size()) + " regions), over the " +
+                  std::to_string(max_bytes >> 20) + " MiB a restore reads";
     throw Error(ErrorCategory::resource,
-                "the manifest would be " + std::to_string(text.size() >> 20) + " MiB (" +
-                    std::to_string(entries) + " chunk entries of " +
-                    std::to_string(manifest.ranks) + " ranks), over the " +
-                    std::to_string(max_bytes >> 20) +
-                    " MiB a restore reads: raise CheckpointOptions::chunk_bytes (now " +
-                    std::to_string(chunk_bytes) + ") so the state has fewer chunks",
+                "the manifest would be " + std::to_string(text.size() >> 20) + " MiB (" + what,
                 {{"step", std::to_string(manifest.step)},
                  {"bytes", std::to_string(text.size())},
                  {"limit", std::to_string(max_bytes)}});

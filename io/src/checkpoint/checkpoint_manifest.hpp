@@ -28,9 +28,9 @@ inline constexpr int kOldestCheckpointFormatVersion = 2;
 inline constexpr std::size_t kMaxCheckpointChunkBytes = std::size_t{1} << 30;
 inline constexpr int kMaxCheckpointRanks = 1 << 20;
 // A manifest is refused above this size (before it is read) or this nesting depth (while it is
-// parsed), and the commit refuses to write a larger one. Written compactly, a chunk's entry is
-// about 75 bytes for a large state (4 MiB chunks, offsets of gigabytes): 256 MiB holds about
-// three and a half million entries, a 14 TB state in the default 4 MiB chunks (docs/scaling.md).
+// parsed), and the commit refuses to write a larger one. A format 3 manifest holds about 200 bytes
+// per rank and region, so 256 MiB is about a million ranks' records whatever the state's size; a
+// format 2 manifest held every chunk's entry (about 75 bytes each: 14 TB in 4 MiB chunks).
 inline constexpr std::uint64_t kMaxManifestBytes = std::uint64_t{256} << 20;
 inline constexpr int kMaxManifestDepth = 16;
 
