@@ -2,11 +2,13 @@
 // The per-rank constants of the steps that grow with the rank count on one rank, measured
 // without MPI (only in the 1-rank run): folding P ranks' partial results, as MpiContext::allreduce
 // did on every rank after its allgather before it merged along a tree, and one merge of that tree
-// (fold_tree_steps), against a memcpy of the same bytes; and parsing a
-// manifest of many chunk entries, as every rank does at restore, against reading its bytes.
+// (fold_tree_steps), against a memcpy of the same bytes; parsing a manifest of many records, as
+// rank 0 does at commit and every rank at restore, against reading its bytes; and decoding a
+// shard's chunk index, as a rank does for its rows at restore, against reading the index's bytes.
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -17,6 +19,8 @@
 #include <system_error>
 #include <vector>
 
+#include "checkpoint/checkpoint_manifest.hpp"
+#include "checkpoint/shard_index.hpp"
 #include "common/run_settings.hpp"
 #include "scale_settings.hpp"
 #include "strata/io/checkpoint/checkpoint.hpp"
@@ -120,11 +124,15 @@ void fold_tree_steps(benchmark::State& state, const std::string& baseline) {
   label_ratio(state, baseline.c_str(), false);
 }
 
-// One committed checkpoint of manifest_chunks chunks (raw, so the save is quick), made once.
+// One committed checkpoint of manifest_records regions of manifest_chunks chunks in all (raw, so
+// the save is quick), made once: its manifest holds a record per region, its shard the index.
 struct ManifestFolder {
   std::string folder;
   std::string manifest;
   std::size_t manifest_bytes = 0;
+  std::string shard;
+  std::uint64_t shard_bytes = 0;
+  std::uint64_t index_offset = 0;
 };
 
 const ManifestFolder& manifest_folder() {
@@ -139,19 +147,65 @@ const ManifestFolder& manifest_folder() {
     o.chunk_bytes = manifest_chunk_bytes;
     {
       io::Checkpointer ck(runtime(), executor(), o);
-      ck.protect("state", std::span<std::uint8_t>(state),
-                 io::GlobalBlock{Shape{manifest_chunks, manifest_chunk_bytes}, 0});
+      const std::size_t rows = manifest_chunks / manifest_records;
+      for (std::size_t r = 0; r < manifest_records; ++r) {
+        std::span<std::uint8_t> part(state.data() + r * rows * manifest_chunk_bytes,
+                                     rows * manifest_chunk_bytes);
+        ck.protect("region-" + std::to_string(r), part,
+                   io::GlobalBlock{Shape{rows, manifest_chunk_bytes}, 0});
+      }
       ck.save(1);
       ck.wait();
     }
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(m.folder)) {
-      if (entry.path().filename() == "manifest.json") m.manifest = entry.path().string();
-    }
-    if (m.manifest.empty()) throw std::runtime_error("no manifest.json under " + m.folder);
+    m.manifest = io::detail::manifest_path(m.folder, 1);
     m.manifest_bytes = std::filesystem::file_size(m.manifest);
+    m.shard = io::detail::shard_path(m.folder, 1, 0);
+    m.shard_bytes = std::filesystem::file_size(m.shard);
+    const int fd = ::open(m.shard.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + m.shard);
+    m.index_offset = io::detail::read_shard_index(fd, m.shard_bytes, 1, 0, m.shard).offset;
+    ::close(fd);
     return m;
   }();
   return made;
+}
+
+// pread of the shard's index bytes (what a rank reads of a shard to plan its restore).
+void index_read(benchmark::State& state) {
+  const ManifestFolder& m = manifest_folder();
+  std::vector<char> buffer(m.shard_bytes - m.index_offset);
+  for (auto _ : state) {
+    const int fd = ::open(m.shard.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + m.shard);
+    const ssize_t got =
+        ::pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(m.index_offset));
+    ::close(fd);
+    if (got != static_cast<ssize_t>(buffer.size())) throw std::runtime_error("short index read");
+    benchmark::DoNotOptimize(buffer.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * buffer.size()));
+  label_ratio(state, "", true);
+}
+
+// What a rank does with a shard's chunk index at restore (StepReader): the file's tail read, every
+// field checked, the entries decoded, the index's SHA-256 taken for the shard digest.
+void index_decode(benchmark::State& state, const std::string& baseline) {
+  const ManifestFolder& m = manifest_folder();
+  for (auto _ : state) {
+    const int fd = ::open(m.shard.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + m.shard);
+    std::array<std::byte, 32> digest{};
+    io::detail::ShardIndex index =
+        io::detail::read_shard_index(fd, m.shard_bytes, 1, 0, m.shard, &digest);
+    ::close(fd);
+    if (index.entries.size() != manifest_chunks) throw std::runtime_error("short index");
+    benchmark::DoNotOptimize(index.entries.data());
+  }
+  state.SetBytesProcessed(
+      static_cast<std::int64_t>(state.iterations() * (m.shard_bytes - m.index_offset)));
+  state.counters["index_bytes"] = static_cast<double>(m.shard_bytes - m.index_offset);
+  state.counters["chunk_entries"] = manifest_chunks;
+  label_ratio(state, baseline.c_str(), false);
 }
 
 void manifest_read(benchmark::State& state) {
@@ -169,7 +223,9 @@ void manifest_read(benchmark::State& state) {
   label_ratio(state, "", true);
 }
 
-// list_checkpoints() reads, checks (SHA-256) and decodes every manifest of the folder: here one.
+// list_checkpoints() reads, checks (SHA-256) and decodes every manifest of the folder: here one,
+// of manifest_records region records with a block record each (a rank's records are a shard
+// record and a block record per region: the same kind of JSON).
 void manifest_parse(benchmark::State& state, const std::string& baseline) {
   const ManifestFolder& m = manifest_folder();
   for (auto _ : state) {
@@ -179,7 +235,7 @@ void manifest_parse(benchmark::State& state, const std::string& baseline) {
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * m.manifest_bytes));
   state.counters["manifest_bytes"] = static_cast<double>(m.manifest_bytes);
-  state.counters["chunk_entries"] = manifest_chunks;
+  state.counters["records"] = manifest_records;
   label_ratio(state, baseline.c_str(), false);
 }
 
@@ -200,14 +256,22 @@ void register_local_cases() {
                            ("fold_tree_steps/partials:" + std::to_string(fold_partials)).c_str(),
                            [fold_base](benchmark::State& s) { fold_tree_steps(s, fold_base); }),
                        local_iterations);
-  const std::string chunks = "/chunks:" + std::to_string(manifest_chunks);
-  const std::string read_base = timed_name_local("manifest_read" + chunks, local_iterations);
+  const std::string records = "/records:" + std::to_string(manifest_records);
+  const std::string read_base = timed_name_local("manifest_read" + records, local_iterations);
   apply_timed_settings(
-      benchmark::RegisterBenchmark(("manifest_read" + chunks).c_str(), manifest_read),
+      benchmark::RegisterBenchmark(("manifest_read" + records).c_str(), manifest_read),
       local_iterations);
   apply_timed_settings(benchmark::RegisterBenchmark(
-                           ("manifest_parse" + chunks).c_str(),
+                           ("manifest_parse" + records).c_str(),
                            [read_base](benchmark::State& s) { manifest_parse(s, read_base); }),
+                       local_iterations);
+  const std::string chunks = "/chunks:" + std::to_string(manifest_chunks);
+  const std::string index_base = timed_name_local("index_read" + chunks, local_iterations);
+  apply_timed_settings(benchmark::RegisterBenchmark(("index_read" + chunks).c_str(), index_read),
+                       local_iterations);
+  apply_timed_settings(benchmark::RegisterBenchmark(
+                           ("index_decode" + chunks).c_str(),
+                           [index_base](benchmark::State& s) { index_decode(s, index_base); }),
                        local_iterations);
 }
 

@@ -88,6 +88,7 @@ def medians(path):
                          if not re.match(r"^(min_time|repeats|iterations):|^(real|manual)_time$", p))
         entry = {"time": time, "cpu": cpu}
         for key in ("bytes_per_second", "items_per_second", "manifest_bytes", "chunk_entries",
+                    "records", "index_bytes",
                     "bytes_per_rank", "partials"):
             if key in e:
                 entry[key] = e[key]
@@ -139,10 +140,14 @@ def constants(scale, scale_ctx, kernels, checkpoint):
     steps = scale["fold_tree_steps/partials:4096"]
     c["tree_step"] = steps["cpu"] / (steps["partials"] - 1)
     c["tree_step_wall"] = steps["time"] / (steps["partials"] - 1)
-    parse = scale["manifest_parse/chunks:65536"]
-    c["manifest_entry_bytes_bench"] = parse["manifest_bytes"] / parse["chunk_entries"]
+    parse = scale["manifest_parse/records:4096"]
+    c["manifest_record_bytes"] = parse["manifest_bytes"] / parse["records"]
     c["manifest_parse_bw"] = parse["manifest_bytes"] / parse["cpu"]
     c["manifest_parse_bw_wall"] = parse["bytes_per_second"]
+    index = scale["index_decode/chunks:65536"]
+    c["index_entry_bytes"] = index["index_bytes"] / index["chunk_entries"]
+    c["index_decode_rate"] = index["chunk_entries"] / index["cpu"]
+    c["index_decode_rate_wall"] = index["chunk_entries"] / index["time"]
     c["merge_bytes_per_rank"] = scale[f"merge_strata/ranks:{ranks[0]}"]["bytes_per_rank"]
     # Kernels, one worker (one core) each: the analysis runs statistics and a histogram.
     c["stats_core_bw"] = kernels["stats_strata/workers:1"]["bytes_per_second"]
@@ -153,18 +158,13 @@ def constants(scale, scale_ctx, kernels, checkpoint):
     return c
 
 
-# The manifest entry of one chunk, as the bench wrote it (1 KiB raw chunks, raw codec, step 1,
-# rank 0, offsets below 64 MiB) and as a 10 TB checkpoint of 4,096 ranks writes it (4 MiB chunks,
-# zstd+shuffle, step ~10,000, rank ~4,000, offsets ~2.4 GB, frames ~3 MB): the same JSON but longer
-# numbers and codec name. The model adds the difference of their lengths to the measured size.
-BENCH_CHUNK_ENTRY = [1024, 12345678901234567890, 1, 0, "none", 33554432, 1024]
-REAL_CHUNK_ENTRY = [4194304, 12345678901234567890, 10000, 4000, "zstd+shuffle", 2441406250, 3000000]
-
-
-def entry_growth():
-    compact = (",", ":")  # the manifest is written compactly
-    return (len(json.dumps(REAL_CHUNK_ENTRY, separators=compact)) -
-            len(json.dumps(BENCH_CHUNK_ENTRY, separators=compact)))
+# Checkpoint format 2 (before the chunk index moved into the shards): every chunk's entry was in
+# the manifest, about 76 B of JSON for a 10 TB state, parsed at 23 MB/s CPU — the constants of
+# the sweep of 2026-12-07T15:36 (`manifest_parse/chunks:65536`: 53 B per entry with the bench's
+# short numbers, +23 B for a 10 TB state's; docs/scaling.md before this change). The format 2
+# columns below come from them; the bench no longer writes format 2.
+FORMAT2_ENTRY_BYTES = 76
+FORMAT2_PARSE_BW = 23e6
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,18 +196,39 @@ def fold_estimate(c, p):
     return latency + bandwidth + p * c["fold_per_partial"]
 
 
-def manifest_bytes(c, p, state_bytes):
-    entry = c["manifest_entry_bytes_bench"] + entry_growth()
-    chunks = math.ceil(state_bytes / p / A("chunk_bytes")) * p
-    return chunks * entry + p * c["manifest_per_rank"], chunks, entry
+def chunk_count(p, state_bytes, chunk=None):
+    return math.ceil(state_bytes / p / (chunk or A("chunk_bytes"))) * p
+
+
+def manifest_bytes(c, p):
+    """A format 3 manifest: the ranks' records only (a shard record and a block per region)."""
+    return p * c["manifest_per_rank"]
 
 
 def commit_rank0_seconds(c, p, state_bytes):
     """Rank 0's serial share of a commit: decode every rank's part (the parts add up to the
     manifest), merge, encode (taken as long as decoding: not measured separately), SHA-256 and
-    write the manifest to one file."""
-    m, _, _ = manifest_bytes(c, p, state_bytes)
+    write the manifest to one file. Format 3: no chunk entry, whatever the state's size."""
+    m = manifest_bytes(c, p)
     return 2 * m / c["manifest_parse_bw"] + m / A("single_file_bw"), m
+
+
+def index_seconds(c, p, state_bytes, chunk=None):
+    """Each rank's share of restore planning beyond the manifest: read its shard's chunk index
+    (all ranks at once: the indexes' bytes at the file system's read bandwidth) and decode its
+    chunks / p entries at the measured rate, the ranks in parallel."""
+    n = chunk_count(p, state_bytes, chunk)
+    read = n * c["index_entry_bytes"] / min(A("pfs_read_bw"), A("nodes") * A("nic_bw"))
+    return read + n / p / c["index_decode_rate"]
+
+
+def format2_seconds(p, state_bytes, per_rank_bytes, chunk=None):
+    """Format 2 for comparison: rank 0 decoded and encoded every entry at commit; at restore rank 0
+    read the manifest and every rank decoded all of it (entries and records)."""
+    m = chunk_count(p, state_bytes, chunk) * FORMAT2_ENTRY_BYTES + p * per_rank_bytes
+    commit = 2 * m / FORMAT2_PARSE_BW + m / A("single_file_bw")
+    restore = m / A("single_file_bw") + 2 * m / A("nic_bw") + m / FORMAT2_PARSE_BW
+    return m, commit, restore
 
 
 def manifest_to_every_rank_seconds(c, p, m):
@@ -334,13 +355,18 @@ def report(c, scale_ctx):
          "`merge_strata` counter `bytes_per_rank`"],
         ["manifest bytes per rank (one region, one chunk: its block and shard records)",
          b(c["manifest_per_rank"]), "`commit_checkpointer` counter `manifest_bytes`, slope"],
-        ["manifest bytes per chunk entry (bench numbers; +"
-         f"{entry_growth()} B for a 10 TB state's longer numbers)",
-         f"{c['manifest_entry_bytes_bench']:.0f} B → {c['manifest_entry_bytes_bench'] + entry_growth():.0f} B",
-         "`manifest_parse` counters `manifest_bytes` ÷ `chunk_entries`"],
+        ["manifest bytes per record in the parse case (a region record with its block)",
+         b(c["manifest_record_bytes"]),
+         "`manifest_parse` counters `manifest_bytes` ÷ `records`"],
         ["manifest parse (read, SHA-256, JSON, decode)",
          f"{c['manifest_parse_bw'] / 1e6:.0f} MB/s CPU ({c['manifest_parse_bw_wall'] / 1e6:.0f} MB/s wall)",
-         "`manifest_parse/chunks:65536`"],
+         "`manifest_parse/records:4096`"],
+        ["shard chunk index bytes per chunk entry", f"{c['index_entry_bytes']:.1f} B",
+         "`index_decode` counters `index_bytes` ÷ `chunk_entries`"],
+        ["chunk index decode (tail pread, checks, entries, SHA-256)",
+         f"{c['index_decode_rate'] / 1e6:.1f} M entries/s CPU "
+         f"({c['index_decode_rate_wall'] / 1e6:.1f} M/s wall)",
+         "`index_decode/chunks:65536`"],
         ["statistics kernel, one core", f"{c['stats_core_bw'] / 1e9:.1f} GB/s",
          "kernels `stats_strata/workers:1`"],
         ["histogram kernel, one core", f"{c['hist_core_bw'] / 1e9:.1f} GB/s",
@@ -397,11 +423,12 @@ def report(c, scale_ctx):
     for p in (per_numa, per_core):
         upper = c["restore_checkpointer"][top] + c["restore_checkpointer_slope"] * (p - top)
         parts = p * c["manifest_per_rank"]
-        plan = manifest_to_every_rank_seconds(c, p, parts)
+        plan = (manifest_to_every_rank_seconds(c, p, parts) +
+                index_seconds(c, p, A("checkpoint_bytes")))
         outcomes = 4 * A("net_latency") * log2(p) + p * 16 / A("nic_bw")
         data = A("checkpoint_bytes") / min(A("pfs_read_bw"), nodes * A("nic_bw"))
-        rows.append([f"restore: rank 0 reads, every rank decodes the {p:,}-rank records; "
-                     "outcomes allgathered",
+        rows.append([f"restore: rank 0 reads, every rank decodes the {p:,}-rank records and "
+                     "its own shard's chunk index; outcomes allgathered",
                      t(upper), t(plan + outcomes),
                      f"{pct((plan + outcomes) / data)} of reading 10 TB back",
                      "negligible" if (plan + outcomes) / data < 0.01 else "**not negligible**"])
@@ -412,20 +439,26 @@ def report(c, scale_ctx):
     out += table(["step", "sweep bound (linear from 16 ranks)", "model (parts)", "against",
                   "verdict"], rows)
     out += [""]
-    m, chunks, entry = manifest_bytes(c, per_numa, A("checkpoint_bytes"))
     bound = 256 << 20
-    out += ["The state's own entries (one per chunk, whatever the rank count):", ""]
+    out += ["The state's own entries (one per chunk, whatever the rank count), now in the shards' "
+            "chunk indexes, against format 2 where the manifest held them (constants of the "
+            "earlier sweep):", ""]
     rows = []
     for chunk in (4 << 20, 8 << 20, 16 << 20):
-        n = math.ceil(A("checkpoint_bytes") / per_numa / chunk) * per_numa
-        size = n * entry + per_numa * c["manifest_per_rank"]
-        rank0 = 2 * size / c["manifest_parse_bw"] + size / A("single_file_bw")
-        restore = manifest_to_every_rank_seconds(c, per_numa, size)
-        rows.append([f"{chunk >> 20} MiB", f"{n:,}", b(size),
-                     "**over** (restore refuses it)" if size > bound else f"{size / bound:.0%}",
-                     t(rank0), t(restore)])
-    out += table(["chunk_bytes", "chunk entries (10 TB, 4,096 ranks)", "manifest",
-                  "of the 256 MiB bound", "rank 0 at commit", "restore planning"], rows)
+        n = chunk_count(per_numa, A("checkpoint_bytes"), chunk)
+        size = manifest_bytes(c, per_numa)
+        rank0, _ = commit_rank0_seconds(c, per_numa, A("checkpoint_bytes"))
+        restore = (manifest_to_every_rank_seconds(c, per_numa, size) +
+                   index_seconds(c, per_numa, A("checkpoint_bytes"), chunk))
+        old, old_commit, old_restore = format2_seconds(per_numa, A("checkpoint_bytes"),
+                                                       c["manifest_per_rank"], chunk)
+        rows.append([f"{chunk >> 20} MiB", f"{n:,}", b(n // per_numa * c["index_entry_bytes"]),
+                     b(size), f"{size / bound:.2%}", t(rank0), t(restore),
+                     b(old), t(old_commit), t(old_restore)])
+    out += table(["chunk_bytes", "chunk entries (10 TB, 4,096 ranks)", "one rank's index",
+                  "manifest", "of the 256 MiB bound", "rank 0 at commit",
+                  "restore planning (per rank)", "format 2: manifest", "format 2: rank 0 at commit",
+                  "format 2: restore planning"], rows)
     out += [""]
 
     # --- Analysis.

@@ -38,9 +38,11 @@ inline constexpr int histogram_bins = 64;
 inline constexpr int state_values = 64;
 
 // The per-rank constants measured in the 1-rank run only (local_cases.cpp): folding this many
-// ranks' partial results, and parsing a manifest of this many chunk entries (1 KiB chunks, so a
-// 64 MiB state saves quickly; a manifest's size depends on its entries, not on the bytes).
+// ranks' partial results; parsing a manifest of this many region records (each a block record
+// too, as a rank's records are), and decoding a shard's chunk index of this many entries (1 KiB
+// chunks, so a 64 MiB state saves quickly; an index's size depends on its entries, not the bytes).
 inline constexpr int fold_partials = 4096;
+inline constexpr std::size_t manifest_records = 4096;
 inline constexpr std::size_t manifest_chunks = 65536;
 inline constexpr std::size_t manifest_chunk_bytes = 1024;
 inline constexpr int local_iterations = 5;

@@ -22,9 +22,11 @@ using strata::io::detail::Manifest;
 using strata::io::detail::RegionRecord;
 
 // Step 7 of a 2-rank job: region "u", f64[4, 3] (24-byte rows), rows 0-1 on rank 0 and 2-3 on
-// rank 1, one 48-byte raw chunk each; rank 1's chunk reused from step 5.
-Manifest sample() {
+// rank 1, one 48-byte raw chunk each; rank 1's chunk reused from step 5. In format `version`: 3
+// keeps only the chunk counts (the entries are in the shards), 2 every entry.
+Manifest sample(int version = 3) {
   Manifest m;
+  m.version = version;
   m.step = 7;
   m.ranks = 2;
   m.created = "2026-12-07T05:00:00Z";
@@ -37,9 +39,9 @@ Manifest sample() {
   r.global_shape = strata::Shape{4, 3};
   r.chunk_bytes = 48;
   r.blocks.push_back(
-      {0, 0, 2, {ChunkRef{48, 0x1234, 7, 0, strata::io::Codec::Kind::none, false, 64, 48}}});
+      {0, 0, 2, 1, {ChunkRef{48, 0x1234, 7, 0, strata::io::Codec::Kind::none, false, 64, 48}}});
   r.blocks.push_back(
-      {1, 2, 2, {ChunkRef{48, 0x5678, 5, 1, strata::io::Codec::Kind::none, false, 64, 48}}});
+      {1, 2, 2, 1, {ChunkRef{48, 0x5678, 5, 1, strata::io::Codec::Kind::none, false, 64, 48}}});
   m.regions.push_back(r);
   m.shards.push_back({0, 112, std::string(64, 'a')});
   m.shards.push_back({1, 64, std::string(64, 'b')});
@@ -49,8 +51,8 @@ Manifest sample() {
 using strata::test::sha256_hex;
 
 // The sample's manifest after `edit` changed its body, resealed with the body's SHA-256.
-std::string edited(const std::function<void(json&)>& edit) {
-  json whole = json::parse(strata::io::detail::encode_manifest(sample()));
+std::string edited(const std::function<void(json&)>& edit, int version = 3) {
+  json whole = json::parse(strata::io::detail::encode_manifest(sample(version)));
   edit(whole["manifest"]);
   whole["sha256"] = sha256_hex(whole["manifest"].dump());
   return whole.dump();
@@ -68,10 +70,37 @@ std::string refused_field(const std::string& text) {
   return "accepted";
 }
 
-// Proves every field of a manifest survives encode and decode.
+// Proves a format 3 manifest holds no chunk entry — per block only its rank, rows and chunk count
+// — and decodes with the count and no entries (they are read from the shards' indexes).
+TEST(CheckpointManifest, Version3HasNoChunkEntries) {
+  const std::string text = strata::io::detail::encode_manifest(sample());
+  const json body = json::parse(text)["manifest"];
+  EXPECT_EQ(body["version"], 3);
+  for (const json& block : body["regions"][0]["blocks"]) {
+    EXPECT_EQ(block["chunks"], 1) << block.dump();
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : block.items()) keys.push_back(key);
+    EXPECT_EQ(keys, (std::vector<std::string>{"chunks", "first_row", "rank", "rows"}));
+  }
+  EXPECT_EQ(text.find("22136"), std::string::npos) << "a chunk's XXH3 (0x5678) was written";
+  const Manifest m = strata::io::detail::decode_manifest(text, "m");
+  EXPECT_EQ(m.version, 3);
+  ASSERT_EQ(m.regions[0].blocks.size(), 2u);
+  EXPECT_EQ(m.regions[0].blocks[1].chunk_count, 1u);
+  EXPECT_TRUE(m.regions[0].blocks[1].chunks.empty());
+  // A count that does not cut the block into chunk_bytes pieces is refused.
+  EXPECT_EQ(refused_field(edited([](json& b) { b["regions"][0]["blocks"][0]["chunks"] = 2; })),
+            "regions[0].blocks[0].chunks");
+  EXPECT_EQ(refused_field(edited([](json& b) { b["regions"][0]["blocks"][0]["chunks"] = "1"; })),
+            "regions[0].blocks[0].chunks");
+}
+
+// Proves every field of a format 2 manifest (chunk entries included) survives encode and decode:
+// the format of checkpoints written before the chunk index, still read and re-encoded as 2.
 TEST(CheckpointManifest, RoundTripsEveryField) {
   const Manifest m =
-      strata::io::detail::decode_manifest(strata::io::detail::encode_manifest(sample()), "m");
+      strata::io::detail::decode_manifest(strata::io::detail::encode_manifest(sample(2)), "m");
+  EXPECT_EQ(m.version, 2);
   EXPECT_EQ(m.step, 7);
   EXPECT_EQ(m.ranks, 2);
   EXPECT_EQ(m.created, "2026-12-07T05:00:00Z");
@@ -96,7 +125,9 @@ TEST(CheckpointManifest, RoundTripsEveryField) {
   EXPECT_EQ(c.rank, 1);
   EXPECT_EQ(c.offset, 64u);
   EXPECT_EQ(c.stored_bytes, 48u);
+  EXPECT_EQ(r.blocks[1].chunk_count, 1u);
   EXPECT_EQ(refused_field(edited([](json&) {})), "accepted") << "resealing alone changes nothing";
+  EXPECT_EQ(refused_field(edited([](json&) {}, 2)), "accepted");
 }
 
 // Proves merging ranks' parts gives one region with every rank's block, each rank's own shard,
@@ -112,21 +143,28 @@ TEST(CheckpointManifest, IsWrittenCompactly) {
 }
 
 // Proves a manifest over the bound is refused when encoded — as the commit encodes it, so a save
-// too large to restore fails instead of committing — naming its size, its chunk entries and
-// chunk_bytes; one exactly at the bound is written. Would fail if the bound were not checked.
+// too large to restore fails instead of committing — naming its size and what fills it (format
+// 2: its chunk entries and chunk_bytes; format 3: the ranks' and regions' records); one exactly
+// at the bound is written. Would fail if the bound were not checked.
 TEST(CheckpointManifest, EncodingRefusesAManifestOverTheBound) {
-  const std::string text = strata::io::detail::encode_manifest(sample());
-  EXPECT_EQ(strata::io::detail::encode_manifest(sample(), text.size()), text);
-  try {
-    (void)strata::io::detail::encode_manifest(sample(), text.size() - 1);
-    FAIL() << "a manifest one byte over the bound was encoded";
-  } catch (const strata::Error& e) {
-    EXPECT_EQ(e.category(), strata::ErrorCategory::resource) << e.what();
-    EXPECT_EQ(e.context_value("bytes"), std::to_string(text.size()));
-    EXPECT_EQ(e.context_value("limit"), std::to_string(text.size() - 1));
-    EXPECT_NE(std::string(e.what()).find("2 chunk entries of 2 ranks"), std::string::npos)
-        << e.what();
-    EXPECT_NE(std::string(e.what()).find("chunk_bytes"), std::string::npos) << e.what();
+  for (const int version : {2, 3}) {
+    const std::string text = strata::io::detail::encode_manifest(sample(version));
+    EXPECT_EQ(strata::io::detail::encode_manifest(sample(version), text.size()), text);
+    try {
+      (void)strata::io::detail::encode_manifest(sample(version), text.size() - 1);
+      ADD_FAILURE() << "a manifest one byte over the bound was encoded (version " << version << ")";
+    } catch (const strata::Error& e) {
+      EXPECT_EQ(e.category(), strata::ErrorCategory::resource) << e.what();
+      EXPECT_EQ(e.context_value("bytes"), std::to_string(text.size()));
+      EXPECT_EQ(e.context_value("limit"), std::to_string(text.size() - 1));
+      const std::string what = e.what();
+      if (version == 2) {
+        EXPECT_NE(what.find("2 chunk entries of 2 ranks"), std::string::npos) << what;
+        EXPECT_NE(what.find("chunk_bytes"), std::string::npos) << what;
+      } else {
+        EXPECT_NE(what.find("the records of 2 ranks and 1 regions"), std::string::npos) << what;
+      }
+    }
   }
 }
 
@@ -166,6 +204,7 @@ TEST(CheckpointManifest, EveryFieldRefusesABadValue) {
   const std::vector<Case> cases = {
       {"format", [](json& b) { b["format"] = "other"; }},
       {"version", [](json& b) { b["version"] = 9; }},
+      {"version", [](json& b) { b["version"] = 1; }},
       {"step", [](json& b) { b["step"] = "7"; }},
       {"ranks", [](json& b) { b["ranks"] = 0; }},
       {"created", [](json& b) { b["created"] = 5; }},
@@ -203,7 +242,13 @@ TEST(CheckpointManifest, EveryFieldRefusesABadValue) {
        [](json& b) { b["regions"][0]["blocks"][0]["chunks"][0][0] = 40; }},
   };
   for (const Case& c : cases) {
-    EXPECT_EQ(refused_field(edited(c.edit)), c.field) << "expected a refusal naming " << c.field;
+    // The chunk entries exist in format 2 only; every other field is checked in both.
+    const bool entries = c.field.find("chunks") != std::string::npos;
+    if (!entries) {
+      EXPECT_EQ(refused_field(edited(c.edit)), c.field) << "expected a refusal naming " << c.field;
+    }
+    EXPECT_EQ(refused_field(edited(c.edit, 2)), c.field)
+        << "format 2: expected a refusal naming " << c.field;
   }
 }
 

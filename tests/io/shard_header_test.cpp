@@ -52,8 +52,8 @@ TEST(ShardHeader, RoundTripsAtTheDocumentedOffsets) {
     std::size_t offset, size;
     std::uint64_t value;
   };
-  for (const Field f : {Field{8, 4, 2}, Field{12, 4, 3}, Field{16, 8, 4200000000ULL}, Field{24, 4, 4},
-                        Field{28, 4, 2}, Field{32, 8, 123456789012ULL}}) {
+  for (const Field f : {Field{8, 4, 3}, Field{12, 4, 3}, Field{16, 8, 4200000000ULL},
+                        Field{24, 4, 4}, Field{28, 4, 2}, Field{32, 8, 123456789012ULL}}) {
     std::uint64_t held = 0;
     std::memcpy(&held, bytes.data() + f.offset, f.size);
     EXPECT_EQ(held, f.value) << "at offset " << f.offset;
@@ -86,6 +86,9 @@ TEST(ShardHeader, EachMismatchWithTheExpectationIsRefused) {
   e = expecting_sample();
   e.raw_bytes = 1u;
   EXPECT_EQ(refused_field(bytes, e), "raw_bytes");
+  e = expecting_sample();
+  e.version = 2u;  // a format 2 manifest's own step must not hold a format 3 shard
+  EXPECT_EQ(refused_field(bytes, e), "version");
 }
 
 // Proves damaged bytes are refused field by field: magic, version, rank count, rank, step,

@@ -289,6 +289,52 @@ TEST(Checkpoint, RestoresIntoADifferentRowSplit) {
   remove_shared(dir);
 }
 
+// With the chunk entries in each shard's index, a rank reads only the indexes of the shards whose
+// blocks hold its rows: the last rank's index damaged, only that rank finds the step damaged (the
+// skip names it alone) and all fall back; and one rank alone, as a restart on one rank would,
+// reads the whole global array of the intact step through every rank's index.
+TEST(Checkpoint, EachRankReadsOnlyTheIndexesOfItsRows) {
+  const std::string dir = shared_folder("index");
+  Field f = even_field();
+  Checkpointer ck(rt(), ex(), options(dir));
+  f.protect_in(ck);
+  save_version(ck, f, 1, 1);
+  save_version(ck, f, 2, 2);
+  const int last = rt().size() - 1;
+  if (rt().rank() == 0) {
+    const std::vector<std::byte> whole = strata::io::read_checkpoint_region(dir, 1, "u");
+    const std::size_t total = kRowsPerRank * static_cast<std::size_t>(rt().size());
+    ASSERT_EQ(whole.size(), total * kCols * sizeof(double));
+    bool same = true;
+    for (std::size_t r = 0; r < total && same; ++r) {
+      for (std::size_t c = 0; c < kCols; ++c) {
+        double v = 0;
+        std::memcpy(&v, whole.data() + (r * kCols + c) * sizeof v, sizeof v);
+        same = same && v == value(r, c, 1);
+      }
+    }
+    EXPECT_TRUE(same) << "one rank read another rank count's checkpoint wrongly";
+    const std::string shard = dir + "/step-00000002/shard-0000" + std::to_string(last) + ".sck";
+    std::fstream io(shard, std::ios::in | std::ios::out | std::ios::binary);
+    io.seekp(static_cast<std::streamoff>(fs::file_size(shard) - 32));  // the index trailer's magic
+    io.write("X", 1);
+  }
+  rt().mpi().barrier();
+  f.fill(3);
+  EXPECT_EQ(ck.restore_latest(), std::optional<long>(1));
+  EXPECT_TRUE(all_ranks(f.holds(1)));
+  const auto& report = ck.last_restore();
+  ASSERT_EQ(report.skipped.size(), 1u);
+  const std::string& reason = report.skipped[0].reason;
+  EXPECT_NE(reason.find("rank " + std::to_string(last) + ": "), std::string::npos) << reason;
+  EXPECT_NE(reason.find("shard chunk index"), std::string::npos) << reason;
+  for (int r = 0; r < last; ++r) {
+    EXPECT_EQ(reason.find("rank " + std::to_string(r) + ": "), std::string::npos)
+        << "rank " << r << " read a shard index its rows do not need: " << reason;
+  }
+  remove_shared(dir);
+}
+
 // Changing one chunk rewrites one chunk per rank; the rest are references to the older step,
 // which retention then keeps although it is past `keep`.
 TEST(Checkpoint, IncrementalSaveRewritesOnlyChangedChunksAndRetentionKeepsItsBase) {

@@ -100,10 +100,13 @@ json encode_body(const Manifest& m) {
   for (const RegionRecord& r : m.regions) {
     json blocks = json::array();
     for (const BlockRecord& b : r.blocks) {
-      json chunks = json::array();
-      for (const ChunkRef& c : b.chunks) {
-        chunks.push_back({c.raw_bytes, c.raw_hash, c.step, c.rank, codec_name(c.codec, c.shuffled), c.offset,
-                          c.stored_bytes});
+      json chunks = b.chunk_count;
+      if (m.version == 2) {
+        chunks = json::array();
+        for (const ChunkRef& c : b.chunks) {
+          chunks.push_back({c.raw_bytes, c.raw_hash, c.step, c.rank,
+                            codec_name(c.codec, c.shuffled), c.offset, c.stored_bytes});
+        }
       }
       blocks.push_back({{"rank", b.rank}, {"first_row", b.first_row}, {"rows", b.rows},
                         {"chunks", std::move(chunks)}});
@@ -123,7 +126,7 @@ json encode_body(const Manifest& m) {
                       {"sha256", s.sha256}});
   }
   json body = {{"format", "strata-checkpoint"},
-               {"version", kCheckpointFormatVersion},
+               {"version", m.version},
                {"step", m.step},
                {"ranks", m.ranks},
                {"created", m.created},
@@ -249,14 +252,20 @@ std::vector<long> step_folders(const std::string& dir) { return scan(dir, ""); }
 std::vector<long> temp_step_folders(const std::string& dir) { return scan(dir, ".tmp"); }
 
 std::string shard_digest(std::span<const std::byte> header,
-                         std::span<const std::array<std::byte, 32>> frame_digests) {
+                         std::span<const std::array<std::byte, 32>> frame_digests,
+                         const std::array<std::byte, 32>* index_digest) {
   Sha256 sha;
   sha.update(header);
   for (const auto& d : frame_digests) sha.update(d);
+  if (index_digest != nullptr) sha.update(*index_digest);
   return sha.hex_digest();
 }
 
 std::string encode_manifest(const Manifest& manifest, std::uint64_t max_bytes) {
+  if (manifest.version != 2 && manifest.version != 3) {
+    throw Error(ErrorCategory::invalid_argument, "no such checkpoint format version",
+                {{"version", std::to_string(manifest.version)}});
+  }
   json body = encode_body(manifest);
   std::string dumped = body.dump();
   json whole = {{"sha256", sha256_hex(std::as_bytes(std::span(dumped.data(), dumped.size())))},
@@ -267,15 +276,20 @@ std::string encode_manifest(const Manifest& manifest, std::uint64_t max_bytes) {
     std::uint64_t chunk_bytes = 0;
     for (const RegionRecord& r : manifest.regions) {
       chunk_bytes = std::max(chunk_bytes, r.chunk_bytes);
-      for (const BlockRecord& b : r.blocks) entries += b.chunks.size();
+      for (const BlockRecord& b : r.blocks) entries += b.chunk_count;
     }
+    // Format 2 listed every chunk (fewer chunks helped); format 3 holds the ranks' records only.
+    const std::string what =
+        manifest.version == 2
+            ? std::to_string(entries) + " chunk entries of " + std::to_string(manifest.ranks) +
+                  " ranks), over the " + std::to_string(max_bytes >> 20) +
+                  " MiB a restore reads: raise CheckpointOptions::chunk_bytes (now " +
+                  std::to_string(chunk_bytes) + ") so the state has fewer chunks"
+            : "the records of " + std::to_string(manifest.ranks) + " ranks and " +
+                  std::to_string(manifest.regions.size()) + " regions), over the " +
+                  std::to_string(max_bytes >> 20) + " MiB a restore reads";
     throw Error(ErrorCategory::resource,
-                "the manifest would be " + std::to_string(text.size() >> 20) + " MiB (" +
-                    std::to_string(entries) + " chunk entries of " +
-                    std::to_string(manifest.ranks) + " ranks), over the " +
-                    std::to_string(max_bytes >> 20) +
-                    " MiB a restore reads: raise CheckpointOptions::chunk_bytes (now " +
-                    std::to_string(chunk_bytes) + ") so the state has fewer chunks",
+                "the manifest would be " + std::to_string(text.size() >> 20) + " MiB (" + what,
                 {{"step", std::to_string(manifest.step)},
                  {"bytes", std::to_string(text.size())},
                  {"limit", std::to_string(max_bytes)}});
@@ -309,10 +323,11 @@ Manifest decode_manifest(const std::string& text, const std::string& file, Manif
     bad(file, "format", "not a strata checkpoint manifest");
   }
   const auto version = rd.u64(rd.at(body, "version", ""), "version", 1000);
-  if (version != kCheckpointFormatVersion) {
+  if (version < kOldestCheckpointFormatVersion || version > kCheckpointFormatVersion) {
     bad(file, "version", "unsupported format version " + std::to_string(version));
   }
   Manifest m;
+  m.version = static_cast<int>(version);
   m.step = static_cast<long>(rd.u64(rd.at(body, "step", ""), "step", LONG_MAX));
   m.ranks = static_cast<int>(rd.u64(rd.at(body, "ranks", ""), "ranks", kMaxCheckpointRanks));
   if (m.ranks == 0) bad(file, "ranks", "zero ranks");
@@ -400,6 +415,17 @@ Manifest decode_manifest(const std::string& text, const std::string& file, Manif
       b.first_row = rd.u64(rd.at(blocks[k], "first_row", bw), bw + "first_row", global_rows);
       b.rows = rd.u64(rd.at(blocks[k], "rows", bw), bw + "rows", global_rows - b.first_row);
       const json& chunks = rd.at(blocks[k], "chunks", bw);
+      if (m.version == 3) {
+        // The entries are in the shard's chunk index; the count is the cut of the block's bytes
+        // into chunk_bytes pieces (rows * row_bytes cannot overflow: the shape's bytes did not).
+        b.chunk_count = rd.u64(chunks, bw + "chunks", UINT64_MAX);
+        const std::uint64_t bytes = b.rows * row_bytes;
+        if (b.chunk_count != bytes / r.chunk_bytes + (bytes % r.chunk_bytes != 0 ? 1 : 0)) {
+          bad(file, bw + "chunks", "chunk count does not cut the block into chunk_bytes pieces");
+        }
+        r.blocks.push_back(std::move(b));
+        continue;
+      }
       if (!chunks.is_array()) bad(file, bw + "chunks", "not an array");
       std::uint64_t covered = 0;
       for (std::size_t c = 0; c < chunks.size(); ++c) {
@@ -429,6 +455,7 @@ Manifest decode_manifest(const std::string& text, const std::string& file, Manif
         b.chunks.push_back(ref);
       }
       if (covered != b.rows * row_bytes) bad(file, bw + "chunks", "chunks do not cover the block");
+      b.chunk_count = b.chunks.size();
       r.blocks.push_back(std::move(b));
     }
     if (scope == ManifestScope::whole_step) {

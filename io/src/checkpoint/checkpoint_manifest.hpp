@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The checkpoint manifest: what a committed step holds (regions, each rank's block of them, where
-// every chunk's frame lives — in this step's shards or, for reused chunks, an older step's), the
-// SHA-256 of every shard, and its own SHA-256. Written last by rank 0; its presence in `step-N/`
-// is what makes a checkpoint complete. Every field read back is bounds-checked (docs/formats.md).
+// The checkpoint manifest: what a committed step holds (regions, each rank's block of them, and
+// — in format 2 only — where every chunk's frame lives; format 3 keeps those entries in each
+// shard's chunk index, shard_index.hpp), the SHA-256 of every shard, and its own SHA-256. Written
+// last by rank 0; its presence in `step-N/` is what makes a checkpoint complete. Every field read
+// back is bounds-checked (docs/formats.md).
 #pragma once
 
 #include <array>
@@ -19,14 +20,17 @@
 
 namespace strata::io::detail {
 
-// 2: shard headers record sizes, manifests the run identity; version 1 checkpoints are refused.
-inline constexpr int kCheckpointFormatVersion = 2;
+// 3: chunk entries in each shard's chunk index, the manifest one record per rank and block.
+// 2: chunk entries in the manifest; still read (and rewritten as 2 when a v2 step is drained).
+// Version 1 checkpoints (shard headers without sizes, manifests without the run) are refused.
+inline constexpr int kCheckpointFormatVersion = 3;
+inline constexpr int kOldestCheckpointFormatVersion = 2;
 inline constexpr std::size_t kMaxCheckpointChunkBytes = std::size_t{1} << 30;
 inline constexpr int kMaxCheckpointRanks = 1 << 20;
 // A manifest is refused above this size (before it is read) or this nesting depth (while it is
-// parsed), and the commit refuses to write a larger one. Written compactly, a chunk's entry is
-// about 75 bytes for a large state (4 MiB chunks, offsets of gigabytes): 256 MiB holds about
-// three and a half million entries, a 14 TB state in the default 4 MiB chunks (docs/scaling.md).
+// parsed), and the commit refuses to write a larger one. A format 3 manifest holds about 200 bytes
+// per rank and region, so 256 MiB is about a million ranks' records whatever the state's size; a
+// format 2 manifest held every chunk's entry (about 75 bytes each: 14 TB in 4 MiB chunks).
 inline constexpr std::uint64_t kMaxManifestBytes = std::uint64_t{256} << 20;
 inline constexpr int kMaxManifestDepth = 16;
 
@@ -42,11 +46,14 @@ struct ChunkRef {
   std::uint64_t stored_bytes = 0;
 };
 
-// Rows [first_row, first_row + rows) of a region as held by `rank`, cut into chunks in order.
+// Rows [first_row, first_row + rows) of a region as held by `rank`, cut into `chunk_count` chunks
+// in order. `chunks` holds their entries when known: always for a format 2 manifest and for a
+// rank's own save; for a format 3 manifest once StepReader has read the shard's chunk index.
 struct BlockRecord {
   int rank = 0;
   std::uint64_t first_row = 0;
   std::uint64_t rows = 0;
+  std::uint64_t chunk_count = 0;
   std::vector<ChunkRef> chunks;
 };
 
@@ -68,6 +75,7 @@ struct ShardRecord {
 };
 
 struct Manifest {
+  int version = kCheckpointFormatVersion;  // 2: chunk entries here; 3: in the shards' indexes
   long step = 0;
   int ranks = 0;
   std::string created;  // ISO 8601 UTC
@@ -101,13 +109,16 @@ std::vector<long> step_folders(const std::string& dir);
 std::vector<long> temp_step_folders(const std::string& dir);
 
 // The digest a manifest records for a shard: SHA-256 over the shard's 64-byte header followed by
-// the SHA-256 of each of its frames in file order. Every byte of the shard is covered, and the
-// frames hash in parallel (a digest of the whole file in one stream is serial).
+// the SHA-256 of each of its frames in file order and, for a format 3 shard, the SHA-256 of its
+// chunk index. Every byte of the shard is covered, and the frames hash in parallel (a digest of
+// the whole file in one stream is serial).
 std::string shard_digest(std::span<const std::byte> header,
-                         std::span<const std::array<std::byte, 32>> frame_digests);
+                         std::span<const std::array<std::byte, 32>> frame_digests,
+                         const std::array<std::byte, 32>* index_digest = nullptr);
 
-// JSON text of the manifest, with its SHA-256 over the body, written compactly (one line: the
-// chunk entries of a large state dominate the file, and indentation doubled them). Throws
+// JSON text of the manifest in its `version` (3: a chunk count per block; 2: every chunk entry,
+// for a format 2 step drained or rebuilt after an upgrade), with its SHA-256 over the body,
+// written compactly (one line). Throws
 // Error(resource) naming the size and the chunk entries when the text exceeds `max_bytes`: a
 // manifest that restore would refuse must not be committed.
 std::string encode_manifest(const Manifest& manifest, std::uint64_t max_bytes = kMaxManifestBytes);

@@ -4,10 +4,9 @@
 #include "checkpoint/checkpoint_reader.hpp"
 
 #include <fcntl.h>
+#include <oneapi/tbb/parallel_for.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
 #include <array>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "checkpoint/chunk_codec.hpp"
+#include "checkpoint/shard_index.hpp"
 #include "checksum/sha256.hpp"
 #include "checksum/xxh3.hpp"
 #include "files/file_io.hpp"
@@ -125,8 +125,9 @@ const StepReader::Shard& StepReader::shard(long step, int rank) {
 }
 
 ShardExpectation StepReader::expectation(long step, int rank) const {
-  ShardExpectation e{step, rank, std::nullopt, std::nullopt, std::nullopt};
+  ShardExpectation e{step, rank, std::nullopt, std::nullopt, std::nullopt, std::nullopt};
   if (step != manifest_.step) return e;  // an older step's shard: its manifest is not ours
+  e.version = manifest_.version == 2 ? 2u : kShardFormatVersion;
   e.ranks = manifest_.ranks;
   e.regions = 0;
   e.raw_bytes = 0;
@@ -140,12 +141,86 @@ ShardExpectation StepReader::expectation(long step, int rank) const {
   return e;
 }
 
+void StepReader::load_index(int rank) {
+  if (manifest_.version == 2 || indexes_.count(rank) != 0) return;
+  const Shard& s = shard(manifest_.step, rank);
+  LoadedIndex loaded;
+  ShardIndex index = read_shard_index(s.fd, s.bytes, manifest_.step, rank, s.path, &loaded.digest);
+  loaded.offset = index.offset;
+  auto refuse = [&](const std::string& field, const std::string& what) {
+    throw Error(ErrorCategory::corrupt_data, "shard chunk index " + what,
+                {{"shard", s.path}, {"field", field}});
+  };
+  // Where each index block's entries begin.
+  std::vector<std::size_t> first(index.blocks.size() + 1, 0);
+  for (std::size_t i = 0; i < index.blocks.size(); ++i) {
+    first[i + 1] = first[i] + static_cast<std::size_t>(index.blocks[i].chunks);
+  }
+  std::vector<bool> used(index.blocks.size(), false);
+  std::size_t matched = 0;
+  for (RegionRecord& region : manifest_.regions) {
+    const std::uint64_t hash = region_name_hash(region.name);
+    const std::uint64_t row_bytes = region.row_bytes();
+    for (BlockRecord& b : region.blocks) {
+      if (b.rank != rank) continue;
+      std::size_t i = 0;
+      while (i < index.blocks.size() &&
+             (used[i] || index.blocks[i].region_hash != hash ||
+              index.blocks[i].first_row != b.first_row || index.blocks[i].rows != b.rows)) {
+        ++i;
+      }
+      const std::string field = "region '" + region.name + "'";
+      if (i == index.blocks.size()) refuse(field, "does not list the manifest's block of rows");
+      if (index.blocks[i].chunks != b.chunk_count) {
+        refuse(field, "lists " + std::to_string(index.blocks[i].chunks) +
+                          " chunks where the manifest counts " + std::to_string(b.chunk_count));
+      }
+      used[i] = true;
+      ++matched;
+      std::vector<ChunkRef> chunks(
+          index.entries.begin() + static_cast<std::ptrdiff_t>(first[i]),
+          index.entries.begin() + static_cast<std::ptrdiff_t>(first[i + 1]));
+      std::uint64_t covered = 0;
+      for (const ChunkRef& c : chunks) {
+        if (c.raw_bytes > region.chunk_bytes) refuse(field, "holds a chunk over chunk_bytes");
+        if (c.step != manifest_.step &&
+            std::find(manifest_.depends_on.begin(), manifest_.depends_on.end(), c.step) ==
+                manifest_.depends_on.end()) {
+          refuse(field, "references step " + std::to_string(c.step) +
+                            ", which the manifest's depends_on does not list");
+        }
+        covered += c.raw_bytes;  // at most chunk_count * 1 GiB: no overflow
+      }
+      if (covered != b.rows * row_bytes) refuse(field, "chunks do not cover the block");
+      b.chunks = std::move(chunks);
+    }
+  }
+  if (matched != index.blocks.size()) {
+    refuse("blocks", "lists blocks the manifest does not have");
+  }
+  indexes_.emplace(rank, loaded);
+}
+
+const std::vector<ChunkRef>& StepReader::chunks_of(const BlockRecord& block) {
+  if (manifest_.version != 2) load_index(block.rank);
+  if (block.chunks.size() != block.chunk_count) {
+    // Only the reader's own manifest receives the index's entries.
+    throw Error(ErrorCategory::invalid_argument,
+                "a block not of this reader's manifest has no chunk entries",
+                {{"rank", std::to_string(block.rank)}, {"step", std::to_string(manifest_.step)}});
+  }
+  return block.chunks;
+}
+
 void StepReader::verify_shard(int rank) {
   if (rank < 0 || rank >= manifest_.ranks) {
     throw Error(ErrorCategory::invalid_argument, "no such shard rank", {{"rank", std::to_string(rank)}});
   }
   const Shard& s = shard(manifest_.step, rank);
-  // The frames this shard holds, in file order; they must tile it after the header.
+  load_index(rank);
+  const LoadedIndex* index = manifest_.version == 2 ? nullptr : &indexes_.at(rank);
+  // The frames this shard holds, in file order; they must tile it after the header, up to the
+  // chunk index (format 3) or the end.
   std::vector<const ChunkRef*> frames;
   for (const RegionRecord& region : manifest_.regions) {
     for (const BlockRecord& b : region.blocks) {
@@ -164,7 +239,7 @@ void StepReader::verify_shard(int rank) {
     }
     end += c->stored_bytes;
   }
-  if (end != s.bytes) {
+  if (end != (index != nullptr ? index->offset : s.bytes)) {
     throw Error(ErrorCategory::corrupt_data, "shard holds bytes no frame accounts for",
                 {{"shard", s.path}});
   }
@@ -177,7 +252,8 @@ void StepReader::verify_shard(int rank) {
     read_all(s.fd, s.path, frames[i]->offset, frame);
     digests[i] = sha256(frame);
   });
-  if (shard_digest(header, digests) != manifest_.shards[static_cast<std::size_t>(rank)].sha256) {
+  if (shard_digest(header, digests, index != nullptr ? &index->digest : nullptr) !=
+      manifest_.shards[static_cast<std::size_t>(rank)].sha256) {
     throw Error(ErrorCategory::corrupt_data, "shard SHA-256 does not match the manifest",
                 {{"shard", s.path}});
   }
@@ -193,8 +269,9 @@ void StepReader::read_chunks(const RegionRecord& region, const BlockRecord& bloc
   };
   std::vector<Item> items;
   std::uint64_t start = 0;
-  for (std::size_t c = 0; c < block.chunks.size(); ++c) {
-    const ChunkRef& ref = block.chunks[c];
+  const std::vector<ChunkRef>& chunks = chunks_of(block);
+  for (std::size_t c = 0; c < chunks.size(); ++c) {
+    const ChunkRef& ref = chunks[c];
     const std::uint64_t end = start + ref.raw_bytes;
     if (end > first_byte && start < last_byte) {
       const Shard& s = shard(ref.step, ref.rank);  // opened here, sequentially

@@ -154,8 +154,9 @@ bool Checkpointer::Impl::attempt_restore(long step, const std::string& folder,
   incremental_saves = 0;
   for (const ProtectedRegion& p : regions) {
     for (const BlockRecord& b : manifest->find(p.name)->blocks) {
+      // (Its chunks are known: this rank read these rows, so their shard's index was read.)
       if (b.rank == rt.rank() && manifest->ranks == rt.size() && b.first_row == p.first_row &&
-          b.rows == p.rows()) {
+          b.rows == p.rows() && b.chunks.size() == b.chunk_count) {
         previous[p.name] = {p.first_row, p.rows(), manifest->find(p.name)->chunk_bytes, b.chunks};
       }
     }

@@ -14,6 +14,7 @@
 
 #include "checkpoint/checkpointer_impl.hpp"
 #include "checkpoint/shard_header.hpp"
+#include "checkpoint/shard_index.hpp"
 #include "checksum/sha256.hpp"
 #include "files/file_io.hpp"
 #include "files/publish_file.hpp"
@@ -274,11 +275,12 @@ Manifest Checkpointer::Impl::write_shard(long step, SaveStatus& st) {
                       part.regions[j->region].blocks[0].chunks.push_back(ref);
                     }));
   });
+  const auto index_digest = detail::append_shard_index(shard, part);
   shard.finish();
   std::sort(depends.begin(), depends.end());
   part.depends_on = depends;
-  part.shards[static_cast<std::size_t>(rank)] = {rank, shard.size(),
-                                                 detail::shard_digest(header, frame_digests)};
+  part.shards[static_cast<std::size_t>(rank)] = {
+      rank, shard.size(), detail::shard_digest(header, frame_digests, &index_digest)};
   st.written_bytes = shard.size();
   return part;
 }

@@ -71,7 +71,7 @@ ShardHeader ShardHeader::decode(std::span<const std::byte> bytes, const ShardExp
   }
   ShardHeader h;
   h.version = get<std::uint32_t>(bytes, kVersionAt);
-  if (h.version != kShardFormatVersion) {
+  if (h.version < kOldestShardFormatVersion || h.version > kShardFormatVersion) {
     refuse(shard, "version", "has unsupported version " + std::to_string(h.version));
   }
   const auto rank = get<std::uint32_t>(bytes, kRankAt);
@@ -95,6 +95,7 @@ ShardHeader ShardHeader::decode(std::span<const std::byte> bytes, const ShardExp
   if (expected.ranks) expect_equal(shard, "ranks", h.ranks, *expected.ranks);
   if (expected.regions) expect_equal(shard, "regions", h.regions, *expected.regions);
   if (expected.raw_bytes) expect_equal(shard, "raw_bytes", h.raw_bytes, *expected.raw_bytes);
+  if (expected.version) expect_equal(shard, "version", h.version, *expected.version);
   return h;
 }
 

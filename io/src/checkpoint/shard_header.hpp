@@ -15,8 +15,10 @@ namespace strata::io::detail {
 
 inline constexpr std::size_t kShardHeaderBytes = 64;
 inline constexpr char kShardMagic[8] = {'S', 'T', 'R', 'A', 'T', 'C', 'K', '1'};
-// 2: region count and raw bytes recorded (version 1 left those bytes zero).
-inline constexpr std::uint32_t kShardFormatVersion = 2;
+// 3: a chunk index follows the frames (shard_index.hpp). 2: region count and raw bytes recorded,
+// no index (still read). Version 1 (those bytes left zero) is refused.
+inline constexpr std::uint32_t kShardFormatVersion = 3;
+inline constexpr std::uint32_t kOldestShardFormatVersion = 2;
 
 // What the reader knows of a shard before opening it. The step and rank come from the file name
 // it opened; ranks, regions and raw bytes from the manifest when the shard is of the manifest's
@@ -27,6 +29,9 @@ struct ShardExpectation {
   std::optional<int> ranks;
   std::optional<std::uint32_t> regions;
   std::optional<std::uint64_t> raw_bytes;
+  // The format the manifest's own step was written in (3 for a format 3 manifest); an older
+  // step's shard may be of either readable version.
+  std::optional<std::uint32_t> version;
 };
 
 // Little-endian at fixed offsets: magic[8] | version u32 | rank u32 | step u64 | ranks u32 |
