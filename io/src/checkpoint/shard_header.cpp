@@ -7,12 +7,11 @@
 #include <climits>
 #include <cstring>
 
+#include "format/byte_fields.hpp"
 #include "strata/runtime/base/error.hpp"
 
 namespace strata::io::detail {
 namespace {
-
-static_assert(std::endian::native == std::endian::little, "shard headers are little-endian");
 
 constexpr std::size_t kVersionAt = 8;
 constexpr std::size_t kRankAt = 12;
@@ -21,18 +20,6 @@ constexpr std::size_t kRanksAt = 24;
 constexpr std::size_t kRegionsAt = 28;
 constexpr std::size_t kRawBytesAt = 32;
 constexpr std::size_t kReservedAt = 40;
-
-template <class T>
-void put(std::array<std::byte, kShardHeaderBytes>& out, std::size_t at, T value) {
-  std::memcpy(out.data() + at, &value, sizeof value);
-}
-
-template <class T>
-T get(std::span<const std::byte> in, std::size_t at) {
-  T value;
-  std::memcpy(&value, in.data() + at, sizeof value);
-  return value;
-}
 
 [[noreturn]] void refuse(const std::string& shard, const char* field, const std::string& what) {
   throw Error(ErrorCategory::corrupt_data, "shard header " + what,
@@ -54,12 +41,12 @@ void expect_equal(const std::string& shard, const char* field, T found, T wanted
 std::array<std::byte, kShardHeaderBytes> ShardHeader::encode() const {
   std::array<std::byte, kShardHeaderBytes> out{};
   std::memcpy(out.data(), kShardMagic, sizeof kShardMagic);
-  put(out, kVersionAt, version);
-  put(out, kRankAt, static_cast<std::uint32_t>(rank));
-  put(out, kStepAt, static_cast<std::uint64_t>(step));
-  put(out, kRanksAt, static_cast<std::uint32_t>(ranks));
-  put(out, kRegionsAt, regions);
-  put(out, kRawBytesAt, raw_bytes);
+  put_le(out, kVersionAt, version);
+  put_le(out, kRankAt, static_cast<std::uint32_t>(rank));
+  put_le(out, kStepAt, static_cast<std::uint64_t>(step));
+  put_le(out, kRanksAt, static_cast<std::uint32_t>(ranks));
+  put_le(out, kRegionsAt, regions);
+  put_le(out, kRawBytesAt, raw_bytes);
   return out;
 }
 
@@ -70,13 +57,13 @@ ShardHeader ShardHeader::decode(std::span<const std::byte> bytes, const ShardExp
     refuse(shard, "magic", "damaged (bad magic)");
   }
   ShardHeader h;
-  h.version = get<std::uint32_t>(bytes, kVersionAt);
+  h.version = get_le<std::uint32_t>(bytes, kVersionAt);
   if (h.version < kOldestShardFormatVersion || h.version > kShardFormatVersion) {
     refuse(shard, "version", "has unsupported version " + std::to_string(h.version));
   }
-  const auto rank = get<std::uint32_t>(bytes, kRankAt);
-  const auto step = get<std::uint64_t>(bytes, kStepAt);
-  const auto ranks = get<std::uint32_t>(bytes, kRanksAt);
+  const auto rank = get_le<std::uint32_t>(bytes, kRankAt);
+  const auto step = get_le<std::uint64_t>(bytes, kStepAt);
+  const auto ranks = get_le<std::uint32_t>(bytes, kRanksAt);
   if (ranks == 0 || ranks > INT_MAX) refuse(shard, "ranks", "holds an impossible rank count");
   if (rank >= ranks) refuse(shard, "rank", "names a rank outside its rank count");
   if (step > static_cast<std::uint64_t>(LONG_MAX))
@@ -84,8 +71,8 @@ ShardHeader ShardHeader::decode(std::span<const std::byte> bytes, const ShardExp
   h.rank = static_cast<int>(rank);
   h.step = static_cast<long>(step);
   h.ranks = static_cast<int>(ranks);
-  h.regions = get<std::uint32_t>(bytes, kRegionsAt);
-  h.raw_bytes = get<std::uint64_t>(bytes, kRawBytesAt);
+  h.regions = get_le<std::uint32_t>(bytes, kRegionsAt);
+  h.raw_bytes = get_le<std::uint64_t>(bytes, kRawBytesAt);
   if (!std::all_of(bytes.begin() + kReservedAt, bytes.end(),
                    [](std::byte b) { return b == std::byte{0}; })) {
     refuse(shard, "reserved", "has non-zero reserved bytes");

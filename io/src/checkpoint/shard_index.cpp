@@ -11,28 +11,15 @@
 #include "checksum/sha256.hpp"
 #include "checksum/xxh3.hpp"
 #include "files/file_io.hpp"
+#include "format/byte_fields.hpp"
 #include "strata/runtime/base/error.hpp"
 
 namespace strata::io::detail {
 namespace {
 
-static_assert(std::endian::native == std::endian::little, "shard indexes are little-endian");
-
 // A first read of the file's tail takes the trailer and, for up to about 1,300 chunks, the whole
 // index: one pread for a typical shard.
 constexpr std::size_t kTailReadBytes = 64 * 1024;
-
-template <class T>
-void put(std::byte* out, T value) {
-  std::memcpy(out, &value, sizeof value);
-}
-
-template <class T>
-T get(const std::byte* in) {
-  T value;
-  std::memcpy(&value, in, sizeof value);
-  return value;
-}
 
 [[noreturn]] void refuse(const std::string& shard, const std::string& field,
                          const std::string& what) {
@@ -49,31 +36,31 @@ std::uint64_t region_name_hash(const std::string& name) {
 std::vector<std::byte> encode_shard_index(const ShardIndex& index) {
   std::vector<std::byte> out(index.blocks.size() * kIndexBlockBytes +
                              index.entries.size() * kIndexEntryBytes + kIndexTrailerBytes);
-  std::byte* at = out.data();
+  std::size_t at = 0;
   for (const IndexBlock& b : index.blocks) {
-    put(at, b.region_hash);
-    put(at + 8, b.first_row);
-    put(at + 16, b.rows);
-    put(at + 24, b.chunks);
+    put_le(out, at, b.region_hash);
+    put_le(out, at + 8, b.first_row);
+    put_le(out, at + 16, b.rows);
+    put_le(out, at + 24, b.chunks);
     at += kIndexBlockBytes;
   }
   for (const ChunkRef& c : index.entries) {
-    put(at, c.raw_bytes);
-    put(at + 8, c.raw_hash);
-    put(at + 16, static_cast<std::uint64_t>(c.step));
-    put(at + 24, static_cast<std::uint32_t>(c.rank));
-    put(at + 28, static_cast<std::uint8_t>(c.codec == Codec::Kind::zstd ? 1 : 0));
-    put(at + 29, static_cast<std::uint8_t>(c.shuffled ? 1 : 0));
-    put(at + 30, std::uint16_t{0});
-    put(at + 32, c.offset);
-    put(at + 40, c.stored_bytes);
+    put_le(out, at, c.raw_bytes);
+    put_le(out, at + 8, c.raw_hash);
+    put_le(out, at + 16, static_cast<std::uint64_t>(c.step));
+    put_le(out, at + 24, static_cast<std::uint32_t>(c.rank));
+    put_le(out, at + 28, static_cast<std::uint8_t>(c.codec == Codec::Kind::zstd ? 1 : 0));
+    put_le(out, at + 29, static_cast<std::uint8_t>(c.shuffled ? 1 : 0));
+    put_le(out, at + 30, std::uint16_t{0});
+    put_le(out, at + 32, c.offset);
+    put_le(out, at + 40, c.stored_bytes);
     at += kIndexEntryBytes;
   }
-  std::memcpy(at, kIndexMagic, sizeof kIndexMagic);
-  put(at + 8, static_cast<std::uint32_t>(index.blocks.size()));
-  put(at + 12, std::uint32_t{0});
-  put(at + 16, static_cast<std::uint64_t>(index.entries.size()));
-  put(at + 24, index.offset);
+  std::memcpy(out.data() + at, kIndexMagic, sizeof kIndexMagic);
+  put_le(out, at + 8, static_cast<std::uint32_t>(index.blocks.size()));
+  put_le(out, at + 12, std::uint32_t{0});
+  put_le(out, at + 16, static_cast<std::uint64_t>(index.entries.size()));
+  put_le(out, at + 24, index.offset);
   return out;
 }
 
@@ -98,14 +85,14 @@ IndexExtent decode_index_trailer(std::span<const std::byte> trailer, std::uint64
     refuse(shard, "trailer", "missing: the shard is shorter than its header and index trailer");
   }
   if (trailer.size() != kIndexTrailerBytes) refuse(shard, "trailer", "truncated");
-  const std::byte* t = trailer.data();
-  if (std::memcmp(t, kIndexMagic, sizeof kIndexMagic) != 0) {
+  const std::span<const std::byte> t = trailer;
+  if (std::memcmp(t.data(), kIndexMagic, sizeof kIndexMagic) != 0) {
     refuse(shard, "magic", "missing or damaged (bad magic at the end of the shard)");
   }
-  const auto blocks = get<std::uint32_t>(t + 8);
-  if (get<std::uint32_t>(t + 12) != 0) refuse(shard, "reserved", "has non-zero reserved bytes");
-  const auto entries = get<std::uint64_t>(t + 16);
-  const auto offset = get<std::uint64_t>(t + 24);
+  const auto blocks = get_le<std::uint32_t>(t, 8);
+  if (get_le<std::uint32_t>(t, 12) != 0) refuse(shard, "reserved", "has non-zero reserved bytes");
+  const auto entries = get_le<std::uint64_t>(t, 16);
+  const auto offset = get_le<std::uint64_t>(t, 24);
   if (offset < kShardHeaderBytes || offset > file_bytes - kIndexTrailerBytes) {
     refuse(shard, "offset", "starts outside the shard (offset " + std::to_string(offset) + ")");
   }
@@ -127,20 +114,20 @@ ShardIndex decode_shard_index(std::span<const std::byte> index_bytes, std::uint6
   const IndexExtent extent =
       decode_index_trailer(index_bytes.last(kIndexTrailerBytes), file_bytes, shard);
   if (extent.bytes != index_bytes.size()) refuse(shard, "offset", "does not match the bytes read");
-  const std::byte* t = index_bytes.data() + index_bytes.size() - kIndexTrailerBytes;
-  const auto block_count = get<std::uint32_t>(t + 8);
-  const auto entry_count = get<std::uint64_t>(t + 16);
+  const std::span<const std::byte> t = index_bytes.last(kIndexTrailerBytes);
+  const auto block_count = get_le<std::uint32_t>(t, 8);
+  const auto entry_count = get_le<std::uint64_t>(t, 16);
   ShardIndex index;
   index.offset = extent.offset;
   index.blocks.resize(block_count);
-  const std::byte* at = index_bytes.data();
+  std::size_t at = 0;
   std::uint64_t listed = 0;
   for (std::size_t i = 0; i < index.blocks.size(); ++i, at += kIndexBlockBytes) {
     IndexBlock& b = index.blocks[i];
-    b.region_hash = get<std::uint64_t>(at);
-    b.first_row = get<std::uint64_t>(at + 8);
-    b.rows = get<std::uint64_t>(at + 16);
-    b.chunks = get<std::uint64_t>(at + 24);
+    b.region_hash = get_le<std::uint64_t>(index_bytes, at);
+    b.first_row = get_le<std::uint64_t>(index_bytes, at + 8);
+    b.rows = get_le<std::uint64_t>(index_bytes, at + 16);
+    b.chunks = get_le<std::uint64_t>(index_bytes, at + 24);
     const auto field = [i] { return "blocks[" + std::to_string(i) + "]"; };  // named on failure
     if (b.rows > UINT64_MAX - b.first_row) refuse(shard, field(), "rows overflow");
     if (b.chunks > entry_count - listed)
@@ -152,14 +139,14 @@ ShardIndex decode_shard_index(std::span<const std::byte> index_bytes, std::uint6
   for (std::size_t i = 0; i < index.entries.size(); ++i, at += kIndexEntryBytes) {
     ChunkRef& c = index.entries[i];
     const auto field = [i] { return "entries[" + std::to_string(i) + "]"; };  // named on failure
-    c.raw_bytes = get<std::uint64_t>(at);
-    c.raw_hash = get<std::uint64_t>(at + 8);
-    const auto entry_step = get<std::uint64_t>(at + 16);
-    const auto entry_rank = get<std::uint32_t>(at + 24);
-    const auto codec = get<std::uint8_t>(at + 28);
-    const auto shuffled = get<std::uint8_t>(at + 29);
-    c.offset = get<std::uint64_t>(at + 32);
-    c.stored_bytes = get<std::uint64_t>(at + 40);
+    c.raw_bytes = get_le<std::uint64_t>(index_bytes, at);
+    c.raw_hash = get_le<std::uint64_t>(index_bytes, at + 8);
+    const auto entry_step = get_le<std::uint64_t>(index_bytes, at + 16);
+    const auto entry_rank = get_le<std::uint32_t>(index_bytes, at + 24);
+    const auto codec = get_le<std::uint8_t>(index_bytes, at + 28);
+    const auto shuffled = get_le<std::uint8_t>(index_bytes, at + 29);
+    c.offset = get_le<std::uint64_t>(index_bytes, at + 32);
+    c.stored_bytes = get_le<std::uint64_t>(index_bytes, at + 40);
     if (c.raw_bytes == 0 || c.raw_bytes > kMaxCheckpointChunkBytes) {
       refuse(shard, field(), "has an impossible chunk size");
     }
@@ -170,7 +157,7 @@ ShardIndex decode_shard_index(std::span<const std::byte> index_bytes, std::uint6
     if (codec > 1 || shuffled > 1 || (shuffled == 1 && codec == 0)) {
       refuse(shard, field(), "has an unknown codec");
     }
-    if (get<std::uint16_t>(at + 30) != 0) refuse(shard, field(), "has non-zero reserved bytes");
+    if (get_le<std::uint16_t>(index_bytes, at + 30) != 0) refuse(shard, field(), "has non-zero reserved bytes");
     if (c.offset < kShardHeaderBytes) refuse(shard, field(), "points into a shard header");
     if (c.stored_bytes > UINT64_MAX - c.offset) refuse(shard, field(), "frame overflows");
     c.step = static_cast<long>(entry_step);

@@ -17,12 +17,11 @@
 #include "checkpoint/checkpoint_levels.hpp"
 #include "checksum/xxh3.hpp"
 #include "files/file_io.hpp"
+#include "format/byte_fields.hpp"
 #include "strata/runtime/base/error.hpp"
 
 namespace strata::io::detail {
 namespace {
-
-static_assert(std::endian::native == std::endian::little, "parity headers are little-endian");
 
 constexpr char kParityMagic[8] = {'S', 'T', 'R', 'X', 'O', 'R', '\r', '\n'};
 constexpr std::uint32_t kParityVersion = 1;
@@ -31,18 +30,6 @@ constexpr std::size_t kEntryBytes = 12;  // u32 rank, u64 shard bytes
 constexpr int kMaxMembers = 1 << 16;
 // Pieces read from a parity file at a time when its payload is checked.
 constexpr std::size_t kCheckBytes = std::size_t{8} << 20;
-
-template <class T>
-void put(std::vector<std::byte>& out, std::size_t at, T value) {
-  std::memcpy(out.data() + at, &value, sizeof value);
-}
-
-template <class T>
-T get(std::span<const std::byte> in, std::size_t at) {
-  T value;
-  std::memcpy(&value, in.data() + at, sizeof value);
-  return value;
-}
 
 [[noreturn]] void refuse(const std::string& file, const char* field, const std::string& what) {
   throw Error(ErrorCategory::corrupt_data, "parity file " + what,
@@ -215,28 +202,28 @@ std::vector<std::byte> ParityHeader::encode() const {
   for (const auto& ranks : table) entries += ranks.size();
   std::vector<std::byte> out(kFixedBytes + 4 * table.size() + kEntryBytes * entries + 8);
   std::memcpy(out.data(), kParityMagic, sizeof kParityMagic);
-  put(out, 8, kParityVersion);
-  put(out, 12, static_cast<std::uint32_t>(table.size()));
-  put(out, 16, static_cast<std::uint32_t>(member));
-  put(out, 20, static_cast<std::uint32_t>(group));
-  put(out, 24, static_cast<std::int64_t>(step));
-  put(out, 32, member_bytes);
-  put(out, 40, segment_bytes);
-  put(out, 48, payload_xxh3);
-  put(out, 56, static_cast<std::uint64_t>(entries));
+  put_le(out, 8, kParityVersion);
+  put_le(out, 12, static_cast<std::uint32_t>(table.size()));
+  put_le(out, 16, static_cast<std::uint32_t>(member));
+  put_le(out, 20, static_cast<std::uint32_t>(group));
+  put_le(out, 24, static_cast<std::int64_t>(step));
+  put_le(out, 32, member_bytes);
+  put_le(out, 40, segment_bytes);
+  put_le(out, 48, payload_xxh3);
+  put_le(out, 56, static_cast<std::uint64_t>(entries));
   std::size_t at = kFixedBytes;
   for (const auto& ranks : table) {
-    put(out, at, static_cast<std::uint32_t>(ranks.size()));
+    put_le(out, at, static_cast<std::uint32_t>(ranks.size()));
     at += 4;
   }
   for (const auto& ranks : table) {
     for (const auto& [rank, bytes] : ranks) {
-      put(out, at, static_cast<std::uint32_t>(rank));
-      put(out, at + 4, bytes);
+      put_le(out, at, static_cast<std::uint32_t>(rank));
+      put_le(out, at + 4, bytes);
       at += kEntryBytes;
     }
   }
-  put(out, at, XXH3_64bits(out.data(), at));
+  put_le(out, at, XXH3_64bits(out.data(), at));
   return out;
 }
 
@@ -244,25 +231,25 @@ ParityHeader ParityHeader::decode(std::span<const std::byte> bytes, const std::s
   if (bytes.size() < kFixedBytes + 8) refuse(file, "size", "is shorter than its header");
   if (std::memcmp(bytes.data(), kParityMagic, sizeof kParityMagic) != 0)
     refuse(file, "magic", "is not a strata parity file");
-  if (get<std::uint32_t>(bytes, 8) != kParityVersion)
+  if (get_le<std::uint32_t>(bytes, 8) != kParityVersion)
     refuse(file, "version",
-           "has an unknown version " + std::to_string(get<std::uint32_t>(bytes, 8)));
-  const std::uint32_t members = get<std::uint32_t>(bytes, 12);
-  const std::uint64_t entries = get<std::uint64_t>(bytes, 56);
+           "has an unknown version " + std::to_string(get_le<std::uint32_t>(bytes, 8)));
+  const std::uint32_t members = get_le<std::uint32_t>(bytes, 12);
+  const std::uint64_t entries = get_le<std::uint64_t>(bytes, 56);
   if (members < 2 || members > kMaxMembers) refuse(file, "members", "has a bad member count");
   if (entries < members || entries > static_cast<std::uint64_t>(kMaxCheckpointRanks))
     refuse(file, "entries", "has a bad rank count");
   const std::uint64_t size = kFixedBytes + 4 * std::uint64_t{members} + kEntryBytes * entries + 8;
   if (bytes.size() < size) refuse(file, "size", "is shorter than its header");
-  if (get<std::uint64_t>(bytes, size - 8) != XXH3_64bits(bytes.data(), size - 8))
+  if (get_le<std::uint64_t>(bytes, size - 8) != XXH3_64bits(bytes.data(), size - 8))
     refuse(file, "header digest", "header is damaged (its XXH3 does not match)");
   ParityHeader h;
-  h.member = static_cast<int>(get<std::uint32_t>(bytes, 16));
-  h.group = static_cast<int>(get<std::uint32_t>(bytes, 20));
-  h.step = static_cast<long>(get<std::int64_t>(bytes, 24));
-  h.member_bytes = get<std::uint64_t>(bytes, 32);
-  h.segment_bytes = get<std::uint64_t>(bytes, 40);
-  h.payload_xxh3 = get<std::uint64_t>(bytes, 48);
+  h.member = static_cast<int>(get_le<std::uint32_t>(bytes, 16));
+  h.group = static_cast<int>(get_le<std::uint32_t>(bytes, 20));
+  h.step = static_cast<long>(get_le<std::int64_t>(bytes, 24));
+  h.member_bytes = get_le<std::uint64_t>(bytes, 32);
+  h.segment_bytes = get_le<std::uint64_t>(bytes, 40);
+  h.payload_xxh3 = get_le<std::uint64_t>(bytes, 48);
   if (h.member < 0 || h.member >= static_cast<int>(members))
     refuse(file, "member", "names no member");
   if (h.group < 0 || h.group > kMaxCheckpointRanks) refuse(file, "group", "has a bad group");
@@ -271,7 +258,7 @@ ParityHeader ParityHeader::decode(std::span<const std::byte> bytes, const std::s
   std::uint64_t counted = 0;
   std::vector<std::uint32_t> counts(members);
   for (auto& c : counts) {
-    c = get<std::uint32_t>(bytes, at);
+    c = get_le<std::uint32_t>(bytes, at);
     at += 4;
     counted += c;
     if (c == 0) refuse(file, "member ranks", "has a member without ranks");
@@ -279,8 +266,8 @@ ParityHeader ParityHeader::decode(std::span<const std::byte> bytes, const std::s
   if (counted != entries) refuse(file, "member ranks", "counts do not add up to its entries");
   for (std::uint32_t k = 0; k < members; ++k) {
     for (std::uint32_t e = 0; e < counts[k]; ++e) {
-      const auto rank = get<std::uint32_t>(bytes, at);
-      const auto shard = get<std::uint64_t>(bytes, at + 4);
+      const auto rank = get_le<std::uint32_t>(bytes, at);
+      const auto shard = get_le<std::uint64_t>(bytes, at + 4);
       at += kEntryBytes;
       if (rank >= static_cast<std::uint32_t>(kMaxCheckpointRanks))
         refuse(file, "rank", "names a bad rank");
@@ -304,8 +291,8 @@ ParityHeader read_parity_header(const std::string& path, long step, bool check_p
   std::vector<std::byte> fixed(kFixedBytes);
   if (file_bytes < kFixedBytes) refuse(path, "size", "is shorter than its header");
   read_all(f.fd, path, 0, fixed);
-  const std::uint64_t members = get<std::uint32_t>(fixed, 12);
-  const std::uint64_t entries = get<std::uint64_t>(fixed, 56);
+  const std::uint64_t members = get_le<std::uint32_t>(fixed, 12);
+  const std::uint64_t entries = get_le<std::uint64_t>(fixed, 56);
   if (members > kMaxMembers || entries > static_cast<std::uint64_t>(kMaxCheckpointRanks))
     refuse(path, "entries", "has a bad rank count");
   const std::uint64_t header_bytes = kFixedBytes + 4 * members + kEntryBytes * entries + 8;

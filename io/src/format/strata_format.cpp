@@ -9,27 +9,13 @@
 #include <set>
 
 #include "checksum/xxh3.hpp"
+#include "format/byte_fields.hpp"
 #include "strata/runtime/base/error.hpp"
 #include "strata/runtime/base/round_up.hpp"
 #include "strata/runtime/base/text.hpp"
 
 namespace strata::io::detail {
 namespace {
-
-static_assert(std::endian::native == std::endian::little,
-              "the .strata format is little-endian; a big-endian port needs byte swaps here");
-
-template <class T>
-void put(std::span<std::byte> out, std::size_t offset, T value) {
-  std::memcpy(out.data() + offset, &value, sizeof(T));
-}
-
-template <class T>
-T get(std::span<const std::byte> in, std::size_t offset) {
-  T value;
-  std::memcpy(&value, in.data() + offset, sizeof(T));
-  return value;
-}
 
 bool all_zero(std::span<const std::byte> in, std::size_t first, std::size_t last) {
   return std::all_of(in.begin() + first, in.begin() + last, [](std::byte b) { return b == std::byte{0}; });
@@ -64,22 +50,22 @@ void corrupt(const std::string& file, const std::string& field, const std::strin
 void encode_header(const Header& h, std::span<std::byte> out) {
   std::fill(out.begin(), out.begin() + kHeaderBytes, std::byte{0});
   std::memcpy(out.data(), kMagic.data(), kMagic.size());
-  put<std::uint16_t>(out, 8, h.info.version_major);
-  put<std::uint16_t>(out, 10, h.info.version_minor);
-  put<std::uint8_t>(out, 12, kLittleEndian);
+  put_le<std::uint16_t>(out, 8, h.info.version_major);
+  put_le<std::uint16_t>(out, 10, h.info.version_minor);
+  put_le<std::uint8_t>(out, 12, kLittleEndian);
   std::memcpy(out.data() + 16, h.info.uuid.data(), 16);
-  put<std::int64_t>(out, 32, h.info.created_unix_ns);
+  put_le<std::int64_t>(out, 32, h.info.created_unix_ns);
   std::memcpy(out.data() + 40, h.info.creator.data(), std::min<std::size_t>(h.info.creator.size(), 63));
-  put<std::uint64_t>(out, 104, h.info.file_bytes);
-  put<std::uint32_t>(out, 112, h.array_count);
-  put<std::uint32_t>(out, 116, h.flags);
-  put<std::uint64_t>(out, 120, h.table_offset);
-  put<std::uint64_t>(out, 128, h.table_bytes);
-  put<std::uint64_t>(out, 136, h.table_checksum);
-  put<std::uint64_t>(out, 144, h.metadata_offset);
-  put<std::uint64_t>(out, 152, h.metadata_bytes);
-  put<std::uint64_t>(out, 160, h.metadata_checksum);
-  put<std::uint64_t>(out, 504, checksum(out.first(504)));
+  put_le<std::uint64_t>(out, 104, h.info.file_bytes);
+  put_le<std::uint32_t>(out, 112, h.array_count);
+  put_le<std::uint32_t>(out, 116, h.flags);
+  put_le<std::uint64_t>(out, 120, h.table_offset);
+  put_le<std::uint64_t>(out, 128, h.table_bytes);
+  put_le<std::uint64_t>(out, 136, h.table_checksum);
+  put_le<std::uint64_t>(out, 144, h.metadata_offset);
+  put_le<std::uint64_t>(out, 152, h.metadata_bytes);
+  put_le<std::uint64_t>(out, 160, h.metadata_checksum);
+  put_le<std::uint64_t>(out, 504, checksum(out.first(504)));
 }
 
 Header decode_header(std::span<const std::byte> in, const std::string& file) {
@@ -93,15 +79,15 @@ Header decode_header(std::span<const std::byte> in, const std::string& file) {
     }
     corrupt(file, "magic", "not a .strata file (bad magic)");
   }
-  std::uint64_t stored = get<std::uint64_t>(in, 504);
+  std::uint64_t stored = get_le<std::uint64_t>(in, 504);
   std::uint64_t actual = checksum(in.first(504));
   if (stored != actual) {
     corrupt(file, "header_checksum",
             "header checksum mismatch: stored " + hex(stored) + ", computed " + hex(actual));
   }
   Header h;
-  h.info.version_major = get<std::uint16_t>(in, 8);
-  h.info.version_minor = get<std::uint16_t>(in, 10);
+  h.info.version_major = get_le<std::uint16_t>(in, 8);
+  h.info.version_minor = get_le<std::uint16_t>(in, 10);
   if (h.info.version_major > kFormatMajor) {
     corrupt(file, "version_major",
             "written by a newer strata: format " + std::to_string(h.info.version_major) + "." +
@@ -109,25 +95,25 @@ Header decode_header(std::span<const std::byte> in, const std::string& file) {
                 std::to_string(kFormatMajor) + ".x");
   }
   if (h.info.version_major < 1) corrupt(file, "version_major", "format version 0 does not exist");
-  auto endianness = get<std::uint8_t>(in, 12);
+  auto endianness = get_le<std::uint8_t>(in, 12);
   if (endianness != kLittleEndian) {
     corrupt(file, "endianness",
             endianness == 2 ? "big-endian files are not supported" : "unknown endianness marker");
   }
   if (!all_zero(in, 13, 16)) corrupt(file, "reserved[13..16)", "reserved bytes are not zero");
   std::memcpy(h.info.uuid.data(), in.data() + 16, 16);
-  h.info.created_unix_ns = get<std::int64_t>(in, 32);
+  h.info.created_unix_ns = get_le<std::int64_t>(in, 32);
   h.info.creator = text_field(in, 40, 64, file, "creator");
   if (!is_utf8(h.info.creator)) corrupt(file, "creator", "creator is not UTF-8");
-  h.info.file_bytes = get<std::uint64_t>(in, 104);
-  h.array_count = get<std::uint32_t>(in, 112);
-  h.flags = get<std::uint32_t>(in, 116);
-  h.table_offset = get<std::uint64_t>(in, 120);
-  h.table_bytes = get<std::uint64_t>(in, 128);
-  h.table_checksum = get<std::uint64_t>(in, 136);
-  h.metadata_offset = get<std::uint64_t>(in, 144);
-  h.metadata_bytes = get<std::uint64_t>(in, 152);
-  h.metadata_checksum = get<std::uint64_t>(in, 160);
+  h.info.file_bytes = get_le<std::uint64_t>(in, 104);
+  h.array_count = get_le<std::uint32_t>(in, 112);
+  h.flags = get_le<std::uint32_t>(in, 116);
+  h.table_offset = get_le<std::uint64_t>(in, 120);
+  h.table_bytes = get_le<std::uint64_t>(in, 128);
+  h.table_checksum = get_le<std::uint64_t>(in, 136);
+  h.metadata_offset = get_le<std::uint64_t>(in, 144);
+  h.metadata_bytes = get_le<std::uint64_t>(in, 152);
+  h.metadata_checksum = get_le<std::uint64_t>(in, 160);
   if (!all_zero(in, 168, 504)) corrupt(file, "reserved[168..504)", "reserved bytes are not zero");
   if (h.flags != 0) corrupt(file, "flags", "unknown flags " + hex(h.flags));
   if (h.array_count == 0 || h.array_count > kMaxArrays) {
@@ -145,14 +131,14 @@ Header decode_header(std::span<const std::byte> in, const std::string& file) {
 void encode_entry(const ArrayInfo& a, std::span<std::byte> out) {
   std::fill(out.begin(), out.begin() + kEntryBytes, std::byte{0});
   std::memcpy(out.data(), a.name.data(), std::min(a.name.size(), kMaxNameBytes));
-  put<std::uint8_t>(out, 64, static_cast<std::uint8_t>(a.dtype));
-  put<std::uint8_t>(out, 65, static_cast<std::uint8_t>(a.shape.rank()));
-  for (std::size_t d = 0; d < a.shape.rank(); ++d) put<std::uint64_t>(out, 72 + 8 * d, a.shape[d]);
-  put<std::uint64_t>(out, 136, a.data_offset);
-  put<std::uint64_t>(out, 144, a.data_bytes);
-  put<std::uint64_t>(out, 152, a.chunk_bytes);
-  put<std::uint64_t>(out, 160, a.chunk_count);
-  put<std::uint64_t>(out, 168, a.checksum_offset);
+  put_le<std::uint8_t>(out, 64, static_cast<std::uint8_t>(a.dtype));
+  put_le<std::uint8_t>(out, 65, static_cast<std::uint8_t>(a.shape.rank()));
+  for (std::size_t d = 0; d < a.shape.rank(); ++d) put_le<std::uint64_t>(out, 72 + 8 * d, a.shape[d]);
+  put_le<std::uint64_t>(out, 136, a.data_offset);
+  put_le<std::uint64_t>(out, 144, a.data_bytes);
+  put_le<std::uint64_t>(out, 152, a.chunk_bytes);
+  put_le<std::uint64_t>(out, 160, a.chunk_count);
+  put_le<std::uint64_t>(out, 168, a.checksum_offset);
 }
 
 ArrayInfo decode_entry(std::span<const std::byte> in, const std::string& file, std::size_t index) {
@@ -164,28 +150,28 @@ ArrayInfo decode_entry(std::span<const std::byte> in, const std::string& file, s
   } catch (const Error& e) {
     corrupt(file, at + "name", e.message());
   }
-  auto dtype = get<std::uint8_t>(in, 64);
+  auto dtype = get_le<std::uint8_t>(in, 64);
   if (dtype > static_cast<std::uint8_t>(DType::u64)) {
     corrupt(file, at + "dtype", "unknown dtype code " + std::to_string(dtype));
   }
   a.dtype = static_cast<DType>(dtype);
-  auto rank = get<std::uint8_t>(in, 65);
+  auto rank = get_le<std::uint8_t>(in, 65);
   if (rank < 1 || rank > Shape::kMaxRank) corrupt(file, at + "rank", "rank " + std::to_string(rank) + " is not in 1..8");
   if (!all_zero(in, 66, 72)) corrupt(file, at + "reserved", "reserved bytes are not zero");
   try {
-    for (std::size_t d = 0; d < rank; ++d) a.shape.push_back(get<std::uint64_t>(in, 72 + 8 * d));
+    for (std::size_t d = 0; d < rank; ++d) a.shape.push_back(get_le<std::uint64_t>(in, 72 + 8 * d));
     (void)a.shape.byte_count(a.dtype);
   } catch (const Error&) {
     corrupt(file, at + "shape", "shape " + a.shape.to_string() + "... overflows 64 bits");
   }
   for (std::size_t d = rank; d < Shape::kMaxRank; ++d) {
-    if (get<std::uint64_t>(in, 72 + 8 * d) != 0) corrupt(file, at + "shape", "extent past rank is not zero");
+    if (get_le<std::uint64_t>(in, 72 + 8 * d) != 0) corrupt(file, at + "shape", "extent past rank is not zero");
   }
-  a.data_offset = get<std::uint64_t>(in, 136);
-  a.data_bytes = get<std::uint64_t>(in, 144);
-  a.chunk_bytes = get<std::uint64_t>(in, 152);
-  a.chunk_count = get<std::uint64_t>(in, 160);
-  a.checksum_offset = get<std::uint64_t>(in, 168);
+  a.data_offset = get_le<std::uint64_t>(in, 136);
+  a.data_bytes = get_le<std::uint64_t>(in, 144);
+  a.chunk_bytes = get_le<std::uint64_t>(in, 152);
+  a.chunk_count = get_le<std::uint64_t>(in, 160);
+  a.checksum_offset = get_le<std::uint64_t>(in, 168);
   if (!all_zero(in, 176, 256)) corrupt(file, at + "reserved", "reserved bytes are not zero");
   if (a.data_bytes != a.shape.byte_count(a.dtype)) {
     corrupt(file, at + "data_bytes", "data_bytes " + std::to_string(a.data_bytes) +
@@ -206,12 +192,12 @@ ArrayInfo decode_entry(std::span<const std::byte> in, const std::string& file, s
 
 std::vector<std::byte> encode_metadata(const Metadata& m) {
   std::vector<std::byte> out(4);
-  put<std::uint32_t>(out, 0, static_cast<std::uint32_t>(m.size()));
+  put_le<std::uint32_t>(out, 0, static_cast<std::uint32_t>(m.size()));
   for (const auto& [key, value] : m) {
     std::size_t at = out.size();
     out.resize(at + 6 + key.size() + value.size());
-    put<std::uint16_t>(out, at, static_cast<std::uint16_t>(key.size()));
-    put<std::uint32_t>(out, at + 2, static_cast<std::uint32_t>(value.size()));
+    put_le<std::uint16_t>(out, at, static_cast<std::uint16_t>(key.size()));
+    put_le<std::uint32_t>(out, at + 2, static_cast<std::uint32_t>(value.size()));
     std::memcpy(out.data() + at + 6, key.data(), key.size());
     std::memcpy(out.data() + at + 6 + key.size(), value.data(), value.size());
   }
@@ -222,15 +208,15 @@ Metadata decode_metadata(std::span<const std::byte> in, const std::string& file)
   Metadata m;
   if (in.empty()) return m;
   if (in.size() < 4) corrupt(file, "metadata", "metadata block shorter than its count");
-  auto count = get<std::uint32_t>(in, 0);
+  auto count = get_le<std::uint32_t>(in, 0);
   if (count > kMaxMetadataEntries) corrupt(file, "metadata.entry_count", "more than 1024 entries");
   std::size_t at = 4;
   std::set<std::string> keys;
   for (std::uint32_t i = 0; i < count; ++i) {
     const std::string field = "metadata[" + std::to_string(i) + "]";
     if (in.size() - at < 6) corrupt(file, field, "entry runs past the metadata block");
-    auto key_bytes = get<std::uint16_t>(in, at);
-    auto value_bytes = get<std::uint32_t>(in, at + 2);
+    auto key_bytes = get_le<std::uint16_t>(in, at);
+    auto value_bytes = get_le<std::uint32_t>(in, at + 2);
     if (key_bytes == 0 || key_bytes > 255) corrupt(file, field + ".key_bytes", "key length not in 1..255");
     if (value_bytes > 65536) corrupt(file, field + ".value_bytes", "value over 64 KiB");
     if (in.size() - at - 6 < std::size_t{key_bytes} + value_bytes) {
