@@ -219,6 +219,20 @@ def reference(args, ranks, heat_args):
     return r.checksum()
 
 
+def committed_steps(folder):
+    """Steps with a committed folder (step-N with a manifest), ascending. A step-N.replaced
+    folder counts when step-N is missing: a kill between the two renames of a replacement leaves
+    it, and the next Checkpointer renames it back (docs/formats.md, "Commit protocol")."""
+    if not os.path.isdir(folder):
+        return []
+    found = set()
+    for name in os.listdir(folder):
+        m = re.fullmatch(r"step-(\d+)(\.replaced)?", name)
+        if m and os.path.exists(os.path.join(folder, name, "manifest.json")):
+            found.add(int(m.group(1)))
+    return sorted(found)
+
+
 def fresh_dir(path):
     subprocess.run(["rm", "-rf", path], check=True)
     os.makedirs(path, exist_ok=True)

@@ -8,7 +8,6 @@
 # another --seed (ctest -R strata_heat_fault.kill -V prints the command).
 import os
 import random
-import re
 
 import heat_driver as hd
 
@@ -29,20 +28,6 @@ expected = hd.reference(args, 2, grid)
 print(f"uninterrupted checksum {expected}")
 
 
-def complete_steps(folder):
-    """Steps with a committed folder (step-N with a manifest), newest last. A step-N.replaced
-    folder counts when step-N is missing: a kill between the two renames of a replacement leaves
-    it, and the next Checkpointer renames it back (docs/formats.md, "Commit protocol")."""
-    if not os.path.isdir(folder):
-        return []
-    found = set()
-    for name in os.listdir(folder):
-        m = re.fullmatch(r"step-(\d+)(\.replaced)?", name)
-        if m and os.path.exists(os.path.join(folder, name, "manifest.json")):
-            found.add(int(m.group(1)))
-    return sorted(found)
-
-
 def has_temp(folder):
     return os.path.isdir(folder) and any(n.endswith(".tmp") for n in os.listdir(folder))
 
@@ -57,7 +42,7 @@ for trial in range(args.trials):
     last_committed = 0
     attempts = []
     while True:
-        on_disk = complete_steps(folder)
+        on_disk = hd.committed_steps(folder)
         if kill_times:
             after, mid_save = kill_times.pop(0)
             result, killed = hd.run_and_kill(args, 2, heat_args, after,

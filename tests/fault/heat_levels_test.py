@@ -9,7 +9,6 @@
 # with the uninterrupted run's checksum.
 import glob
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -31,16 +30,6 @@ ranks = 2
 grid = ["--nx", 512, "--ny", 512, "--steps", 40, "--every-steps", 10, "--step-delay-ms", 10]
 expected = hd.reference(args, ranks, grid)
 print(f"uninterrupted checksum {expected}")
-
-
-def committed_steps(folder):
-    """Steps with a manifest in a step folder (step-N/manifest.json), ascending."""
-    found = []
-    for path in glob.glob(os.path.join(folder, "step-*", "manifest.json")):
-        m = re.fullmatch(r"step-(\d+)", os.path.basename(os.path.dirname(path)))
-        if m:
-            found.append(int(m.group(1)))
-    return sorted(found)
 
 
 def temp_steps(folder):
@@ -71,12 +60,12 @@ local, shared = os.path.join(work, "local"), os.path.join(work, "shared")
 heat_args = grid + ["--ckpt-dir", shared, "--local-dir", local, "--partner", "--drain-every", 0]
 node_a, node_b = os.path.join(local, "node-a"), os.path.join(local, "node-b")
 r, killed = hd.run_and_kill(args, ranks, heat_args, 0.2, nodes=two_nodes,
-                            when=lambda: committed_steps(node_a) and committed_steps(node_b))
+                            when=lambda: hd.committed_steps(node_a) and hd.committed_steps(node_b))
 hd.check(killed, "partner: the run ended before its first local checkpoint could be killed", r)
-newest = max(committed_steps(node_a))
-hd.check(committed_steps(node_b) and max(committed_steps(node_b)) == newest,
+newest = max(hd.committed_steps(node_a))
+hd.check(hd.committed_steps(node_b) and max(hd.committed_steps(node_b)) == newest,
          "partner: the two node folders disagree on the newest step")
-hd.check(not committed_steps(shared), "partner: --drain-every 0 drained a step before the stop")
+hd.check(not hd.committed_steps(shared), "partner: --drain-every 0 drained a step before the stop")
 shutil.rmtree(node_b)
 finish_run("partner", heat_args, newest, "partner")
 print(f"partner: node b wiped after step {newest}, rebuilt from partner copies")
@@ -90,7 +79,7 @@ r = hd.run(args, ranks, heat_args + ["--stop-at-step", 20], nodes=two_nodes)
 hd.check(r.code == 75, "shared: the stopped run did not exit 75 for requeue", r)
 hd.check(r.fact(r"drained step 20 .*") is not None,
          "shared: the stop did not drain step 20 to the shared folder", r)
-hd.check(20 in committed_steps(shared), "shared: step 20 is not in the shared folder")
+hd.check(20 in hd.committed_steps(shared), "shared: step 20 is not in the shared folder")
 shutil.rmtree(local)
 finish_run("shared", heat_args, 20, "shared")
 print("shared: every local folder wiped, restarted from the shared folder")
@@ -114,19 +103,19 @@ for attempt in range(3):
         break
 hd.check(temp_steps(shared), "drain: no kill came while a drain wrote the shared folder")
 torn = [os.path.basename(t) for t in temp_steps(shared)]
-drained_before = committed_steps(shared)
+drained_before = hd.committed_steps(shared)
 for step in drained_before:
     v = strata("ckpt", "verify", shared, "--step", step)
     hd.check(v.returncode == 0, f"drain: step {step} in the shared folder is torn: {v.stderr}")
 listing = strata("ckpt", "list", shared, "--local", local)
 hd.check(listing.returncode == 0, f"drain: ckpt list --local failed: {listing.stderr}")
 print(listing.stdout.rstrip())
-newest_local = max(committed_steps(os.path.join(local, "node-a")))
+newest_local = max(hd.committed_steps(os.path.join(local, "node-a")))
 hd.check(f"restart would use step {newest_local} from local" in listing.stdout,
          f"drain: ckpt list does not say the restart uses local step {newest_local}")
 d = strata("ckpt", "drain", shared, "--local", local)
 hd.check(d.returncode == 0, f"drain: strata ckpt drain failed: {d.stderr}")
-hd.check(newest_local in committed_steps(shared) and not temp_steps(shared),
+hd.check(newest_local in hd.committed_steps(shared) and not temp_steps(shared),
          f"drain: ckpt drain did not commit step {newest_local}: {d.stdout} {d.stderr}")
 v = strata("ckpt", "verify", shared, "--step", newest_local)
 hd.check(v.returncode == 0, f"drain: the hand-drained step does not verify: {v.stderr}")

@@ -11,7 +11,6 @@
 # xor_parity_test.cpp, CheckpointXorOptionsTest.)
 import glob
 import os
-import re
 import shutil
 import subprocess
 
@@ -32,16 +31,6 @@ ranks = 3
 grid = ["--nx", 512, "--ny", 512, "--steps", 40, "--every-steps", 10, "--step-delay-ms", 10]
 expected = hd.reference(args, ranks, grid)
 print(f"uninterrupted checksum {expected}")
-
-
-def committed_steps(folder):
-    """Steps with a manifest in a step folder (step-N/manifest.json), ascending."""
-    found = []
-    for path in glob.glob(os.path.join(folder, "step-*", "manifest.json")):
-        m = re.fullmatch(r"step-(\d+)", os.path.basename(os.path.dirname(path)))
-        if m:
-            found.append(int(m.group(1)))
-    return sorted(found)
 
 
 def layout(work):
@@ -70,8 +59,8 @@ nodes = {n: os.path.join(local, "node-" + n) for n in "abc"}
 
 
 def everywhere():
-    newest = [committed_steps(f) for f in nodes.values()]
-    return all(newest) and len({s[-1] for s in newest}) == 1 and committed_steps(shared)
+    newest = [hd.committed_steps(f) for f in nodes.values()]
+    return all(newest) and len({s[-1] for s in newest}) == 1 and hd.committed_steps(shared)
 
 
 r, killed = hd.run_and_kill(args, ranks, heat_args, 0.2, nodes=three_nodes, when=everywhere)
@@ -81,8 +70,8 @@ hd.check(parity, "no parity.xor in node a's committed steps")
 hd.check(not glob.glob(os.path.join(shared, "step-*", "parity.xor")),
          "the drain copied parity to the shared folder")
 # The newest step the surviving nodes a and b both hold: the restart rebuilds c's shard of it.
-newest = max(set(committed_steps(nodes["a"])) & set(committed_steps(nodes["b"])))
-newest_shared = max(committed_steps(shared))
+newest = max(set(hd.committed_steps(nodes["a"])) & set(hd.committed_steps(nodes["b"])))
+newest_shared = max(hd.committed_steps(shared))
 print(f"killed: node folders at step {newest}, shared at step {newest_shared}")
 
 
@@ -127,8 +116,8 @@ with open(damaged, "r+b") as f:
     f.write(bytes([last[0] ^ 0x40]))
 # The restore falls back to the newest step it can rebuild whole: an older local step when one
 # is left in every node folder, else the shared folder's.
-older = [s for s in set(committed_steps(os.path.join(c_local, "node-a"))) &
-         set(committed_steps(os.path.join(c_local, "node-b"))) if s < newest]
+older = [s for s in set(hd.committed_steps(os.path.join(c_local, "node-a"))) &
+         set(hd.committed_steps(os.path.join(c_local, "node-b"))) if s < newest]
 r = hd.run(args, ranks, c_args + ["--step-delay-ms", 0], nodes=three_nodes)
 hd.check(r.code == 0, "damaged: the restart failed", r)
 hd.check("parity" in r.err and "damaged" in r.err,
