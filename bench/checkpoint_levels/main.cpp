@@ -3,9 +3,12 @@
 // to the shared folder with write()+fdatasync (the baseline), in one MPI run: for each level
 // (shared only, local, local + partner) the time save() holds the caller, the time until the step
 // is committed at its fastest level, and the time until it is safe in the shared folder; a plain
-// write() of the same bytes into the local folder (what a local commit can at best reach); and how
-// much a drain in flight slows a concurrently computing 5-point stencil (steps per second with
-// and without one). Times are the slowest rank's; every case runs --repeats times, the cases of a
+// write() of the same bytes into the local folder (what a local commit can at best reach), and
+// the same write after a SHA-256 of each 4 MiB chunk (the digest the shard format requires, on
+// one core); and how much a drain in flight slows a concurrently computing 5-point stencil (steps
+// per second with and without one), next to a plain background copy of the same bytes from the
+// local to the shared folder (read/write, then fdatasync, at nice 19 and idle I/O class: what
+// `nice -n 19 ionice -c3 cp` does). Times are the slowest rank's; every case runs --repeats times, the cases of a
 // repetition in a shuffled order (the same on every rank). Rank 0 prints a table and, with
 // --out, writes Google Benchmark-shaped JSON for scripts/bench. Two simulated nodes, one rank
 // each (scripts/bench runs it so):
@@ -16,10 +19,15 @@
 // Options: --out FILE (rank 0's JSON), --mib-per-rank N (256), --repeats N (3), --saves 0 (only
 // the stencil against a drain), --stencil 0 (only the saves).
 #include <fcntl.h>
+#include <linux/ioprio.h>
+#include <openssl/evp.h>
 #include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -32,6 +40,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "strata/io/checkpoint/checkpoint.hpp"
@@ -76,6 +85,44 @@ void write_plain(const std::string& folder, int rank, std::span<const std::byte>
     ::fsync(dfd);
     ::close(dfd);
   }
+}
+
+// SHA-256 of each 4 MiB chunk of `bytes` (the shard format's frame digests), on this thread.
+void sha256_chunks(std::span<const std::byte> bytes) {
+  constexpr std::size_t kChunk = std::size_t{4} << 20;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  for (std::size_t at = 0; at < bytes.size(); at += kChunk) {
+    const std::size_t n = std::min(kChunk, bytes.size() - at);
+    if (EVP_Digest(bytes.data() + at, n, digest, &length, EVP_sha256(), nullptr) != 1) {
+      throw std::runtime_error("SHA-256 failed");
+    }
+  }
+}
+
+// The plain background copy: `from` to `to` with read()/write() in 8 MiB pieces, then fdatasync,
+// on a thread at nice 19 and in the idle I/O class, as `nice -n 19 ionice -c3 cp` + sync would.
+void plain_low_priority_copy(const std::string& from, const std::string& to) {
+  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+  (void)::setpriority(PRIO_PROCESS, tid, 19);
+  (void)::syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, static_cast<int>(tid),
+                  IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0));
+  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (in < 0 || out < 0) throw std::runtime_error("cannot copy " + from + " to " + to);
+  std::vector<char> piece(std::size_t{8} << 20);
+  for (;;) {
+    const ssize_t n = ::read(in, piece.data(), piece.size());
+    if (n <= 0) break;
+    for (ssize_t done = 0; done < n;) {
+      const ssize_t k = ::write(out, piece.data() + done, static_cast<std::size_t>(n - done));
+      if (k <= 0) throw std::runtime_error("write failed: " + to);
+      done += k;
+    }
+  }
+  ::fdatasync(out);
+  ::close(in);
+  ::close(out);
 }
 
 // One repetition of one case, in Google Benchmark's JSON shape (as bench/user_path writes it).
@@ -238,6 +285,13 @@ int main(int argc, char** argv) {
     write_plain(plain_dir, rt.rank(), bytes, false);
     add("local_plain_write", vs, slowest(seconds_since(t)), rep);
   });
+  cases.push_back([&](int rep) {
+    rt.mpi().barrier();
+    const auto t = Clock::now();
+    sha256_chunks(bytes);
+    write_plain(plain_dir, rt.rank(), bytes, false);
+    add("local_plain_write_sha256", vs, slowest(seconds_since(t)), rep);
+  });
   for (std::size_t i = 0; i < levels.size(); ++i) {
     cases.push_back([&, i](int rep) { run_level(i, rep); });
   }
@@ -260,12 +314,23 @@ int main(int argc, char** argv) {
   o.incremental = false;
   o.keep = 1;
   double drain_seconds = 0;
+  double copy_seconds = 0;
+  std::vector<double> copies;
   if (stencil) {
     strata::io::Checkpointer ck(rt, ex, o);
     ck.protect("u", std::span(u).subspan(nx, rows * nx), block);
     const std::size_t stencil_rows = std::min<std::size_t>(rows, 4096);  // a step of a few ms
     auto step = [&] {
       strata::kernels::stencil5(std::span<const double>(v), std::span(u), nx, 1, stencil_rows, 0.2);
+    };
+    // The plain copy's source: the same bytes in the local folder (not timed).
+    const std::string copy_from = plain_dir + "/copy-source-" + std::to_string(rt.rank()) + ".bin";
+    const std::string copy_to = base_dir + "/copy-" + std::to_string(rt.rank()) + ".bin";
+    write_plain(plain_dir, rt.rank(), bytes, false);
+    fs::rename(plain_dir + "/rank-" + std::to_string(rt.rank()) + ".bin", copy_from);
+    // Steps per second per rank, averaged over ranks.
+    auto rate = [&](long steps, double s) {
+      return rt.mpi().allreduce_sum(steps > 0 ? static_cast<double>(steps) / s : 0.0) / rt.size();
     };
     std::vector<double> drains;
     for (int rep = 0; rep < repeats; ++rep) {
@@ -280,27 +345,46 @@ int main(int argc, char** argv) {
       const double busy_s = seconds_since(t0);
       ck.finish_drain();
       drains.push_back(busy_s);
-      // As long without a drain.
+      // The plain low-priority copy of the same bytes in its place.
+      rt.mpi().barrier();
+      std::atomic<bool> copied{false};
+      t0 = Clock::now();
+      std::thread copy([&] {
+        plain_low_priority_copy(copy_from, copy_to);
+        copied = true;
+      });
+      long c = 0;
+      while (!copied) {
+        step();
+        ++c;
+      }
+      const double copy_s = seconds_since(t0);
+      copy.join();
+      fs::remove(copy_to);
+      // As long without either.
       rt.mpi().barrier();
       t0 = Clock::now();
       long q = 0;
-      while (seconds_since(t0) < std::max(busy_s, 0.5)) {
+      while (seconds_since(t0) < std::max({busy_s, copy_s, 0.5})) {
         step();
         ++q;
       }
-      const double quiet_s = seconds_since(t0);
-      // Steps per second per rank, averaged over ranks; time per step for the table.
-      const double busy_rate =
-          rt.mpi().allreduce_sum(n > 0 ? static_cast<double>(n) / busy_s : 0.0) / rt.size();
-      const double quiet_rate =
-          rt.mpi().allreduce_sum(static_cast<double>(q) / quiet_s) / rt.size();
+      const double quiet_rate = rate(q, seconds_since(t0));
+      const double busy_rate = rate(n, busy_s);
+      const double copy_rate = rate(c, copy_s);
       add(kQuiet, "baseline", 1.0 / quiet_rate, rep, quiet_rate);
       if (busy_rate > 0) {
         add("stencil/drain_in_flight", std::string("vs:") + kQuiet, 1.0 / busy_rate, rep,
             busy_rate);
       }
+      if (copy_rate > 0) {
+        add("stencil/plain_copy_in_flight", std::string("vs:") + kQuiet, 1.0 / copy_rate, rep,
+            copy_rate);
+      }
+      copies.push_back(copy_s);
     }
     drain_seconds = slowest(median(drains));
+    copy_seconds = slowest(median(copies));
   }
 
   if (rt.rank() == 0) {
@@ -326,7 +410,8 @@ int main(int argc, char** argv) {
         std::printf("%-28s %10.3f %11.2fx\n", name.c_str(), median(s), base_s / median(s));
       }
     }
-    std::printf("a drain took %.2f s (median) while the stencil computed\n", drain_seconds);
+    std::printf("a drain took %.2f s and a plain copy %.2f s (medians) while the stencil computed\n",
+                drain_seconds, copy_seconds);
     if (!out.empty()) {
       int policy = ::sched_getscheduler(0);
       std::string extra = ", \"checkpoint_levels_setup\": \"" + std::to_string(rt.size()) +

@@ -8,6 +8,7 @@
 
 #include <oneapi/tbb/task_arena.h>
 
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <functional>
@@ -133,6 +134,8 @@ struct Checkpointer::Impl {
   DrainStatus drain;  // under status_mutex
   std::exception_ptr drain_failure;
   bool drain_harvested = true;
+  // Set when someone waits for the drain (save(), finish_drain()): it leaves its idle priority.
+  std::atomic<bool> drain_hurry{false};
   int local_commits = 0;
   // The newest step committed (or restored) on the local level, with its manifest, and the
   // newest known to be in `shared`: the same on every rank (both follow collective decisions).

@@ -3,9 +3,14 @@
 #include "files/file_io.hpp"
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
@@ -25,6 +30,16 @@ namespace {
 constexpr std::size_t kAlign = 4096;             // satisfies any logical block size up to 4 KiB
 constexpr std::size_t kDirectBuffer = 8u << 20;  // one device write
 constexpr std::uint64_t kWritebackBytes = 32u << 20;  // buffered mode: start writeback this often
+
+// Whether `fd` lives in memory (tmpfs, ramfs): there the page cache is the file, O_DIRECT (which
+// tmpfs accepts since Linux 6.6) only adds a bounce copy and a thread hand-off, and there is no
+// writeback to start.
+bool in_memory_file_system(int fd) {
+  struct statfs fs {};
+  if (::fstatfs(fd, &fs) != 0) return false;
+  const auto type = static_cast<unsigned long>(fs.f_type);
+  return type == TMPFS_MAGIC || type == RAMFS_MAGIC;
+}
 
 }  // namespace
 
@@ -187,6 +202,14 @@ AppendWriter::AppendWriter(std::string path, mode_t mode) : path_(std::move(path
     int err = errno;
     throw_errno("cannot create file", err, {{"file", path_}});
   }
+  if (in_memory_file_system(fd_)) {
+    in_memory_ = true;
+    if (direct_) {
+      const int flags = ::fcntl(fd_, F_GETFL);
+      if (flags >= 0) ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT);
+      direct_ = false;
+    }
+  }
   if (!direct_) return;
   device_ = std::make_unique<device_writes>(fd_, path_);
   bool usable = device_->allocate();
@@ -227,7 +250,7 @@ void AppendWriter::append(std::span<const std::byte> data) {
     return;
   }
   write_all(fd_, path_, size_ - data.size(), data);
-  if (size_ - writeback_from_ >= kWritebackBytes) {
+  if (!in_memory_ && size_ - writeback_from_ >= kWritebackBytes) {
     ::sync_file_range(fd_, static_cast<off_t>(writeback_from_),
                       static_cast<off_t>(size_ - writeback_from_), SYNC_FILE_RANGE_WRITE);
     writeback_from_ = size_;
@@ -243,6 +266,96 @@ void AppendWriter::finish() {
     }
   }
   sync_file(fd_, path_);
+}
+
+void copy_file_in_pieces(const std::string& from, const std::string& to, std::size_t piece_bytes,
+                         const std::function<void()>& between_pieces) {
+  struct Descriptor {
+    int fd = -1;
+    ~Descriptor() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+  struct Mapping {
+    void* at = MAP_FAILED;
+    std::size_t bytes = 0;
+    ~Mapping() {
+      if (at != MAP_FAILED) ::munmap(at, bytes);
+    }
+  };
+  Descriptor in;
+  in.fd = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in.fd < 0) throw_errno("cannot read the file to copy", errno, {{"file", from}});
+  struct stat st {};
+  if (::fstat(in.fd, &st) != 0)
+    throw_errno("cannot stat the file to copy", errno, {{"file", from}});
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  Descriptor out;
+  bool direct = true;
+  out.fd =
+      ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_DIRECT, 0666);
+  if (out.fd < 0 && errno == EINVAL) {  // no O_DIRECT here, which may have created the file
+    direct = false;
+    out.fd = ::open(to.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+  }
+  if (out.fd < 0) throw_errno("cannot create file", errno, {{"file", to}});
+  Mapping map;
+  if (direct && size > 0) {
+    map.bytes = static_cast<std::size_t>(size);
+    map.at = ::mmap(nullptr, map.bytes, PROT_READ, MAP_SHARED, in.fd, 0);
+  }
+  auto go_buffered = [&] {
+    if (!direct) return;
+    direct = false;
+    const int flags = ::fcntl(out.fd, F_GETFL);
+    if (flags >= 0) ::fcntl(out.fd, F_SETFL, flags & ~O_DIRECT);
+  };
+  if (map.at == MAP_FAILED || in_memory_file_system(out.fd)) go_buffered();
+  bool padded = false;
+  for (std::uint64_t at = 0; at < size; at += piece_bytes) {
+    if (between_pieces) between_pieces();
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(piece_bytes, size - at));
+    if (direct) {
+      // The mapping covers whole pages, so the tail rounded up to a block stays inside it (its
+      // bytes past the end of the file read as zeros; the file is cut to size below).
+      const std::size_t whole = round_up(n, kAlign);
+      const auto* data = static_cast<const std::byte*>(map.at) + at;
+      std::size_t done = 0;
+      while (done < whole) {
+        const ssize_t k =
+            ::pwrite(out.fd, data + done, whole - done, static_cast<off_t>(at + done));
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0 && errno == EINVAL && done == 0) break;  // the device wants larger blocks
+        if (k < 0)
+          throw_errno("write failed", errno, {{"file", to}, {"offset", std::to_string(at + done)}});
+        done += static_cast<std::size_t>(k);
+        if (done % kAlign != 0 && done < whole) break;  // a short write broke the alignment
+      }
+      padded = padded || whole != n;
+      if (done >= n) continue;
+      go_buffered();  // the rest of this piece, and the pieces after it, through the page cache
+      write_all(out.fd, to, at + done, std::span(data + done, n - done));
+      continue;
+    }
+    off_t offset = static_cast<off_t>(at);
+    std::size_t left = n;
+    while (left > 0) {
+      const ssize_t k = ::sendfile(out.fd, in.fd, &offset, left);
+      if (k < 0 && errno == EINTR) continue;
+      if (k < 0)
+        throw_errno("copy failed", errno, {{"file", to}, {"offset", std::to_string(offset)}});
+      if (k == 0) {
+        throw Error(ErrorCategory::corrupt_data, "file ends early (truncated)",
+                    {{"file", from}, {"offset", std::to_string(offset)}});
+      }
+      left -= static_cast<std::size_t>(k);
+    }
+    ::sync_file_range(out.fd, static_cast<off_t>(at), static_cast<off_t>(n), SYNC_FILE_RANGE_WRITE);
+  }
+  if (padded && ::ftruncate(out.fd, static_cast<off_t>(size)) != 0) {
+    throw_errno("cannot set the file size", errno, {{"file", to}});
+  }
+  sync_file(out.fd, to);
 }
 
 void write_all(int fd, const std::string& path, std::uint64_t offset,
