@@ -254,24 +254,6 @@ std::string transfer_files(const MpiContext& mpi, const std::vector<FileTransfer
   return problem;
 }
 
-void copy_file_durably(const std::string& from, const std::string& to) {
-  Fd in;
-  in.fd = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in.fd < 0) throw_errno("cannot read the shard to copy", errno, {{"file", from}});
-  struct stat st {};
-  if (::fstat(in.fd, &st) != 0)
-    throw_errno("cannot stat the shard to copy", errno, {{"file", from}});
-  AppendWriter out(to, 0666);
-  std::vector<std::byte> piece(std::min<std::size_t>(kPieceBytes, std::max<off_t>(st.st_size, 1)));
-  for (std::uint64_t at = 0; at < static_cast<std::uint64_t>(st.st_size); at += piece.size()) {
-    const std::size_t n = static_cast<std::size_t>(
-        std::min<std::uint64_t>(piece.size(), static_cast<std::uint64_t>(st.st_size) - at));
-    read_all(in.fd, from, at, std::span(piece.data(), n));
-    out.append(std::span(piece.data(), n));
-  }
-  out.finish();
-}
-
 void create_temp_step_folder(const std::string& tmp) {
   if (::mkdir(tmp.c_str(), 0777) == 0) return;
   if (errno != EEXIST) throw_errno("cannot create the step folder", errno, {{"folder", tmp}});

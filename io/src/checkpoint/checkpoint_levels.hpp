@@ -4,6 +4,7 @@
 // between ranks over MPI, copying a shard durably, and publishing a finished step folder.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -51,8 +52,9 @@ std::string transfer_files(const MpiContext& mpi, const std::vector<FileTransfer
                            const std::function<std::string(std::size_t)>& source,
                            const std::function<std::string(std::size_t)>& target);
 
-// Copies `from` to `to` (a new file) and fsyncs it. Throws Error(io) / Error(resource).
-void copy_file_durably(const std::string& from, const std::string& to);
+// A shard drained to `shared` (in the background or by `strata ckpt drain`) is copied in pieces
+// of this size (copy_file_in_pieces); the background drain checks between them whether to hurry.
+inline constexpr std::size_t kShardCopyPieceBytes = std::size_t{8} << 20;
 
 // Creates `tmp` (step-N.tmp) unless this job already did: an existing name must be a real folder
 // of this user, not a planted symbolic link. Throws Error(io).

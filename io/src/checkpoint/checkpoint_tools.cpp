@@ -13,6 +13,7 @@
 #include "checkpoint/checkpoint_reader.hpp"
 #include "checkpoint/folder_lock.hpp"
 #include "checkpoint/xor_parity.hpp"
+#include "files/file_io.hpp"
 #include "files/publish_file.hpp"
 #include "strata/io/checkpoint/checkpoint.hpp"
 #include "strata/runtime/base/error.hpp"
@@ -291,8 +292,9 @@ std::optional<long> drain_checkpoint(const std::string& dir, const std::string& 
         try {
           detail::StepReader reader(folder, m);
           reader.verify_shard(r);
-          detail::copy_file_durably(detail::shard_path(folder, *step, r),
-                                    (fs::path(tmp) / detail::shard_name(r)).string());
+          detail::copy_file_in_pieces(detail::shard_path(folder, *step, r),
+                                      (fs::path(tmp) / detail::shard_name(r)).string(),
+                                      detail::kShardCopyPieceBytes, {});
           copied = true;
           break;
         } catch (const Error& e) {

@@ -36,8 +36,6 @@ using detail::RankOutcome;
 // would starve and miss a stop signal's lead time.
 constexpr int kDrainNice = 19;
 constexpr int kDrainIoPriority = IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 7);
-// The drain copies in pieces of this size and checks between them whether it must hurry.
-constexpr std::size_t kDrainPieceBytes = std::size_t{8} << 20;
 // The drain thread's name (top -H, /proc/PID/task/TID/comm), at most 15 characters.
 constexpr const char* kDrainThreadName = "strata-drain";
 
@@ -167,7 +165,7 @@ void Checkpointer::Impl::run_drain(long step, const detail::Manifest& manifest,
     detail::create_temp_step_folder(tmp);
     detail::copy_file_in_pieces(detail::shard_path(my_node_folder, step, mpi.rank()),
                                 (fs::path(tmp) / detail::shard_name(mpi.rank())).string(),
-                                kDrainPieceBytes, [&] {
+                                detail::kShardCopyPieceBytes, [&] {
                                   if (priority.lowered() && hurried()) priority.restore();
                                 });
   } catch (const std::exception& e) {
