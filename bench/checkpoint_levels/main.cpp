@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // strata_bench_checkpoint_levels: multi-level checkpoints against writing the same bytes straight
 // to the shared folder with write()+fdatasync (the baseline), in one MPI run: for each level
-// (shared only, local, local + partner) the time save() holds the caller, the time until the step
-// is committed at its fastest level, and the time until it is safe in the shared folder; a plain
+// (shared only, local, local + partner, local + an XOR group of the 2 nodes) the time save()
+// holds the caller, the time until the step is committed at its fastest level, and the time
+// until it is safe in the shared folder; a plain
 // write() of the same bytes into the local folder (what a local commit can at best reach), and
 // the same write after a SHA-256 of each 4 MiB chunk (the digest the shard format requires, on
 // one core); and how much a drain in flight slows a concurrently computing 5-point stencil (steps
@@ -228,14 +229,18 @@ int main(int argc, char** argv) {
     const char* name;
     bool local;
     bool partner;
+    int xor_group;
   };
   const std::string nodes = std::getenv("STRATA_NODE_NAME") != nullptr
                                 ? "simulated nodes (STRATA_NODE_NAME)"
                                 : std::to_string(rt.mpi().node_count()) + " node(s)";
-  std::vector<Level> levels{{"shared", false, false}, {"local", true, false}};
-  // Partner copies need a second node, real or simulated (STRATA_NODE_NAME).
+  std::vector<Level> levels{{"shared", false, false, 0}, {"local", true, false, 0}};
+  // Partner copies and XOR parity need a second node, real or simulated (STRATA_NODE_NAME). With
+  // the bench's 2 nodes the XOR group is those 2: each node stores parity of one node's data, the
+  // space partner takes, so the two cases compare the ring reduce-scatter with the partner send.
   if (std::getenv("STRATA_NODE_NAME") != nullptr || rt.mpi().node_count() > 1) {
-    levels.push_back({"local_partner", true, true});
+    levels.push_back({"local_partner", true, true, 0});
+    levels.push_back({"local_xor", true, false, 2});
   }
   if (!saves) levels.clear();
   // One Checkpointer per level for the whole run, as a simulation keeps one, each warmed up by a
@@ -246,6 +251,7 @@ int main(int argc, char** argv) {
     o.dir = shared + "/" + c.name;
     if (c.local) o.local_dir = local + "/" + c.name;
     o.partner = c.partner;
+    o.xor_group = c.xor_group;
     o.codec = strata::io::no_compression();
     o.incremental = false;  // every save writes every byte, as the baseline does
     o.keep = 1;
@@ -431,11 +437,12 @@ int main(int argc, char** argv) {
   std::error_code ec;
   if (rt.rank() == 0) {
     fs::remove_all(base_dir, ec);
-    for (const char* n : {"shared", "local", "local_partner", "drain"})
+    for (const char* n : {"shared", "local", "local_partner", "local_xor", "drain"})
       fs::remove_all(shared + "/" + n, ec);
   }
   rt.mpi().barrier();
   fs::remove_all(plain_dir, ec);
-  for (const char* n : {"local", "local_partner", "drain"}) fs::remove_all(local + "/" + n, ec);
+  for (const char* n : {"local", "local_partner", "local_xor", "drain"})
+    fs::remove_all(local + "/" + n, ec);
   return 0;
 }
