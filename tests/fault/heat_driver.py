@@ -219,6 +219,21 @@ def reference(args, ranks, heat_args):
     return r.checksum()
 
 
+def finish_restart(args, ranks, heat_args, nodes, expected, restored_step, level, title):
+    """Runs a restart to its end and checks it restored `restored_step` from `level` ("local",
+    "partner", "xor", "shared") and reached the uninterrupted checksum `expected`."""
+    r = run(args, ranks, heat_args, nodes=nodes)
+    check(r.code == 0, f"{title}: the restart failed", r, title)
+    check(r.restored() == restored_step,
+          f"{title}: restored {r.restored()}, expected step {restored_step}", r, title)
+    got = r.fact(r"restore level (\w+)")
+    check(got is not None and got.group(1) == level,
+          f"{title}: restore level {got.group(1) if got else None}, expected {level}", r, title)
+    check(r.checksum() == expected,
+          f"{title}: checksum {r.checksum()} differs from the uninterrupted {expected}", r, title)
+    return r
+
+
 def committed_steps(folder):
     """Steps with a committed folder (step-N with a manifest), ascending. A step-N.replaced
     folder counts when step-N is missing: a kill between the two renames of a replacement leaves

@@ -42,16 +42,8 @@ def strata(*cli_args):
 
 
 def finish_run(title, heat_args, restored_step, level):
-    r = hd.run(args, ranks, heat_args, nodes=two_nodes)
-    hd.check(r.code == 0, f"{title}: the restart failed", r, title)
-    hd.check(r.restored() == restored_step,
-             f"{title}: restored {r.restored()}, expected step {restored_step}", r, title)
-    got = r.fact(r"restore level (\w+)")
-    hd.check(got is not None and got.group(1) == level,
-             f"{title}: restore level {got.group(1) if got else None}, expected {level}", r, title)
-    hd.check(r.checksum() == expected,
-             f"{title}: checksum {r.checksum()} differs from the uninterrupted {expected}", r, title)
-    return r
+    return hd.finish_restart(args, ranks, heat_args, two_nodes, expected, restored_step, level,
+                             title)
 
 
 # 1. Node b's local folder gone and its ranks killed: b's shards come back from partner copies.

@@ -40,16 +40,8 @@ def layout(work):
 
 def finish_run(title, heat_args, restored_step, level):
     # Restarts need no delay: nothing watches them.
-    r = hd.run(args, ranks, heat_args + ["--step-delay-ms", 0], nodes=three_nodes)
-    hd.check(r.code == 0, f"{title}: the restart failed", r, title)
-    hd.check(r.restored() == restored_step,
-             f"{title}: restored {r.restored()}, expected step {restored_step}", r, title)
-    got = r.fact(r"restore level (\w+)")
-    hd.check(got is not None and got.group(1) == level,
-             f"{title}: restore level {got.group(1) if got else None}, expected {level}", r, title)
-    hd.check(r.checksum() == expected,
-             f"{title}: checksum {r.checksum()} differs from the uninterrupted {expected}", r, title)
-    return r
+    return hd.finish_restart(args, ranks, heat_args + ["--step-delay-ms", 0], three_nodes,
+                             expected, restored_step, level, title)
 
 
 # One run, killed once every node folder and the shared folder hold a committed step.
