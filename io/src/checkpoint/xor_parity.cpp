@@ -135,37 +135,37 @@ MemberData::~MemberData() {
   for (int fd : fds_) ::close(fd);
 }
 
-void MemberData::read(std::uint64_t offset, std::span<std::byte> out) {
+template <class Io>
+std::size_t MemberData::each_piece(std::uint64_t offset, std::size_t bytes, Io io) const {
   std::uint64_t start = 0;  // of the current piece in the data
   std::size_t done = 0;
-  for (std::size_t k = 0; k < pieces_.size() && done < out.size(); ++k) {
+  for (std::size_t k = 0; k < pieces_.size() && done < bytes; ++k) {
     const std::uint64_t end = start + pieces_[k].bytes;
     const std::uint64_t at = offset + done;
     if (at < end) {
       const std::size_t n =
-          static_cast<std::size_t>(std::min<std::uint64_t>(end - at, out.size() - done));
-      read_all(fds_[k], pieces_[k].path, at - start, out.subspan(done, n));
+          static_cast<std::size_t>(std::min<std::uint64_t>(end - at, bytes - done));
+      io(k, at - start, done, n);
       done += n;
     }
     start = end;
   }
+  return done;
+}
+
+void MemberData::read(std::uint64_t offset, std::span<std::byte> out) {
+  const std::size_t done = each_piece(
+      offset, out.size(), [&](std::size_t k, std::uint64_t at, std::size_t from, std::size_t n) {
+        read_all(fds_[k], pieces_[k].path, at, out.subspan(from, n));
+      });
   std::fill(out.begin() + static_cast<std::ptrdiff_t>(done), out.end(), std::byte{0});
 }
 
 void MemberData::write(std::uint64_t offset, std::span<const std::byte> in) {
-  std::uint64_t start = 0;
-  std::size_t done = 0;
-  for (std::size_t k = 0; k < pieces_.size() && done < in.size(); ++k) {
-    const std::uint64_t end = start + pieces_[k].bytes;
-    const std::uint64_t at = offset + done;
-    if (at < end) {
-      const std::size_t n =
-          static_cast<std::size_t>(std::min<std::uint64_t>(end - at, in.size() - done));
-      write_all(fds_[k], pieces_[k].path, at - start, in.subspan(done, n));
-      done += n;
-    }
-    start = end;
-  }
+  each_piece(offset, in.size(),
+             [&](std::size_t k, std::uint64_t at, std::size_t from, std::size_t n) {
+               write_all(fds_[k], pieces_[k].path, at, in.subspan(from, n));
+             });
 }
 
 void MemberData::sync() {

@@ -77,6 +77,11 @@ class MemberData {
   void sync();
 
  private:
+  // Calls io(k, at, from, n) for each piece k overlapping bytes [offset, offset + bytes) of the
+  // data: n bytes at `at` in piece k, `from` bytes into the range. Returns the bytes covered.
+  template <class Io>
+  std::size_t each_piece(std::uint64_t offset, std::size_t bytes, Io io) const;
+
   std::vector<Piece> pieces_;
   std::vector<int> fds_;
   std::uint64_t bytes_ = 0;
