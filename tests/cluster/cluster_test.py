@@ -228,6 +228,31 @@ def case_levels(args, env, plain_env, work):
     if not got or got.group(1) != expected:
         raise Failure(f"checksum {got and got.group(1)} differs from {expected}")
     log(f"restored step 40 from partner copies, checksum {expected} as uninterrupted")
+    # The XOR level: 3 nodes x 1 rank as one group of 3; node2's folder (rank 1's shard and
+    # node2's parity) wiped; the restart rebuilds rank 1's shard from node1's and node3's.
+    xor = ["--ckpt-dir", os.path.join(shared, "xor-ckpt"), "--local-dir", "/tmp/heat-xor",
+           "--xor-group", "3", "--drain-every", "0"]
+    srun = ["srun", "--mpi=pmix", "--chdir", shared, "-N", "3", "-w", "node1,node2,node3",
+            "--ntasks-per-node=1", heat] + xor + grid
+    stopped = heat_run(env, srun + ["--stop-at-step", "40"])
+    if stopped.returncode != 75 or not re.search(r"^checkpoint step 40$", stopped.stdout, re.M):
+        raise Failure(f"3 nodes x 1 rank with --xor-group 3 did not checkpoint step 40 and exit "
+                      f"75 (exit {stopped.returncode}):\n{stopped.stdout}\n{stopped.stderr}")
+    run(["srun", "-N", "1", "-n", "1", "-w", "node2", "rm", "-rf", "/tmp/heat-xor"], env,
+        timeout=60)
+    log("stopped at step 40 with XOR parity; node2's local folder wiped")
+    r = heat_run(env, srun)
+    if r.returncode != 0 or not re.search(r"^restored step 40$", r.stdout, re.M):
+        raise Failure(f"the XOR restart did not restore step 40 (exit {r.returncode}):\n"
+                      f"{r.stdout}\n{r.stderr}")
+    if not re.search(r"^restore level xor$", r.stdout, re.M) or \
+            not re.search(r"^restore rebuilt ranks 1$", r.stdout, re.M):
+        raise Failure(f"the restart did not rebuild rank 1 from XOR parity:\n"
+                      f"{r.stdout}\n{r.stderr}")
+    got = re.search(r"^checksum (0x[0-9a-f]{16})$", r.stdout, re.M)
+    if not got or got.group(1) != expected:
+        raise Failure(f"XOR restart: checksum {got and got.group(1)} differs from {expected}")
+    log(f"rebuilt rank 1 from XOR parity, restored step 40, checksum {expected} as uninterrupted")
 
 
 def case_requeue(args, env, plain_env, work):
