@@ -253,6 +253,28 @@ def case_levels(args, env, plain_env, work):
     if not got or got.group(1) != expected:
         raise Failure(f"XOR restart: checksum {got and got.group(1)} differs from {expected}")
     log(f"rebuilt rank 1 from XOR parity, restored step 40, checksum {expected} as uninterrupted")
+    # Every node's local folder lost: the drain (on by default, hurried by the stop) put the
+    # steps in the shared folder, and the restart comes from there.
+    drained = ["--ckpt-dir", os.path.join(shared, "drained-ckpt"), "--local-dir",
+               "/tmp/heat-drained", "--partner"]
+    srun = ["srun", "--mpi=pmix", "--chdir", shared, "-N", "2", "-w", "node1,node2",
+            "--ntasks-per-node=2", heat] + drained + grid
+    stopped = heat_run(env, srun + ["--stop-at-step", "40"])
+    if stopped.returncode != 75 or not re.search(r"^checkpoint step 40$", stopped.stdout, re.M):
+        raise Failure(f"2 nodes x 2 ranks with a drain did not checkpoint step 40 and exit 75 "
+                      f"(exit {stopped.returncode}):\n{stopped.stdout}\n{stopped.stderr}")
+    run(["srun", "-N", "2", "-n", "2", "-w", "node1,node2", "rm", "-rf", "/tmp/heat-drained"],
+        env, timeout=60)
+    log("stopped at step 40 with a drain; both nodes' local folders wiped")
+    r = heat_run(env, srun)
+    if r.returncode != 0 or not re.search(r"^restored step 40$", r.stdout, re.M) or \
+            not re.search(r"^restore level shared$", r.stdout, re.M):
+        raise Failure(f"the restart did not restore step 40 from the shared folder "
+                      f"(exit {r.returncode}):\n{r.stdout}\n{r.stderr}")
+    got = re.search(r"^checksum (0x[0-9a-f]{16})$", r.stdout, re.M)
+    if not got or got.group(1) != expected:
+        raise Failure(f"shared restart: checksum {got and got.group(1)} differs from {expected}")
+    log(f"restored step 40 from the shared folder, checksum {expected} as uninterrupted")
 
 
 def case_requeue(args, env, plain_env, work):
