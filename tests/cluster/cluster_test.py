@@ -197,84 +197,59 @@ def case_heat_restart(args, env, plain_env, work):
         log(f"{shape}: restored step 40, checksum {expected} as uninterrupted")
 
 
+def lose_and_restart(env, heat, shared, expected, what, nodes, per_node, level_args, wiped,
+                     restored):
+    """strata_heat on `nodes` (per_node ranks each) with `level_args` stops at step 40; the
+    local folder is wiped on the `wiped` nodes; the restart must restore step 40 printing every
+    line of `restored` and end with the `expected` checksum."""
+    grid = ["--nx", "130", "--ny", "99", "--steps", "80", "--every-steps", "20", "--level", "1"]
+    local = level_args[level_args.index("--local-dir") + 1]
+    srun = ["srun", "--mpi=pmix", "--chdir", shared, "-N", str(len(nodes)), "-w",
+            ",".join(nodes), f"--ntasks-per-node={per_node}", heat] + level_args + grid
+    stopped = heat_run(env, srun + ["--stop-at-step", "40"])
+    if stopped.returncode != 75 or not re.search(r"^checkpoint step 40$", stopped.stdout, re.M):
+        raise Failure(f"{what}: did not checkpoint step 40 and exit 75 "
+                      f"(exit {stopped.returncode}):\n{stopped.stdout}\n{stopped.stderr}")
+    run(["srun", "-N", str(len(wiped)), "-n", str(len(wiped)), "-w", ",".join(wiped), "rm",
+         "-rf", local], env, timeout=60)
+    log(f"{what}: stopped at step 40; the local folder of {', '.join(wiped)} wiped")
+    r = heat_run(env, srun)
+    missing = [line for line in ["restored step 40"] + restored
+               if not re.search(rf"^{re.escape(line)}$", r.stdout, re.M)]
+    if r.returncode != 0 or missing:
+        raise Failure(f"{what}: the restart did not print {missing} (exit {r.returncode}):\n"
+                      f"{r.stdout}\n{r.stderr}")
+    got = re.search(r"^checksum (0x[0-9a-f]{16})$", r.stdout, re.M)
+    if not got or got.group(1) != expected:
+        raise Failure(f"{what}: checksum {got and got.group(1)} differs from {expected}")
+    log(f"{what}: {'; '.join(restored)}; checksum {expected} as uninterrupted")
+
+
 def case_levels(args, env, plain_env, work):
     heat = os.path.join(args.bin_dir, "strata_heat")
     shared = env["STRATA_CLUSTER_SHARED"]
-    grid = ["--nx", "130", "--ny", "99", "--steps", "80", "--every-steps", "20", "--level", "1"]
     reference = run([args.mpiexec, "-np", "1", heat, "--ckpt-dir", os.path.join(work, "ref"),
                      "--nx", "130", "--ny", "99", "--steps", "80", "--every-steps", "0"],
                     plain_env, timeout=120)
     expected = re.search(r"^checksum (0x[0-9a-f]{16})$", reference.stdout, re.M).group(1)
     log(f"uninterrupted run on 1 rank: checksum {expected}")
-    # /tmp is each node's own tmpfs: a truly node-local folder.
-    levels = ["--ckpt-dir", os.path.join(shared, "levels-ckpt"), "--local-dir", "/tmp/heat-local",
-              "--partner", "--drain-every", "0"]
-    srun = ["srun", "--mpi=pmix", "--chdir", shared, "-N", "2", "-w", "node1,node2",
-            "--ntasks-per-node=2", heat] + levels + grid
-    stopped = heat_run(env, srun + ["--stop-at-step", "40"])
-    if stopped.returncode != 75 or not re.search(r"^checkpoint step 40$", stopped.stdout, re.M):
-        raise Failure(f"2 nodes x 2 ranks did not checkpoint step 40 and exit 75 "
-                      f"(exit {stopped.returncode}):\n{stopped.stdout}\n{stopped.stderr}")
-    run(["srun", "-N", "1", "-n", "1", "-w", "node2", "rm", "-rf", "/tmp/heat-local"], env,
-        timeout=60)
-    log("stopped at step 40; node2's local folder wiped")
-    r = heat_run(env, srun)
-    if r.returncode != 0 or not re.search(r"^restored step 40$", r.stdout, re.M):
-        raise Failure(f"the restart did not restore step 40 (exit {r.returncode}):\n"
-                      f"{r.stdout}\n{r.stderr}")
-    if not re.search(r"^restore level partner$", r.stdout, re.M):
-        raise Failure(f"the restart did not use the partner copies:\n{r.stdout}\n{r.stderr}")
-    got = re.search(r"^checksum (0x[0-9a-f]{16})$", r.stdout, re.M)
-    if not got or got.group(1) != expected:
-        raise Failure(f"checksum {got and got.group(1)} differs from {expected}")
-    log(f"restored step 40 from partner copies, checksum {expected} as uninterrupted")
-    # The XOR level: 3 nodes x 1 rank as one group of 3; node2's folder (rank 1's shard and
-    # node2's parity) wiped; the restart rebuilds rank 1's shard from node1's and node3's.
-    xor = ["--ckpt-dir", os.path.join(shared, "xor-ckpt"), "--local-dir", "/tmp/heat-xor",
-           "--xor-group", "3", "--drain-every", "0"]
-    srun = ["srun", "--mpi=pmix", "--chdir", shared, "-N", "3", "-w", "node1,node2,node3",
-            "--ntasks-per-node=1", heat] + xor + grid
-    stopped = heat_run(env, srun + ["--stop-at-step", "40"])
-    if stopped.returncode != 75 or not re.search(r"^checkpoint step 40$", stopped.stdout, re.M):
-        raise Failure(f"3 nodes x 1 rank with --xor-group 3 did not checkpoint step 40 and exit "
-                      f"75 (exit {stopped.returncode}):\n{stopped.stdout}\n{stopped.stderr}")
-    run(["srun", "-N", "1", "-n", "1", "-w", "node2", "rm", "-rf", "/tmp/heat-xor"], env,
-        timeout=60)
-    log("stopped at step 40 with XOR parity; node2's local folder wiped")
-    r = heat_run(env, srun)
-    if r.returncode != 0 or not re.search(r"^restored step 40$", r.stdout, re.M):
-        raise Failure(f"the XOR restart did not restore step 40 (exit {r.returncode}):\n"
-                      f"{r.stdout}\n{r.stderr}")
-    if not re.search(r"^restore level xor$", r.stdout, re.M) or \
-            not re.search(r"^restore rebuilt ranks 1$", r.stdout, re.M):
-        raise Failure(f"the restart did not rebuild rank 1 from XOR parity:\n"
-                      f"{r.stdout}\n{r.stderr}")
-    got = re.search(r"^checksum (0x[0-9a-f]{16})$", r.stdout, re.M)
-    if not got or got.group(1) != expected:
-        raise Failure(f"XOR restart: checksum {got and got.group(1)} differs from {expected}")
-    log(f"rebuilt rank 1 from XOR parity, restored step 40, checksum {expected} as uninterrupted")
-    # Every node's local folder lost: the drain (on by default, hurried by the stop) put the
-    # steps in the shared folder, and the restart comes from there.
-    drained = ["--ckpt-dir", os.path.join(shared, "drained-ckpt"), "--local-dir",
-               "/tmp/heat-drained", "--partner"]
-    srun = ["srun", "--mpi=pmix", "--chdir", shared, "-N", "2", "-w", "node1,node2",
-            "--ntasks-per-node=2", heat] + drained + grid
-    stopped = heat_run(env, srun + ["--stop-at-step", "40"])
-    if stopped.returncode != 75 or not re.search(r"^checkpoint step 40$", stopped.stdout, re.M):
-        raise Failure(f"2 nodes x 2 ranks with a drain did not checkpoint step 40 and exit 75 "
-                      f"(exit {stopped.returncode}):\n{stopped.stdout}\n{stopped.stderr}")
-    run(["srun", "-N", "2", "-n", "2", "-w", "node1,node2", "rm", "-rf", "/tmp/heat-drained"],
-        env, timeout=60)
-    log("stopped at step 40 with a drain; both nodes' local folders wiped")
-    r = heat_run(env, srun)
-    if r.returncode != 0 or not re.search(r"^restored step 40$", r.stdout, re.M) or \
-            not re.search(r"^restore level shared$", r.stdout, re.M):
-        raise Failure(f"the restart did not restore step 40 from the shared folder "
-                      f"(exit {r.returncode}):\n{r.stdout}\n{r.stderr}")
-    got = re.search(r"^checksum (0x[0-9a-f]{16})$", r.stdout, re.M)
-    if not got or got.group(1) != expected:
-        raise Failure(f"shared restart: checksum {got and got.group(1)} differs from {expected}")
-    log(f"restored step 40 from the shared folder, checksum {expected} as uninterrupted")
+    # /tmp is each node's own tmpfs: a truly node-local folder. The first two runs never drain
+    # to the shared folder, so only the level named can restore their steps.
+    lose_and_restart(env, heat, shared, expected, "partner", ["node1", "node2"], 2,
+                     ["--ckpt-dir", os.path.join(shared, "partner-ckpt"), "--local-dir",
+                      "/tmp/heat-partner", "--partner", "--drain-every", "0"],
+                     ["node2"], ["restore level partner"])
+    # 3 nodes as one XOR group: node2's folder holds rank 1's shard and node2's parity.
+    lose_and_restart(env, heat, shared, expected, "xor", ["node1", "node2", "node3"], 1,
+                     ["--ckpt-dir", os.path.join(shared, "xor-ckpt"), "--local-dir",
+                      "/tmp/heat-xor", "--xor-group", "3", "--drain-every", "0"],
+                     ["node2"], ["restore level xor", "restore rebuilt ranks 1"])
+    # Every node's folder lost: the drain (on by default, hurried by the stop) put the steps in
+    # the shared folder.
+    lose_and_restart(env, heat, shared, expected, "drained", ["node1", "node2"], 2,
+                     ["--ckpt-dir", os.path.join(shared, "drained-ckpt"), "--local-dir",
+                      "/tmp/heat-drained", "--partner"],
+                     ["node1", "node2"], ["restore level shared"])
 
 
 def case_requeue(args, env, plain_env, work):
