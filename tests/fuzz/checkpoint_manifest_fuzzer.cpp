@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the checkpoint's untrusted metadata (restore and every `strata ckpt`
-// command read it): a manifest (input opening with '{') or a whole shard file, whose chunk index
-// is found from the file's end as a reader finds it. Any input must decode or fail with
+// command read it): a manifest (input opening with '{': its JSON line and, from format 4, the
+// binary rank table after it) or a whole shard file, whose chunk index is found from the file's
+// end as a reader finds it. Any input must decode or fail with
 // strata::Error, never crash, hang or trip a sanitizer. Seeded by scripts/fuzz with manifests and
-// shards strata_heat wrote.
+// shards strata_heat wrote and the format 2 and 3 fixtures of tests/data.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
