@@ -424,10 +424,11 @@ def report(c, scale_ctx):
          "at 131,072 ranks CPU", "`records_binary_commit` ÷ ranks"],
         ["format 4: one rank's commit message", b(c["binary_part_bytes"]),
          "`records_binary_commit` counter `part_bytes`"],
-        ["manifest bytes per record in the parse case (a region record with its block)",
+        ["manifest bytes per record in the parse case (format 3 in this sweep: a region record "
+         "with its block)",
          b(c["manifest_record_bytes"]),
          "`manifest_parse` counters `manifest_bytes` ÷ `records`"],
-        ["manifest parse (read, SHA-256, JSON, decode)",
+        ["manifest parse (read, SHA-256, JSON, decode; format 3 in this sweep)",
          f"{c['manifest_parse_bw'] / 1e6:.0f} MB/s CPU ({c['manifest_parse_bw_wall'] / 1e6:.0f} MB/s wall)",
          "`manifest_parse/records:4096`"],
         ["shard chunk index bytes per chunk entry", f"{c['index_entry_bytes']:.1f} B",
