@@ -119,7 +119,10 @@ int main(int argc, char** argv) {
     scale::register_startup_cases(rt.size(), mpi_init_seconds, runtime_seconds);
     scale::register_merge_cases(rt.size());
     scale::register_checkpoint_cases(rt.size());
-    if (rt.size() == 1) scale::register_local_cases();
+    if (rt.size() == 1) {
+      scale::register_local_cases();
+      scale::register_record_cases();
+    }
     if (rt.rank() == 0) {
       benchmark::RunSpecifiedBenchmarks();
     } else {

@@ -88,7 +88,7 @@ def medians(path):
                          if not re.match(r"^(min_time|repeats|iterations):|^(real|manual)_time$", p))
         entry = {"time": time, "cpu": cpu}
         for key in ("bytes_per_second", "items_per_second", "manifest_bytes", "chunk_entries",
-                    "records", "index_bytes",
+                    "records", "index_bytes", "ranks", "part_bytes",
                     "bytes_per_rank", "partials"):
             if key in e:
                 entry[key] = e[key]
@@ -148,6 +148,27 @@ def constants(scale, scale_ctx, kernels, checkpoint):
     c["index_entry_bytes"] = index["index_bytes"] / index["chunk_entries"]
     c["index_decode_rate"] = index["chunk_entries"] / index["cpu"]
     c["index_decode_rate_wall"] = index["chunk_entries"] / index["time"]
+    # The ranks' own records (record_cases.cpp, 1 rank): format 3's JSON at 4,096 ranks against
+    # format 4's binary rank table at 4,096 and 131,072 ranks, per rank (CPU time).
+    for kind, sizes in (("json", (4096,)), ("binary", (4096, 131072))):
+        for op in ("decode", "encode", "commit"):
+            for size in sizes:
+                key = f"records_{kind}_{op}/ranks:{size}"
+                if key in scale:
+                    c[f"{kind}_{op}_{size}"] = scale[key]["cpu"] / size
+                    c[f"{kind}_{op}_{size}_wall"] = scale[key]["time"] / size
+    json4096 = scale["records_json_decode/ranks:4096"]
+    c["json_record_bytes"] = json4096["manifest_bytes"] / json4096["ranks"]
+    # A format 3 rank's commit message held every rank's shard record (save_pipeline's
+    # placeholders): its size per rank of the job.
+    c["json_part_bytes_per_rank"] = json4096["part_bytes"] / json4096["ranks"]
+    c["json_records_bw"] = json4096["manifest_bytes"] / json4096["cpu"]
+    big = scale["records_binary_decode/ranks:131072"]
+    c["binary_record_bytes"] = big["manifest_bytes"] / big["ranks"]
+    c["binary_part_bytes"] = big["part_bytes"]
+    # Per rank, the larger of the two sizes measured (the larger table leaves the caches).
+    for op in ("decode", "encode", "commit"):
+        c[f"binary_{op}"] = max(c[f"binary_{op}_4096"], c[f"binary_{op}_131072"])
     c["merge_bytes_per_rank"] = scale[f"merge_strata/ranks:{ranks[0]}"]["bytes_per_rank"]
     # Kernels, one worker (one core) each: the analysis runs statistics and a histogram.
     c["stats_core_bw"] = kernels["stats_strata/workers:1"]["bytes_per_second"]
@@ -201,16 +222,30 @@ def chunk_count(p, state_bytes, chunk=None):
 
 
 def manifest_bytes(c, p):
-    """A format 3 manifest: the ranks' records only (a shard record and a block per region)."""
-    return p * c["manifest_per_rank"]
+    """A format 4 manifest: the JSON line's step-wide fields and the rank table's fixed-width
+    record per rank (one region: 64 B)."""
+    return p * c["binary_record_bytes"]
 
 
 def commit_rank0_seconds(c, p, state_bytes):
-    """Rank 0's serial share of a commit: decode every rank's part (the parts add up to the
-    manifest), merge, encode (taken as long as decoding: not measured separately), SHA-256 and
-    write the manifest to one file. Format 3: no chunk entry, whatever the state's size."""
+    """Rank 0's serial share of a format 4 commit: the gather of every rank's message (a
+    fixed-width record, about 170 B with the regions' fields, through rank 0's port, log2 p
+    steps), their merge and the manifest's encoding (`records_binary_commit`), and the manifest
+    written to one file. No chunk entry, whatever the state's size."""
     m = manifest_bytes(c, p)
-    return 2 * m / c["manifest_parse_bw"] + m / A("single_file_bw"), m
+    gather = p * c["binary_part_bytes"] / A("nic_bw") + A("net_latency") * log2(p)
+    return gather + p * c["binary_commit"] + m / A("single_file_bw"), m
+
+
+def commit_rank0_format3_seconds(c, p):
+    """The same in format 3, as it was: every rank's message was its part of the manifest as JSON,
+    holding every rank's shard record (placeholders but its own) and its block, so rank 0
+    gathered and decoded p parts of p records each — p^2 records — then encoded the manifest."""
+    parts = p * p * c["json_part_bytes_per_rank"]
+    gather = parts / A("nic_bw") + A("net_latency") * log2(p)
+    m = p * c["json_record_bytes"]
+    return (gather + parts / c["json_records_bw"] + p * c["json_encode_4096"] +
+            m / A("single_file_bw")), parts
 
 
 def index_seconds(c, p, state_bytes, chunk=None):
@@ -231,13 +266,14 @@ def format2_seconds(p, state_bytes, per_rank_bytes, chunk=None):
     return m, commit, restore
 
 
-def manifest_to_every_rank_seconds(c, p, m):
+def manifest_to_every_rank_seconds(c, p, m, decode_per_rank=None):
     """Restore's planning: rank 0 reads the manifest once at the single-file bandwidth and
     broadcasts it (a pipelined broadcast moves about twice the bytes through each port, plus
-    log2 p steps), then every rank decodes the whole of it, in parallel."""
+    log2 p steps), then every rank decodes every rank's records, in parallel (format 4's table
+    unless `decode_per_rank` says otherwise)."""
     read = m / A("single_file_bw")
     broadcast = 2 * m / A("nic_bw") + A("net_latency") * log2(p)
-    return read + broadcast + m / c["manifest_parse_bw"]
+    return read + broadcast + p * (decode_per_rank or c["binary_decode"])
 
 
 def node_compute_bw(c):
@@ -317,6 +353,11 @@ def table(header, rows):
     return lines
 
 
+def json_ratio(c, op):
+    """Format 3's JSON time per rank over format 4's at 4,096 ranks (same binary and run)."""
+    return f"{c[f'json_{op}_4096'] / c[f'binary_{op}_4096']:.0f}"
+
+
 def report(c, scale_ctx):
     out = []
     ranks = c["ranks"]
@@ -353,12 +394,41 @@ def report(c, scale_ctx):
         ["bytes of one rank's partials (one message of the tree; what each rank added to the "
          "allgather before)", b(c["merge_bytes_per_rank"]),
          "`merge_strata` counter `bytes_per_rank`"],
-        ["manifest bytes per rank (one region, one chunk: its block and shard records)",
+        ["manifest bytes per rank in format 3 (one region, one chunk: its block and shard "
+         "records as JSON; the sweep predates format 4)",
          b(c["manifest_per_rank"]), "`commit_checkpointer` counter `manifest_bytes`, slope"],
-        ["manifest bytes per record in the parse case (a region record with its block)",
+        ["format 3: a rank's records as JSON, bytes per rank", b(c["json_record_bytes"]),
+         "`records_json_decode/ranks:4096` counters `manifest_bytes` ÷ `ranks`"],
+        ["format 3: decode every rank's records (SHA-256, JSON, fields), per rank",
+         f"{c['json_decode_4096'] * 1e6:.2f} µs CPU ({c['json_decode_4096_wall'] * 1e6:.2f} µs wall)",
+         "`records_json_decode/ranks:4096` ÷ 4,096"],
+        ["format 3: encode, per rank",
+         f"{c['json_encode_4096'] * 1e6:.2f} µs CPU ({c['json_encode_4096_wall'] * 1e6:.2f} µs wall)",
+         "`records_json_encode/ranks:4096` ÷ 4,096"],
+        ["format 3: one rank's commit message (every rank's shard record), bytes per rank of the job",
+         b(c["json_part_bytes_per_rank"]),
+         "`records_json_decode/ranks:4096` counters `part_bytes` ÷ `ranks`"],
+        ["format 4: manifest bytes per rank (the rank table's record; one region)",
+         b(c["binary_record_bytes"]),
+         "`records_binary_decode/ranks:131072` counters `manifest_bytes` ÷ `ranks`"],
+        ["format 4: decode every rank's records (SHA-256, checks, fields), per rank",
+         f"{c['binary_decode_4096'] * 1e6:.3f} µs at 4,096, {c['binary_decode_131072'] * 1e6:.3f} µs "
+         f"at 131,072 ranks CPU ({json_ratio(c, 'decode')}× faster than format 3)",
+         "`records_binary_decode` ÷ ranks"],
+        ["format 4: encode, per rank",
+         f"{c['binary_encode_4096'] * 1e6:.3f} µs at 4,096, {c['binary_encode_131072'] * 1e6:.3f} µs "
+         f"at 131,072 ranks CPU ({json_ratio(c, 'encode')}× faster than format 3)",
+         "`records_binary_encode` ÷ ranks"],
+        ["format 4: rank 0 at commit (merge every rank's message, encode), per rank",
+         f"{c['binary_commit_4096'] * 1e6:.3f} µs at 4,096, {c['binary_commit_131072'] * 1e6:.3f} µs "
+         "at 131,072 ranks CPU", "`records_binary_commit` ÷ ranks"],
+        ["format 4: one rank's commit message", b(c["binary_part_bytes"]),
+         "`records_binary_commit` counter `part_bytes`"],
+        ["manifest bytes per record in the parse case (format 3 in this sweep: a region record "
+         "with its block)",
          b(c["manifest_record_bytes"]),
          "`manifest_parse` counters `manifest_bytes` ÷ `records`"],
-        ["manifest parse (read, SHA-256, JSON, decode)",
+        ["manifest parse (read, SHA-256, JSON, decode; format 3 in this sweep)",
          f"{c['manifest_parse_bw'] / 1e6:.0f} MB/s CPU ({c['manifest_parse_bw_wall'] / 1e6:.0f} MB/s wall)",
          "`manifest_parse/records:4096`"],
         ["shard chunk index bytes per chunk entry", f"{c['index_entry_bytes']:.1f} B",
@@ -414,24 +484,34 @@ def report(c, scale_ctx):
                      "negligible" if fold / ref_analysis < 0.01 else "**not negligible**"])
     for p in (per_numa, per_core):
         upper = c["commit_checkpointer"][top] + c["commit_checkpointer_slope"] * (p - top)
-        parts = p * c["manifest_per_rank"]
-        rank0 = 2 * parts / c["manifest_parse_bw"] + parts / A("single_file_bw")
-        rows.append([f"commit: rank-0 gather, decode, encode of {p:,} ranks' records "
-                     f"({b(parts)})", t(upper), t(rank0),
+        rank0, m = commit_rank0_seconds(c, p, A("checkpoint_bytes"))
+        rows.append([f"commit (format 4): rank-0 gather, merge, encode of {p:,} ranks' binary "
+                     f"records (manifest {b(m)})", t(upper), t(rank0),
                      f"{pct(rank0 / ref_ckpt['total'])} of the 10 TB checkpoint",
                      "negligible" if rank0 / ref_ckpt["total"] < 0.01 else "**not negligible**"])
     for p in (per_numa, per_core):
-        upper = c["restore_checkpointer"][top] + c["restore_checkpointer_slope"] * (p - top)
-        parts = p * c["manifest_per_rank"]
-        plan = (manifest_to_every_rank_seconds(c, p, parts) +
-                index_seconds(c, p, A("checkpoint_bytes")))
-        outcomes = 4 * A("net_latency") * log2(p) + p * 16 / A("nic_bw")
-        data = A("checkpoint_bytes") / min(A("pfs_read_bw"), nodes * A("nic_bw"))
-        rows.append([f"restore: rank 0 reads, every rank decodes the {p:,}-rank records and "
-                     "its own shard's chunk index; outcomes allgathered",
-                     t(upper), t(plan + outcomes),
-                     f"{pct((plan + outcomes) / data)} of reading 10 TB back",
-                     "negligible" if (plan + outcomes) / data < 0.01 else "**not negligible**"])
+        rank0, parts = commit_rank0_format3_seconds(c, p)
+        rows.append([f"commit as it was (format 3): rank 0 gathers and decodes {p:,} JSON parts "
+                     f"of {p:,} shard records each ({b(parts)}), encodes", "—", t(rank0),
+                     f"{pct(rank0 / ref_ckpt['total'])} of the 10 TB checkpoint",
+                     "negligible" if rank0 / ref_ckpt["total"] < 0.01 else "**not negligible**"])
+    data = A("checkpoint_bytes") / min(A("pfs_read_bw"), nodes * A("nic_bw"))
+    for fmt in (4, 3):
+        for p in (per_numa, per_core):
+            upper = c["restore_checkpointer"][top] + c["restore_checkpointer_slope"] * (p - top)
+            if fmt == 4:
+                plan = manifest_to_every_rank_seconds(c, p, manifest_bytes(c, p))
+            else:
+                plan = manifest_to_every_rank_seconds(c, p, p * c["json_record_bytes"],
+                                                      c["json_decode_4096"])
+            plan += index_seconds(c, p, A("checkpoint_bytes"))
+            outcomes = 4 * A("net_latency") * log2(p) + p * 16 / A("nic_bw")
+            what = ("restore (format 4): rank 0 reads, every rank decodes the "
+                    if fmt == 4 else "restore as it was (format 3, JSON): the same with the ")
+            rows.append([what + f"{p:,}-rank records and its own shard's chunk index; outcomes "
+                         "allgathered", t(upper) if fmt == 4 else "—", t(plan + outcomes),
+                         f"{pct((plan + outcomes) / data)} of reading 10 TB back",
+                         "negligible" if (plan + outcomes) / data < 0.01 else "**not negligible**"])
     for p in (per_numa, per_core):
         stacked = 2 * A("net_latency") * log2(p) + p * 8 / A("nic_bw")
         rows.append([f"save: allgather of row counts (stacked regions, first save only), {p:,} ranks",

@@ -78,6 +78,7 @@ void register_merge_cases(int ranks);
 void register_checkpoint_cases(int ranks);
 // Only in the 1-rank run: they involve no other rank.
 void register_local_cases();
+void register_record_cases();
 // Start-up happened once, before any case: the cases report the slowest rank's times (seconds).
 void register_startup_cases(int ranks, double mpi_init_seconds, double runtime_seconds);
 

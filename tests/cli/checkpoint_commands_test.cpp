@@ -52,11 +52,12 @@ std::string slurp_file(const std::string& path) {
 
 using strata::test::sha256_hex;
 
-// Writes `whole` (a manifest as JSON) to `path` with its body's SHA-256 recomputed: a forged
-// manifest whose seal is right, so only its own consistency checks can catch it.
-void write_resealed(const std::string& path, json whole) {
+// Writes `whole` (a manifest's JSON line) to `path` with its body's SHA-256 recomputed, followed
+// by `table` (a format 4 manifest's rank table, unchanged): a forged manifest whose seal is
+// right, so only its own consistency checks can catch it.
+void write_resealed(const std::string& path, json whole, const std::string& table = "") {
   whole["sha256"] = sha256_hex(whole["manifest"].dump());
-  std::ofstream(path, std::ios::trunc) << whole.dump();
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << whole.dump() << "\n" << table;
 }
 
 // Proves list --json shows every complete step with its region, shape and dependencies.
@@ -369,9 +370,12 @@ TEST(CheckpointCommands, AnUnreadableStepIsSkippedWithAWarning) {
 // is refused by export, naming the shard header's step field, instead of exporting the wrong data.
 TEST(CheckpointCommands, AShardFromAnotherStepIsRefused) {
   auto dir = make_checkpoints("foreign-shard");
-  json whole = json::parse(slurp_file(dir + "/step-00000002/manifest.json"));
+  // The JSON line and the rank table after it (format 4), which holds no step number.
+  const std::string text = slurp_file(dir + "/step-00000002/manifest.json");
+  const std::size_t line_end = text.find('\n');
+  json whole = json::parse(text.substr(0, line_end));
   whole["manifest"]["step"] = 3;  // (the chunk entries, naming step 2, are in the shard's index)
-  write_resealed(dir + "/step-00000003/manifest.json", whole);
+  write_resealed(dir + "/step-00000003/manifest.json", whole, text.substr(line_end + 1));
   fs::copy_file(dir + "/step-00000002/shard-00000.sck", dir + "/step-00000003/shard-00000.sck",
                 fs::copy_options::overwrite_existing);
   const std::string h5 = dir + ".h5";

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The checkpoint manifest as JSON (nlohmann), its validation, and the folder names of a checkpoint
-// store. The manifest is {"sha256": <of the body's compact dump>, "manifest": <body>}, so a
-// truncated or edited manifest is detected before any of its numbers are trusted.
+// The checkpoint manifest as JSON (nlohmann) and, from format 4, the binary rank table after it;
+// their validation; and the folder names of a checkpoint store. The manifest is one line
+// {"sha256": <of the body's compact dump>, "manifest": <body>} (format 4: then the rank table,
+// whose size and SHA-256 the body holds), so a truncated or edited manifest is detected before any
+// of its numbers are trusted.
 #include "checkpoint/checkpoint_manifest.hpp"
 
 #include <fcntl.h>
@@ -19,8 +21,10 @@
 #include <tuple>
 #include <utility>
 
+#include "checkpoint/rank_table.hpp"
 #include "checksum/sha256.hpp"
 #include "files/file_io.hpp"
+#include "format/byte_fields.hpp"
 #include "strata/runtime/base/error.hpp"
 
 namespace strata::io::detail {
@@ -95,6 +99,45 @@ std::pair<Codec::Kind, bool> parse_codec(const std::string& text, const std::str
   bad(file, field, "unknown codec '" + text + "'");
 }
 
+// A region's step-wide fields (the same on every rank).
+json region_head(const RegionRecord& r) {
+  json shape = json::array();
+  for (std::size_t extent : r.global_shape) shape.push_back(extent);
+  return {{"name", r.name},
+          {"dtype", std::string(to_string(r.dtype))},
+          {"global_shape", std::move(shape)},
+          {"rank_local", r.rank_local},
+          {"chunk_bytes", r.chunk_bytes}};
+}
+
+json region_heads(const Manifest& m) {
+  json regions = json::array();
+  for (const RegionRecord& r : m.regions) regions.push_back(region_head(r));
+  return regions;
+}
+
+// The body of a format 4 manifest: the step-wide fields, the distinct node names, and the seal of
+// the rank table that follows the JSON line.
+json encode_body_v4(const Manifest& m, std::span<const std::byte> table,
+                    const std::vector<std::string>& node_names) {
+  json body = {{"format", "strata-checkpoint"},
+               {"version", m.version},
+               {"step", m.step},
+               {"ranks", m.ranks},
+               {"created", m.created},
+               {"run", m.run},
+               {"codec", codec_name(m.codec.kind, m.codec.shuffle)},
+               {"level", m.codec.level},
+               {"depends_on", m.depends_on},
+               {"regions", region_heads(m)},
+               {"rank_table",
+                {{"bytes", table.size()},
+                 {"record_bytes", rank_record_bytes(m.regions.size())},
+                 {"sha256", sha256_hex(table)}}}};
+  if (!node_names.empty()) body["nodes"] = node_names;
+  return body;
+}
+
 json encode_body(const Manifest& m) {
   json regions = json::array();
   for (const RegionRecord& r : m.regions) {
@@ -111,14 +154,9 @@ json encode_body(const Manifest& m) {
       blocks.push_back({{"rank", b.rank}, {"first_row", b.first_row}, {"rows", b.rows},
                         {"chunks", std::move(chunks)}});
     }
-    json shape = json::array();
-    for (std::size_t extent : r.global_shape) shape.push_back(extent);
-    regions.push_back({{"name", r.name},
-                       {"dtype", std::string(to_string(r.dtype))},
-                       {"global_shape", std::move(shape)},
-                       {"rank_local", r.rank_local},
-                       {"chunk_bytes", r.chunk_bytes},
-                       {"blocks", std::move(blocks)}});
+    json region = region_head(r);
+    region["blocks"] = std::move(blocks);
+    regions.push_back(std::move(region));
   }
   json shards = json::array();
   for (const ShardRecord& s : m.shards) {
@@ -186,7 +224,8 @@ std::string tiling_problem(const RegionRecord& r, int ranks) {
   for (const BlockRecord& b : r.blocks) {
     if (b.rows != 0) spans.emplace_back(b.first_row, b.rows);
   }
-  std::sort(spans.begin(), spans.end());
+  // Blocks in rank order are usually in row order too: the sort is then skipped.
+  if (!std::is_sorted(spans.begin(), spans.end())) std::sort(spans.begin(), spans.end());
   std::uint64_t next = 0;
   for (const auto& [first, rows] : spans) {
     if (first != next) {
@@ -197,6 +236,104 @@ std::string tiling_problem(const RegionRecord& r, int ranks) {
   }
   if (next != global_rows) return "blocks leave rows uncovered from row " + std::to_string(next);
   return {};
+}
+
+// A region's step-wide fields from its JSON object (`where` prefixes the field names); refused
+// when its name repeats one of m's regions.
+RegionRecord region_of(const FieldReader& rd, const json& jr, const std::string& where,
+                       const Manifest& m) {
+  const std::string& file = rd.file;
+  RegionRecord r;
+  r.name = rd.text(rd.at(jr, "name", where), where + "name");
+  if (r.name.empty() || r.name.size() > 255) bad(file, where + "name", "bad region name");
+  if (m.find(r.name) != nullptr) bad(file, where + "name", "duplicate region '" + r.name + "'");
+  try {
+    r.dtype = parse_dtype(rd.text(rd.at(jr, "dtype", where), where + "dtype"));
+    const json& shape = rd.at(jr, "global_shape", where);
+    if (!shape.is_array() || shape.empty() || shape.size() > Shape::kMaxRank) {
+      bad(file, where + "global_shape", "bad shape");
+    }
+    for (const json& e : shape)
+      r.global_shape.push_back(rd.u64(e, where + "global_shape", SIZE_MAX));
+    (void)r.global_shape.byte_count(r.dtype);
+  } catch (const Error& e) {
+    if (e.category() == ErrorCategory::corrupt_data) throw;
+    bad(file, where + "dtype/global_shape", e.message());
+  }
+  const json& local = rd.at(jr, "rank_local", where);
+  if (!local.is_boolean()) bad(file, where + "rank_local", "not a boolean");
+  r.rank_local = local.get<bool>();
+  r.chunk_bytes =
+      rd.u64(rd.at(jr, "chunk_bytes", where), where + "chunk_bytes", kMaxCheckpointChunkBytes);
+  if (r.chunk_bytes == 0) bad(file, where + "chunk_bytes", "zero chunk size");
+  return r;
+}
+
+// The regions' step-wide fields from a JSON array (format 4's "regions", a commit message's).
+std::vector<RegionRecord> region_heads_of(const FieldReader& rd, const json& regions) {
+  if (!regions.is_array()) bad(rd.file, "regions", "not an array");
+  Manifest seen;
+  for (std::size_t i = 0; i < regions.size(); ++i) {
+    seen.regions.push_back(region_of(rd, regions[i], "regions[" + std::to_string(i) + "].", seen));
+  }
+  return std::move(seen.regions);
+}
+
+// Node names from a JSON array, each usable as a folder name.
+std::vector<std::string> node_names(const FieldReader& rd, const json& nodes) {
+  if (!nodes.is_array()) bad(rd.file, "nodes", "not an array");
+  std::vector<std::string> names;
+  for (const json& n : nodes) {
+    std::string name = rd.text(n, "nodes");
+    if (name.empty() || name.size() > 255 || name.find('/') != std::string::npos || name == "." ||
+        name == "..") {
+      bad(rd.file, "nodes", "bad node name");
+    }
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
+// The rest of a format 4 manifest after its common fields: the regions' step-wide fields, the
+// distinct node names, and the rank table (`table`, the bytes after the JSON line) checked
+// against the body's seal and decoded into the shards, the blocks and the nodes.
+void decode_v4(const FieldReader& rd, const json& body, std::span<const std::byte> table,
+               Manifest& m) {
+  const std::string& file = rd.file;
+  m.regions = region_heads_of(rd, rd.at(body, "regions", ""));
+  std::vector<std::string> names;
+  if (body.contains("nodes")) {
+    names = node_names(rd, body.at("nodes"));
+    if (names.empty() || names.size() > static_cast<std::size_t>(m.ranks)) {
+      bad(file, "nodes", "expected between one node name and one per rank");
+    }
+    std::vector<std::string> sorted = names;
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+      bad(file, "nodes", "a node name repeats");
+    }
+  }
+  const json& seal = rd.at(body, "rank_table", "");
+  const std::uint64_t bytes =
+      rd.u64(rd.at(seal, "bytes", "rank_table."), "rank_table.bytes", kMaxManifestBytes);
+  if (bytes != table.size()) {
+    bad(file, "rank_table.bytes",
+        "the table after the JSON line holds " + std::to_string(table.size()) + " bytes, not " +
+            std::to_string(bytes) + " (truncated or damaged)");
+  }
+  if (rd.u64(rd.at(seal, "record_bytes", "rank_table."), "rank_table.record_bytes", UINT32_MAX) !=
+      rank_record_bytes(m.regions.size())) {
+    bad(file, "rank_table.record_bytes", "not the record width of the regions");
+  }
+  if (rd.text(rd.at(seal, "sha256", "rank_table."), "rank_table.sha256") != sha256_hex(table)) {
+    bad(file, "rank_table.sha256", "SHA-256 of the rank table does not match (damaged)");
+  }
+  decode_rank_table(table, names, m, file);
+  for (std::size_t i = 0; i < m.regions.size(); ++i) {
+    if (std::string problem = tiling_problem(m.regions[i], m.ranks); !problem.empty()) {
+      bad(file, "regions[" + std::to_string(i) + "].blocks", problem);
+    }
+  }
 }
 
 }  // namespace
@@ -262,15 +399,25 @@ std::string shard_digest(std::span<const std::byte> header,
 }
 
 std::string encode_manifest(const Manifest& manifest, std::uint64_t max_bytes) {
-  if (manifest.version != 2 && manifest.version != 3) {
+  if (manifest.version < kOldestCheckpointFormatVersion ||
+      manifest.version > kCheckpointFormatVersion) {
     throw Error(ErrorCategory::invalid_argument, "no such checkpoint format version",
                 {{"version", std::to_string(manifest.version)}});
   }
-  json body = encode_body(manifest);
+  std::vector<std::byte> table;
+  json body;
+  if (manifest.version >= 4) {
+    std::vector<std::string> node_names;
+    table = encode_rank_table(manifest, node_names);
+    body = encode_body_v4(manifest, table, node_names);
+  } else {
+    body = encode_body(manifest);
+  }
   std::string dumped = body.dump();
   json whole = {{"sha256", sha256_hex(std::as_bytes(std::span(dumped.data(), dumped.size())))},
                 {"manifest", std::move(body)}};
   std::string text = whole.dump() + "\n";
+  text.append(reinterpret_cast<const char*>(table.data()), table.size());
   if (text.size() > max_bytes) {
     std::uint64_t entries = 0;
     std::uint64_t chunk_bytes = 0;
@@ -278,7 +425,7 @@ std::string encode_manifest(const Manifest& manifest, std::uint64_t max_bytes) {
       chunk_bytes = std::max(chunk_bytes, r.chunk_bytes);
       for (const BlockRecord& b : r.blocks) entries += b.chunk_count;
     }
-    // Format 2 listed every chunk (fewer chunks helped); format 3 holds the ranks' records only.
+    // Format 2 listed every chunk (fewer chunks helped); 3 and 4 hold the ranks' records only.
     const std::string what =
         manifest.version == 2
             ? std::to_string(entries) + " chunk entries of " + std::to_string(manifest.ranks) +
@@ -297,7 +444,7 @@ std::string encode_manifest(const Manifest& manifest, std::uint64_t max_bytes) {
   return text;
 }
 
-Manifest decode_manifest(const std::string& text, const std::string& file, ManifestScope scope) {
+Manifest decode_manifest(const std::string& text, const std::string& file) {
   // nlohmann parses iteratively, but dump() and comparisons recurse: a hostile manifest nested
   // 100,000 deep would overflow the stack. Deeper values are discarded while parsing and the
   // manifest refused; a real one is 6 levels deep.
@@ -307,7 +454,22 @@ Manifest decode_manifest(const std::string& text, const std::string& file, Manif
     too_deep = true;
     return false;
   };
-  json whole = json::parse(text, depth_limit, /*allow_exceptions=*/false);
+  // Format 4: the JSON is the first line and the rank table follows it. Formats 2 and 3 are JSON
+  // alone, compact (then nothing follows the line) or, as old steps were written, indented (then
+  // the first line is not JSON by itself).
+  json whole;
+  std::span<const std::byte> table;
+  bool has_table = false;
+  if (const std::size_t newline = text.find('\n');
+      newline != std::string::npos && newline + 1 < text.size()) {
+    whole = json::parse(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(newline),
+                        depth_limit, /*allow_exceptions=*/false);
+    has_table = !whole.is_discarded();
+    if (has_table) {
+      table = std::as_bytes(std::span(text.data() + newline + 1, text.size() - newline - 1));
+    }
+  }
+  if (!has_table) whole = json::parse(text, depth_limit, /*allow_exceptions=*/false);
   if (too_deep) {
     bad(file, "", "nested deeper than " + std::to_string(kMaxManifestDepth) + " levels (damaged)");
   }
@@ -345,18 +507,16 @@ Manifest decode_manifest(const std::string& text, const std::string& file, Manif
     m.depends_on.push_back(dep);
   }
 
+  if (m.version >= 4) {
+    if (!has_table) bad(file, "rank_table", "missing after the JSON line (truncated)");
+    decode_v4(rd, body, table, m);
+    return m;
+  }
+  if (has_table) bad(file, "rank_table", "a format 2 or 3 manifest has no rank table");
   if (body.contains("nodes")) {
-    const json& nodes = body.at("nodes");
-    if (!nodes.is_array() || nodes.size() != static_cast<std::size_t>(m.ranks)) {
+    m.nodes = node_names(rd, body.at("nodes"));
+    if (m.nodes.size() != static_cast<std::size_t>(m.ranks)) {
       bad(file, "nodes", "expected one node name per rank");
-    }
-    for (const json& n : nodes) {
-      std::string name = rd.text(n, "nodes");
-      if (name.empty() || name.size() > 255 || name.find('/') != std::string::npos || name == "." ||
-          name == "..") {
-        bad(file, "nodes", "bad node name");
-      }
-      m.nodes.push_back(std::move(name));
     }
   }
 
@@ -381,28 +541,7 @@ Manifest decode_manifest(const std::string& text, const std::string& file, Manif
   for (std::size_t i = 0; i < regions.size(); ++i) {
     const std::string where = "regions[" + std::to_string(i) + "].";
     const json& jr = regions[i];
-    RegionRecord r;
-    r.name = rd.text(rd.at(jr, "name", where), where + "name");
-    if (r.name.empty() || r.name.size() > 255) bad(file, where + "name", "bad region name");
-    if (m.find(r.name) != nullptr) bad(file, where + "name", "duplicate region '" + r.name + "'");
-    try {
-      r.dtype = parse_dtype(rd.text(rd.at(jr, "dtype", where), where + "dtype"));
-      const json& shape = rd.at(jr, "global_shape", where);
-      if (!shape.is_array() || shape.empty() || shape.size() > Shape::kMaxRank) {
-        bad(file, where + "global_shape", "bad shape");
-      }
-      for (const json& e : shape) r.global_shape.push_back(rd.u64(e, where + "global_shape", SIZE_MAX));
-      (void)r.global_shape.byte_count(r.dtype);
-    } catch (const Error& e) {
-      if (e.category() == ErrorCategory::corrupt_data) throw;
-      bad(file, where + "dtype/global_shape", e.message());
-    }
-    const json& local = rd.at(jr, "rank_local", where);
-    if (!local.is_boolean()) bad(file, where + "rank_local", "not a boolean");
-    r.rank_local = local.get<bool>();
-    r.chunk_bytes = rd.u64(rd.at(jr, "chunk_bytes", where), where + "chunk_bytes",
-                           kMaxCheckpointChunkBytes);
-    if (r.chunk_bytes == 0) bad(file, where + "chunk_bytes", "zero chunk size");
+    RegionRecord r = region_of(rd, jr, where, m);
     const std::uint64_t row_bytes = r.row_bytes();
     const std::uint64_t global_rows = r.global_shape[0];
 
@@ -458,49 +597,98 @@ Manifest decode_manifest(const std::string& text, const std::string& file, Manif
       b.chunk_count = b.chunks.size();
       r.blocks.push_back(std::move(b));
     }
-    if (scope == ManifestScope::whole_step) {
-      if (std::string problem = tiling_problem(r, m.ranks); !problem.empty()) {
-        bad(file, where + "blocks", problem);
-      }
+    if (std::string problem = tiling_problem(r, m.ranks); !problem.empty()) {
+      bad(file, where + "blocks", problem);
     }
     m.regions.push_back(std::move(r));
   }
   return m;
 }
 
-Manifest merge_manifests(long step, int ranks, const Codec& codec, std::vector<Manifest> parts) {
+std::string encode_rank_part(const Manifest& part, int rank) {
+  // u32 regions | the rank's record | u32 depends_on count | u64 each | the regions' JSON.
+  const std::vector<std::byte> record = encode_rank_record(part, rank);
+  const std::size_t deps_at = 4 + record.size();
+  std::string out(deps_at + 4 + 8 * part.depends_on.size(), '\0');
+  const auto bytes = std::as_writable_bytes(std::span(out.data(), out.size()));
+  put_le(bytes, 0, static_cast<std::uint32_t>(part.regions.size()));
+  std::memcpy(out.data() + 4, record.data(), record.size());
+  put_le(bytes, deps_at, static_cast<std::uint32_t>(part.depends_on.size()));
+  for (std::size_t i = 0; i < part.depends_on.size(); ++i) {
+    put_le(bytes, deps_at + 4 + 8 * i, static_cast<std::uint64_t>(part.depends_on[i]));
+  }
+  out += region_heads(part).dump();
+  return out;
+}
+
+Manifest merge_rank_parts(long step, int ranks, const Codec& codec,
+                          const std::vector<std::string>& parts) {
+  if (parts.size() != static_cast<std::size_t>(ranks) || ranks < 1) {
+    throw Error(ErrorCategory::invalid_argument, "expected one commit message per rank",
+                {{"ranks", std::to_string(ranks)}, {"messages", std::to_string(parts.size())}});
+  }
+  const auto malformed = [](std::size_t r) {
+    return Error(ErrorCategory::invalid_argument, "malformed commit message",
+                 {{"rank", std::to_string(r)}});
+  };
+  // Where each part's regions' JSON starts, after its record and its depends_on.
+  const auto heads_at = [&](std::size_t r, std::uint32_t regions) {
+    const std::string& p = parts[r];
+    const auto bytes = std::as_bytes(std::span(p.data(), p.size()));
+    const std::size_t width = rank_record_bytes(regions);
+    if (p.size() < 4 + width + 4 || get_le<std::uint32_t>(bytes, 0) != regions) throw malformed(r);
+    const auto deps = get_le<std::uint32_t>(bytes, 4 + width);
+    if (deps > (p.size() - 8 - width) / 8) throw malformed(r);
+    return 8 + width + 8 * std::size_t{deps};
+  };
+  if (parts[0].size() < 4) throw malformed(0);
+  const auto regions =
+      get_le<std::uint32_t>(std::as_bytes(std::span(parts[0].data(), parts[0].size())), 0);
+  const std::string_view heads = std::string_view(parts[0]).substr(heads_at(0, regions));
+
   Manifest m;
   m.step = step;
   m.ranks = ranks;
   m.created = utc_timestamp();
   m.codec = codec;
-  m.shards.resize(static_cast<std::size_t>(ranks));
+  try {
+    const std::string from = "rank 0's commit message";
+    const FieldReader rd{from};
+    m.regions = region_heads_of(rd, json::parse(heads));
+  } catch (const std::exception& e) {
+    throw Error(ErrorCategory::invalid_argument,
+                std::string("malformed commit message: ") + e.what(), {{"rank", "0"}});
+  }
+  if (m.regions.size() != regions) throw malformed(0);
+  // The records, as the table a format 4 manifest holds: decoded (and checked) once below.
+  const std::size_t width = rank_record_bytes(regions);
+  std::vector<std::byte> table(kRankTableHeaderBytes + parts.size() * width);
+  put_rank_table_header(table, static_cast<std::uint32_t>(ranks), regions);
   for (std::size_t r = 0; r < parts.size(); ++r) {
-    Manifest& p = parts[r];
-    m.shards[r] = p.shards[r];
-    for (long d : p.depends_on) {
-      if (std::find(m.depends_on.begin(), m.depends_on.end(), d) == m.depends_on.end()) {
-        m.depends_on.push_back(d);
-      }
+    const std::size_t at = heads_at(r, regions);
+    if (std::string_view(parts[r]).substr(at) != heads) {
+      throw Error(ErrorCategory::invalid_argument,
+                  "ranks disagree on the protected regions (names, order, dtypes, global shapes "
+                  "or chunk sizes)",
+                  {{"rank", std::to_string(r)}});
     }
-    for (RegionRecord& region : p.regions) {
-      RegionRecord* into = nullptr;
-      for (RegionRecord& existing : m.regions) {
-        if (existing.name == region.name) into = &existing;
+    const auto bytes = std::as_bytes(std::span(parts[r].data(), parts[r].size()));
+    std::memcpy(table.data() + kRankTableHeaderBytes + r * width, bytes.data() + 4, width);
+    const auto deps = get_le<std::uint32_t>(bytes, 4 + width);
+    for (std::uint32_t d = 0; d < deps; ++d) {
+      const auto dep = static_cast<long>(get_le<std::uint64_t>(bytes, 8 + width + 8 * d));
+      if (std::find(m.depends_on.begin(), m.depends_on.end(), dep) == m.depends_on.end()) {
+        m.depends_on.push_back(dep);
       }
-      if (into == nullptr) {
-        m.regions.push_back(std::move(region));
-        continue;
-      }
-      if (!(into->global_shape == region.global_shape) || into->dtype != region.dtype) {
-        throw Error(ErrorCategory::invalid_argument,
-                    "ranks disagree on a region's dtype or global shape",
-                    {{"region", region.name}, {"rank", std::to_string(r)}});
-      }
-      for (BlockRecord& b : region.blocks) into->blocks.push_back(std::move(b));
     }
   }
   std::sort(m.depends_on.begin(), m.depends_on.end());
+  try {
+    decode_rank_table(table, {}, m, "the commit messages");
+  } catch (const Error& e) {
+    throw Error(ErrorCategory::invalid_argument, "malformed commit message: " + e.message(),
+                {{"field", std::string(e.context_value("field"))}});
+  }
   for (const RegionRecord& region : m.regions) {
     if (std::string problem = tiling_problem(region, ranks); !problem.empty()) {
       throw Error(ErrorCategory::invalid_argument,

@@ -20,17 +20,21 @@
 
 namespace strata::io::detail {
 
-// 3: chunk entries in each shard's chunk index, the manifest one record per rank and block.
-// 2: chunk entries in the manifest; still read (and rewritten as 2 when a v2 step is drained).
-// Version 1 checkpoints (shard headers without sizes, manifests without the run) are refused.
-inline constexpr int kCheckpointFormatVersion = 3;
+// 4: the ranks' records (shard, node, blocks) in a binary rank table after the manifest's JSON
+//    line (rank_table.hpp); the JSON holds only the step-wide fields.
+// 3: chunk entries in each shard's chunk index, the manifest one JSON record per rank and block.
+// 2: chunk entries in the manifest. 2 and 3 are still read, and a step drained or rebuilt keeps
+// its version. Version 1 checkpoints (shard headers without sizes, manifests without the run) are
+// refused.
+inline constexpr int kCheckpointFormatVersion = 4;
 inline constexpr int kOldestCheckpointFormatVersion = 2;
 inline constexpr std::size_t kMaxCheckpointChunkBytes = std::size_t{1} << 30;
 inline constexpr int kMaxCheckpointRanks = 1 << 20;
 // A manifest is refused above this size (before it is read) or this nesting depth (while it is
-// parsed), and the commit refuses to write a larger one. A format 3 manifest holds about 200 bytes
-// per rank and region, so 256 MiB is about a million ranks' records whatever the state's size; a
-// format 2 manifest held every chunk's entry (about 75 bytes each: 14 TB in 4 MiB chunks).
+// parsed), and the commit refuses to write a larger one. A format 4 manifest holds 48 bytes per
+// rank and 16 per rank and region (format 3: about 200 bytes of JSON per rank and region), so
+// 256 MiB is over a million ranks' records whatever the state's size; a format 2 manifest held
+// every chunk's entry (about 75 bytes each: 14 TB in 4 MiB chunks).
 inline constexpr std::uint64_t kMaxManifestBytes = std::uint64_t{256} << 20;
 inline constexpr int kMaxManifestDepth = 16;
 
@@ -75,7 +79,8 @@ struct ShardRecord {
 };
 
 struct Manifest {
-  int version = kCheckpointFormatVersion;  // 2: chunk entries here; 3: in the shards' indexes
+  // 2: chunk entries here; 3: in the shards' indexes; 4: also the ranks' records binary
+  int version = kCheckpointFormatVersion;
   long step = 0;
   int ranks = 0;
   std::string created;  // ISO 8601 UTC
@@ -116,23 +121,28 @@ std::string shard_digest(std::span<const std::byte> header,
                          std::span<const std::array<std::byte, 32>> frame_digests,
                          const std::array<std::byte, 32>* index_digest = nullptr);
 
-// JSON text of the manifest in its `version` (3: a chunk count per block; 2: every chunk entry,
-// for a format 2 step drained or rebuilt after an upgrade), with its SHA-256 over the body,
-// written compactly (one line). Throws
+// The manifest's bytes in its `version`: its JSON, with its SHA-256 over the body, written
+// compactly (one line), and for version 4 the rank table after that line (one record per rank;
+// the JSON holds the table's size and SHA-256). Version 3 writes a JSON chunk count per block,
+// version 2 every chunk entry (for a format 2 or 3 step drained or rebuilt after an upgrade).
+// Version 4 needs exactly one block per rank in every region. Throws
 // Error(resource) naming the size and the chunk entries when the text exceeds `max_bytes`: a
 // manifest that restore would refuse must not be committed.
 std::string encode_manifest(const Manifest& manifest, std::uint64_t max_bytes = kMaxManifestBytes);
-// A whole step's manifest, whose blocks must hold every global row exactly once, or one rank's
-// part of it (its own blocks only) sent to rank 0 during the commit.
-enum class ManifestScope { whole_step, rank_part };
+// Parses and validates a whole step's manifest, whose blocks must hold every global row exactly
+// once; throws Error(corrupt_data) naming the file and the field.
+Manifest decode_manifest(const std::string& text, const std::string& file);
 
-// Parses and validates; throws Error(corrupt_data) naming the file and the field.
-Manifest decode_manifest(const std::string& text, const std::string& file,
-                         ManifestScope scope = ManifestScope::whole_step);
-// The manifest of `step` from each rank's part (parts[r] from rank r: its shard and its block of
-// every region), stamped with the current time. Throws Error(invalid_argument) when ranks disagree
-// on a region's dtype or global shape.
-Manifest merge_manifests(long step, int ranks, const Codec& codec, std::vector<Manifest> parts);
+// The commit's message from rank `rank` (its part of the manifest, as save_pipeline builds it)
+// for a format 4 step: its rank record, then its depends_on, then the regions' step-wide fields
+// (the same bytes on every rank that protects the same regions). No JSON is parsed per rank.
+std::string encode_rank_part(const Manifest& part, int rank);
+// The format 4 manifest of `step` from every rank's message (parts[r] from rank r): rank 0's
+// regions, every rank's record, the union of depends_on, stamped with the current time. Throws
+// Error(invalid_argument) naming the rank when a message is malformed or its regions differ from
+// rank 0's (names, order, dtypes, shapes, chunk sizes), or when the blocks do not tile a region.
+Manifest merge_rank_parts(long step, int ranks, const Codec& codec,
+                          const std::vector<std::string>& parts);
 
 // Reads dir/step-N/manifest.json and decodes it; Error(io) when absent or unreadable,
 // Error(corrupt_data) when it is not a regular file (a FIFO, a device), exceeds kMaxManifestBytes,

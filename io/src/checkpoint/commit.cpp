@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The two-phase commit of a save, on the background thread's own communicator: every rank's
-// outcome (its part of the manifest, or why its shard failed) meets at rank 0, which merges the
+// outcome (its record of the manifest's rank table, or why its shard failed) meets at rank 0, which merges the
 // manifest, writes it into step-N.tmp/, renames the folder to step-N, fsyncs and prunes; the
 // decision comes back to every rank, so all agree whether the step exists.
 #include <cstdio>
 #include <filesystem>
-#include <limits>
 
 #include "checkpoint/checkpointer_impl.hpp"
 #include "checkpoint/rank_outcome.hpp"
@@ -24,17 +23,17 @@ using detail::RankOutcome;
 RankOutcome decide(const CheckpointOptions& options, long step, int ranks,
                    const std::vector<std::vector<std::byte>>& parts,
                    const std::vector<std::string>& nodes) {
-  std::vector<detail::Manifest> manifests;
+  std::vector<std::string> records;
+  records.reserve(parts.size());
   try {
     for (std::size_t r = 0; r < parts.size(); ++r) {
-      const std::string from = "rank " + std::to_string(r);
-      RankOutcome o = RankOutcome::decode(parts[r], from);
-      if (o.kind != RankOutcome::Kind::ok)
-        return {RankOutcome::Kind::failed, o.category, from + ": " + o.text};
-      manifests.push_back(detail::decode_manifest(o.text, from + " commit message",
-                                                  detail::ManifestScope::rank_part));
+      RankOutcome o = RankOutcome::decode(parts[r], "rank " + std::to_string(r));
+      if (o.kind != RankOutcome::Kind::ok) {
+        return {RankOutcome::Kind::failed, o.category, "rank " + std::to_string(r) + ": " + o.text};
+      }
+      records.push_back(std::move(o.text));
     }
-    detail::Manifest m = detail::merge_manifests(step, ranks, options.codec, std::move(manifests));
+    detail::Manifest m = detail::merge_rank_parts(step, ranks, options.codec, records);
     m.run = options.run_id;
     if (!options.local_dir.empty()) {
       m.nodes = nodes;
@@ -58,13 +57,17 @@ void Checkpointer::Impl::commit(long step, const std::string& local_error,
                                 ErrorCategory local_category, const detail::Manifest& part,
                                 CheckpointClock::time_point started) {
   MpiContext& mpi = *commit_mpi;
-  const RankOutcome mine =
-      local_error.empty()
-          // No bound on a rank's part: throwing here would leave the other ranks in the gather;
-          // rank 0 checks the whole manifest, which is larger, before it commits.
-          ? RankOutcome{RankOutcome::Kind::ok, local_category,
-                        detail::encode_manifest(part, std::numeric_limits<std::uint64_t>::max())}
-          : RankOutcome{RankOutcome::Kind::failed, local_category, local_error};
+  // A rank's part is its fixed-width record of the rank table (plus its depends_on and the
+  // regions' step-wide fields), so rank 0 parses no JSON per rank. Encoding it cannot fail on a
+  // part save_pipeline built; should it, the failure travels in the gather like any other.
+  RankOutcome mine{RankOutcome::Kind::failed, local_category, local_error};
+  if (local_error.empty()) {
+    try {
+      mine = {RankOutcome::Kind::ok, local_category, detail::encode_rank_part(part, mpi.rank())};
+    } catch (const Error& e) {
+      mine = {RankOutcome::Kind::failed, e.category(), e.what()};
+    }
+  }
   auto parts = mpi.gather_bytes(mine.encode(), 0);
 
   std::vector<std::byte> decided;
