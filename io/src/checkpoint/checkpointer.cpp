@@ -278,6 +278,7 @@ void Checkpointer::save(long step) {
     d.status.raw_bytes = raw;
     d.status.copy_seconds = std::chrono::duration<double>(CheckpointClock::now() - started).count();
     d.failure = nullptr;
+    d.reported = false;
   }
   d.harvested = false;
   if (d.async) {
@@ -289,15 +290,16 @@ void Checkpointer::save(long step) {
 
 SaveStatus Checkpointer::wait() {
   Impl& d = *impl_;
-  if (d.worker.joinable()) d.worker.join();
-  d.harvested = true;
+  // The worker may still prune older steps after reporting: the next save() waits for that.
   std::exception_ptr failure;
   SaveStatus st;
   {
-    std::lock_guard lock(d.status_mutex);
+    std::unique_lock lock(d.status_mutex);
+    d.settled.wait(lock, [&d] { return d.reported; });
     st = d.status;
     failure = d.failure;
   }
+  d.harvested = true;
   if (st.state == SaveState::committed) d.rt.note_checkpoint_seconds(st.total_seconds);
   if (failure) std::rethrow_exception(failure);
   return st;

@@ -84,7 +84,9 @@ struct CheckpointOptions {
   // ... or on steps that are multiples of this (0: never by step count).
   long every_steps = 0;
   // Complete checkpoints kept; older ones are deleted once a newer one commits (a folder still
-  // referenced by a kept incremental checkpoint stays until nothing needs it). At least 1.
+  // referenced by a kept incremental checkpoint stays until nothing needs it). At least 1. The
+  // deletion runs in the background after wait() returns: the next save(), finish_drain() and the
+  // destructor wait for it.
   int keep = 2;
   Codec codec = zstd(1);
   // Bytes per chunk: the unit of compression, checksumming and incremental reuse.
@@ -242,7 +244,8 @@ class Checkpointer {
   // folder holds from an earlier run is replaced (a restart that fell back past a damaged one);
   // a failed save may be retried with the same step.
   void save(long step);
-  // Collective. Waits for the save in flight; returns its status. Throws the save's error
+  // Collective. Waits for the save in flight to commit or fail (not for the deletion of older
+  // steps that follows a commit, see keep); returns its status. Throws the save's error
   // (Error(io), Error(resource) for a full disk, Error(distributed) when another rank failed)
   // when it failed: the previous checkpoint is then still the newest complete one.
   SaveStatus wait();
