@@ -60,6 +60,11 @@ Checkpointer::Checkpointer(Runtime& runtime, Executor& executor, CheckpointOptio
     throw Error(ErrorCategory::invalid_argument, "checkpoint drain_every must not be negative",
                 {{"drain_every", std::to_string(options.drain_every)}});
   }
+  if (!(options.drain_bytes_per_second >= 0)) {  // NaN too
+    throw Error(ErrorCategory::invalid_argument,
+                "checkpoint drain_bytes_per_second must not be negative",
+                {{"drain_bytes_per_second", std::to_string(options.drain_bytes_per_second)}});
+  }
   if (options.full_every < 1) options.full_every = 1;
   impl_ = std::make_unique<Impl>(runtime, executor, std::move(options));
   Impl& d = *impl_;

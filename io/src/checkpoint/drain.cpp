@@ -7,7 +7,10 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "checkpoint/checkpointer_impl.hpp"
@@ -31,6 +34,38 @@ namespace {
 // Set on the drain's own thread: only a drain in the background yields, not one that runs on the
 // caller's thread (no MPI_THREAD_MULTIPLE).
 thread_local bool on_drain_thread = false;
+
+// Holds a copy in pieces to a pace: before each piece it sleeps until the bytes copied so far
+// are due at `bytes_per_second`, in slices short enough that a hurry ends the pause at once.
+class DrainPacer {
+ public:
+  DrainPacer(double bytes_per_second, std::size_t piece_bytes)
+      : bytes_per_second_(bytes_per_second), piece_bytes_(piece_bytes) {}
+
+  // Called before each piece; no pause before the first, none with no pace or once hurried.
+  void before_piece(const std::function<bool()>& hurried) {
+    using namespace std::chrono;
+    const auto now = CheckpointClock::now();
+    if (pieces_++ == 0) began_ = now;
+    if (bytes_per_second_ <= 0 || hurried()) return;
+    const double due_seconds =
+        static_cast<double>(pieces_ - 1) * static_cast<double>(piece_bytes_) / bytes_per_second_;
+    const auto due = began_ + duration_cast<CheckpointClock::duration>(duration<double>(due_seconds));
+    for (auto t = now; t < due && !hurried(); t = CheckpointClock::now()) {
+      std::this_thread::sleep_for(std::min<CheckpointClock::duration>(due - t, kSlice));
+    }
+    paused_seconds_ += duration<double>(CheckpointClock::now() - now).count();
+  }
+  double paused_seconds() const noexcept { return paused_seconds_; }
+
+ private:
+  static constexpr std::chrono::milliseconds kSlice{20};  // how soon a hurry is seen
+  double bytes_per_second_;
+  std::size_t piece_bytes_;
+  std::uint64_t pieces_ = 0;
+  CheckpointClock::time_point began_;
+  double paused_seconds_ = 0;
+};
 
 }  // namespace
 
@@ -95,13 +130,17 @@ void Checkpointer::Impl::run_drain(long step, const detail::Manifest& manifest,
   const std::string tmp = detail::temp_step_folder(options.dir, step);
   // It yields while nobody waits for it: save(), finish_drain() and a stop signal hurry it.
   detail::ThreadPriority priority;
-  auto hurried = [&] { return drain_hurry.load() || rt.stop_requested(); };
+  std::function<bool()> hurried = [&] { return drain_hurry.load() || rt.stop_requested(); };
   if (on_drain_thread && !hurried()) priority.lower();
+  // Paced only in the background: a drain on the caller's thread has someone waiting for it.
+  DrainPacer pacer(on_drain_thread ? options.drain_bytes_per_second : 0,
+                   detail::kShardCopyPieceBytes);
   try {
     detail::create_temp_step_folder(tmp);
     detail::copy_file_in_pieces(detail::shard_path(my_node_folder, step, mpi.rank()),
                                 (fs::path(tmp) / detail::shard_name(mpi.rank())).string(),
                                 detail::kShardCopyPieceBytes, [&] {
+                                  pacer.before_piece(hurried);
                                   if (priority.lowered() && hurried()) priority.restore();
                                 });
   } catch (const std::exception& e) {
@@ -138,6 +177,7 @@ void Checkpointer::Impl::run_drain(long step, const detail::Manifest& manifest,
     std::lock_guard lock(status_mutex);
     drain.drain_seconds = std::chrono::duration<double>(now - began).count();
     drain.safe_seconds = std::chrono::duration<double>(now - started).count();
+    drain.paced_seconds = pacer.paused_seconds();
     if (decision.kind == RankOutcome::Kind::ok) {
       drain.state = SaveState::committed;
       newest_drained = step;
@@ -168,8 +208,9 @@ void Checkpointer::Impl::join_drain() {
   drain_harvested = true;
   std::lock_guard lock(status_mutex);
   if (drain.state == SaveState::committed) {
-    // What a stop signal's lead time must cover with a local level: save() to the shared commit.
-    rt.note_checkpoint_seconds(drain.safe_seconds);
+    // What a stop signal's lead time must cover with a local level: save() to the shared commit,
+    // without the pauses of a paced drain (a stop signal ends them).
+    rt.note_checkpoint_seconds(drain.safe_seconds - drain.paced_seconds);
     if (rt.rank() == 0) {
       log::info("checkpoint " + step_text(drain.step) + " drained to the shared folder in " +
                 std::to_string(drain.drain_seconds) + " s (" + std::to_string(drain.safe_seconds) +
