@@ -7,7 +7,8 @@
 // write() of the same bytes into the local folder (what a local commit can at best reach), and
 // the same write after a SHA-256 of each 4 MiB chunk (the digest the shard format requires, on
 // one core); and how much a drain in flight slows a concurrently computing 5-point stencil (steps
-// per second with and without one), next to a plain background copy of the same bytes from the
+// per second with and without one; the drain at its default pace and unpaced, each followed by
+// as long a window without it), next to a plain background copy of the same bytes from the
 // local to the shared folder (read/write, then fdatasync, at nice 19 and idle I/O class: what
 // `nice -n 19 ionice -c3 cp` does). Times are the slowest rank's; every case runs --repeats times, the cases of a
 // repetition in a shuffled order (the same on every rank). Rank 0 prints a table and, with
@@ -18,7 +19,8 @@
 //          -np 1 env STRATA_NODE_NAME=b strata_bench_checkpoint_levels --shared S --local L
 //
 // Options: --out FILE (rank 0's JSON), --mib-per-rank N (256), --repeats N (3), --saves 0 (only
-// the stencil against a drain), --stencil 0 (only the saves).
+// the stencil against a drain), --stencil 0 (only the saves), --plain-copy 0 (the stencil without
+// the plain copy case), --drain-mib-per-second X (the paced drain's pace; the library's default).
 #include <fcntl.h>
 #include <linux/ioprio.h>
 #include <openssl/evp.h>
@@ -369,10 +371,25 @@ int main(int argc, char** argv) {
     };
     std::vector<double> drains, unpaced_drains, copies;
     for (int rep = 0; rep < repeats; ++rep) {
+      // Each case is followed by as long without anything in flight: the quiet rate is taken
+      // from those windows together, so a busy spell of the machine weighs on both sides alike.
+      long q = 0;
+      double quiet_s = 0;
+      auto quiet = [&](double seconds) {
+        rt.mpi().barrier();
+        const auto t0 = Clock::now();
+        while (seconds_since(t0) < std::max(seconds, 0.5)) {
+          step();
+          ++q;
+        }
+        quiet_s += seconds_since(t0);
+      };
       const auto [n, busy_s] = drain_case(ck, 100 + rep);
       drains.push_back(busy_s);
+      quiet(busy_s);
       const auto [m, unpaced_s] = drain_case(unpaced, 100 + rep);
       unpaced_drains.push_back(unpaced_s);
+      quiet(unpaced_s);
       // The plain low-priority copy of the same bytes in its place.
       long c = 0;
       double copy_s = 0;
@@ -392,16 +409,9 @@ int main(int argc, char** argv) {
         copy.join();
         fs::remove(copy_to);
         copies.push_back(copy_s);
+        quiet(copy_s);
       }
-      // As long without either.
-      rt.mpi().barrier();
-      const auto t0 = Clock::now();
-      long q = 0;
-      while (seconds_since(t0) < std::max({busy_s, unpaced_s, copy_s, 0.5})) {
-        step();
-        ++q;
-      }
-      const double quiet_rate = rate(q, seconds_since(t0));
+      const double quiet_rate = rate(q, quiet_s);
       add(kQuiet, "baseline", 1.0 / quiet_rate, rep, quiet_rate);
       const std::string vs_quiet = std::string("vs:") + kQuiet;
       for (const auto& [name, steps, s] :
