@@ -83,8 +83,9 @@ struct CheckpointOptions {
   // finish_drain() asks, e.g. at a stop signal, or by `strata ckpt drain`).
   int drain_every = 1;
   // With local_dir: the most bytes per second each rank's drain copies to `dir` while nobody waits
-  // for it (0: as fast as it goes). A drain running flat out slows a memory-bound simulation by
-  // 10-20 % for its duration; paced, it takes longer and costs proportionally less. save(),
+  // for it (0: as fast as it goes). A drain running flat out slowed a memory-bound simulation by
+  // 7-22 % for its duration on a 2-CPU VM whose disk writes the host serves on the VM's CPUs;
+  // paced, it takes longer and costs about proportionally less (bench/checkpoint_levels). save(),
   // finish_drain() and a stop signal end the pacing: the drain then finishes at full speed, and
   // the lead time a stop signal needs counts the drain without its pauses.
   double drain_bytes_per_second = kDefaultDrainBytesPerSecond;
