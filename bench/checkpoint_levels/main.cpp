@@ -7,7 +7,8 @@
 // write() of the same bytes into the local folder (what a local commit can at best reach), and
 // the same write after a SHA-256 of each 4 MiB chunk (the digest the shard format requires, on
 // one core); and how much a drain in flight slows a concurrently computing 5-point stencil (steps
-// per second with and without one), next to a plain background copy of the same bytes from the
+// per second with and without one; the drain at its default pace and unpaced, each followed by
+// as long a window without it), next to a plain background copy of the same bytes from the
 // local to the shared folder (read/write, then fdatasync, at nice 19 and idle I/O class: what
 // `nice -n 19 ionice -c3 cp` does). Times are the slowest rank's; every case runs --repeats times, the cases of a
 // repetition in a shuffled order (the same on every rank). Rank 0 prints a table and, with
@@ -18,7 +19,8 @@
 //          -np 1 env STRATA_NODE_NAME=b strata_bench_checkpoint_levels --shared S --local L
 //
 // Options: --out FILE (rank 0's JSON), --mib-per-rank N (256), --repeats N (3), --saves 0 (only
-// the stencil against a drain), --stencil 0 (only the saves).
+// the stencil against a drain), --stencil 0 (only the saves), --plain-copy 0 (the stencil without
+// the plain copy case), --drain-mib-per-second X (the paced drain's pace; the library's default).
 #include <fcntl.h>
 #include <linux/ioprio.h>
 #include <openssl/evp.h>
@@ -42,6 +44,8 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "strata/io/checkpoint/checkpoint.hpp"
@@ -185,6 +189,9 @@ int main(int argc, char** argv) {
   int repeats = 3;
   bool stencil = true;  // --stencil 0: only the saves
   bool saves = true;    // --saves 0: only the stencil against a drain
+  bool plain_copy = true;  // --plain-copy 0: the stencil without the plain copy case
+  // --drain-mib-per-second: the paced drain's pace (the library's default when not given)
+  double drain_pace = strata::io::kDefaultDrainBytesPerSecond;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--shared") shared = argv[i + 1];
@@ -194,6 +201,8 @@ int main(int argc, char** argv) {
     if (a == "--repeats") repeats = std::atoi(argv[i + 1]);
     if (a == "--stencil") stencil = std::atoi(argv[i + 1]) != 0;
     if (a == "--saves") saves = std::atoi(argv[i + 1]) != 0;
+    if (a == "--plain-copy") plain_copy = std::atoi(argv[i + 1]) != 0;
+    if (a == "--drain-mib-per-second") drain_pace = std::strtod(argv[i + 1], nullptr) * (1 << 20);
   }
   strata::Executor ex(rt);
   const std::size_t nx = 1024;
@@ -312,19 +321,26 @@ int main(int argc, char** argv) {
 
   checkpointers.clear();
 
-  // A drain in flight against a computing stencil: steps per second with and without, in turns.
+  // A drain in flight against a computing stencil: steps per second with and without, in turns;
+  // the drain at its pace (the library's default unless --drain-mib-per-second) and unpaced.
   strata::io::CheckpointOptions o;
-  o.dir = shared + "/drain";
-  o.local_dir = local + "/drain";
   o.codec = strata::io::no_compression();
   o.incremental = false;
   o.keep = 1;
   double drain_seconds = 0;
+  double unpaced_seconds = 0;
   double copy_seconds = 0;
-  std::vector<double> copies;
   if (stencil) {
+    o.dir = shared + "/drain";
+    o.local_dir = local + "/drain";
+    o.drain_bytes_per_second = drain_pace;
     strata::io::Checkpointer ck(rt, ex, o);
+    o.dir = shared + "/drain_unpaced";
+    o.local_dir = local + "/drain_unpaced";
+    o.drain_bytes_per_second = 0;
+    strata::io::Checkpointer unpaced(rt, ex, o);
     ck.protect("u", std::span(u).subspan(nx, rows * nx), block);
+    unpaced.protect("u", std::span(u).subspan(nx, rows * nx), block);
     const std::size_t stencil_rows = std::min<std::size_t>(rows, 4096);  // a step of a few ms
     auto step = [&] {
       strata::kernels::stencil5(std::span<const double>(v), std::span(u), nx, 1, stencil_rows, 0.2);
@@ -338,58 +354,76 @@ int main(int argc, char** argv) {
     auto rate = [&](long steps, double s) {
       return rt.mpi().allreduce_sum(steps > 0 ? static_cast<double>(steps) / s : 0.0) / rt.size();
     };
-    std::vector<double> drains;
-    for (int rep = 0; rep < repeats; ++rep) {
-      ck.save(100 + rep);
-      ck.wait();  // committed locally; the drain now runs in the background
-      auto t0 = Clock::now();
+    // Steps computed while a drain of checkpointer c's save of `at` is in flight, and its seconds.
+    auto drain_case = [&](strata::io::Checkpointer& c, long at) {
+      rt.mpi().barrier();
+      c.save(at);
+      c.wait();  // committed locally; the drain now runs in the background
+      const auto t0 = Clock::now();
       long n = 0;
-      while (ck.drain_status().state == strata::io::SaveState::in_flight) {
+      while (c.drain_status().state == strata::io::SaveState::in_flight) {
         step();
         ++n;
       }
-      const double busy_s = seconds_since(t0);
-      ck.finish_drain();
-      drains.push_back(busy_s);
-      // The plain low-priority copy of the same bytes in its place.
-      rt.mpi().barrier();
-      std::atomic<bool> copied{false};
-      t0 = Clock::now();
-      std::thread copy([&] {
-        plain_low_priority_copy(copy_from, copy_to);
-        copied = true;
-      });
-      long c = 0;
-      while (!copied) {
-        step();
-        ++c;
-      }
-      const double copy_s = seconds_since(t0);
-      copy.join();
-      fs::remove(copy_to);
-      // As long without either.
-      rt.mpi().barrier();
-      t0 = Clock::now();
+      const double s = seconds_since(t0);
+      c.finish_drain();
+      return std::pair{n, s};
+    };
+    std::vector<double> drains, unpaced_drains, copies;
+    for (int rep = 0; rep < repeats; ++rep) {
+      // Each case is followed by as long without anything in flight: the quiet rate is taken
+      // from those windows together, so a busy spell of the machine weighs on both sides alike.
       long q = 0;
-      while (seconds_since(t0) < std::max({busy_s, copy_s, 0.5})) {
-        step();
-        ++q;
+      double quiet_s = 0;
+      auto quiet = [&](double seconds) {
+        rt.mpi().barrier();
+        const auto t0 = Clock::now();
+        while (seconds_since(t0) < std::max(seconds, 0.5)) {
+          step();
+          ++q;
+        }
+        quiet_s += seconds_since(t0);
+      };
+      const auto [n, busy_s] = drain_case(ck, 100 + rep);
+      drains.push_back(busy_s);
+      quiet(busy_s);
+      const auto [m, unpaced_s] = drain_case(unpaced, 100 + rep);
+      unpaced_drains.push_back(unpaced_s);
+      quiet(unpaced_s);
+      // The plain low-priority copy of the same bytes in its place.
+      long c = 0;
+      double copy_s = 0;
+      if (plain_copy) {
+        rt.mpi().barrier();
+        std::atomic<bool> copied{false};
+        const auto t0 = Clock::now();
+        std::thread copy([&] {
+          plain_low_priority_copy(copy_from, copy_to);
+          copied = true;
+        });
+        while (!copied) {
+          step();
+          ++c;
+        }
+        copy_s = seconds_since(t0);
+        copy.join();
+        fs::remove(copy_to);
+        copies.push_back(copy_s);
+        quiet(copy_s);
       }
-      const double quiet_rate = rate(q, seconds_since(t0));
-      const double busy_rate = rate(n, busy_s);
-      const double copy_rate = rate(c, copy_s);
+      const double quiet_rate = rate(q, quiet_s);
       add(kQuiet, "baseline", 1.0 / quiet_rate, rep, quiet_rate);
-      if (busy_rate > 0) {
-        add("stencil/drain_in_flight", std::string("vs:") + kQuiet, 1.0 / busy_rate, rep,
-            busy_rate);
+      const std::string vs_quiet = std::string("vs:") + kQuiet;
+      for (const auto& [name, steps, s] :
+           {std::tuple{"stencil/drain_in_flight", n, busy_s},
+            std::tuple{"stencil/unpaced_drain_in_flight", m, unpaced_s},
+            std::tuple{"stencil/plain_copy_in_flight", c, copy_s}}) {
+        const double r = rate(steps, s);
+        if (r > 0) add(name, vs_quiet, 1.0 / r, rep, r);
       }
-      if (copy_rate > 0) {
-        add("stencil/plain_copy_in_flight", std::string("vs:") + kQuiet, 1.0 / copy_rate, rep,
-            copy_rate);
-      }
-      copies.push_back(copy_s);
     }
     drain_seconds = slowest(median(drains));
+    unpaced_seconds = slowest(median(unpaced_drains));
     copy_seconds = slowest(median(copies));
   }
 
@@ -416,14 +450,18 @@ int main(int argc, char** argv) {
         std::printf("%-28s %10.3f %11.2fx\n", name.c_str(), median(s), base_s / median(s));
       }
     }
-    std::printf("a drain took %.2f s and a plain copy %.2f s (medians) while the stencil computed\n",
-                drain_seconds, copy_seconds);
+    std::printf(
+        "a drain took %.2f s at %.0f MiB/s per rank, %.2f s unpaced, and a plain copy %.2f s "
+        "(medians) while the stencil computed\n",
+        drain_seconds, drain_pace / (1 << 20), unpaced_seconds, copy_seconds);
     if (!out.empty()) {
       int policy = ::sched_getscheduler(0);
       std::string extra = ", \"checkpoint_levels_setup\": \"" + std::to_string(rt.size()) +
                           " ranks on " + nodes + ", " + std::to_string(mib) +
                           " MiB per rank; shared " + shared + ", local " + local +
-                          "\", \"checkpoint_levels_repetitions\": " + std::to_string(repeats);
+                          "\", \"checkpoint_levels_repetitions\": " + std::to_string(repeats) +
+                          ", \"checkpoint_levels_drain_mib_per_second\": " +
+                          std::to_string(drain_pace / (1 << 20));
       if (policy == SCHED_RR || policy == SCHED_FIFO) {
         sched_param p{};
         ::sched_getparam(0, &p);
@@ -437,12 +475,12 @@ int main(int argc, char** argv) {
   std::error_code ec;
   if (rt.rank() == 0) {
     fs::remove_all(base_dir, ec);
-    for (const char* n : {"shared", "local", "local_partner", "local_xor", "drain"})
+    for (const char* n : {"shared", "local", "local_partner", "local_xor", "drain", "drain_unpaced"})
       fs::remove_all(shared + "/" + n, ec);
   }
   rt.mpi().barrier();
   fs::remove_all(plain_dir, ec);
-  for (const char* n : {"local", "local_partner", "local_xor", "drain"})
+  for (const char* n : {"local", "local_partner", "local_xor", "drain", "drain_unpaced"})
     fs::remove_all(local + "/" + n, ec);
   return 0;
 }

@@ -35,6 +35,7 @@ struct Options {
   bool partner = false;
   int xor_group = 0;
   int drain_every = 1;
+  double drain_mib_per_second = strata::io::kDefaultDrainBytesPerSecond / (1 << 20);
   long every_steps = 200;
   double every_seconds = 0;
   int keep = 2;
@@ -187,6 +188,7 @@ int run(strata::Runtime& rt, const Options& o) {
   ck_options.partner = o.partner;
   ck_options.xor_group = o.xor_group;
   ck_options.drain_every = o.drain_every;
+  ck_options.drain_bytes_per_second = o.drain_mib_per_second * (1 << 20);
   ck_options.every_steps = o.every_steps;
   ck_options.every_seconds = o.every_seconds;
   ck_options.keep = o.keep;
@@ -317,6 +319,10 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber);
     app.add_option("--drain-every", o.drain_every,
                    "drain every Nth local checkpoint to --ckpt-dir (0: only at the end or a stop)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--drain-mib-per-second", o.drain_mib_per_second,
+                   "pace of each rank's drain while the simulation computes (0: unpaced; a stop "
+                   "or the end drains at full speed)")
         ->check(CLI::NonNegativeNumber);
     app.add_option("--every-steps", o.every_steps, "checkpoint every N steps (0: never)")
         ->check(CLI::NonNegativeNumber);

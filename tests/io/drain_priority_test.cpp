@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The drain of a node-local checkpoint to the shared folder yields to the simulation: while it is
 // in flight its thread ("strata-drain") runs at nice 19 and best-effort I/O level 7, and when
-// finish_drain() waits for it, it returns to the priority it started with and completes.
+// finish_drain() waits for it, it returns to the priority it started with and completes; it holds
+// to its pace (drain_bytes_per_second) until finish_drain() or a stop signal hurries it.
 #include <gtest/gtest.h>
 #include <linux/ioprio.h>
 #include <sys/syscall.h>
@@ -10,6 +11,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -148,3 +151,89 @@ TEST_F(DrainPriorityTest, LowWhileInFlightBackToNormalWhenFinishDrainWaits) {
 }
 
 }  // namespace
+
+// A drain with a pace, in a folder of its own (the fixture's); `stop_signals` installs the stop
+// signal handlers so a test can raise SIGUSR1.
+class DrainPaceTest : public strata::test::ScratchFolderTest {
+ protected:
+  DrainPaceTest() : ScratchFolderTest("strata-drain-pace") {}
+
+  // Just under 16 MiB of doubles: two pieces of the drain's copy.
+  static constexpr std::size_t kCols = 1024;
+  static constexpr std::size_t kRows = 2040;  // the shard with its header and index still fits
+
+  strata::io::CheckpointOptions options(double bytes_per_second) const {
+    strata::io::CheckpointOptions o;
+    o.dir = path("shared");
+    o.local_dir = path("local");
+    o.codec = strata::io::no_compression();
+    o.incremental = false;
+    o.drain_bytes_per_second = bytes_per_second;
+    return o;
+  }
+  // Saves step 1 of a 16 MiB field; returns once it is committed locally and its drain started.
+  void save_one(strata::io::Checkpointer& ck) {
+    field_.assign(kRows * kCols, 0.0);
+    for (std::size_t i = 0; i < field_.size(); ++i) field_[i] = static_cast<double>(i % 977);
+    ck.protect("u", std::span(field_), {.global_shape = {kRows, kCols}, .first_row = 0});
+    ck.save(1);
+    ck.wait();
+  }
+
+  strata::Runtime rt_{strata::RuntimeOptions{.install_stop_signals = true}};
+  strata::Executor ex_{rt_, {.threads = 2}};
+  std::vector<double> field_;
+};
+
+// Left alone, a drain of 16 MiB (two 8 MiB pieces) at 8 MiB/s starts its second piece no sooner
+// than 1 s after its first, and reports the pause. Would fail if drain_bytes_per_second were
+// ignored (the copy itself takes a few hundredths of a second here).
+TEST_F(DrainPaceTest, HoldsToItsPaceWhileNobodyWaits) {
+  strata::io::Checkpointer ck(rt_, ex_, options(8.0 * 1024 * 1024));
+  save_one(ck);
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (ck.drain_status().state == strata::io::SaveState::in_flight && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const strata::io::DrainStatus st = ck.drain_status();
+  ASSERT_EQ(st.state, strata::io::SaveState::committed) << st.error;
+  EXPECT_GE(st.drain_seconds, 1.0) << "the second piece started before its time";
+  EXPECT_GT(st.paced_seconds, 0.0);
+  EXPECT_LE(st.paced_seconds, st.drain_seconds);
+}
+
+// finish_drain() ends the pause at once: at 1 MiB/s the second piece of the 16 MiB shard would
+// wait 8 s; waited for, the drain commits well before that with no pause counted. Would fail if
+// the pace still held a drain that someone waits for.
+TEST_F(DrainPaceTest, FinishDrainEndsThePace) {
+  strata::io::Checkpointer ck(rt_, ex_, options(1.0 * 1024 * 1024));
+  save_one(ck);
+  const strata::io::DrainStatus st = ck.finish_drain();
+  ASSERT_EQ(st.state, strata::io::SaveState::committed) << st.error;
+  EXPECT_LT(st.drain_seconds, 8.0) << "the drain kept its pace while finish_drain() waited";
+  EXPECT_TRUE(fs::exists(fs::path(path("shared")) / "step-00000001" / "manifest.json"));
+}
+
+// A stop signal ends the pause too, with nobody waiting yet: the drain then commits long before
+// its pace would let it. Would fail if only finish_drain() ended the pace (the drain would still
+// be in flight when the test looks, 8 s of pause ahead of it).
+TEST_F(DrainPaceTest, StopSignalEndsThePace) {
+  strata::io::Checkpointer ck(rt_, ex_, options(1.0 * 1024 * 1024));
+  save_one(ck);
+  ASSERT_EQ(std::raise(SIGUSR1), 0);
+  ASSERT_TRUE(rt_.stop_requested());
+  const auto deadline = Clock::now() + std::chrono::seconds(6);
+  while (ck.drain_status().state == strata::io::SaveState::in_flight && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(ck.drain_status().state, strata::io::SaveState::committed)
+      << "still pacing 6 s after the stop signal";
+}
+
+// A negative or NaN pace is refused before anything is written.
+TEST_F(DrainPaceTest, NegativePaceIsRefused) {
+  for (double pace : {-1.0, std::nan("")}) {
+    EXPECT_THROW(strata::io::Checkpointer(rt_, ex_, options(pace)), strata::Error) << pace;
+  }
+  EXPECT_FALSE(fs::exists(path("local")));
+}

@@ -842,13 +842,15 @@ TEST(Checkpoint, MisuseIsAClearError) {
   if (rt().rank() == 0) {
     EXPECT_FALSE(fs::exists(dir + "/step-00000001"));
   }
-  Checkpointer restarted(rt(), ex(), options(dir));
-  f.protect_in(restarted);
-  EXPECT_EQ(restarted.restore_latest(), std::optional<long>(6));
-  EXPECT_TRUE(all_ranks(f.holds(2)));
-  const std::string restored = error_of([&] { restarted.save(6); });
-  EXPECT_NE(restored.find("step 6 exists"), std::string::npos) << restored;
-  EXPECT_NO_THROW(save_version(restarted, f, 3, 7));
+  {
+    Checkpointer restarted(rt(), ex(), options(dir));
+    f.protect_in(restarted);
+    EXPECT_EQ(restarted.restore_latest(), std::optional<long>(6));
+    EXPECT_TRUE(all_ranks(f.holds(2)));
+    const std::string restored = error_of([&] { restarted.save(6); });
+    EXPECT_NE(restored.find("step 6 exists"), std::string::npos) << restored;
+    EXPECT_NO_THROW(save_version(restarted, f, 3, 7));
+  }  // gone, with the pruning after its last commit, before the folder goes
   remove_shared(dir);
 }
 
@@ -887,24 +889,28 @@ TEST(Checkpoint, BadFolderAndOptionsAreRefused) {
   remove_shared(dir);
 }
 
-// every_steps makes due() true on multiples only; keep = 2 leaves the two newest complete steps.
+// every_steps makes due() true on multiples only; keep = 2 leaves the two newest complete steps
+// once the Checkpointer is done (the last save's pruning runs after wait() returns).
 TEST(Checkpoint, DueAndRetention) {
   const std::string dir = shared_folder("due");
   Field f = even_field();
   CheckpointOptions o = options(dir);
   o.every_steps = 5;
   o.incremental = false;
-  Checkpointer ck(rt(), ex(), o);
-  f.protect_in(ck);
   int saves = 0;
-  for (long step = 1; step <= 20; ++step) {
-    f.fill(static_cast<int>(step));
-    if (ck.due(step)) {
-      ck.save(step);
-      ++saves;
+  {
+    Checkpointer ck(rt(), ex(), o);
+    f.protect_in(ck);
+    for (long step = 1; step <= 20; ++step) {
+      f.fill(static_cast<int>(step));
+      if (ck.due(step)) {
+        ck.save(step);
+        ++saves;
+      }
     }
+    EXPECT_EQ(ck.wait().step, 20);
   }
-  ck.wait();
+  rt().mpi().barrier();  // rank 0 pruned
   EXPECT_EQ(saves, 4);
   auto listed = strata::io::list_checkpoints(dir);
   ASSERT_EQ(listed.size(), 2u);

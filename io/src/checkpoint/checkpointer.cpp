@@ -60,6 +60,11 @@ Checkpointer::Checkpointer(Runtime& runtime, Executor& executor, CheckpointOptio
     throw Error(ErrorCategory::invalid_argument, "checkpoint drain_every must not be negative",
                 {{"drain_every", std::to_string(options.drain_every)}});
   }
+  if (!(options.drain_bytes_per_second >= 0)) {  // NaN too
+    throw Error(ErrorCategory::invalid_argument,
+                "checkpoint drain_bytes_per_second must not be negative",
+                {{"drain_bytes_per_second", std::to_string(options.drain_bytes_per_second)}});
+  }
   if (options.full_every < 1) options.full_every = 1;
   impl_ = std::make_unique<Impl>(runtime, executor, std::move(options));
   Impl& d = *impl_;
@@ -278,6 +283,7 @@ void Checkpointer::save(long step) {
     d.status.raw_bytes = raw;
     d.status.copy_seconds = std::chrono::duration<double>(CheckpointClock::now() - started).count();
     d.failure = nullptr;
+    d.reported = false;
   }
   d.harvested = false;
   if (d.async) {
@@ -289,15 +295,16 @@ void Checkpointer::save(long step) {
 
 SaveStatus Checkpointer::wait() {
   Impl& d = *impl_;
-  if (d.worker.joinable()) d.worker.join();
-  d.harvested = true;
+  // The worker may still prune older steps after reporting: the next save() waits for that.
   std::exception_ptr failure;
   SaveStatus st;
   {
-    std::lock_guard lock(d.status_mutex);
+    std::unique_lock lock(d.status_mutex);
+    d.settled.wait(lock, [&d] { return d.reported; });
     st = d.status;
     failure = d.failure;
   }
+  d.harvested = true;
   if (st.state == SaveState::committed) d.rt.note_checkpoint_seconds(st.total_seconds);
   if (failure) std::rethrow_exception(failure);
   return st;

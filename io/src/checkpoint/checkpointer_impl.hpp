@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <exception>
 #include <functional>
 #include <map>
@@ -98,6 +99,11 @@ struct Checkpointer::Impl {
 
   std::thread worker;
   mutable std::mutex status_mutex;
+  // Under status_mutex: false while a save's outcome is not known yet. The worker sets it once
+  // the step is committed or failed (and its drain started), then prunes older steps: wait()
+  // waits for this, not for the worker's end.
+  bool reported = true;
+  std::condition_variable settled;
   SaveStatus status;
   std::exception_ptr failure;
   bool harvested = true;
@@ -181,6 +187,8 @@ struct Checkpointer::Impl {
   std::uint64_t stage();
   void harvest();
   void run_save(long step, CheckpointClock::time_point started);
+  // Deletes steps beyond `keep` from the folder this rank prunes (a failure is logged).
+  void prune_older_steps();
   detail::Manifest write_shard(long step, SaveStatus& st);
 
   // ---- commit (commit.cpp)

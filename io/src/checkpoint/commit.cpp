@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The two-phase commit of a save, on the background thread's own communicator: every rank's
-// outcome (its record of the manifest's rank table, or why its shard failed) meets at rank 0, which merges the
-// manifest, writes it into step-N.tmp/, renames the folder to step-N, fsyncs and prunes; the
-// decision comes back to every rank, so all agree whether the step exists.
+// outcome (its record of the manifest's rank table, or why its shard failed) meets at rank 0,
+// which merges the manifest, writes it into step-N.tmp/, renames the folder to step-N and fsyncs;
+// the decision comes back to every rank, so all agree whether the step exists. Older steps are
+// pruned after the commit is reported (save_pipeline.cpp).
 #include <cstdio>
 #include <filesystem>
 
@@ -40,7 +41,6 @@ RankOutcome decide(const CheckpointOptions& options, long step, int ranks,
       return {RankOutcome::Kind::ok, ErrorCategory::io, detail::encode_manifest(m)};
     }
     detail::publish_step(options.dir, step, m);
-    prune_checkpoints(options.dir, options.keep);
     return {};
   } catch (const Error& e) {
     return {RankOutcome::Kind::failed, e.category(), std::string("rank 0 (commit): ") + e.what()};
@@ -91,7 +91,6 @@ void Checkpointer::Impl::commit(long step, const std::string& local_error,
         merged = detail::decode_manifest(decision.text, "the commit decision");
         if (leader) {
           detail::publish_step(my_node_folder, step, merged);
-          prune_checkpoints(my_node_folder, options.keep);
         }
       } catch (const std::exception& e) {
         local = {RankOutcome::Kind::failed, ErrorCategory::io,

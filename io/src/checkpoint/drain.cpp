@@ -4,19 +4,18 @@
 // communicator, at low CPU and I/O priority while the simulation computes, committed in
 // `shared` with the same two-phase rule as any save (every rank copies its shard into step-N.tmp
 // and fsyncs it; rank 0 writes the manifest, renames, fsyncs the folder).
-#include <linux/ioprio.h>
 #include <pthread.h>
-#include <sched.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "checkpoint/checkpointer_impl.hpp"
 #include "checkpoint/rank_outcome.hpp"
+#include "checkpoint/thread_priority.hpp"
 #include "files/file_io.hpp"
 #include "files/publish_file.hpp"
 #include "strata/runtime/base/error.hpp"
@@ -27,15 +26,6 @@ namespace strata::io {
 namespace fs = std::filesystem;
 using detail::RankOutcome;
 
-// The drain thread runs at nice 19 under SCHED_OTHER (also when the job runs under a real-time
-// policy): the copy goes from the local file to the device with O_DIRECT and needs little CPU, and
-// nice 19 caps what it may take from a busy core at about 1.5 % while still guaranteeing it
-// progress (SCHED_IDLE would stall it for as long as the simulation keeps every core busy). Its
-// I/O runs at best effort, lowest level (7): the block layer's scheduler (mq-deadline, bfq) serves
-// the simulation's own I/O first. Not the idle I/O class: on a disk that is never idle the drain
-// would starve and miss a stop signal's lead time.
-constexpr int kDrainNice = 19;
-constexpr int kDrainIoPriority = IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 7);
 // The drain thread's name (top -H, /proc/PID/task/TID/comm), at most 15 characters.
 constexpr const char* kDrainThreadName = "strata-drain";
 
@@ -45,55 +35,36 @@ namespace {
 // caller's thread (no MPI_THREAD_MULTIPLE).
 thread_local bool on_drain_thread = false;
 
-// The calling thread's CPU and I/O priority (Linux keeps both per thread), lowered for the drain
-// and put back when someone waits for it. Best effort: a refused call leaves the drain at the
-// simulation's priority, which is slower for the simulation, not wrong. Going back from nice 19
-// needs CAP_SYS_NICE or an RLIMIT_NICE of 20 (`ulimit -e`); without either the drain stays at
-// nice 19, and runs on the CPUs that the threads waiting for it left free.
-class ThreadPriority {
+// Holds a copy in pieces to a pace: before each piece it sleeps until the bytes copied so far
+// are due at `bytes_per_second`, in slices short enough that a hurry ends the pause at once.
+class DrainPacer {
  public:
-  void lower() noexcept {
-    tid_ = static_cast<id_t>(::syscall(SYS_gettid));
-    if (::pthread_getschedparam(::pthread_self(), &policy_, &param_) == 0 &&
-        policy_ != SCHED_OTHER) {
-      const sched_param normal{};
-      policy_lowered_ = ::pthread_setschedparam(::pthread_self(), SCHED_OTHER, &normal) == 0;
+  DrainPacer(double bytes_per_second, std::size_t piece_bytes)
+      : bytes_per_second_(bytes_per_second), piece_bytes_(piece_bytes) {}
+
+  // Called before each piece; no pause before the first, none with no pace or once hurried.
+  void before_piece(const std::function<bool()>& hurried) {
+    using namespace std::chrono;
+    const auto now = CheckpointClock::now();
+    if (pieces_++ == 0) began_ = now;
+    if (bytes_per_second_ <= 0 || hurried()) return;
+    const double due_seconds =
+        static_cast<double>(pieces_ - 1) * static_cast<double>(piece_bytes_) / bytes_per_second_;
+    const auto due = began_ + duration_cast<CheckpointClock::duration>(duration<double>(due_seconds));
+    for (auto t = now; t < due && !hurried(); t = CheckpointClock::now()) {
+      std::this_thread::sleep_for(std::min<CheckpointClock::duration>(due - t, kSlice));
     }
-    errno = 0;
-    nice_ = ::getpriority(PRIO_PROCESS, tid_);
-    nice_lowered_ = errno == 0 && ::setpriority(PRIO_PROCESS, tid_, kDrainNice) == 0;
-    io_ = static_cast<int>(::syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, tid_));
-    io_lowered_ =
-        io_ >= 0 && ::syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid_, kDrainIoPriority) == 0;
+    paused_seconds_ += duration<double>(CheckpointClock::now() - now).count();
   }
-  bool lowered() const noexcept { return policy_lowered_ || nice_lowered_ || io_lowered_; }
-  // The I/O priority and nice value first: once the policy is back, so is everything.
-  void restore() noexcept {
-    if (io_lowered_) {
-      io_lowered_ = ::syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid_, io_) != 0;
-    }
-    if (nice_lowered_) {
-      nice_lowered_ = ::setpriority(PRIO_PROCESS, tid_, nice_) != 0;
-      if (nice_lowered_) {
-        log::warn_once("drain-priority",
-                       "checkpoint drain: cannot leave nice 19 to hurry (needs CAP_SYS_NICE or "
-                       "RLIMIT_NICE 20); it goes on at low priority");
-      }
-    }
-    if (policy_lowered_) {
-      policy_lowered_ = ::pthread_setschedparam(::pthread_self(), policy_, &param_) != 0;
-    }
-  }
+  double paused_seconds() const noexcept { return paused_seconds_; }
 
  private:
-  id_t tid_ = 0;
-  int policy_ = SCHED_OTHER;
-  sched_param param_{};
-  int nice_ = 0;
-  int io_ = -1;
-  bool policy_lowered_ = false;
-  bool nice_lowered_ = false;
-  bool io_lowered_ = false;
+  static constexpr std::chrono::milliseconds kSlice{20};  // how soon a hurry is seen
+  double bytes_per_second_;
+  std::size_t piece_bytes_;
+  std::uint64_t pieces_ = 0;
+  CheckpointClock::time_point began_;
+  double paused_seconds_ = 0;
 };
 
 }  // namespace
@@ -158,14 +129,18 @@ void Checkpointer::Impl::run_drain(long step, const detail::Manifest& manifest,
   RankOutcome mine;
   const std::string tmp = detail::temp_step_folder(options.dir, step);
   // It yields while nobody waits for it: save(), finish_drain() and a stop signal hurry it.
-  ThreadPriority priority;
-  auto hurried = [&] { return drain_hurry.load() || rt.stop_requested(); };
+  detail::ThreadPriority priority;
+  std::function<bool()> hurried = [&] { return drain_hurry.load() || rt.stop_requested(); };
   if (on_drain_thread && !hurried()) priority.lower();
+  // Paced only in the background: a drain on the caller's thread has someone waiting for it.
+  DrainPacer pacer(on_drain_thread ? options.drain_bytes_per_second : 0,
+                   detail::kShardCopyPieceBytes);
   try {
     detail::create_temp_step_folder(tmp);
     detail::copy_file_in_pieces(detail::shard_path(my_node_folder, step, mpi.rank()),
                                 (fs::path(tmp) / detail::shard_name(mpi.rank())).string(),
                                 detail::kShardCopyPieceBytes, [&] {
+                                  pacer.before_piece(hurried);
                                   if (priority.lowered() && hurried()) priority.restore();
                                 });
   } catch (const std::exception& e) {
@@ -202,6 +177,7 @@ void Checkpointer::Impl::run_drain(long step, const detail::Manifest& manifest,
     std::lock_guard lock(status_mutex);
     drain.drain_seconds = std::chrono::duration<double>(now - began).count();
     drain.safe_seconds = std::chrono::duration<double>(now - started).count();
+    drain.paced_seconds = pacer.paused_seconds();
     if (decision.kind == RankOutcome::Kind::ok) {
       drain.state = SaveState::committed;
       newest_drained = step;
@@ -232,8 +208,9 @@ void Checkpointer::Impl::join_drain() {
   drain_harvested = true;
   std::lock_guard lock(status_mutex);
   if (drain.state == SaveState::committed) {
-    // What a stop signal's lead time must cover with a local level: save() to the shared commit.
-    rt.note_checkpoint_seconds(drain.safe_seconds);
+    // What a stop signal's lead time must cover with a local level: save() to the shared commit,
+    // without the pauses of a paced drain (a stop signal ends them).
+    rt.note_checkpoint_seconds(drain.safe_seconds - drain.paced_seconds);
     if (rt.rank() == 0) {
       log::info("checkpoint " + step_text(drain.step) + " drained to the shared folder in " +
                 std::to_string(drain.drain_seconds) + " s (" + std::to_string(drain.safe_seconds) +

@@ -15,6 +15,7 @@
 #include "checkpoint/checkpointer_impl.hpp"
 #include "checkpoint/shard_header.hpp"
 #include "checkpoint/shard_index.hpp"
+#include "checkpoint/thread_priority.hpp"
 #include "checksum/sha256.hpp"
 #include "files/file_io.hpp"
 #include "files/publish_file.hpp"
@@ -353,6 +354,32 @@ void Checkpointer::Impl::run_save(long step, CheckpointClock::time_point started
   if (levels() && committed && options.drain_every > 0 &&
       local_commits % options.drain_every == 0) {
     start_drain(step, newest_local_manifest, started);
+  }
+  {
+    std::lock_guard lock(status_mutex);
+    reported = true;
+  }
+  settled.notify_all();
+  // Off the commit's path, at the drain's low priority on the save's own thread: freeing an older
+  // step's pages on a tmpfs took a tenth of a local commit. The next save() waits for it.
+  if (committed) {
+    detail::ThreadPriority priority;
+    if (async) priority.lower();  // this thread ends here: nothing to put back
+    prune_older_steps();
+  }
+}
+
+void Checkpointer::Impl::prune_older_steps() {
+  // Each folder by one rank: rank 0 the shared folder of a save without levels (the drain
+  // prunes it with levels), each node's leader its node folder.
+  const bool mine = levels() ? layout.leader_of(rt.rank()) == rt.rank() : rt.rank() == 0;
+  if (!mine) return;
+  const std::string& dir = save_folder();
+  try {
+    prune_checkpoints(dir, options.keep);
+  } catch (const std::exception& e) {
+    // The new step is committed; an older one left behind costs space, not data.
+    log::warn("checkpoint: older steps in " + dir + " were not pruned: " + e.what());
   }
 }
 

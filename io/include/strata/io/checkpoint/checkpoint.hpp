@@ -50,6 +50,9 @@ struct Codec {
 inline Codec zstd(int level = 1, bool shuffle = true) { return {Codec::Kind::zstd, level, shuffle}; }
 inline Codec no_compression() { return {Codec::Kind::none, 0, false}; }
 
+// The default pace of a drain, per rank (CheckpointOptions::drain_bytes_per_second).
+inline constexpr double kDefaultDrainBytesPerSecond = 16.0 * 1024 * 1024;
+
 struct CheckpointOptions {
   // Folder holding one sub-folder per step (created 0777 & ~umask if missing; an existing folder
   // keeps its permissions). With local_dir set this is the `shared` level: the folder on the
@@ -79,12 +82,21 @@ struct CheckpointOptions {
   // With local_dir: drain every Nth committed step to `dir` (1: every one; 0: only when
   // finish_drain() asks, e.g. at a stop signal, or by `strata ckpt drain`).
   int drain_every = 1;
+  // With local_dir: the most bytes per second each rank's drain copies to `dir` while nobody waits
+  // for it (0: as fast as it goes). A drain running flat out slowed a memory-bound simulation by
+  // 7-22 % for its duration on a 2-CPU VM whose disk writes the host serves on the VM's CPUs;
+  // paced, it takes longer and costs about proportionally less (bench/checkpoint_levels). save(),
+  // finish_drain() and a stop signal end the pacing: the drain then finishes at full speed, and
+  // the lead time a stop signal needs counts the drain without its pauses.
+  double drain_bytes_per_second = kDefaultDrainBytesPerSecond;
   // due() turns true this many seconds after the last save started (0: never by time) ...
   double every_seconds = 0;
   // ... or on steps that are multiples of this (0: never by step count).
   long every_steps = 0;
   // Complete checkpoints kept; older ones are deleted once a newer one commits (a folder still
-  // referenced by a kept incremental checkpoint stays until nothing needs it). At least 1.
+  // referenced by a kept incremental checkpoint stays until nothing needs it). At least 1. The
+  // deletion runs in the background after wait() returns: the next save(), finish_drain() and the
+  // destructor wait for it.
   int keep = 2;
   Codec codec = zstd(1);
   // Bytes per chunk: the unit of compression, checksumming and incremental reuse.
@@ -130,6 +142,7 @@ struct DrainStatus {
   std::string error;         // why it failed, when failed
   double safe_seconds = 0;   // from save() to the commit in `shared`
   double drain_seconds = 0;  // the drain alone
+  double paced_seconds = 0;  // of drain_seconds, the pauses that held it to its pace
 };
 
 // What the last save did. Times in seconds; bytes as given to save() and as written to disk.
@@ -242,7 +255,8 @@ class Checkpointer {
   // folder holds from an earlier run is replaced (a restart that fell back past a damaged one);
   // a failed save may be retried with the same step.
   void save(long step);
-  // Collective. Waits for the save in flight; returns its status. Throws the save's error
+  // Collective. Waits for the save in flight to commit or fail (not for the deletion of older
+  // steps that follows a commit, see keep); returns its status. Throws the save's error
   // (Error(io), Error(resource) for a full disk, Error(distributed) when another rank failed)
   // when it failed: the previous checkpoint is then still the newest complete one.
   SaveStatus wait();
