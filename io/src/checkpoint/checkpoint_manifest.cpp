@@ -116,24 +116,28 @@ json region_heads(const Manifest& m) {
   return regions;
 }
 
+// The fields every manifest version's body opens with, `regions` as that version writes them.
+json step_fields(const Manifest& m, json regions) {
+  return {{"format", "strata-checkpoint"},
+          {"version", m.version},
+          {"step", m.step},
+          {"ranks", m.ranks},
+          {"created", m.created},
+          {"run", m.run},
+          {"codec", codec_name(m.codec.kind, m.codec.shuffle)},
+          {"level", m.codec.level},
+          {"depends_on", m.depends_on},
+          {"regions", std::move(regions)}};
+}
+
 // The body of a format 4 manifest: the step-wide fields, the distinct node names, and the seal of
 // the rank table that follows the JSON line.
 json encode_body_v4(const Manifest& m, std::span<const std::byte> table,
                     const std::vector<std::string>& node_names) {
-  json body = {{"format", "strata-checkpoint"},
-               {"version", m.version},
-               {"step", m.step},
-               {"ranks", m.ranks},
-               {"created", m.created},
-               {"run", m.run},
-               {"codec", codec_name(m.codec.kind, m.codec.shuffle)},
-               {"level", m.codec.level},
-               {"depends_on", m.depends_on},
-               {"regions", region_heads(m)},
-               {"rank_table",
-                {{"bytes", table.size()},
-                 {"record_bytes", rank_record_bytes(m.regions.size())},
-                 {"sha256", sha256_hex(table)}}}};
+  json body = step_fields(m, region_heads(m));
+  body["rank_table"] = {{"bytes", table.size()},
+                        {"record_bytes", rank_record_bytes(m.regions.size())},
+                        {"sha256", sha256_hex(table)}};
   if (!node_names.empty()) body["nodes"] = node_names;
   return body;
 }
@@ -163,17 +167,8 @@ json encode_body(const Manifest& m) {
     shards.push_back({{"rank", s.rank}, {"file", shard_name(s.rank)}, {"bytes", s.bytes},
                       {"sha256", s.sha256}});
   }
-  json body = {{"format", "strata-checkpoint"},
-               {"version", m.version},
-               {"step", m.step},
-               {"ranks", m.ranks},
-               {"created", m.created},
-               {"run", m.run},
-               {"codec", codec_name(m.codec.kind, m.codec.shuffle)},
-               {"level", m.codec.level},
-               {"depends_on", m.depends_on},
-               {"regions", std::move(regions)},
-               {"shards", std::move(shards)}};
+  json body = step_fields(m, std::move(regions));
+  body["shards"] = std::move(shards);
   if (!m.nodes.empty()) body["nodes"] = m.nodes;
   return body;
 }
