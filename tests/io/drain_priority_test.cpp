@@ -112,13 +112,14 @@ TEST_F(DrainPriorityTest, LowWhileInFlightBackToNormalWhenFinishDrainWaits) {
   int nice = -100;
   int io = -1;
   const auto deadline = Clock::now() + std::chrono::seconds(5);
+  // The drain thread lowers its nice value, then its I/O priority: wait until both are seen.
   while (Clock::now() < deadline &&
          ck.drain_status().state == strata::io::SaveState::in_flight) {
     tid = thread_named("strata-drain");
     if (tid != 0) {
-      io = io_priority(tid);
       nice = nice_of(tid);
-      if (nice == 19) break;
+      io = io_priority(tid);
+      if (nice == 19 && io == IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 7)) break;
     }
   }
   ASSERT_NE(tid, 0) << "no drain thread seen while the drain was in flight";
